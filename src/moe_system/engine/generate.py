@@ -1,0 +1,189 @@
+"""The decode loop: several requests prefilled together, decoded one token per step in one batch.
+
+Each row keeps its own sampling parameters, seeded generator, stop conditions and clock; a row that
+finishes leaves the batch (its cache rows are dropped) so the others go on without it. `run` yields
+events as tokens arrive (the streaming path); `generate` collects them.
+
+    engine = Engine(backend, decode=tokenizer.decode, stop_token_ids=(2,))
+    [completion] = engine.generate([prompt_ids], SamplingParams(max_new_tokens=32))
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+
+from moe_system.engine.backends.base import Backend
+from moe_system.engine.params import SamplingParams
+from moe_system.engine.sampling import choose_token
+from moe_system.engine.text import Decode, IncrementalDetokenizer, StopStringMatcher
+from moe_system.errors import ContextLengthError, InvalidRequestError
+
+FinishReason = Literal["stop", "length", "time"]
+
+
+@dataclass
+class Completion:
+    """The result of one request. `token_ids` excludes the stop token; `text` needs a decoder."""
+
+    token_ids: list[int]
+    text: str
+    finish_reason: FinishReason
+    prompt_tokens: int
+    ttft_s: float
+    total_s: float
+
+    @property
+    def completion_tokens(self) -> int:
+        return len(self.token_ids)
+
+
+@dataclass
+class Event:
+    """One step of one row: the new token, the text it completed (maybe ""), and the completion
+    when the row has just finished."""
+
+    row: int
+    token_id: int | None
+    delta: str
+    completion: Completion | None = None
+
+
+@dataclass
+class _Row:
+    index: int
+    prompt: list[int]
+    params: SamplingParams
+    max_new: int
+    generator: torch.Generator | None
+    detok: IncrementalDetokenizer | None
+    stops: StopStringMatcher
+    seen: torch.Tensor  # [n] ids the repetition penalty applies to
+    tokens: list[int] = field(default_factory=list)
+    text: str = ""
+    ttft_s: float = 0.0
+
+
+class Engine:
+    """Generation on token ids over a `Backend`."""
+
+    def __init__(
+        self, backend: Backend, decode: Decode | None = None, stop_token_ids: Sequence[int] = ()
+    ) -> None:
+        self.backend = backend
+        self.decode = decode
+        self.stop_token_ids = tuple(stop_token_ids)
+
+    @property
+    def context_length(self) -> int:
+        return self.backend.context_length
+
+    def generate(
+        self, prompts: Sequence[Sequence[int]], params: SamplingParams | Sequence[SamplingParams]
+    ) -> list[Completion]:
+        """Decode all prompts together; return completions in prompt order."""
+        results: list[Completion | None] = [None] * len(prompts)
+        for event in self.run(prompts, params):
+            if event.completion is not None:
+                results[event.row] = event.completion
+        return [r for r in results if r is not None]
+
+    def stream(self, prompt: Sequence[int], params: SamplingParams) -> Iterator[Event]:
+        """Events of a single request, as they are produced."""
+        return self.run([prompt], params)
+
+    def run(
+        self, prompts: Sequence[Sequence[int]], params: SamplingParams | Sequence[SamplingParams]
+    ) -> Iterator[Event]:
+        """The decode loop. Yields an `Event` per generated token and one per finished row."""
+        if not prompts:
+            return
+        per_row = [params] * len(prompts) if isinstance(params, SamplingParams) else list(params)
+        if len(per_row) != len(prompts):
+            raise InvalidRequestError("give one SamplingParams, or one per prompt")
+        rows = [self._new_row(i, list(p), sp) for i, (p, sp) in enumerate(zip(prompts, per_row, strict=True))]
+        started = time.perf_counter()
+        logits, state = self.backend.prefill([r.prompt for r in rows])
+        active = rows
+        while active:
+            keep: list[int] = []
+            next_tokens: list[int] = []
+            now = time.perf_counter() - started
+            for position, row in enumerate(active):
+                token = choose_token(logits[position], row.seen, row.params, row.generator)
+                if not row.tokens:
+                    row.ttft_s = now
+                reason, delta = self._advance(row, token)
+                yield Event(row.index, token, delta)
+                if reason is None and row.params.time_budget_s is not None:
+                    reason = "time" if now >= row.params.time_budget_s else None
+                if reason is None:
+                    keep.append(position)
+                    next_tokens.append(token)
+                    continue
+                tail = self._finish_text(row)
+                yield Event(row.index, None, tail, Completion(
+                    token_ids=row.tokens, text=row.text, finish_reason=reason,
+                    prompt_tokens=len(row.prompt), ttft_s=row.ttft_s,
+                    total_s=time.perf_counter() - started,
+                ))
+            if not keep:
+                return
+            if len(keep) < len(active):
+                state = self.backend.select(state, torch.tensor(keep, dtype=torch.long))
+                active = [active[p] for p in keep]
+            logits = self.backend.decode(state, torch.tensor(next_tokens, dtype=torch.long))
+
+    # ---- helpers
+
+    def _new_row(self, index: int, prompt: list[int], params: SamplingParams) -> _Row:
+        if not prompt:
+            raise InvalidRequestError("the prompt is empty")
+        if len(prompt) >= self.context_length:
+            raise ContextLengthError(
+                f"the prompt has {len(prompt)} tokens but the model's context holds {self.context_length} "
+                "(prompt plus at least one new token)"
+            )
+        if params.stop_strings and self.decode is None:
+            raise InvalidRequestError("stop strings need an engine built with a decode function")
+        generator = None
+        if not params.greedy:
+            generator = torch.Generator()
+            generator.manual_seed(params.seed if params.seed is not None else torch.seed())
+        return _Row(
+            index=index, prompt=prompt, params=params,
+            max_new=min(params.max_new_tokens, self.context_length - len(prompt)),
+            generator=generator,
+            detok=IncrementalDetokenizer(self.decode) if self.decode else None,
+            stops=StopStringMatcher(params.stop_strings),
+            seen=torch.tensor(prompt, dtype=torch.long),
+        )
+
+    def _advance(self, row: _Row, token: int) -> tuple[FinishReason | None, str]:
+        """Record a token; return why the row stops now (or None) and the newly visible text."""
+        if token in self.stop_token_ids or token in row.params.stop_token_ids:
+            return "stop", ""
+        row.tokens.append(token)
+        if row.params.repetition_penalty != 1.0:
+            row.seen = torch.cat([row.seen, torch.tensor([token])])
+        delta = row.stops.feed(row.detok.push(token)) if row.detok else ""
+        row.text += delta
+        if row.stops.matched:
+            return "stop", delta
+        if len(row.tokens) >= row.max_new:
+            return "length", delta
+        return None, delta
+
+    @staticmethod
+    def _finish_text(row: _Row) -> str:
+        """Release text held back for an incomplete character or a possible stop string."""
+        if row.detok is None or row.stops.matched:
+            return ""
+        tail = row.stops.feed(row.detok.flush())
+        tail = tail if row.stops.matched else tail + row.stops.flush()
+        row.text += tail
+        return tail

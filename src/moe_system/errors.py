@@ -1,0 +1,26 @@
+"""User-facing errors.
+
+Every mistake a user can make (bad config, missing model file, prompt too long, bad flag value) raises a
+`MoEError` subclass with a one-line message. Interfaces print that line and exit with code 2; only
+`--debug` shows a traceback. Programming errors stay ordinary exceptions.
+"""
+
+
+class MoEError(Exception):
+    """A problem the user can fix; `str(err)` is a complete one-line explanation."""
+
+
+class ConfigError(MoEError):
+    """The configuration file or an `MOE_*` variable is invalid."""
+
+
+class ModelNotFoundError(MoEError):
+    """The configured base model (folder, GGUF file or embedded package) cannot be found."""
+
+
+class ContextLengthError(MoEError):
+    """A prompt does not fit into the model's context window."""
+
+
+class InvalidRequestError(MoEError):
+    """A generation request has invalid parameters."""
