@@ -66,6 +66,7 @@ def load_base(settings: Settings | None = None, console: Console | None = None) 
     """Load the configured base model and tokenizer from local files only (safetensors weights)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     settings = settings or load_settings()
     if settings.base.threads:
@@ -73,6 +74,7 @@ def load_base(settings: Settings | None = None, console: Console | None = None) 
     path = base_model_dir(settings, console)
     device = resolve_device(settings.base.device)
     dtype = getattr(torch, settings.base.dtype)
+    hf_logging.disable_progress_bar()  # the cached folder loads in about a second
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(

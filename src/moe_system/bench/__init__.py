@@ -1,0 +1,1 @@
+"""Benchmarks that print numbers; each measures its peer in the same run (see `benchmarks/`)."""

@@ -1,0 +1,63 @@
+"""The `moe` command line: a thin layer over the Python API.
+
+User mistakes (bad config, missing model, prompt too long, bad flags) print one line and exit with
+code 2; `--debug` (or MOE_DEBUG=1) shows the traceback instead.
+
+    moe generate --expert none --json "What is the capital of France?"
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from typer._click.exceptions import ClickException, UsageError  # typer vendors click
+
+from moe_system import __version__
+from moe_system.cli import bench, config_cmd, demo, generate
+from moe_system.cli.common import err
+from moe_system.errors import MoEError
+
+app = typer.Typer(
+    name="moe", help="A base language model with hot-swappable domain experts.",
+    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+)
+app.command("generate")(generate.generate)
+app.command("chat")(generate.chat)
+app.command("demo")(demo.demo)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(bench.app, name="bench")
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False,
+    version: Annotated[bool, typer.Option("--version", help="print the version and exit")] = False,
+) -> None:
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+def main() -> None:
+    """Console entry point with the error policy above."""
+    debug = "--debug" in sys.argv[1:] or os.environ.get("MOE_DEBUG") == "1"
+    try:
+        code = app(standalone_mode=False)
+    except ClickException as error:  # bad flags and values: click's own one-line message
+        error.show()
+        sys.exit(2 if isinstance(error, UsageError) else error.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except MoEError as error:
+        if debug:
+            raise
+        err.print(f"[red]error:[/] {escape(str(error))}")
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)

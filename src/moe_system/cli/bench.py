@@ -1,0 +1,41 @@
+"""`moe bench ...`: benchmarks that print numbers (and one JSON document with --json)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from moe_system.cli.common import err, out, print_json
+from moe_system.config import load_settings
+
+app = typer.Typer(help="Measure speed against the peers, in the same run.", no_args_is_help=True)
+
+
+@app.command("decode")
+def decode(
+    new_tokens: Annotated[int, typer.Option("--new-tokens", min=1, max=2048)] = 64,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, max=50)] = 3,
+    json_output: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
+) -> None:
+    """Tokens/s at batch 1 and 8, TTFT and RSS, against transformers' generate on the same model."""
+    from moe_system.bench.decode import run
+
+    with err.status("benchmarking decode (ours, then transformers.generate)…"):
+        result = run(load_settings(), new_tokens=new_tokens, repeats=repeats)
+    if json_output:
+        print_json(result)
+        return
+    table = Table(title=f"decode · {result['model']} · {result['backend']} · {result['threads']} threads")
+    for column in ("", "moe engine", "transformers.generate", "ratio"):
+        table.add_column(column, justify="right")
+    peer, ratio = result["peer"], result["ratio"]
+    table.add_row("batch 1 tok/s", str(result["batch1_tokens_per_s"]), str(peer["batch1_tokens_per_s"]),
+                  f"{ratio['batch1']}×")
+    table.add_row("batch 8 tok/s", str(result["batch8_tokens_per_s"]), str(peer["batch8_tokens_per_s"]),
+                  f"{ratio['batch8']}×")
+    table.add_row("TTFT ms", str(result["ttft_ms"]), str(peer["ttft_ms"]), f"{ratio['ttft']}× faster")
+    out.print(table)
+    out.print(f"RSS {result['rss_mb']} MB (peak {result['peak_rss_mb']} MB); prompt {result['prompt_tokens']} "
+              f"tokens, {result['new_tokens']} new tokens, median of {result['repeats']}")

@@ -1,0 +1,235 @@
+"""The Python SDK: `MoEClient`, `Conversation`, `Response`.
+
+    from moe_system import MoEClient
+    client = MoEClient()
+    print(client.generate("What is the capital of France?").text)
+    conv = client.start_conversation(user_id="u1")
+    conv.send("My name is Ada.");  conv.send("What is my name?")
+
+The base model loads lazily on the first request. Text enters here: prompts become chat-templated
+token ids for the engine, and the engine's tokens come back as text with usage and timings.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Union
+
+from rich.console import Console
+
+from moe_system.config import Settings, load_settings
+from moe_system.errors import ContextLengthError, InvalidRequestError, MoEError
+from moe_system.routing import RoutingDecision
+
+ExpertSpec = Union[str, Sequence[str], Mapping[str, float], None]  # noqa: UP007 - readable alias
+Message = dict[str, str]
+
+
+@dataclass
+class Response:
+    """One answer. `expert` is None when the base model answered.
+
+    timings: `ttft_ms` (request start to first token, prefill included), `total_ms`, and
+    `tokens_per_s` = completion tokens / total time.
+    """
+
+    text: str
+    expert: str | None
+    routing: dict[str, Any]
+    usage: dict[str, int]
+    timings: dict[str, float]
+    finish_reason: str = "stop"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Stream:
+    """Iterate to get text deltas as they are generated; `.response` is set once it is exhausted."""
+
+    def __init__(self, deltas: Iterator[str]) -> None:
+        self._deltas = deltas
+        self.response: Response | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        return self._deltas
+
+
+class MoEClient:
+    """Entry point of the SDK. Settings come from `MOE_HOME`, the YAML config and `MOE_*` variables."""
+
+    def __init__(self, settings: Settings | None = None, console: Console | None = None) -> None:
+        self.settings = settings or load_settings()
+        self._console = console or Console(stderr=True)
+        self._runtime: Any = None
+
+    # ---- lazily loaded model
+
+    @property
+    def runtime(self) -> Any:
+        """The loaded base model, tokenizer and engine (loaded on first use)."""
+        if self._runtime is None:
+            from moe_system.runtime import Runtime
+
+            self._runtime = Runtime.load(self.settings, self._console)
+        return self._runtime
+
+    # ---- public API
+
+    def route(self, text: str) -> RoutingDecision:
+        """Which expert would answer `text`. No expert is installed yet, so the base model does."""
+        return RoutingDecision(
+            expert=None, confidence=1.0, candidates=[], strategy="none",
+            reason="no experts are installed; the base model answers",
+        )
+
+    def generate(
+        self,
+        prompt: str,
+        expert: ExpertSpec = "auto",
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+        **options: Any,
+    ) -> Response:
+        """Answer a single prompt (one user turn, with the configured system prompt)."""
+        return self.chat([{"role": "user", "content": prompt}], expert, max_tokens, temperature, seed, **options)
+
+    def chat(
+        self,
+        messages: Sequence[Message],
+        expert: ExpertSpec = "auto",
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+        **options: Any,
+    ) -> Response:
+        """Answer the last user turn of `messages` ([{"role", "content"}, ...])."""
+        stream = self.stream_chat(messages, expert, max_tokens, temperature, seed, **options)
+        for _ in stream:
+            pass
+        assert stream.response is not None
+        return stream.response
+
+    def stream_chat(
+        self,
+        messages: Sequence[Message],
+        expert: ExpertSpec = "auto",
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+        **options: Any,
+    ) -> Stream:
+        """Like `chat`, but returns a `Stream` of text deltas."""
+        _check_messages(messages)
+        decision = self._decide(messages[-1]["content"], expert)
+        params = self.runtime.sampling_params(self.settings.generation, max_tokens, temperature, seed, **options)
+        ids = self.runtime.prompt_ids(messages, self.settings.generation.system_prompt)
+        stream = Stream(iter(()))
+        stream._deltas = self._stream(stream, ids, params, decision)
+        return stream
+
+    def start_conversation(
+        self, user_id: str | None = None, conversation_id: str | None = None, expert: ExpertSpec = "auto"
+    ) -> Conversation:
+        """A dialogue that keeps its history (in memory for now)."""
+        return Conversation(self, user_id or "default", conversation_id or uuid.uuid4().hex, expert)
+
+    # ---- internals
+
+    def _decide(self, text: str, expert: ExpertSpec) -> RoutingDecision:
+        if expert is None or expert == "none":
+            return RoutingDecision(None, 1.0, [], "explicit", "the caller asked for the base model")
+        if expert == "auto":
+            return self.route(text)
+        names = [expert] if isinstance(expert, str) else list(expert)
+        missing = ", ".join(sorted({n.strip() for name in names for n in name.split(",")}))
+        raise MoEError(f"expert '{missing}' is not installed (installed: none); use --expert auto or none")
+
+    def _stream(self, stream: Stream, ids: list[int], params: Any, decision: RoutingDecision) -> Iterator[str]:
+        for event in self.runtime.engine.stream(ids, params):
+            if event.delta:
+                yield event.delta
+            if event.completion is not None:
+                done = event.completion
+                stream.response = Response(
+                    text=done.text,
+                    expert=decision.expert,
+                    routing=decision.to_dict(),
+                    usage={"prompt_tokens": done.prompt_tokens, "completion_tokens": done.completion_tokens},
+                    timings={
+                        "ttft_ms": round(done.ttft_s * 1000, 2),
+                        "total_ms": round(done.total_s * 1000, 2),
+                        "tokens_per_s": round(done.completion_tokens / max(done.total_s, 1e-9), 2),
+                    },
+                    finish_reason=done.finish_reason,
+                )
+
+
+@dataclass
+class Conversation:
+    """A dialogue whose history is resent with every turn, oldest turns dropped to fit the context."""
+
+    client: MoEClient
+    user_id: str
+    conversation_id: str
+    expert: ExpertSpec = "auto"
+    messages: list[Message] = field(default_factory=list)
+
+    def send(self, text: str, **options: Any) -> Response:
+        """Add a user turn, answer it, remember both."""
+        stream = self.stream(text, **options)
+        for _ in stream:
+            pass
+        assert stream.response is not None
+        return stream.response
+
+    def stream(self, text: str, **options: Any) -> Stream:
+        """Like `send`, but streams the answer; the turn is remembered once the stream is exhausted."""
+        self.messages.append({"role": "user", "content": text})
+        history = self._fitting_history(options.get("max_tokens"))
+        inner = self.client.stream_chat(history, self.expert, **options)
+        outer = Stream(iter(()))
+
+        def deltas() -> Iterator[str]:
+            try:
+                yield from inner
+            except BaseException:
+                self.messages.pop()
+                raise
+            outer.response = inner.response
+            assert inner.response is not None
+            self.messages.append({"role": "assistant", "content": inner.response.text})
+
+        outer._deltas = deltas()
+        return outer
+
+    def reset(self) -> None:
+        self.messages.clear()
+
+    def _fitting_history(self, max_tokens: int | None) -> list[Message]:
+        """Drop the oldest turns until the prompt leaves room for the answer."""
+        runtime = self.client.runtime
+        room = runtime.context_length - min(max_tokens or self.client.settings.generation.max_tokens, 1024)
+        history = list(self.messages)
+        system = self.client.settings.generation.system_prompt
+        while len(history) > 1 and len(runtime.prompt_ids(history, system)) > room:
+            history = history[2:] if len(history) > 2 else history[1:]
+        if len(runtime.prompt_ids(history, system)) >= runtime.context_length:
+            self.messages.pop()
+            raise ContextLengthError("this message alone does not fit into the model's context")
+        return history
+
+
+def _check_messages(messages: Sequence[Message]) -> None:
+    if not messages:
+        raise InvalidRequestError("no messages given")
+    for index, message in enumerate(messages):
+        if not isinstance(message, Mapping) or {"role", "content"} - set(message):
+            raise InvalidRequestError(f"message {index} needs 'role' and 'content'")
+        if message["role"] not in {"system", "user", "assistant"}:
+            raise InvalidRequestError(f"message {index} has unknown role {message['role']!r}")
+    if messages[-1]["role"] != "user":
+        raise InvalidRequestError("the last message must come from the user")

@@ -1,0 +1,85 @@
+"""The loaded system behind every interface: base model + chat tokenizer + engine.
+
+It turns chat messages into prompt ids and request options into validated `SamplingParams`.
+The SDK, the CLI and (later) the server share one `Runtime` per process.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+
+from moe_system.base import ChatTokenizer, load_base
+from moe_system.config import GenerationSettings, Settings
+from moe_system.engine import Engine, SamplingParams, build_backend
+from moe_system.errors import InvalidRequestError
+
+_OPTIONS = {"top_k", "top_p", "repetition_penalty", "stop", "time_budget_s"}
+
+
+@dataclass
+class Runtime:
+    engine: Engine
+    tokenizer: ChatTokenizer
+    model_name: str
+    load_s: float
+
+    @classmethod
+    def load(cls, settings: Settings, console: Console | None = None) -> Runtime:
+        started = time.perf_counter()
+        base = load_base(settings, console)
+        backend = build_backend(base.model, settings.base.backend, _context(settings, base.context_length))
+        engine = Engine(backend, decode=base.tokenizer.decode, stop_token_ids=base.tokenizer.stop_token_ids)
+        return cls(engine, base.tokenizer, base.name, time.perf_counter() - started)
+
+    @property
+    def context_length(self) -> int:
+        return self.engine.context_length
+
+    @property
+    def backend_name(self) -> str:
+        return type(self.engine.backend).__name__
+
+    def prompt_ids(self, messages: Sequence[dict[str, str]], system_prompt: str | None) -> list[int]:
+        """Chat-template the messages, adding the system prompt unless the messages carry one."""
+        if system_prompt and messages[0]["role"] != "system":
+            messages = [{"role": "system", "content": system_prompt}, *messages]
+        return self.tokenizer.chat_ids(messages)
+
+    def sampling_params(
+        self,
+        defaults: GenerationSettings,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+        **options: Any,
+    ) -> SamplingParams:
+        """Request options over configured defaults. Unknown options are an error, not ignored."""
+        unknown = set(options) - _OPTIONS
+        if unknown:
+            raise InvalidRequestError(f"unknown generation option(s): {', '.join(sorted(unknown))}")
+        stop = options.get("stop") or ()
+        stop = (stop,) if isinstance(stop, str) else tuple(stop)
+
+        def pick(value: Any, default: Any) -> Any:
+            return default if value is None else value
+
+        return SamplingParams(
+            max_new_tokens=pick(max_tokens, defaults.max_tokens),
+            temperature=pick(temperature, defaults.temperature),
+            top_k=pick(options.get("top_k"), defaults.top_k),
+            top_p=pick(options.get("top_p"), defaults.top_p),
+            repetition_penalty=pick(options.get("repetition_penalty"), defaults.repetition_penalty),
+            stop_strings=stop,
+            time_budget_s=pick(options.get("time_budget_s"), defaults.time_budget_s),
+            seed=seed,
+        )
+
+
+def _context(settings: Settings, model_context: int) -> int:
+    cap = settings.base.max_context
+    return min(cap, model_context) if cap else model_context
