@@ -1,0 +1,112 @@
+"""The `moe` command as a user runs it: real subprocesses, real model, exit codes and JSON contracts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+MOE = [sys.executable, "-m", "moe_system.cli"]
+
+
+def run(args: list[str], home: Path, env: dict[str, str] | None = None, stdin: str | None = None,
+        timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MOE_")} | {"MOE_HOME": str(home)}
+    return subprocess.run(MOE + args, env=full_env | (env or {}), input=stdin, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def test_generate_json_names_paris(model_home: Path) -> None:
+    """The acceptance command prints one JSON document whose text names Paris."""
+    result = run(["generate", "--expert", "none", "--json", "What is the capital of France?"], model_home)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert "Paris" in data["text"]
+    assert data["expert"] is None
+    assert set(data["usage"]) == {"prompt_tokens", "completion_tokens"}
+    assert set(data["timings"]) == {"ttft_ms", "total_ms", "tokens_per_s"}
+    assert {"expert", "confidence", "candidates", "strategy", "reason"} <= set(data["routing"])
+
+
+def test_seed_makes_sampling_reproducible(model_home: Path) -> None:
+    """Same seed and temperature, same text across processes."""
+    args = ["generate", "--json", "--temperature", "1.0", "--seed", "7", "--max-tokens", "12", "Tell me a joke."]
+    first, second = run(args, model_home), run(args, model_home)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["text"] == json.loads(second.stdout)["text"]
+
+
+def test_chat_reads_stdin_and_commands(model_home: Path) -> None:
+    """`moe chat` answers piped lines, understands /reset and stops at /exit."""
+    result = run(["chat", "--max-tokens", "8"], model_home, stdin="Hello!\n/reset\n/exit\nnever sent\n")
+    assert result.returncode == 0, result.stderr
+    assert "conversation cleared" in result.stderr
+    assert result.stderr.count("tok/s") == 1  # one answer: the line after /exit is never sent
+
+
+def test_chat_one_shot_prompt(model_home: Path) -> None:
+    result = run(["chat", "--prompt", "Say hi.", "--max-tokens", "8"], model_home)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "needle"),
+    [
+        (["generate", "--max-tokens", "0", "x"], {}, "--max-tokens"),
+        (["generate", "--bogus", "x"], {}, "No such option"),
+        (["generate", "x"], {"MOE_BASE__DTYPE": "int3"}, "base.dtype"),
+        (["generate", "x"], {"MOE_BASE__NAME": "/no/such/model"}, "not found"),
+        (["generate", "--expert", "sql", "x"], {}, "not installed"),
+        (["config", "show"], {"MOE_CONFIG": "/no/such/config.yaml"}, "MOE_CONFIG"),
+    ],
+)
+def test_user_errors_are_one_line_exit_2(args: list[str], env: dict[str, str], needle: str, model_home: Path) -> None:
+    """Bad flags, bad config, missing model, unknown expert: a clear message, exit 2, no traceback."""
+    result = run(args, model_home, env)
+    assert result.returncode == 2
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_prompt_longer_than_context(model_home: Path) -> None:
+    result = run(["generate", "word " * 300], model_home, {"MOE_BASE__MAX_CONTEXT": "128"})
+    assert result.returncode == 2
+    assert "context" in result.stderr and "Traceback" not in result.stderr
+    debug = run(["--debug", "generate", "word " * 300], model_home, {"MOE_BASE__MAX_CONTEXT": "128"})
+    assert "Traceback" in debug.stderr
+
+
+def test_bad_yaml_config(tmp_path: Path, model_home: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("generation:\n  temperature: hot\n")
+    result = run(["config", "show"], model_home, {"MOE_CONFIG": str(config)})
+    assert result.returncode == 2
+    assert "generation.temperature" in result.stderr
+
+
+def test_config_show_json_reflects_env(model_home: Path) -> None:
+    result = run(["config", "show", "--json"], model_home, {"MOE_GENERATION__MAX_TOKENS": "77"})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["generation"]["max_tokens"] == 77
+
+
+def test_help_everywhere(model_home: Path) -> None:
+    for args in (["--help"], ["generate", "--help"], ["chat", "--help"], ["config", "show", "--help"],
+                 ["bench", "decode", "--help"], ["demo", "--help"]):
+        result = run(args, model_home)
+        assert result.returncode == 0, (args, result.stderr)
+
+
+def test_demo_runs_english_and_russian(model_home: Path) -> None:
+    """`moe demo` (what `make demo` runs) answers every prompt and reports timings."""
+    result = run(["demo"], model_home)
+    assert result.returncode == 0, result.stderr
+    assert "Paris" in result.stdout
+    assert "Какая столица Франции?" in result.stdout
+    assert result.stdout.count("tok/s") == 5

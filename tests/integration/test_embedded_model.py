@@ -1,0 +1,92 @@
+"""Integration tests on the embedded SmolLM2-135M-Instruct model (converted from the shipped GGUF)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from moe_system.base import base_model_dir, load_base
+from moe_system.base.convert import MARKER
+from moe_system.config import Settings
+from moe_system.engine import Engine, SamplingParams, build_backend
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def base(model_home: Path):  # type: ignore[no-untyped-def]
+    return load_base(Settings(home=model_home))
+
+
+def test_conversion_cache_is_complete(model_home: Path) -> None:
+    """The cached folder has safetensors weights, a tokenizer and the marker with the source hash."""
+    folder = base_model_dir(Settings(home=model_home))
+    assert (folder / "model.safetensors").stat().st_size > 400e6
+    assert (folder / "tokenizer.json").is_file()
+    marker = json.loads((folder / MARKER).read_text())
+    assert len(marker["source_sha256"]) == 64
+    assert not list(folder.parent.glob(f".{folder.name}.*/")), "no staging folder left behind"
+
+
+def test_greedy_parity_with_transformers_32_tokens(base) -> None:  # type: ignore[no-untyped-def]
+    """The native engine's first 32 greedy tokens equal transformers' generate on the same model."""
+    prompt = base.tokenizer.chat_ids([{"role": "user", "content": "Write a haiku about the sea."}])
+    engine = Engine(build_backend(base.model, "native"))
+    ours = engine.generate([prompt], SamplingParams(max_new_tokens=32))[0].token_ids
+    with torch.inference_mode():
+        ref = base.model.generate(
+            torch.tensor([prompt]), max_new_tokens=32, min_new_tokens=32, do_sample=False
+        )[0, len(prompt):].tolist()
+    assert ours == ref
+
+
+def test_batched_rows_match_single_rows(base) -> None:  # type: ignore[no-untyped-def]
+    """Prompts of different lengths decoded together give the same greedy tokens as alone."""
+    texts = ["What is the capital of France?", "Какая столица Франции? Ответь одним словом, пожалуйста."]
+    prompts = [base.tokenizer.chat_ids([{"role": "user", "content": t}]) for t in texts]
+    assert len(prompts[0]) != len(prompts[1])
+    engine = Engine(build_backend(base.model, "native"))
+    params = SamplingParams(max_new_tokens=16)
+    together = [c.token_ids for c in engine.generate(prompts, params)]
+    alone = [engine.generate([p], params)[0].token_ids for p in prompts]
+    assert together == alone
+
+
+def test_client_answers_paris(model_home: Path) -> None:
+    """The SDK answers the capital-of-France question with Paris, with usage and timings filled in."""
+    from moe_system import MoEClient
+
+    client = MoEClient(Settings(home=model_home))
+    response = client.generate("What is the capital of France?", expert="none", max_tokens=32)
+    assert "Paris" in response.text
+    assert response.expert is None
+    assert response.usage["prompt_tokens"] > 10 and response.usage["completion_tokens"] > 0
+    assert 0 < response.timings["ttft_ms"] <= response.timings["total_ms"]
+
+
+def test_conversation_keeps_history(model_home: Path) -> None:
+    """A conversation resends earlier turns; reset forgets them."""
+    from moe_system import MoEClient
+
+    conversation = MoEClient(Settings(home=model_home)).start_conversation(user_id="u1")
+    conversation.send("My favourite colour is green.", max_tokens=16)
+    assert [m["role"] for m in conversation.messages] == ["user", "assistant"]
+    conversation.send("Какой мой любимый цвет?", max_tokens=16)
+    assert len(conversation.messages) == 4
+    conversation.reset()
+    assert conversation.messages == []
+
+
+def test_streaming_deltas_join_to_text(model_home: Path) -> None:
+    """Streamed Russian text arrives in deltas that join to the final answer, no broken characters."""
+    from moe_system import MoEClient
+
+    client = MoEClient(Settings(home=model_home))
+    stream = client.stream_chat([{"role": "user", "content": "Привет! Как дела?"}], expert="none", max_tokens=40)
+    deltas = list(stream)
+    assert stream.response is not None
+    assert "".join(deltas) == stream.response.text
+    assert all("\ufffd" not in d for d in deltas)
