@@ -74,7 +74,7 @@ def test_model_sources(tmp_path: Path) -> None:
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"GGUF")
     assert resolve_source(BaseModelSettings(name=str(gguf))).gguf_file == gguf
-    with pytest.raises(ModelNotFoundError, match="not a .gguf"):
+    with pytest.raises(ModelNotFoundError, match=r"not a \.gguf"):
         resolve_source(BaseModelSettings(name=str(folder / "config.json")))
     with pytest.raises(ModelNotFoundError, match="not found"):
         resolve_source(BaseModelSettings(name=str(tmp_path / "missing")))
