@@ -105,7 +105,7 @@ def test_help_everywhere(model_home: Path) -> None:
 
 def test_demo_runs_english_and_russian(model_home: Path) -> None:
     """`moe demo` (what `make demo` runs) answers every prompt and reports timings."""
-    result = run(["demo"], model_home)
+    result = run(["demo"], model_home, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "Paris" in result.stdout
     assert "Какая столица Франции?" in result.stdout

@@ -227,6 +227,33 @@ def test_beam_search_with_stop_token_matches_hf(
         assert ended_early > 0
 
 
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    ("prompt", "stop", "length_penalty"),
+    [
+        ([16, 54, 1, 68, 28, 68], 44, 2.0),
+        ([46, 73, 74], 36, 2.0),
+        ([65, 51, 4, 89, 50, 20, 30, 20, 20], 42, 1.0),
+    ],
+)
+def test_beam_search_goes_on_while_live_beams_can_win(
+    tiny_llama: PreTrainedModel, hf_generate: HFGenerate, kind: Kind, prompt: list[int], stop: int,
+    length_penalty: float,
+) -> None:
+    """Cases where num_beams hypotheses finish early but a live beam later beats the worst of them: the
+    search must not stop as soon as the finished list is full (transformers' `early_stopping=False`)."""
+    expected = hf_generate(
+        tiny_llama, prompt, 12, num_beams=4, eos_token_id=stop, pad_token_id=0, length_penalty=length_penalty
+    )
+    if stop in expected:
+        expected = expected[: expected.index(stop)]
+    hypothesis = beam_search(
+        build_backend(tiny_llama, kind), prompt, num_beams=4, max_new_tokens=12,
+        stop_token_ids=[stop], length_penalty=length_penalty,
+    )
+    assert hypothesis.token_ids == expected
+
+
 def test_beam_search_one_beam_is_greedy(tiny_llama: PreTrainedModel, hf_generate: HFGenerate) -> None:
     """A single beam degenerates to greedy decoding."""
     hypothesis = beam_search(build_backend(tiny_llama, "native"), PROMPT, num_beams=1, max_new_tokens=12)

@@ -153,7 +153,10 @@ class Engine:
         generator = None
         if not params.greedy:
             generator = torch.Generator()
-            generator.manual_seed(params.seed if params.seed is not None else torch.seed())
+            if params.seed is None:
+                generator.seed()  # fresh entropy for this row only; the global RNG is left alone
+            else:
+                generator.manual_seed(params.seed)
         return _Row(
             index=index, prompt=prompt, params=params,
             max_new=min(params.max_new_tokens, self.context_length - len(prompt)),

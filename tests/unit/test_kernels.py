@@ -1,0 +1,79 @@
+"""FrozenLinear (oneDNN-packed weights on CPU) computes what `F.linear` computes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from moe_system.engine.kernels import FrozenLinear, can_pack
+
+K, N = 40, 48
+SHAPES = ([1, K], [8, K], [2, 5, K])
+
+
+def weights(dtype: torch.dtype, bias: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(N, K, generator=gen).to(dtype)
+    b = torch.randn(N, generator=gen).to(dtype) if bias else None
+    return w, b
+
+
+def inputs(shape: list[int], dtype: torch.dtype) -> torch.Tensor:
+    return torch.randn(shape, generator=torch.Generator().manual_seed(1)).to(dtype)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("bias", (False, True))
+def test_fp32_matches_f_linear(shape: list[int], bias: bool) -> None:
+    """fp32, with and without bias, for a single row, a batch of rows and a [B, T, K] input."""
+    w, b = weights(torch.float32, bias)
+    x = inputs(shape, torch.float32)
+    layer = FrozenLinear(w, b)
+    y = layer(x)
+    assert y.shape == (*shape[:-1], N)
+    assert y.dtype == torch.float32
+    torch.testing.assert_close(y, F.linear(x, w, b), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("bias", (False, True))
+def test_bf16_matches_f_linear(shape: list[int], bias: bool) -> None:
+    """bfloat16 stays bfloat16 and agrees with F.linear within bf16 rounding (outputs are O(10), one bf16
+    step there is 0.06), and with the fp32 result within a few steps."""
+    w, b = weights(torch.bfloat16, bias)
+    x = inputs(shape, torch.bfloat16)
+    y = FrozenLinear(w, b)(x)
+    assert y.dtype == torch.bfloat16
+    assert y.shape == (*shape[:-1], N)
+    torch.testing.assert_close(y.float(), F.linear(x, w, b).float(), atol=0.15, rtol=2e-2)
+    exact = F.linear(x.float(), w.float(), None if b is None else b.float())
+    torch.testing.assert_close(y.float(), exact, atol=0.3, rtol=4e-2)
+
+
+def test_non_contiguous_input() -> None:
+    """A transposed (non-contiguous) input gives the same result as its contiguous copy."""
+    w, b = weights(torch.float32, True)
+    x = torch.randn(K, 6, generator=torch.Generator().manual_seed(2)).t()
+    assert not x.is_contiguous()
+    torch.testing.assert_close(FrozenLinear(w, b)(x), F.linear(x, w, b), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="oneDNN not available in this torch build")
+@pytest.mark.parametrize("dtype", (torch.float32, torch.bfloat16))
+def test_packed_on_cpu_when_mkldnn_is_available(dtype: torch.dtype) -> None:
+    """On CPU with oneDNN the weight really is reordered (the fast path is taken)."""
+    w, _ = weights(dtype, False)
+    assert can_pack(w)
+    assert FrozenLinear(w).packed
+
+
+def test_unpackable_dtype_falls_back_to_f_linear() -> None:
+    """float64 is not packable: the plain F.linear path is used and is exact."""
+    w, b = weights(torch.float64, True)
+    x = inputs([3, K], torch.float64)
+    layer = FrozenLinear(w, b)
+    assert not layer.packed
+    assert torch.equal(layer(x), F.linear(x, w, b))
+    assert (layer.out_features, layer.in_features) == (N, K)
+
