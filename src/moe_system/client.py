@@ -13,7 +13,7 @@ token ids for the engine, and the engine's tokens come back as text with usage a
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Union
 
@@ -49,12 +49,19 @@ class Response:
 class Stream:
     """Iterate to get text deltas as they are generated; `.response` is set once it is exhausted."""
 
-    def __init__(self, deltas: Iterator[str]) -> None:
-        self._deltas = deltas
+    def __init__(self, produce: Callable[[Stream], Iterator[str]]) -> None:
         self.response: Response | None = None
+        self._deltas = produce(self)  # the generator fills `self.response` when it ends
 
     def __iter__(self) -> Iterator[str]:
         return self._deltas
+
+    def finish(self) -> Response:
+        """Consume the rest of the stream and return the complete response."""
+        for _ in self._deltas:
+            pass
+        assert self.response is not None
+        return self.response
 
 
 class MoEClient:
@@ -95,23 +102,12 @@ class MoEClient:
         **options: Any,
     ) -> Response:
         """Answer a single prompt (one user turn, with the configured system prompt)."""
-        return self.chat([{"role": "user", "content": prompt}], expert, max_tokens, temperature, seed, **options)
+        messages = [{"role": "user", "content": prompt}]
+        return self.stream_chat(messages, expert, max_tokens, temperature, seed, **options).finish()
 
-    def chat(
-        self,
-        messages: Sequence[Message],
-        expert: ExpertSpec = "auto",
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        seed: int | None = None,
-        **options: Any,
-    ) -> Response:
-        """Answer the last user turn of `messages` ([{"role", "content"}, ...])."""
-        stream = self.stream_chat(messages, expert, max_tokens, temperature, seed, **options)
-        for _ in stream:
-            pass
-        assert stream.response is not None
-        return stream.response
+    def chat(self, messages: Sequence[Message], expert: ExpertSpec = "auto", **options: Any) -> Response:
+        """Answer the last user turn of `messages` ([{"role", "content"}, ...]); options as `stream_chat`."""
+        return self.stream_chat(messages, expert, **options).finish()
 
     def stream_chat(
         self,
@@ -127,9 +123,7 @@ class MoEClient:
         decision = self._decide(messages[-1]["content"], expert)
         params = self.runtime.sampling_params(self.settings.generation, max_tokens, temperature, seed, **options)
         ids = self.runtime.prompt_ids(messages, self.settings.generation.system_prompt)
-        stream = Stream(iter(()))
-        stream._deltas = self._stream(stream, ids, params, decision)
-        return stream
+        return Stream(lambda stream: self._stream(stream, ids, params, decision))
 
     def start_conversation(
         self, user_id: str | None = None, conversation_id: str | None = None, expert: ExpertSpec = "auto"
@@ -180,20 +174,15 @@ class Conversation:
 
     def send(self, text: str, **options: Any) -> Response:
         """Add a user turn, answer it, remember both."""
-        stream = self.stream(text, **options)
-        for _ in stream:
-            pass
-        assert stream.response is not None
-        return stream.response
+        return self.stream(text, **options).finish()
 
     def stream(self, text: str, **options: Any) -> Stream:
         """Like `send`, but streams the answer; the turn is remembered once the stream is exhausted."""
         self.messages.append({"role": "user", "content": text})
         history = self._fitting_history(options.get("max_tokens"))
         inner = self.client.stream_chat(history, self.expert, **options)
-        outer = Stream(iter(()))
 
-        def deltas() -> Iterator[str]:
+        def deltas(outer: Stream) -> Iterator[str]:
             try:
                 yield from inner
             except BaseException:
@@ -203,8 +192,7 @@ class Conversation:
             assert inner.response is not None
             self.messages.append({"role": "assistant", "content": inner.response.text})
 
-        outer._deltas = deltas()
-        return outer
+        return Stream(deltas)
 
     def reset(self) -> None:
         self.messages.clear()

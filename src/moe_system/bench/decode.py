@@ -55,6 +55,7 @@ def run(settings: Settings, new_tokens: int = 64, repeats: int = 3, batch: int =
     """Run the benchmark and return the numbers (see module docstring)."""
     from transformers import AutoModelForCausalLM
 
+    from moe_system.base import base_model_dir
     from moe_system.engine import Engine, SamplingParams
     from moe_system.runtime import Runtime
 
@@ -74,7 +75,7 @@ def run(settings: Settings, new_tokens: int = 64, repeats: int = 3, batch: int =
     peak_ours = _peak_rss_mb()
 
     model = AutoModelForCausalLM.from_pretrained(
-        runtime_path(settings), dtype=torch.float32, local_files_only=True
+        base_model_dir(settings), dtype=torch.float32, local_files_only=True
     ).eval()
     pad = runtime.tokenizer.tokenizer.pad_token_id or 0
 
@@ -123,9 +124,3 @@ def run(settings: Settings, new_tokens: int = 64, repeats: int = 3, batch: int =
             "ttft": round(theirs["ttft_ms"] / mine["ttft_ms"], 2),
         },
     }
-
-
-def runtime_path(settings: Settings) -> Any:
-    from moe_system.base import base_model_dir
-
-    return base_model_dir(settings)
