@@ -63,6 +63,20 @@ class BaseModelSettings(BaseModel):
     max_context: int | None = Field(None, ge=16, description="cap on the context window in tokens")
 
 
+class ExpertSettings(BaseModel):
+    """Where experts come from and how many stay loaded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cache_mb: int = Field(1024, ge=1, description="RAM budget of the loaded-adapter LRU cache")
+    trusted_publishers: list[str] = Field(
+        default_factory=list,
+        description="Ed25519 public keys (base64, as in `moe experts keygen`'s .pub file) whose packages install "
+        "without --allow-unsigned",
+    )
+    max_package_mb: int = Field(2048, ge=1, description="largest .expert archive (and unpacked size) accepted")
+
+
 class Settings(BaseSettings):
     """All settings of the system. Build it with `load_settings()`."""
 
@@ -73,6 +87,7 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=default_home, description="where everything is written")
     base: BaseModelSettings = Field(default_factory=BaseModelSettings)
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    experts: ExpertSettings = Field(default_factory=ExpertSettings)
 
     @field_validator("home")
     @classmethod
@@ -93,6 +108,15 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.home / "models"
+
+    @property
+    def experts_dir(self) -> Path:
+        """Installed experts (one folder per name/version) and the registry database."""
+        return self.home / "experts"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
 
 
 class _YamlSource(PydanticBaseSettingsSource):

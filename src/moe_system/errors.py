@@ -24,3 +24,15 @@ class ContextLengthError(MoEError):
 
 class InvalidRequestError(MoEError):
     """A generation request has invalid parameters."""
+
+
+class ExpertError(MoEError):
+    """An expert cannot be used: not installed, wrong base model, unsupported kind, bad weights."""
+
+
+class ManifestError(ExpertError):
+    """An expert manifest is invalid; the message names the field."""
+
+
+class PackageError(ExpertError):
+    """An `.expert` package is malformed, unsafe, or fails its integrity or signature check."""
