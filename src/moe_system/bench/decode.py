@@ -10,45 +10,12 @@ median of `repeats` runs after a warm-up. Our engine is measured first, then the
 
 from __future__ import annotations
 
-import resource
-import statistics
-import time
-from collections.abc import Callable
 from typing import Any
 
-import psutil
 import torch
 
+from moe_system.bench.common import PROMPTS, median_time, peak_rss_mb, rss_mb
 from moe_system.config import Settings
-
-PROMPTS = [
-    "Write a short story about a robot who learns to paint pictures of the sea at night.",
-    "Explain in simple words why the sky looks blue during the day and red at sunset.",
-    "Give me three practical tips for learning a new programming language quickly and well.",
-    "Напиши короткое стихотворение о зимнем лесе и о тишине, которая там царит.",
-    "What are the main differences between a list and a tuple in Python? Be brief.",
-    "Describe how a bicycle works, from the pedals to the rear wheel, in a few sentences.",
-    "Suggest a healthy breakfast menu for a busy weekday morning with a short explanation.",
-    "Расскажи, почему важно высыпаться, и дай два совета, как лучше спать по ночам.",
-]
-
-
-def _median_time(fn: Callable[[], Any], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-def _rss_mb() -> float:
-    return psutil.Process().memory_info().rss / 2**20
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run(settings: Settings, new_tokens: int = 64, repeats: int = 3, batch: int = 8) -> dict[str, Any]:
@@ -67,12 +34,12 @@ def run(settings: Settings, new_tokens: int = 64, repeats: int = 3, batch: int =
     first = SamplingParams(max_new_tokens=1)
 
     ours = {
-        "batch1_s": _median_time(lambda: engine.generate(prompts[:1], params), repeats),
-        "batchN_s": _median_time(lambda: engine.generate(prompts, params), repeats),
-        "ttft_s": _median_time(lambda: engine.generate(prompts[:1], first), repeats),
+        "batch1_s": median_time(lambda: engine.generate(prompts[:1], params), repeats),
+        "batchN_s": median_time(lambda: engine.generate(prompts, params), repeats),
+        "ttft_s": median_time(lambda: engine.generate(prompts[:1], first), repeats),
     }
-    rss_ours = _rss_mb()
-    peak_ours = _peak_rss_mb()
+    rss_ours = rss_mb()
+    peak_ours = peak_rss_mb()
 
     model = AutoModelForCausalLM.from_pretrained(
         base_model_dir(settings), dtype=torch.float32, local_files_only=True
@@ -90,9 +57,9 @@ def run(settings: Settings, new_tokens: int = 64, repeats: int = 3, batch: int =
             )
 
     peer = {
-        "batch1_s": _median_time(lambda: hf_generate(prompts[:1], new_tokens), repeats),
-        "batchN_s": _median_time(lambda: hf_generate(prompts, new_tokens), repeats),
-        "ttft_s": _median_time(lambda: hf_generate(prompts[:1], 1), repeats),
+        "batch1_s": median_time(lambda: hf_generate(prompts[:1], new_tokens), repeats),
+        "batchN_s": median_time(lambda: hf_generate(prompts, new_tokens), repeats),
+        "ttft_s": median_time(lambda: hf_generate(prompts[:1], 1), repeats),
     }
 
     def rates(t: dict[str, float]) -> dict[str, float]:

@@ -39,3 +39,37 @@ def decode(
     out.print(table)
     out.print(f"RSS {result['rss_mb']} MB (peak {result['peak_rss_mb']} MB); prompt {result['prompt_tokens']} "
               f"tokens, {result['new_tokens']} new tokens, median of {result['repeats']}")
+
+
+@app.command("experts")
+def experts(
+    new_tokens: Annotated[int, typer.Option("--new-tokens", min=1, max=2048)] = 32,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, max=50)] = 2,
+    rank: Annotated[int, typer.Option("--rank", min=1, max=256, help="LoRA rank of the synthetic experts")] = 16,
+    load_count: Annotated[int, typer.Option("--load-count", min=8, max=256, help="experts loaded in a row")] = 16,
+    peer: Annotated[bool, typer.Option("--peer/--no-peer", help="also measure PEFT (slow)")] = True,
+    json_output: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
+) -> None:
+    """Cold load, hot swap and mixed-expert batch-8 throughput, against PEFT on the same adapters."""
+    from moe_system.bench.experts import run
+
+    with err.status("benchmarking experts (ours, then PEFT)…"):
+        result = run(load_settings(), new_tokens=new_tokens, repeats=repeats, rank=rank, load_count=load_count,
+                     peer=peer)
+    if json_output:
+        print_json(result)
+        return
+    table = Table(title=f"experts · {result['model']} · LoRA r{result['rank']} all linears "
+                        f"({result['adapter_mb']} MB) · batch {result['batch']}")
+    for column in ("", "moe engine", "peft", "ours ÷ peft"):
+        table.add_column(column, justify="right")
+    theirs = result.get("peer", {})
+    for key, label in (("cold_load_ms", "cold load ms (median)"), ("cold_load_ms_last", "cold load ms (last)"),
+                       ("hot_swap_ms", "hot swap ms"), ("uniform_tokens_per_s", "1 expert × 8 rows tok/s"),
+                       ("mixed_tokens_per_s", "8 experts × 1 row tok/s"), ("mixed_ratio", "mixed ratio")):
+        mine, other = result[key], theirs.get(key)
+        ratio = "" if other is None else f"{(mine / other if key.endswith(('per_s', 'ratio')) else other / mine):.1f}×"
+        table.add_row(label, str(mine), "" if other is None else str(other), ratio)
+    out.print(table)
+    out.print(f"base model alone: {result['base_tokens_per_s']} tok/s at batch {result['batch']}; "
+              f"RSS {result['rss_mb']} MB; {result['experts_loaded']} experts loaded")

@@ -8,9 +8,12 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from moe_system.cli.common import err, make_client, out, parse_expert, print_json
+from moe_system.cli.common import err, make_client, out, print_json
+from moe_system.experts.spec import parse_expert_spec
 
-ExpertOpt = Annotated[str, typer.Option("--expert", "-e", help="auto | none | NAME | A,B | A=0.7,B=0.3")]
+ExpertOpt = Annotated[
+    str, typer.Option("--expert", "-e", help="auto | none | NAME[@VERSION] | A,B | A=0.7,B=0.3 | a JSON object")
+]
 MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens", "-n", min=1, help="answer length limit")]
 TemperatureOpt = Annotated[float | None, typer.Option("--temperature", "-t", min=0.0, help="0 = greedy")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="makes sampling reproducible")]
@@ -34,7 +37,7 @@ def generate(
     client = make_client()
     options: dict[str, Any] = {"top_p": top_p, "top_k": top_k, "stop": stop}
     stream = client.stream_chat(
-        [{"role": "user", "content": prompt}], parse_expert(expert), max_tokens, temperature, seed, **options
+        [{"role": "user", "content": prompt}], parse_expert_spec(expert), max_tokens, temperature, seed, **options
     )
     if json_output:
         for _ in stream:
@@ -57,7 +60,7 @@ def chat(
 ) -> None:
     """Talk to the model. Commands: /exit, /reset, /expert NAME (or auto | none), /help."""
     client = make_client()
-    conversation = client.start_conversation(expert=parse_expert(expert))
+    conversation = client.start_conversation(expert=parse_expert_spec(expert))
     interactive = prompt is None and sys.stdin.isatty()
     if interactive:
         err.print("[bold]moe chat[/] — /exit to quit, /reset to forget, /expert NAME to switch, /help")
@@ -99,7 +102,7 @@ def _command(text: str, conversation: Any) -> bool:
         if not arg.strip():
             err.print("[yellow]usage: /expert NAME | auto | none[/]")
         else:
-            conversation.expert = parse_expert(arg)
+            conversation.expert = parse_expert_spec(arg)
             err.print(f"[dim]expert: {arg.strip()}[/]")
     elif name == "/help":
         err.print("/exit  /reset  /expert NAME|auto|none  /help")

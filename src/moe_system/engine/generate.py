@@ -22,6 +22,7 @@ from moe_system.engine.params import SamplingParams
 from moe_system.engine.sampling import choose_token
 from moe_system.engine.text import Decode, IncrementalDetokenizer, StopStringMatcher
 from moe_system.errors import ContextLengthError, InvalidRequestError
+from moe_system.experts.batched import RowAdapters
 
 FinishReason = Literal["stop", "length", "time"]
 
@@ -83,31 +84,44 @@ class Engine:
         return self.backend.context_length
 
     def generate(
-        self, prompts: Sequence[Sequence[int]], params: SamplingParams | Sequence[SamplingParams]
+        self,
+        prompts: Sequence[Sequence[int]],
+        params: SamplingParams | Sequence[SamplingParams],
+        adapters: Sequence[RowAdapters] | None = None,
     ) -> list[Completion]:
         """Decode all prompts together; return completions in prompt order."""
         results: list[Completion | None] = [None] * len(prompts)
-        for event in self.run(prompts, params):
+        for event in self.run(prompts, params, adapters):
             if event.completion is not None:
                 results[event.row] = event.completion
         return [r for r in results if r is not None]
 
-    def stream(self, prompt: Sequence[int], params: SamplingParams) -> Iterator[Event]:
+    def stream(
+        self, prompt: Sequence[int], params: SamplingParams, adapters: RowAdapters = ()
+    ) -> Iterator[Event]:
         """Events of a single request, as they are produced."""
-        return self.run([prompt], params)
+        return self.run([prompt], params, [adapters])
 
     def run(
-        self, prompts: Sequence[Sequence[int]], params: SamplingParams | Sequence[SamplingParams]
+        self,
+        prompts: Sequence[Sequence[int]],
+        params: SamplingParams | Sequence[SamplingParams],
+        adapters: Sequence[RowAdapters] | None = None,
     ) -> Iterator[Event]:
-        """The decode loop. Yields an `Event` per generated token and one per finished row."""
+        """The decode loop. Yields an `Event` per generated token and one per finished row.
+
+        `adapters[i]` are the experts of row i with their weights (`()` = the plain base); rows with
+        different experts decode together in one batch."""
         if not prompts:
             return
         per_row = [params] * len(prompts) if isinstance(params, SamplingParams) else list(params)
         if len(per_row) != len(prompts):
             raise InvalidRequestError("give one SamplingParams, or one per prompt")
+        if adapters is not None and len(adapters) != len(prompts):
+            raise InvalidRequestError("give one adapter set per prompt")
         rows = [self._new_row(i, list(p), sp) for i, (p, sp) in enumerate(zip(prompts, per_row, strict=True))]
         started = time.perf_counter()
-        logits, state = self.backend.prefill([r.prompt for r in rows])
+        logits, state = self.backend.prefill([r.prompt for r in rows], adapters)
         active = rows
         while active:
             keep: list[int] = []

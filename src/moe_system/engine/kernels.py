@@ -26,11 +26,16 @@ def can_pack(weight: torch.Tensor) -> bool:
 
 
 class FrozenLinear:
-    """y = x @ W.T (+ b) with W: [out, in] fixed for the life of the object."""
+    """y = x @ W.T (+ b) with W: [out, in] fixed for the life of the object.
+
+    `row_norms_sq` [out] keeps sum_j W[i, j]^2 in float32: DoRA needs ||W + dW|| per output row at adapter
+    load time, and the packed weight cannot be read back.
+    """
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None = None) -> None:
         self.out_features, self.in_features = weight.shape
         self.bias = bias.detach() if bias is not None else None
+        self.row_norms_sq = weight.detach().float().square().sum(dim=1)  # [out]
         self.packed = can_pack(weight)
         weight = weight.detach().contiguous()
         self.weight = torch.ops.mkldnn._reorder_linear_weight(weight) if self.packed else weight

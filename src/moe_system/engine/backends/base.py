@@ -12,6 +12,9 @@ from typing import Any
 
 import torch
 
+from moe_system.experts.adapters import BaseLinear, Site
+from moe_system.experts.batched import RowAdapters
+
 
 class Backend(ABC):
     """A causal LM driven on token ids."""
@@ -19,10 +22,15 @@ class Backend(ABC):
     vocab_size: int
     context_length: int
     device: torch.device
+    dtype: torch.dtype
+    linears: dict[Site, BaseLinear]  # the linears adapters can target; empty when the backend takes none
 
     @abstractmethod
-    def prefill(self, prompts: Sequence[Sequence[int]]) -> tuple[torch.Tensor, Any]:
-        """Run whole prompts; return logits of each prompt's last position [B, V] and the cache state."""
+    def prefill(
+        self, prompts: Sequence[Sequence[int]], adapters: Sequence[RowAdapters] | None = None
+    ) -> tuple[torch.Tensor, Any]:
+        """Run whole prompts, row i with `adapters[i]` (all base when None); return logits of each prompt's
+        last position [B, V] and the cache state, which keeps the rows' adapters for `decode`."""
 
     @abstractmethod
     def decode(self, state: Any, tokens: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,8 @@ import torch
 from transformers import DynamicCache, PreTrainedModel
 
 from moe_system.engine.backends.base import Backend
+from moe_system.errors import ExpertError
+from moe_system.experts.batched import RowAdapters
 
 
 @dataclass
@@ -27,13 +29,22 @@ class HFBackend(Backend):
     def __init__(self, model: PreTrainedModel, context_length: int | None = None) -> None:
         self.model = model
         self.device = next(model.parameters()).device
+        self.dtype = next(model.parameters()).dtype
+        self.linears = {}
         self.vocab_size = int(model.config.get_text_config().vocab_size)
         self.context_length = int(
             context_length or getattr(model.config.get_text_config(), "max_position_embeddings", 2048)
         )
 
     @torch.inference_mode()
-    def prefill(self, prompts: Sequence[Sequence[int]]) -> tuple[torch.Tensor, HFState]:
+    def prefill(
+        self, prompts: Sequence[Sequence[int]], adapters: Sequence[RowAdapters] | None = None
+    ) -> tuple[torch.Tensor, HFState]:
+        if adapters and any(adapters):
+            raise ExpertError(
+                "experts run on the native backend (Llama, Mistral, Qwen2, Qwen3 base models); "
+                f"this base model ({self.model.config.model_type}) runs on the generic backend without them"
+            )
         longest = max(len(p) for p in prompts)
         tokens = torch.zeros(len(prompts), longest, dtype=torch.long, device=self.device)
         mask = torch.zeros_like(tokens)

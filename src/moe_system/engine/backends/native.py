@@ -21,6 +21,8 @@ from transformers import PreTrainedModel
 
 from moe_system.engine.backends.base import Backend
 from moe_system.engine.kernels import FrozenLinear
+from moe_system.experts.adapters import Site
+from moe_system.experts.batched import AdapterBatch, RowAdapters
 
 NATIVE_MODEL_TYPES = frozenset({"llama", "mistral", "qwen2", "qwen3"})
 
@@ -39,11 +41,13 @@ def supports_native(model: PreTrainedModel) -> bool:
 
 @dataclass
 class KVCache:
-    """keys/values: per layer [B, n_kv_heads, capacity, head_dim]; lengths: [B] tokens stored per row."""
+    """keys/values: per layer [B, n_kv_heads, capacity, head_dim]; lengths: [B] tokens stored per row;
+    adapters: each row's experts (None when every row runs the plain base)."""
 
     keys: list[torch.Tensor]
     values: list[torch.Tensor]
     lengths: torch.Tensor
+    adapters: AdapterBatch | None = None
 
     @property
     def capacity(self) -> int:
@@ -86,6 +90,11 @@ class NativeBackend(Backend):
         self.rotary = inner.rotary_emb
         self.lm_head = FrozenLinear(model.lm_head.weight)
         self.layers = [self._read_layer(layer) for layer in inner.layers]
+        self.linears: dict[Site, FrozenLinear] = {
+            (index, f"{name}_proj"): getattr(layer, name)
+            for index, layer in enumerate(self.layers)
+            for name in ("q", "k", "v", "o", "gate", "up", "down")
+        }
 
     @staticmethod
     def _read_layer(layer: torch.nn.Module) -> _Layer:
@@ -132,18 +141,22 @@ class NativeBackend(Backend):
             keys=[k.index_select(0, index) for k in state.keys],
             values=[v.index_select(0, index) for v in state.values],
             lengths=state.lengths.index_select(0, index),
+            adapters=state.adapters.select(index) if state.adapters is not None else None,
         )
 
     # ---- forward
 
     @torch.inference_mode()
-    def prefill(self, prompts: Sequence[Sequence[int]]) -> tuple[torch.Tensor, KVCache]:
+    def prefill(
+        self, prompts: Sequence[Sequence[int]], adapters: Sequence[RowAdapters] | None = None
+    ) -> tuple[torch.Tensor, KVCache]:
         counts = torch.tensor([len(p) for p in prompts], device=self.device)
         longest = int(counts.max())
         tokens = torch.zeros(len(prompts), longest, dtype=torch.long, device=self.device)
         for row, prompt in enumerate(prompts):
             tokens[row, : len(prompt)] = torch.tensor(list(prompt), dtype=torch.long)
         cache = self.new_cache(len(prompts), longest + 64)
+        cache.adapters = AdapterBatch.build(adapters) if adapters else None
         logits = self.forward(cache, tokens, counts)
         return logits, cache
 
@@ -170,11 +183,17 @@ class NativeBackend(Backend):
         x = F.embedding(tokens, self.embed)  # [B, T, d_model]
         cos, sin = self.rotary(x, positions)  # [B, T, head_dim] each
         cos, sin = cos[:, None].to(x.dtype), sin[:, None].to(x.dtype)
+        sites = cache.adapters.sites if cache.adapters is not None else {}
+
+        def linear(index: int, name: str, module: FrozenLinear, h: torch.Tensor) -> torch.Tensor:
+            site = sites.get((index, name))
+            return module(h) if site is None else site(module, h)
+
         for index, layer in enumerate(self.layers):
             h = F.rms_norm(x, (x.shape[-1],), layer.input_norm, self.eps)
-            q = layer.q(h).view(batch, steps, self.n_heads, self.head_dim)
-            k = layer.k(h).view(batch, steps, self.n_kv_heads, self.head_dim)
-            v = layer.v(h).view(batch, steps, self.n_kv_heads, self.head_dim)
+            q = linear(index, "q_proj", layer.q, h).view(batch, steps, self.n_heads, self.head_dim)
+            k = linear(index, "k_proj", layer.k, h).view(batch, steps, self.n_kv_heads, self.head_dim)
+            v = linear(index, "v_proj", layer.v, h).view(batch, steps, self.n_kv_heads, self.head_dim)
             if layer.q_norm is not None:
                 q = F.rms_norm(q, (self.head_dim,), layer.q_norm, self.eps)
             if layer.k_norm is not None:
@@ -187,9 +206,11 @@ class NativeBackend(Backend):
                 q, cache.keys[index][:, :, :span], cache.values[index][:, :, :span],
                 attn_mask=mask, enable_gqa=self.n_heads != self.n_kv_heads,
             )  # [B, H, T, hd]
-            x = x + layer.o(attn.transpose(1, 2).reshape(batch, steps, self.n_heads * self.head_dim))
+            attn = attn.transpose(1, 2).reshape(batch, steps, self.n_heads * self.head_dim)
+            x = x + linear(index, "o_proj", layer.o, attn)
             h = F.rms_norm(x, (x.shape[-1],), layer.post_norm, self.eps)
-            x = x + layer.down(F.silu(layer.gate(h)) * layer.up(h))
+            gated = F.silu(linear(index, "gate_proj", layer.gate, h)) * linear(index, "up_proj", layer.up, h)
+            x = x + linear(index, "down_proj", layer.down, gated)
         cache.lengths += counts
         last = x[torch.arange(batch, device=self.device), counts - 1]  # [B, d_model]
         last = F.rms_norm(last, (last.shape[-1],), self.final_norm, self.eps)

@@ -1,0 +1,195 @@
+"""Run-time adapters against PEFT, the reference: LoRA, DoRA and IA3 logits and greedy tokens equal PEFT's;
+every row of a mixed-expert batch equals that row run alone; composition equals PEFT with both adapters
+active; bad adapters are refused with a clear message."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from peft import IA3Config, LoraConfig, PeftModel, get_peft_model
+from safetensors.torch import save_file
+from transformers import PreTrainedModel
+
+from moe_system.engine import Engine, NativeBackend, SamplingParams
+from moe_system.errors import ExpertError
+from moe_system.experts.adapters import AdapterWeights, load_adapter
+from moe_system.experts.batched import AdapterBatch, RowAdapters
+
+PROMPTS = [[5, 17, 33, 8, 2, 61], [9, 4, 70], [1, 2, 3, 4, 5, 6, 7, 8, 9], [44, 12]]
+
+CONFIGS = {
+    "lora": lambda: LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False),
+    "rslora": lambda: LoraConfig(
+        r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], use_rslora=True, init_lora_weights=False,
+        alpha_pattern={"v_proj": 3},
+    ),
+    "dora": lambda: LoraConfig(
+        r=4, lora_alpha=8, target_modules="all-linear", use_dora=True, init_lora_weights=False
+    ),
+    "ia3": lambda: IA3Config(init_ia3_weights=False),
+}
+
+
+def _peft_adapter(model: PreTrainedModel, kind: str, folder: Path, seed: int) -> PeftModel:
+    """A PEFT model over a copy of `model` with a randomly initialised adapter saved to `folder`."""
+    torch.manual_seed(seed)
+    peft_model = get_peft_model(copy.deepcopy(model), CONFIGS[kind]())
+    with torch.no_grad():  # IA3 starts near 1 and DoRA magnitudes equal the norms: perturb them visibly
+        for name, param in peft_model.named_parameters():
+            if "ia3_l" in name or "lora_magnitude_vector" in name:
+                param.mul_(1 + 0.3 * torch.randn_like(param))
+    peft_model.save_pretrained(folder)
+    return peft_model.eval()
+
+
+def _load(backend: NativeBackend, folder: Path, name: str) -> AdapterWeights:
+    return load_adapter(folder, backend.linears, name=name, dtype=backend.dtype)
+
+
+def _logits(backend: NativeBackend, prompts: list[list[int]], rows: list[RowAdapters]) -> torch.Tensor:
+    logits, _ = backend.prefill(prompts, rows)
+    return logits
+
+
+@pytest.mark.parametrize("kind", sorted(CONFIGS))
+@pytest.mark.parametrize("arch", ["llama", "qwen2"])
+def test_logits_and_greedy_tokens_equal_peft(
+    kind: str, arch: str, tiny_models: dict[str, PreTrainedModel], tmp_path: Path
+) -> None:
+    model = tiny_models[arch]
+    peft_model = _peft_adapter(model, kind, tmp_path, seed=1)
+    backend = NativeBackend(model)
+    adapter = _load(backend, tmp_path, kind)
+    for prompt in PROMPTS:
+        with torch.inference_mode():
+            expected = peft_model(torch.tensor([prompt])).logits[0, -1]
+        got = _logits(backend, [prompt], [((adapter, 1.0),)])[0]
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+        assert not torch.allclose(got, _logits(backend, [prompt], [()])[0], atol=1e-3), "the adapter did nothing"
+
+    engine = Engine(backend)
+    params = SamplingParams(max_new_tokens=12)
+    ours = engine.generate(PROMPTS, params, [((adapter, 1.0),)] * len(PROMPTS))
+    for prompt, completion in zip(PROMPTS, ours, strict=True):
+        with torch.inference_mode():
+            out = peft_model.generate(
+                input_ids=torch.tensor([prompt]), max_new_tokens=12, do_sample=False, eos_token_id=None
+            )
+        assert completion.token_ids == out[0, len(prompt):].tolist()
+
+
+def test_every_row_of_a_mixed_batch_equals_the_row_alone(
+    tiny_models: dict[str, PreTrainedModel], tmp_path: Path
+) -> None:
+    """LoRA, DoRA, IA3, a weighted composition and the plain base, decoded together for 10 tokens."""
+    model = tiny_models["llama"]
+    backend = NativeBackend(model)
+    experts = {}
+    for seed, kind in enumerate(["lora", "dora", "ia3"]):
+        _peft_adapter(model, kind, tmp_path / kind, seed=seed + 3)
+        experts[kind] = _load(backend, tmp_path / kind, kind)
+    rows: list[RowAdapters] = [
+        ((experts["lora"], 1.0),), ((experts["dora"], 1.0),), (), ((experts["ia3"], 1.0),),
+        ((experts["lora"], 0.7), (experts["dora"], 0.3), (experts["ia3"], 0.5)), ((experts["lora"], 1.0),),
+    ]
+    prompts = [PROMPTS[i % len(PROMPTS)] for i in range(len(rows))]
+    engine = Engine(backend)
+    params = [SamplingParams(max_new_tokens=4 + 2 * i) for i in range(len(rows))]  # rows leave at different steps
+    together = engine.generate(prompts, params, rows)
+    for prompt, param, row, completion in zip(prompts, params, rows, together, strict=True):
+        [alone] = engine.generate([prompt], param, [row])
+        assert completion.token_ids == alone.token_ids
+
+    mixed = _logits(backend, prompts, rows)
+    for index, (prompt, row) in enumerate(zip(prompts, rows, strict=True)):
+        torch.testing.assert_close(mixed[index], _logits(backend, [prompt], [row])[0], rtol=1e-5, atol=1e-5)
+
+
+def test_composition_with_unit_weights_equals_peft_with_both_adapters_active(
+    tiny_models: dict[str, PreTrainedModel], tmp_path: Path
+) -> None:
+    model = tiny_models["llama"]
+    first = _peft_adapter(model, "lora", tmp_path / "a", seed=11)
+    _peft_adapter(model, "lora", tmp_path / "b", seed=12)
+    first.load_adapter(str(tmp_path / "b"), adapter_name="b")
+    first.base_model.set_adapter(["default", "b"])
+    backend = NativeBackend(model)
+    a, b = _load(backend, tmp_path / "a", "a"), _load(backend, tmp_path / "b", "b")
+    with torch.inference_mode():
+        expected = first(torch.tensor([PROMPTS[0]])).logits[0, -1]
+    torch.testing.assert_close(_logits(backend, [PROMPTS[0]], [((a, 1.0), (b, 1.0))])[0], expected,
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_shared_rows_use_the_experts_own_tensors_and_select_regroups(
+    tiny_models: dict[str, PreTrainedModel], tmp_path: Path
+) -> None:
+    """One expert on every row: no copy (hot swap is free). Mixed rows that become uniform turn shared."""
+    model = tiny_models["llama"]
+    backend = NativeBackend(model)
+    _peft_adapter(model, "lora", tmp_path / "a", seed=21)
+    _peft_adapter(model, "lora", tmp_path / "b", seed=22)
+    a, b = _load(backend, tmp_path / "a", "a"), _load(backend, tmp_path / "b", "b")
+    shared = AdapterBatch.build([((a, 1.0),)] * 3)
+    assert shared is not None
+    site = next(iter(a.sites))
+    assert shared.sites[site].shared and shared.sites[site].a is a.sites[site].a
+    mixed = AdapterBatch.build([((a, 1.0),), ((b, 1.0),), ((a, 1.0),)])
+    assert mixed is not None and not mixed.sites[site].shared
+    regrouped = mixed.select(torch.tensor([0, 2]))
+    assert regrouped is not None and regrouped.sites[site].shared
+    assert AdapterBatch.build([(), ()]) is None
+
+
+def _write_adapter(folder: Path, tensors: dict[str, torch.Tensor], config: dict[str, object]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, folder / "adapter_model.safetensors")
+    (folder / "adapter_config.json").write_text(json.dumps(config))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("tensors", "config", "message"),
+    [
+        ({"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": torch.zeros(4, 32),
+          "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": torch.zeros(32, 4)},
+         {"peft_type": "PREFIX_TUNING"}, "not supported"),
+        ({"base_model.model.lm_head.lora_A.weight": torch.zeros(4, 32)},
+         {"peft_type": "LORA", "r": 4, "lora_alpha": 8}, "cannot"),
+        ({"base_model.model.model.layers.9.self_attn.q_proj.lora_A.weight": torch.zeros(4, 32),
+          "base_model.model.model.layers.9.self_attn.q_proj.lora_B.weight": torch.zeros(32, 4)},
+         {"peft_type": "LORA", "r": 4, "lora_alpha": 8}, "another base model"),
+        ({"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": torch.zeros(4, 48),
+          "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": torch.zeros(32, 4)},
+         {"peft_type": "LORA", "r": 4, "lora_alpha": 8}, "another base model"),
+        ({"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": torch.zeros(4, 32)},
+         {"peft_type": "LORA", "r": 4, "lora_alpha": 8}, "lacks lora_A or lora_B"),
+        ({"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": torch.zeros(4, 32),
+          "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": torch.zeros(32, 4)},
+         {"peft_type": "LORA", "r": 4, "lora_alpha": 8, "modules_to_save": ["lm_head"]}, "modules_to_save"),
+    ],
+)
+def test_bad_adapters_are_refused_clearly(
+    tensors: dict[str, torch.Tensor], config: dict[str, object], message: str,
+    tiny_models: dict[str, PreTrainedModel], tmp_path: Path,
+) -> None:
+    backend = NativeBackend(tiny_models["llama"])
+    folder = _write_adapter(tmp_path / "bad", tensors, config)
+    with pytest.raises(ExpertError, match=message):
+        load_adapter(folder, backend.linears)
+
+
+def test_missing_or_corrupt_weights_are_refused(tiny_models: dict[str, PreTrainedModel], tmp_path: Path) -> None:
+    backend = NativeBackend(tiny_models["llama"])
+    folder = tmp_path / "corrupt"
+    folder.mkdir()
+    (folder / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA"}))
+    with pytest.raises(ExpertError, match="cannot read"):
+        load_adapter(folder, backend.linears)
+    (folder / "adapter_model.safetensors").write_bytes(b"\x80\x04not a safetensors file")
+    with pytest.raises(ExpertError, match="cannot read"):
+        load_adapter(folder, backend.linears)
