@@ -14,10 +14,12 @@ from peft import IA3Config, LoraConfig, PeftModel, get_peft_model
 from safetensors.torch import save_file
 from transformers import PreTrainedModel
 
-from moe_system.engine import Engine, NativeBackend, SamplingParams
+from moe_system.engine import Engine, HFBackend, NativeBackend, SamplingParams
 from moe_system.errors import ExpertError
 from moe_system.experts.adapters import AdapterWeights, load_adapter
 from moe_system.experts.batched import AdapterBatch, RowAdapters
+
+from .conftest import make_gpt2, make_llama
 
 PROMPTS = [[5, 17, 33, 8, 2, 61], [9, 4, 70], [1, 2, 3, 4, 5, 6, 7, 8, 9], [44, 12]]
 
@@ -46,11 +48,11 @@ def _peft_adapter(model: PreTrainedModel, kind: str, folder: Path, seed: int) ->
     return peft_model.eval()
 
 
-def _load(backend: NativeBackend, folder: Path, name: str) -> AdapterWeights:
+def _load(backend: NativeBackend | HFBackend, folder: Path, name: str) -> AdapterWeights:
     return load_adapter(folder, backend.linears, name=name, dtype=backend.dtype)
 
 
-def _logits(backend: NativeBackend, prompts: list[list[int]], rows: list[RowAdapters]) -> torch.Tensor:
+def _logits(backend: NativeBackend | HFBackend, prompts: list[list[int]], rows: list[RowAdapters]) -> torch.Tensor:
     logits, _ = backend.prefill(prompts, rows)
     return logits
 
@@ -107,6 +109,32 @@ def test_every_row_of_a_mixed_batch_equals_the_row_alone(
     mixed = _logits(backend, prompts, rows)
     for index, (prompt, row) in enumerate(zip(prompts, rows, strict=True)):
         torch.testing.assert_close(mixed[index], _logits(backend, [prompt], [row])[0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["lora", "dora", "ia3"])
+def test_generic_backend_applies_adapters_like_peft_and_mixes_rows(kind: str, tmp_path: Path) -> None:
+    """The transformers-driven backend (for non-native architectures) applies the same adapters, per row."""
+    model = make_llama(seed=5)  # its own copy: the backend installs its adapter hooks on the model
+    peft_model = _peft_adapter(model, kind, tmp_path / kind, seed=6)
+    backend = HFBackend(model)
+    adapter = _load(backend, tmp_path / kind, kind)
+    with torch.inference_mode():
+        expected = peft_model(torch.tensor([PROMPTS[0]])).logits[0, -1]
+    torch.testing.assert_close(_logits(backend, [PROMPTS[0]], [((adapter, 1.0),)])[0], expected,
+                               rtol=1e-4, atol=1e-4)
+    engine, params = Engine(backend), SamplingParams(max_new_tokens=6)
+    rows: list[RowAdapters] = [((adapter, 1.0),), (), ((adapter, 0.5),)]
+    together = engine.generate(PROMPTS[:3], params, rows)
+    for prompt, row, completion in zip(PROMPTS[:3], rows, together, strict=True):
+        assert completion.token_ids == engine.generate([prompt], params, [row])[0].token_ids
+
+
+def test_generic_backend_without_llama_style_linears_refuses_experts(tmp_path: Path) -> None:
+    llama = make_llama(seed=7)
+    _peft_adapter(llama, "lora", tmp_path, seed=8)
+    adapter = _load(HFBackend(llama), tmp_path, "lora")
+    with pytest.raises(ExpertError, match="cannot be applied"):
+        HFBackend(make_gpt2()).prefill([PROMPTS[0]], [((adapter, 1.0),)])
 
 
 def test_composition_with_unit_weights_equals_peft_with_both_adapters_active(

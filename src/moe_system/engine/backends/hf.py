@@ -1,17 +1,28 @@
 """Generic backend over any transformers causal LM: left padding, a 2-D attention mask and the
-model's own `DynamicCache`. Slower than the native backend, but works for every architecture."""
+model's own `DynamicCache`. Slower than the native backend, but works for every architecture.
+
+Experts work here too wherever the model names its decoder linears like Llama does
+(`layers.N.self_attn.q_proj`, `layers.N.mlp.down_proj`, ...: Gemma, Phi-3-small, Mistral, Qwen, ...): each
+such `nn.Linear` gets a `forward` that applies the current batch's per-row adapters (`experts.batched`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+import torch.nn.functional as F
 from transformers import DynamicCache, PreTrainedModel
 
 from moe_system.engine.backends.base import Backend
 from moe_system.errors import ExpertError
-from moe_system.experts.batched import RowAdapters
+from moe_system.experts.adapters import SITE_NAMES, Site
+from moe_system.experts.batched import AdapterBatch, RowAdapters, SiteBatch
+
+_SITE = re.compile(r"^(?:.*\.)?layers\.(\d+)\.(?:self_attn|mlp)\.(\w+)$")
 
 
 @dataclass
@@ -21,6 +32,25 @@ class HFState:
     cache: DynamicCache
     mask: torch.Tensor
     next_position: torch.Tensor
+    adapters: AdapterBatch | None = None
+
+
+class TorchLinear:
+    """An `nn.Linear` seen as an adapter site: `BaseLinear` for adapter loading, plus the hook point."""
+
+    def __init__(self, module: torch.nn.Linear) -> None:
+        self.module = module
+        self.in_features, self.out_features = module.in_features, module.out_features
+        self.bias = module.bias.detach() if module.bias is not None else None
+        self.row_norms_sq = module.weight.detach().float().square().sum(dim=1)  # [out]
+        self.site: SiteBatch | None = None  # the running batch's adapters for this linear, if any
+        module.forward = self._forward  # type: ignore[method-assign]
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.module.weight, self.module.bias)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self(x) if self.site is None else self.site(self, x)
 
 
 class HFBackend(Backend):
@@ -30,7 +60,11 @@ class HFBackend(Backend):
         self.model = model
         self.device = next(model.parameters()).device
         self.dtype = next(model.parameters()).dtype
-        self.linears = {}
+        self.linears: dict[Site, TorchLinear] = {}
+        for name, module in model.named_modules():
+            match = _SITE.match(name)
+            if match and match.group(2) in SITE_NAMES and type(module) is torch.nn.Linear:
+                self.linears[(int(match.group(1)), match.group(2))] = TorchLinear(module)
         self.vocab_size = int(model.config.get_text_config().vocab_size)
         self.context_length = int(
             context_length or getattr(model.config.get_text_config(), "max_position_embeddings", 2048)
@@ -40,10 +74,11 @@ class HFBackend(Backend):
     def prefill(
         self, prompts: Sequence[Sequence[int]], adapters: Sequence[RowAdapters] | None = None
     ) -> tuple[torch.Tensor, HFState]:
-        if adapters and any(adapters):
+        batch = AdapterBatch.build(adapters) if adapters else None
+        if batch is not None and not self.linears:
             raise ExpertError(
-                "experts run on the native backend (Llama, Mistral, Qwen2, Qwen3 base models); "
-                f"this base model ({self.model.config.model_type}) runs on the generic backend without them"
+                f"this base model ({self.model.config.model_type}) has no Llama-style q/k/v/o/gate/up/down "
+                "linears, so experts cannot be applied to it"
             )
         longest = max(len(p) for p in prompts)
         tokens = torch.zeros(len(prompts), longest, dtype=torch.long, device=self.device)
@@ -53,24 +88,39 @@ class HFBackend(Backend):
             mask[row, longest - len(prompt) :] = 1
         positions = (mask.cumsum(-1) - 1).clamp(min=0)  # [B, T]
         cache = DynamicCache(config=self.model.config)
-        out = self.model(
+        out = self._with_adapters(batch, lambda: self.model(
             input_ids=tokens, attention_mask=mask, position_ids=positions,
             past_key_values=cache, use_cache=True, logits_to_keep=1,
-        )
-        state = HFState(cache=out.past_key_values, mask=mask, next_position=positions[:, -1] + 1)
+        ))
+        state = HFState(cache=out.past_key_values, mask=mask, next_position=positions[:, -1] + 1, adapters=batch)
         return out.logits[:, -1].float(), state
 
     @torch.inference_mode()
     def decode(self, state: HFState, tokens: torch.Tensor) -> torch.Tensor:
         state.mask = torch.cat([state.mask, torch.ones_like(state.mask[:, :1])], dim=1)
-        out = self.model(
+        out = self._with_adapters(state.adapters, lambda: self.model(
             input_ids=tokens.to(self.device).view(-1, 1), attention_mask=state.mask,
             position_ids=state.next_position[:, None], past_key_values=state.cache, use_cache=True,
-        )
+        ))
         state.next_position = state.next_position + 1
         return out.logits[:, -1].float()
 
     def select(self, state: HFState, index: torch.Tensor) -> HFState:
         index = index.to(self.device)
         state.cache.reorder_cache(index)
-        return HFState(state.cache, state.mask.index_select(0, index), state.next_position.index_select(0, index))
+        adapters = state.adapters.select(index) if state.adapters is not None else None
+        return HFState(
+            state.cache, state.mask.index_select(0, index), state.next_position.index_select(0, index), adapters
+        )
+
+    def _with_adapters(self, batch: AdapterBatch | None, call: Callable[[], Any]) -> Any:
+        """Run `call` with each linear applying `batch`'s rows' adapters, then restore the plain base."""
+        if batch is None:
+            return call()
+        for site, linear in self.linears.items():
+            linear.site = batch.sites.get(site)
+        try:
+            return call()
+        finally:
+            for linear in self.linears.values():
+                linear.site = None
