@@ -15,16 +15,22 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from moe_system.config import Settings, load_settings
-from moe_system.errors import ContextLengthError, InvalidRequestError, MoEError
+from moe_system.errors import ContextLengthError, InvalidRequestError
+from moe_system.experts.spec import ExpertChoice, ExpertSpec, parse_expert_spec
 from moe_system.routing import RoutingDecision
+from moe_system.routing.decision import Candidate
 
-ExpertSpec = Union[str, Sequence[str], Mapping[str, float], None]  # noqa: UP007 - readable alias
+if TYPE_CHECKING:
+    from moe_system.experts.batched import RowAdapters
+    from moe_system.experts.registry import InstalledExpert, Registry
+
 Message = dict[str, str]
+Chosen = list[tuple["InstalledExpert", float]]
 
 
 @dataclass
@@ -71,6 +77,7 @@ class MoEClient:
         self.settings = settings or load_settings()
         self._console = console or Console(stderr=True)
         self._runtime: Any = None
+        self._registry: Registry | None = None
 
     # ---- lazily loaded model
 
@@ -82,6 +89,15 @@ class MoEClient:
 
             self._runtime = Runtime.load(self.settings, self._console)
         return self._runtime
+
+    @property
+    def registry(self) -> Registry:
+        """The installed experts (`MOE_HOME/experts`)."""
+        if self._registry is None:
+            from moe_system.experts.registry import Registry
+
+            self._registry = Registry(self.settings)
+        return self._registry
 
     # ---- public API
 
@@ -118,12 +134,17 @@ class MoEClient:
         seed: int | None = None,
         **options: Any,
     ) -> Stream:
-        """Like `chat`, but returns a `Stream` of text deltas."""
+        """Like `chat`, but returns a `Stream` of text deltas.
+
+        `expert`: "auto" (the router decides), None / "none" (base model), a name (`name@version` pins a
+        version), a list of names, "a=0.7,b=0.3" or a {name: weight} dict (weighted composition)."""
         _check_messages(messages)
-        decision = self._decide(messages[-1]["content"], expert)
+        decision, chosen = self._decide(messages[-1]["content"], parse_expert_spec(expert))
         params = self.runtime.sampling_params(self.settings.generation, max_tokens, temperature, seed, **options)
-        ids = self.runtime.prompt_ids(messages, self.settings.generation.system_prompt)
-        return Stream(lambda stream: self._stream(stream, ids, params, decision))
+        adapters = self.runtime.adapters(chosen)
+        system, messages = _expert_prompt(chosen, messages, self.settings.generation.system_prompt)
+        ids = self.runtime.prompt_ids(messages, system)
+        return Stream(lambda stream: self._stream(stream, ids, params, decision, adapters))
 
     def start_conversation(
         self, user_id: str | None = None, conversation_id: str | None = None, expert: ExpertSpec = "auto"
@@ -133,17 +154,27 @@ class MoEClient:
 
     # ---- internals
 
-    def _decide(self, text: str, expert: ExpertSpec) -> RoutingDecision:
-        if expert is None or expert == "none":
-            return RoutingDecision(None, 1.0, [], "explicit", "the caller asked for the base model")
-        if expert == "auto":
-            return self.route(text)
-        names = [expert] if isinstance(expert, str) else list(expert)
-        missing = ", ".join(sorted({n.strip() for name in names for n in name.split(",")}))
-        raise MoEError(f"expert '{missing}' is not installed (installed: none); use --expert auto or none")
+    def _decide(self, text: str, choice: ExpertChoice) -> tuple[RoutingDecision, Chosen]:
+        """The routing decision and the installed experts (with weights) that will answer."""
+        if choice == "auto":
+            decision = self.route(text)
+            if decision.expert is None:
+                return decision, []
+            return decision, [(self.registry.get(decision.expert), 1.0)]
+        if not choice:
+            return RoutingDecision(None, 1.0, [], "explicit", "the caller asked for the base model"), []
+        chosen = [(self.registry.get(*_name_version(name)), weight) for name, weight in choice.items()]
+        label = ",".join(choice)
+        return RoutingDecision(
+            expert=label, confidence=1.0,
+            candidates=[Candidate(name, weight) for name, weight in choice.items()],
+            strategy="explicit", reason=f"the caller chose {label}",
+        ), chosen
 
-    def _stream(self, stream: Stream, ids: list[int], params: Any, decision: RoutingDecision) -> Iterator[str]:
-        for event in self.runtime.engine.stream(ids, params):
+    def _stream(
+        self, stream: Stream, ids: list[int], params: Any, decision: RoutingDecision, adapters: RowAdapters
+    ) -> Iterator[str]:
+        for event in self.runtime.engine.stream(ids, params, adapters):
             if event.delta:
                 yield event.delta
             if event.completion is not None:
@@ -209,6 +240,26 @@ class Conversation:
             self.messages.pop()
             raise ContextLengthError("this message alone does not fit into the model's context")
         return history
+
+
+def _name_version(name: str) -> tuple[str, str | None]:
+    """`sql@1.2.0` pins a version; a bare name means the latest installed."""
+    base, _, version = name.partition("@")
+    return base, version or None
+
+
+def _expert_prompt(
+    chosen: Chosen, messages: Sequence[Message], default_system: str | None
+) -> tuple[str | None, list[Message]]:
+    """The system prompt and the (maybe templated) last message the leading expert expects; the leading
+    expert is the one with the largest weight. Without experts, or when they set none, the defaults stay."""
+    messages = list(messages)
+    if not chosen:
+        return default_system, messages
+    lead = max(chosen, key=lambda pair: abs(pair[1]))[0].manifest.prompt
+    if lead.template:
+        messages[-1] = {**messages[-1], "content": lead.template.replace("{prompt}", messages[-1]["content"])}
+    return lead.system or default_system, messages
 
 
 def _check_messages(messages: Sequence[Message]) -> None:

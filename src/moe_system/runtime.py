@@ -1,22 +1,28 @@
-"""The loaded system behind every interface: base model + chat tokenizer + engine.
+"""The loaded system behind every interface: base model + chat tokenizer + engine + loaded-expert cache.
 
-It turns chat messages into prompt ids and request options into validated `SamplingParams`.
-The SDK, the CLI and (later) the server share one `Runtime` per process.
+It turns chat messages into prompt ids, request options into validated `SamplingParams` and installed
+experts into the per-row adapters the engine applies. The SDK, the CLI and the server share one `Runtime`
+per process.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from moe_system.base import ChatTokenizer, load_base
 from moe_system.config import GenerationSettings, Settings
 from moe_system.engine import Engine, SamplingParams, build_backend
-from moe_system.errors import InvalidRequestError
+from moe_system.errors import ExpertError, InvalidRequestError
+from moe_system.experts.batched import RowAdapters
+from moe_system.experts.cache import ExpertCache
+
+if TYPE_CHECKING:
+    from moe_system.experts.registry import InstalledExpert
 
 _OPTIONS = {"top_k", "top_p", "repetition_penalty", "stop", "time_budget_s"}
 
@@ -27,6 +33,9 @@ class Runtime:
     tokenizer: ChatTokenizer
     model_name: str
     load_s: float
+    settings: Settings
+    experts: ExpertCache
+    _base_sha256: str | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, settings: Settings, console: Console | None = None) -> Runtime:
@@ -34,7 +43,30 @@ class Runtime:
         base = load_base(settings, console)
         backend = build_backend(base.model, settings.base.backend, _context(settings, base.context_length))
         engine = Engine(backend, decode=base.tokenizer.decode, stop_token_ids=base.tokenizer.stop_token_ids)
-        return cls(engine, base.tokenizer, base.name, time.perf_counter() - started)
+        cache = ExpertCache(backend.linears, backend.dtype, settings.experts.cache_mb * 2**20)
+        return cls(engine, base.tokenizer, base.name, time.perf_counter() - started, settings, cache)
+
+    @property
+    def base_sha256(self) -> str:
+        """Identity of the running base weights (hashed once, then cached on disk)."""
+        if self._base_sha256 is None:
+            from moe_system.base.fingerprint import base_sha256
+
+            self._base_sha256 = base_sha256(self.settings)
+        return self._base_sha256
+
+    def adapters(self, chosen: Sequence[tuple[InstalledExpert, float]]) -> RowAdapters:
+        """Installed experts with weights -> the loaded adapters one engine row applies."""
+        row = []
+        for expert, weight in chosen:
+            if expert.base_sha256 != self.base_sha256:
+                raise ExpertError(
+                    f"expert '{expert.name}' {expert.version} was built for base model '{expert.base_model}' "
+                    f"({expert.base_sha256[:12]}…), but the running base is '{self.model_name}' "
+                    f"({self.base_sha256[:12]}…)"
+                )
+            row.append((self.experts.get(expert.name, expert.version, expert.kind, expert.path), weight))
+        return tuple(row)
 
     @property
     def context_length(self) -> int:

@@ -17,7 +17,7 @@ from rich.markup import escape
 from typer._click.exceptions import ClickException, UsageError  # typer vendors click
 
 from moe_system import __version__
-from moe_system.cli import bench, config_cmd, demo, generate
+from moe_system.cli import bench, config_cmd, demo, experts, generate
 from moe_system.cli.common import err
 from moe_system.errors import MoEError
 
@@ -30,6 +30,7 @@ app.command("chat")(generate.chat)
 app.command("demo")(demo.demo)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(bench.app, name="bench")
+app.add_typer(experts.app, name="experts")
 
 
 def _print_version(value: bool) -> None:
