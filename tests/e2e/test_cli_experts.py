@@ -106,6 +106,17 @@ def test_publish_verify_install_list_remove(tmp_path: Path, adapter: Path, base_
     ]
     assert all(e["base_model"] for e in experts)
 
+    answered = run(["generate", "--expert", "sql=lots", "-n", "4", "Count the users."], home, base_env)
+    assert answered.returncode == 2 and "bad expert weight" in answered.stderr
+    answered = run(["generate", "--expert", "sql@1.0.0=0.5,sql", "-n", "4", "--json", "Count the users."],
+                   home, base_env)
+    assert answered.returncode == 0, answered.stderr
+    result = json.loads(answered.stdout)
+    assert result["expert"] == "sql@1.0.0,sql" and result["routing"]["strategy"] == "explicit"
+    assert result["usage"]["completion_tokens"] >= 1
+    missing = run(["generate", "--expert", "nosuch", "-n", "4", "Hi"], home, base_env)
+    assert missing.returncode == 2 and "not installed" in missing.stderr
+
     removed = run(["experts", "remove", "sql"], home, base_env)
     assert removed.returncode == 0, removed.stderr
     assert json.loads(run(["experts", "list", "--json"], home, base_env).stdout) == []

@@ -77,3 +77,56 @@ def test_mixed_batch_rows_equal_rows_alone(setup) -> None:  # type: ignore[no-un
     together = engine.generate(batch_prompts, params, rows)
     for prompt, row, completion in zip(batch_prompts, rows, together, strict=True):
         assert completion.token_ids == engine.generate([prompt], params, [row])[0].token_ids
+
+
+@pytest.fixture(scope="module")
+def client_with_experts(setup, model_home: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A client on a fresh MOE_HOME (sharing the converted base) with the LoRA and DoRA experts installed
+    through real packages and the registry."""
+    from moe_system import MoEClient
+    from moe_system.base import base_model_dir
+    from moe_system.base.fingerprint import base_sha256
+    from moe_system.config import BaseModelSettings
+    from moe_system.experts.package import build_package
+    from moe_system.experts.registry import Registry
+
+    _, peft_models, _, _ = setup
+    home = tmp_path_factory.mktemp("sdk_home")
+    settings = Settings(home=home, base=BaseModelSettings(name=str(base_model_dir(Settings(home=model_home)))))
+    sha = base_sha256(settings)
+    with Registry(settings) as registry:
+        for name, kind in (("alpha", "lora"), ("beta", "dora")):
+            source = tmp_path_factory.mktemp(f"src_{name}")
+            peft_models[kind].save_pretrained(source)
+            package = source.parent / f"{name}.expert"
+            build_package(source, package, name=name, version="1.0.0", base_name="smollm2", base_sha256=sha)
+            registry.install(package, base_sha256=sha, allow_unsigned=True)
+    return MoEClient(settings)
+
+
+def test_sdk_answers_with_an_installed_expert_like_the_engine(client_with_experts, setup) -> None:  # type: ignore[no-untyped-def]
+    """`expert="alpha"` loads the installed package's adapter once and answers exactly as the engine does
+    with that adapter; pins, compositions and unknown names behave as documented."""
+    from moe_system.errors import ExpertError
+
+    client = client_with_experts
+    _, _, ours, _ = setup
+    text = TEXTS[0]
+    answer = client.generate(text, expert="alpha", max_tokens=12)
+    assert answer.expert == "alpha" and answer.routing["strategy"] == "explicit"
+    runtime = client.runtime
+    ids = runtime.prompt_ids([{"role": "user", "content": text}], client.settings.generation.system_prompt)
+    params = runtime.sampling_params(client.settings.generation, max_tokens=12)
+    [direct] = runtime.engine.generate([ids], params, [((ours["lora"], 1.0),)])
+    assert answer.text == direct.text
+    adapted, _ = runtime.engine.backend.prefill([ids], [((ours["lora"], 1.0),)])
+    plain, _ = runtime.engine.backend.prefill([ids])
+    assert not torch.allclose(adapted, plain, atol=1e-3), "the expert changes the model's output"
+
+    assert client.generate(text, expert="alpha@1.0.0", max_tokens=12).text == answer.text
+    assert runtime.experts.stats.misses == 1 and runtime.experts.stats.hits >= 1  # loaded once, then cached
+    mixed = client.generate(text, expert={"alpha": 0.5, "beta": 0.5}, max_tokens=8)
+    assert mixed.expert == "alpha,beta"
+    assert [c["expert"] for c in mixed.routing["candidates"]] == ["alpha", "beta"]
+    with pytest.raises(ExpertError, match="not installed"):
+        client.generate(text, expert="gamma")
