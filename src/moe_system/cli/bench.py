@@ -44,7 +44,7 @@ def decode(
 @app.command("experts")
 def experts(
     new_tokens: Annotated[int, typer.Option("--new-tokens", min=1, max=2048)] = 32,
-    repeats: Annotated[int, typer.Option("--repeats", min=1, max=50)] = 2,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, max=50)] = 3,
     rank: Annotated[int, typer.Option("--rank", min=1, max=256, help="LoRA rank of the synthetic experts")] = 16,
     load_count: Annotated[int, typer.Option("--load-count", min=8, max=256, help="experts loaded in a row")] = 16,
     peer: Annotated[bool, typer.Option("--peer/--no-peer", help="also measure PEFT (slow)")] = True,
