@@ -173,6 +173,24 @@ def test_shared_rows_use_the_experts_own_tensors_and_select_regroups(
     assert AdapterBatch.build([(), ()]) is None
 
 
+@pytest.mark.parametrize("kind", ["lora", "dora", "ia3"])
+def test_a_weight_equals_the_same_total_weight_split_in_a_composition(
+    kind: str, tiny_models: dict[str, PreTrainedModel], tmp_path: Path
+) -> None:
+    """expert at 0.5 (no copy: the weight rides on the scale) == the expert twice at 0.25 (the gathered
+    composition path) == the same rows inside a mixed batch."""
+    backend = NativeBackend(tiny_models["llama"])
+    _peft_adapter(tiny_models["llama"], kind, tmp_path, seed=31)
+    adapter = _load(backend, tmp_path, kind)
+    half: RowAdapters = ((adapter, 0.5),)
+    quarters: RowAdapters = ((adapter, 0.25), (adapter, 0.25))
+    prompt = PROMPTS[0]
+    single = _logits(backend, [prompt], [half])[0]
+    torch.testing.assert_close(single, _logits(backend, [prompt], [quarters])[0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(single, _logits(backend, [prompt, prompt], [half, ()])[0], rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(single, _logits(backend, [prompt], [((adapter, 1.0),)])[0], atol=1e-4)
+
+
 def _write_adapter(folder: Path, tensors: dict[str, torch.Tensor], config: dict[str, object]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     save_file(tensors, folder / "adapter_model.safetensors")

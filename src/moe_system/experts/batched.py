@@ -4,7 +4,7 @@ The S-LoRA / Punica idea on CPU. Instead of splitting a batch into one sub-batch
 `adapter_names=` does, one forward pass per adapter), the rows' adapter matrices are gathered once per batch
 into stacked tensors, and each linear applies them to all rows together:
 
-    y = W (x * in_scale) * out_scale + out_shift + bmm(bmm(x, A_rows), B_rows)
+    y = W (x * in_scale) * out_scale + out_shift + bmm(bmm(x, A_rows), B_rows)   (B_rows pre-scaled)
 
     x: [B, T, in]   A_rows: [B, in, R]   B_rows: [B, R, out]   (R = the largest summed rank of any row)
 
@@ -14,7 +14,8 @@ deltas. Rows with a smaller (or no) rank are zero-padded, which adds nothing. Sc
 combine as 1 + sum_j w_j (s_j - 1), the same weighted sum of deltas.
 
 When every row wants the same adapters (the common case), nothing is gathered: the expert's own tensors
-are used as they are, with plain matmuls, so switching between cached experts costs no copy at all.
+are used as they are, with plain matmuls and the scale (times the request's weight) as addmm's `alpha`, so
+switching between cached experts, at any weight, costs no copy at all.
 Gathering happens once when a batch is built and again only when rows leave it (`select`).
 """
 
@@ -37,7 +38,8 @@ class SiteBatch:
 
     shared: bool
     a: torch.Tensor | None  # [in, R] shared, else [B, in, R]
-    b: torch.Tensor | None  # [R, out] shared, else [B, R, out]
+    b: torch.Tensor | None  # [R, out] shared, else [B, R, out] (scales already applied)
+    scale: float  # of the low-rank term when shared
     in_scale: torch.Tensor | None  # [in] shared, else [B, 1, in]
     out_scale: torch.Tensor | None  # [out] shared, else [B, 1, out]
     out_shift: torch.Tensor | None  # [out] shared, else [B, 1, out]
@@ -48,9 +50,12 @@ class SiteBatch:
             y = y * self.out_scale
         if self.out_shift is not None:
             y = y + self.out_shift
-        if self.a is not None:
-            y = y + torch.matmul(torch.matmul(x, self.a), self.b)  # [B, T, R] then [B, T, out]
-        return y
+        if self.a is None:
+            return y
+        h = torch.matmul(x, self.a)  # [B, T, R]
+        if self.shared:  # y += scale * h @ b on [B*T, ...] views, one fused op
+            return y.view(-1, y.shape[-1]).addmm_(h.view(-1, h.shape[-1]), self.b, alpha=self.scale).view(y.shape)
+        return torch.baddbmm(y, h, self.b)  # [B, T, out]
 
     def select(self, index: torch.Tensor) -> SiteBatch:
         if self.shared:
@@ -60,7 +65,7 @@ class SiteBatch:
             return None if t is None else t.index_select(0, index)
 
         return SiteBatch(
-            False, pick(self.a), pick(self.b), pick(self.in_scale), pick(self.out_scale), pick(self.out_shift)
+            False, pick(self.a), pick(self.b), 1.0, pick(self.in_scale), pick(self.out_scale), pick(self.out_shift)
         )
 
 
@@ -103,8 +108,12 @@ def _uniform(rows: tuple[RowAdapters, ...]) -> bool:
 def _combined(row: RowAdapters, site: Site) -> SiteDelta:
     """The weighted sum of one row's adapters at one site, as a single delta (scale vectors as 1 + sum)."""
     parts = [(adapter.sites[site], weight) for adapter, weight in row if site in adapter.sites]
-    if len(parts) == 1 and parts[0][1] == 1.0:
-        return parts[0][0]  # one expert at full weight: its own tensors, no copy
+    if len(parts) == 1:
+        delta, weight = parts[0]
+        if weight == 1.0:
+            return delta  # one expert at full weight: its own tensors, no copy
+        if delta.in_scale is None and delta.out_scale is None and delta.out_shift is None:
+            return SiteDelta(a=delta.a, b=delta.b, scale=delta.scale * weight)  # plain LoRA: weight on the scale
     low_rank = [(d, w) for d, w in parts if d.a is not None]
 
     def scale_sum(get: Callable[[SiteDelta], torch.Tensor | None]) -> torch.Tensor | None:
@@ -114,7 +123,8 @@ def _combined(row: RowAdapters, site: Site) -> SiteDelta:
     shifts = [(d.out_shift, w) for d, w in parts if d.out_shift is not None]
     return SiteDelta(
         a=torch.cat([d.a for d, _ in low_rank], dim=1) if low_rank else None,  # type: ignore[misc]
-        b=torch.cat([d.b * w for d, w in low_rank], dim=0) if low_rank else None,  # type: ignore[operator]
+        b=torch.cat([d.b * (w * d.scale) for d, w in low_rank], dim=0)  # type: ignore[operator]
+        if low_rank else None,
         in_scale=scale_sum(lambda d: d.in_scale),
         out_scale=scale_sum(lambda d: d.out_scale),
         out_shift=sum(w * s for s, w in shifts) if shifts else None,  # type: ignore[arg-type,misc]
@@ -123,7 +133,7 @@ def _combined(row: RowAdapters, site: Site) -> SiteDelta:
 
 def _shared_site(row: RowAdapters, site: Site) -> SiteBatch:
     delta = _combined(row, site)
-    return SiteBatch(True, delta.a, delta.b, delta.in_scale, delta.out_scale, delta.out_shift)
+    return SiteBatch(True, delta.a, delta.b, delta.scale, delta.in_scale, delta.out_scale, delta.out_shift)
 
 
 def _gathered_site(rows: tuple[RowAdapters, ...], site: Site) -> SiteBatch:
@@ -142,7 +152,7 @@ def _gathered_site(rows: tuple[RowAdapters, ...], site: Site) -> SiteBatch:
         for row, delta in enumerate(deltas):
             if delta.a is not None and delta.b is not None:
                 a[row, :, : delta.rank] = delta.a
-                b[row, : delta.rank] = delta.b
+                torch.mul(delta.b, delta.scale, out=b[row, : delta.rank])
 
     def stack(get: Callable[[SiteDelta], torch.Tensor | None], fill: float) -> torch.Tensor | None:
         present = [get(d) for d in deltas]
@@ -156,6 +166,6 @@ def _gathered_site(rows: tuple[RowAdapters, ...], site: Site) -> SiteBatch:
         return out
 
     return SiteBatch(
-        False, a, b, stack(lambda d: d.in_scale, 1.0), stack(lambda d: d.out_scale, 1.0),
+        False, a, b, 1.0, stack(lambda d: d.in_scale, 1.0), stack(lambda d: d.out_scale, 1.0),
         stack(lambda d: d.out_shift, 0.0),
     )
