@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Literal, Union
 
 from moe_system.errors import InvalidRequestError
 
 MAX_COMPOSED = 10
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}(@[0-9A-Za-z.+-]+)?$")  # a manifest name, maybe @version
 MAX_WEIGHT = 10.0
 ExpertSpec = Union[str, Sequence[str], Mapping[str, float], None]  # noqa: UP007 - readable alias
 ExpertChoice = Union[Literal["auto"], dict[str, float]]  # noqa: UP007
@@ -62,8 +64,11 @@ def _checked(pairs: list[tuple[object, object]]) -> dict[str, float]:
         raise InvalidRequestError(f"at most {MAX_COMPOSED} experts can be combined, got {len(pairs)}")
     result: dict[str, float] = {}
     for name, weight in pairs:
-        if not isinstance(name, str) or not name.strip() or name.strip() in {"auto", "none", "base"}:
-            raise InvalidRequestError(f"bad expert name {name!r} in a combination")
+        if not isinstance(name, str) or not _NAME.match(name.strip()) or name.strip() in {"auto", "none", "base"}:
+            raise InvalidRequestError(
+                f"bad expert name {name!r}: use an installed expert's name (a-z, 0-9, _ and -), optionally "
+                "@VERSION, and auto or none only alone"
+            )
         if isinstance(weight, bool) or not isinstance(weight, int | float) or not math.isfinite(weight):
             raise InvalidRequestError(f"expert '{name}' needs a finite number as weight, got {weight!r}")
         if weight == 0 or abs(weight) > MAX_WEIGHT:

@@ -1,0 +1,77 @@
+"""The `expert=` parser every interface shares, and the LRU cache of loaded adapters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from transformers import PreTrainedModel
+
+from moe_system.bench.experts import write_random_lora
+from moe_system.engine import NativeBackend
+from moe_system.errors import ExpertError, InvalidRequestError
+from moe_system.experts.cache import ExpertCache
+from moe_system.experts.spec import MAX_COMPOSED, parse_expert_spec
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("auto", "auto"), (" auto ", "auto"), (None, {}), ("none", {}), ("base", {}), ("", {}),
+        ("sql", {"sql": 1.0}), ("sql@1.2.0", {"sql@1.2.0": 1.0}), ("sql, python", {"sql": 1.0, "python": 1.0}),
+        ("sql=0.7,python=0.3", {"sql": 0.7, "python": 0.3}), ('{"sql": 0.7, "math": -0.5}',
+                                                              {"sql": 0.7, "math": -0.5}),
+        (["sql", "python"], {"sql": 1.0, "python": 1.0}), ({"sql": 2}, {"sql": 2.0}),
+    ],
+)
+def test_expert_spec_forms(spec: object, expected: object) -> None:
+    assert parse_expert_spec(spec) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("sql=abc", "bad expert weight"), ("sql=0", "non-zero"), ({"sql": 11.0}, "within"),
+        ({"sql": float("nan")}, "finite"), ({"sql": True}, "finite"), ("sql,sql", "named twice"),
+        (",".join(f"e{i}" for i in range(MAX_COMPOSED + 1)), "at most"), ("{not json", "invalid"),
+        ("[1, 2]", "bad expert name"), ('["sql"]', "bad expert name"), ("sql,auto", "bad expert name"),
+        ("математика", "bad expert name"), ("SQL", "bad expert name"),
+        (42, "not int"),
+    ],
+)
+def test_bad_expert_specs_say_why(spec: object, message: str) -> None:
+    with pytest.raises(InvalidRequestError, match=message):
+        parse_expert_spec(spec)  # type: ignore[arg-type]
+
+
+def _shapes(backend: NativeBackend) -> dict[tuple[int, str], tuple[int, int]]:
+    return {site: (lin.in_features, lin.out_features) for site, lin in backend.linears.items()}
+
+
+def test_cache_loads_once_and_evicts_least_recently_used(
+    tiny_models: dict[str, PreTrainedModel], tmp_path: Path
+) -> None:
+    backend = NativeBackend(tiny_models["llama"])
+    folders = [write_random_lora(tmp_path / f"e{i}", _shapes(backend), rank=4, seed=i) for i in range(3)]
+    probe = ExpertCache(backend.linears, backend.dtype, budget_bytes=2**30)
+    size = probe.get("e0", "1.0.0", "lora", folders[0]).nbytes
+    cache = ExpertCache(backend.linears, backend.dtype, budget_bytes=2 * size)  # room for two
+    first = cache.get("e0", "1.0.0", "lora", folders[0])
+    assert cache.get("e0", "1.0.0", "lora", folders[0]) is first
+    assert (cache.stats.hits, cache.stats.misses) == (1, 1)
+    cache.get("e1", "1.0.0", "lora", folders[1])
+    cache.get("e0", "1.0.0", "lora", folders[0])  # e0 is now the most recent
+    cache.get("e2", "1.0.0", "lora", folders[2])  # over budget: e1 goes
+    assert len(cache) == 2 and cache.stats.evictions == 1 and cache.nbytes <= 2 * size
+    assert cache.get("e0", "1.0.0", "lora", folders[0]) is first
+    assert cache.get("e1", "1.0.0", "lora", folders[1]) is not None and cache.stats.misses == 4
+    assert cache.get("e0", "2.0.0", "lora", folders[0]) is not first  # another version is another entry
+
+
+def test_cache_refuses_kinds_that_are_not_adapters(tiny_models: dict[str, PreTrainedModel], tmp_path: Path) -> None:
+    backend = NativeBackend(tiny_models["llama"])
+    cache = ExpertCache(backend.linears, backend.dtype, budget_bytes=2**20)
+    with pytest.raises(ExpertError, match="kind 'solver'"):
+        cache.get("sudoku", "1.0.0", "solver", tmp_path)
+    with pytest.raises(ExpertError, match="cannot apply experts"):
+        ExpertCache({}, backend.dtype, budget_bytes=2**20).get("e", "1.0.0", "lora", tmp_path)
