@@ -360,3 +360,37 @@ def test_reopen_cleans_orphans(
         assert [e.name for e in registry.list()] == ["sql"]
     assert not orphan.parent.exists() and not stale.exists() and running.is_dir() and kept.path.is_dir()
     assert "math" in caplog.text
+
+
+# ---- hostile packages through the installer
+
+
+@pytest.mark.parametrize(
+    "case", ["absolute", "traversal", "symlink", "hardlink", "device", "pickle-as-weights", "zip-as-weights",
+             "bin-file", "pickle-as-notes"]
+)
+def test_hostile_package_is_refused_and_writes_nothing_outside_moe_home(
+    registry: Registry, home: Path, tmp_path: Path, case: str
+) -> None:
+    from .test_expert_package import UNSAFE, write_tar
+
+    members, expected, _ = UNSAFE[case]
+    (tmp_path / "incoming").mkdir()
+    archive = write_tar(tmp_path / "incoming" / "evil.expert", members(tmp_path / "incoming"))
+    before = tree(tmp_path, skip=home)
+    with pytest.raises(PackageError, match=expected):
+        registry.install(archive, base_sha256=BASE, allow_unsigned=True)
+    assert tree(tmp_path, skip=home) == before
+    assert registry.list() == []
+    files = [p.name for p in (home / "experts").rglob("*") if p.is_file()]
+    assert [name for name in files if not name.startswith("registry.db") and name != ".lock"] == []
+
+
+def test_oversized_package_is_refused_by_the_configured_limit(adapter: Path, packages: Path, home: Path) -> None:
+    package = make_package(adapter, packages)
+    with Registry(Settings(home=home, experts={"max_package_mb": 1})) as registry:
+        big = packages / "big.expert"
+        big.write_bytes(package.read_bytes() + bytes(2 * 2**20))  # trailing garbage past the limit
+        with pytest.raises(PackageError, match="over the limit"):
+            registry.install(big, base_sha256=BASE, allow_unsigned=True)
+        assert registry.list() == []
