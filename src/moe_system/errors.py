@@ -36,3 +36,7 @@ class ManifestError(ExpertError):
 
 class PackageError(ExpertError):
     """An `.expert` package is malformed, unsafe, or fails its integrity or signature check."""
+
+
+class DatasetError(MoEError):
+    """A training or evaluation dataset is malformed; the message names the file and line."""
