@@ -80,7 +80,7 @@ def metrics(run_dir: Path) -> list[dict[str, Any]]:
 
 def test_it_learns_and_writes_its_run_folder(tmp_path: Path) -> None:
     """Every answer is the same four tokens after a random prompt: a pattern LoRA learns in a few steps."""
-    data = [EncodedExample(e.input_ids[:5] + [10, 11, 12, 13], [-100] * 5 + [10, 11, 12, 13]) for e in examples(8)]
+    data = [EncodedExample([*e.input_ids[:5], 10, 11, 12, 13], [-100] * 5 + [10, 11, 12, 13]) for e in examples(8)]
     model = lora_model()
     with torch.no_grad():  # a random tiny model's head gives near-uniform logits after the final norm
         model.get_base_model().lm_head.weight.mul_(50)

@@ -86,7 +86,9 @@ class Evaluation(Callback):
             else:
                 state.bad_evals += 1
                 if run.early_stopping_patience and state.bad_evals >= run.early_stopping_patience:
-                    trainer.should_stop = f"early stop: {run.best_metric} did not improve for {state.bad_evals} evaluations"
+                    trainer.should_stop = (
+                        f"early stop: {run.best_metric} did not improve for {state.bad_evals} evaluations"
+                    )
         if samples and trainer.rank == 0:
             folder = trainer.run_dir / "snapshots"
             folder.mkdir(parents=True, exist_ok=True)

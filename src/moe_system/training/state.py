@@ -138,7 +138,7 @@ def _python_rng_state() -> list[Any]:
     return [version, list(internal), gauss]
 
 
-class _safe_open:  # noqa: N801 - a context manager that reads a safetensors file's metadata only
+class _safe_open:  # a context manager that reads a safetensors file's metadata only
     def __init__(self, path: Path) -> None:
         from safetensors import safe_open
 
