@@ -171,3 +171,57 @@ def test_curriculum_orders_the_first_epoch_easy_to_hard(tmp_path: Path) -> None:
     assert means == sorted(means)
     assert sorted(i for step in first for i in step) == list(range(24))
     assert trainer._epoch_steps(1) != trainer._epoch_steps(0)
+
+
+DDP_SCRIPT = """
+import sys, torch
+from pathlib import Path
+from peft import LoraConfig, get_peft_model
+from safetensors.torch import save_file
+from transformers import LlamaConfig, LlamaForCausalLM
+from moe_system.training.config import TrainConfig
+from moe_system.training.encode import EncodedExample
+from moe_system.training.trainer import Trainer
+import random
+
+torch.set_num_threads(1)
+out, accum = Path(sys.argv[1]), int(sys.argv[2])
+out.mkdir(parents=True, exist_ok=True)
+torch.manual_seed(0)
+model = LlamaForCausalLM(LlamaConfig(vocab_size=97, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                     num_attention_heads=4, num_key_value_heads=2))
+model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear"))
+rng = random.Random(0)
+data = []
+for _ in range(24):
+    ids = [rng.randint(3, 96) for _ in range(rng.randint(6, 14))]
+    data.append(EncodedExample(ids, [-100] * (len(ids) // 2) + ids[len(ids) // 2:]))
+cfg = TrainConfig.model_validate({"data": {"generator": {"task": "math"}}, "optim": {
+    "batch_size": 2, "grad_accum": accum, "lr": 5e-3, "max_steps": 4}, "run": {"seed": 1}})
+trainer = Trainer(model, data, [], cfg, out, pad_id=0, callbacks=[])
+trainer.fit()
+if trainer.rank == 0:
+    save_file({k: v.detach().contiguous() for k, v in trainer.trainable.items()}, out / "weights.safetensors")
+"""
+
+
+def test_two_processes_under_torchrun_match_one_with_doubled_accumulation(tmp_path: Path) -> None:
+    """DDP over gloo: 2 ranks x (batch 2, accum 1) == 1 process x (batch 2, accum 2)."""
+    import os
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                          "--master_port", str(29500 + os.getpid() % 1000), str(script), str(tmp_path / "two"), "1"],
+                         env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert two.returncode == 0, two.stderr[-3000:]
+    one = subprocess.run([sys.executable, str(script), str(tmp_path / "one"), "2"], env=env,
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert one.returncode == 0, one.stderr[-3000:]
+    assert_same(load_file(tmp_path / "one" / "weights.safetensors"), load_file(tmp_path / "two" / "weights.safetensors"),
+                exact=False)

@@ -7,10 +7,11 @@
 - **Exact resume.** The data order is a pure function of (seed, epoch), the learning rate a pure function of
   the step, and a checkpoint (`state.py`) holds weights, optimizer moments, RNG states and the position in
   the epoch, so a run killed with `kill -9` and resumed ends with the same weights and metrics.
-- **Batch-size independence.** An optimizer step always covers the same examples (`batch_size x grad_accum`
-  of them); the loss is the sum over their label tokens divided by the step's total label tokens. So
-  splitting a step into smaller micro-batches (what the resource monitor does under memory pressure) or over
-  several processes (`torchrun`: gradients are summed across ranks) gives the same update.
+- **Batch-size independence.** An optimizer step always covers the same examples (`batch_size x grad_accum
+  x processes` of them); the loss is the sum over their label tokens divided by the step's total label
+  tokens. So splitting a step into smaller micro-batches (what the resource monitor does under memory
+  pressure) or over several processes (`torchrun --nproc_per_node 2`: each rank takes its share, gradients
+  are averaged across ranks) gives the same update as one process with the accumulation multiplied.
 - **Callbacks** (`callbacks.py`) do logging, checkpoints, evaluation snapshots, early stopping, the
   resource monitor, entropy tracking and curriculum ordering; the loop only calls them.
 
@@ -21,6 +22,7 @@
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -87,7 +89,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(
             list(self.trainable.values()), lr=optim.lr, weight_decay=optim.weight_decay, foreach=True
         )
-        self.step_examples = optim.batch_size * optim.grad_accum
+        self.step_examples = optim.batch_size * optim.grad_accum * self.world  # examples per optimizer step
         self.steps_per_epoch = math.ceil(len(self.train_set) / self.step_examples)
         self.total_steps = optim.max_steps or max(1, math.ceil(optim.epochs * self.steps_per_epoch))
         self.state = TrainState(micro_batch=optim.batch_size)
@@ -265,7 +267,13 @@ def _seed_everything(seed: int, deterministic: bool) -> None:
 
 
 def _distributed() -> tuple[int, int]:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
+    """(rank, world size); joins the process group when launched by `torchrun` / `accelerate launch`
+    (gloo on CPU, nccl on CUDA)."""
+    if not torch.distributed.is_available():
+        return 0, 1
+    if not torch.distributed.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
     return 0, 1
 
