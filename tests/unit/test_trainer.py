@@ -223,5 +223,5 @@ def test_two_processes_under_torchrun_match_one_with_doubled_accumulation(tmp_pa
     one = subprocess.run([sys.executable, str(script), str(tmp_path / "one"), "2"], env=env,
                          capture_output=True, text=True, timeout=300, check=False)
     assert one.returncode == 0, one.stderr[-3000:]
-    assert_same(load_file(tmp_path / "one" / "weights.safetensors"), load_file(tmp_path / "two" / "weights.safetensors"),
-                exact=False)
+    one_weights, two_weights = (load_file(tmp_path / run / "weights.safetensors") for run in ("one", "two"))
+    assert_same(one_weights, two_weights, exact=False)
