@@ -37,6 +37,8 @@ SEMVER_PATTERN = (
 )
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
+ToolName = Literal["calculator", "sql_check"]  # the names of `moe_system.training.tools.TOOLS`
+
 _NAME_RE = re.compile(NAME_PATTERN)
 _SEMVER_RE = re.compile(SEMVER_PATTERN)
 _SHA256_RE = re.compile(SHA256_PATTERN)
@@ -195,6 +197,11 @@ class Manifest(_Strict):
     adapter: AdapterInfo = Field(default_factory=AdapterInfo)
     routing: RoutingInfo = Field(default_factory=RoutingInfo)
     prompt: PromptInfo = Field(default_factory=PromptInfo)
+    tools: list[ToolName] = Field(
+        default_factory=list,
+        description="tools the expert's answers are post-processed with: calculator (runs the python block of a math "
+        "answer and rewrites its Answer: line), sql_check (re-samples a query that does not run on the schema)",
+    )
     training: TrainingInfo = Field(default_factory=TrainingInfo)
     evaluation: EvaluationInfo = Field(default_factory=EvaluationInfo)
     license: str = "unknown"

@@ -1,0 +1,500 @@
+"""Evaluation of an expert, or the base model, on held-out sql / python / math items (behind `moe eval`).
+
+    from moe_system.training.evaluation import evaluate, load_items
+    items = load_items(Path("sql-test.jsonl"), "sql")
+    result = evaluate(MoEClient(), "sql", items, expert="sql")
+    result.to_dict()   # {"task": "sql", "expert": "sql", "n": 200, "correct": 131, "accuracy": 0.655}
+
+Items are JSONL, one object a line; keys other than these are ignored:
+- sql: `question`, `schema` (the text shown to the model), `gold_sql`, optional `db_sql` (a script that builds
+  the database; `--db FILE` opens an existing SQLite file read-only instead). Correct when the predicted query
+  returns the same rows as the gold one: a multiset, in order only when the gold query has ORDER BY, numbers
+  equal within 1e-6. Only one SELECT / WITH statement runs, read-only, for at most 2 s.
+- python: `prompt`, `entry_point`, `tests` (Python source with asserts). The answer's code, then the tests,
+  run in a subprocess (`python -I -B`) in a fresh folder under `MOE_HOME/tmp`, with rlimits (CPU, 1 GiB address
+  space, file size, no core files) and a wall-clock timeout (10 s); correct when every test ran and it exits
+  with status 0. The code runs as module `solution`, so its `if __name__ == "__main__":` block does not.
+- math: `question`, `answer` (a number). Correct when the answer's final number is within 1e-6 (relative) of
+  it: the first number after the last `Answer:` / `Ответ:`, else the last number of the text.
+
+Decoding is greedy. Tools (`tools.py`) post-process an expert's answers only when its manifest lists them:
+`calculator` runs a math answer's ```python block and rewrites its `Answer:` line; `sql_check` runs the
+greedy query on an empty copy of the schema and, when it fails, samples up to three more candidates
+(temperature 0.7, seeds 1, 2, 3) and keeps the first that runs, falling back to the greedy one. The base
+model (`expert="none"`) never gets tools, so expert and base scores differ only by what the expert adds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import resource
+import secrets
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from moe_system.errors import MoEError
+from moe_system.experts.spec import parse_expert_spec
+from moe_system.training.tools import ToolError, math_tool, run_select, sql_tool
+
+TASKS = ("sql", "python", "math")
+REQUIRED_KEYS = {
+    "sql": ("question", "schema", "gold_sql"),
+    "python": ("prompt", "entry_point", "tests"),
+    "math": ("question", "answer"),
+}
+DEFAULT_MAX_TOKENS = {"sql": 256, "python": 512, "math": 512}
+PYTHON_TIMEOUT_S = 10.0
+GOLD_TIMEOUT_S = 30.0  # the gold query is trusted, but may be slow on a large --db
+MEMORY_LIMIT_BYTES = 1 << 30
+FILE_LIMIT_BYTES = 16 << 20
+SQL_RETRY_SEEDS = (1, 2, 3)
+RETRY_TEMPERATURE = 0.7
+REL_TOL = 1e-6
+
+
+class EvalError(MoEError):
+    """An evaluation file, item or option is unusable; the message names the line or item."""
+
+
+@dataclass
+class EvalResult:
+    """The score of one run. `per_item` holds `{"id", "prediction", "correct"}` per item, in file order."""
+
+    task: str
+    expert: str | None  # None: the base model
+    n: int
+    correct: int
+    accuracy: float
+    per_item: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract of `moe eval --json`."""
+        return {"task": self.task, "expert": self.expert, "n": self.n, "correct": self.correct,
+                "accuracy": self.accuracy}  # fmt: skip
+
+    def details(self) -> list[dict[str, Any]]:
+        """Per-item predictions and verdicts."""
+        return [dict(entry) for entry in self.per_item]
+
+
+# ---- items and prompts
+
+
+def load_items(path: Path, task: str) -> list[dict[str, Any]]:
+    """Read and check a JSONL file of `task` items; `EvalError` names the line and the problem."""
+    keys = _required_keys(task)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        raise EvalError(f"cannot read {path}: {_one_line(err)}") from err
+    items = []
+    for lineno, line in enumerate(text.split("\n"), start=1):  # not splitlines: U+2028 may sit inside a string
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise EvalError(f"{where}: invalid JSON at column {err.colno}: {err.msg}") from err
+        if not isinstance(item, dict):
+            raise EvalError(f"{where}: expected a JSON object, not {type(item).__name__}")
+        missing = [key for key in keys if key not in item]
+        if missing:
+            raise EvalError(f"{where}: missing key '{missing[0]}' (a {task} item needs {', '.join(keys)})")
+        _check_values(item, task, where)
+        items.append(item)
+    if not items:
+        raise EvalError(f"{path}: no items")
+    return items
+
+
+def _required_keys(task: str) -> tuple[str, ...]:
+    if task not in REQUIRED_KEYS:
+        raise EvalError(f"unknown task '{task}' (use {', '.join(TASKS)})")
+    return REQUIRED_KEYS[task]
+
+
+def _check_values(item: Mapping[str, Any], task: str, where: str) -> None:
+    strings = [key for key in REQUIRED_KEYS[task] if key != "answer"]
+    for key in strings:
+        if not isinstance(item[key], str) or not item[key].strip():
+            raise EvalError(f"{where}: '{key}' must be a non-empty string")
+    if task == "sql" and "db_sql" in item and not isinstance(item["db_sql"], str):
+        raise EvalError(f"{where}: 'db_sql' must be a string")
+    if task == "python" and not item["entry_point"].isidentifier():
+        raise EvalError(f"{where}: 'entry_point' must be a Python name, not {item['entry_point']!r}")
+    if task == "math":
+        try:
+            _gold_number(item["answer"])
+        except EvalError as err:
+            raise EvalError(f"{where}: {err}") from err
+
+
+_CYRILLIC = re.compile(r"[а-яё]", re.I)
+
+
+def build_prompt(item: Mapping[str, Any], task: str) -> str:
+    """The user message for an item: sql gets its question, a blank line and the schema; python its prompt;
+    math its question."""
+    _required_keys(task)
+    if task == "sql":
+        label = "Схема:" if _CYRILLIC.search(item["question"]) else "Schema:"
+        return f"{item['question'].strip()}\n\n{label}\n{item['schema'].strip()}"
+    return str(item["prompt"] if task == "python" else item["question"])
+
+
+# ---- reading answers
+
+_FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
+_LANGUAGES = {"sql": {"sql", "sqlite", "sqlite3"}, "python": {"python", "python3", "py"}}
+
+
+def extract_code(text: str, language: str) -> str:
+    """The body of the first ```language block (an unclosed one runs to the end), else of the first fenced
+    block of any language, else the whole text; stripped."""
+    names = _LANGUAGES.get(language, {language})
+    blocks = [(match.group(1).lower(), match.group(2)) for match in _FENCE.finditer(text)]
+    for name, body in blocks:
+        if name in names:
+            return body.strip()
+    return blocks[0][1].strip() if blocks else text.strip()
+
+
+_SPACES = "[ \u00a0\u202f]"
+_NUMBER = re.compile(
+    rf"""(?<![\w.,])(?P<sign>[-−])?
+    (?: (?P<commas>[1-9]\d{{0,2}}(?:,\d{{3}})+(?:\.\d+)?)          # 1,234,567.5
+      | (?P<spaces>[1-9]\d{{0,2}}(?:{_SPACES}\d{{3}})+(?:,\d+)?)  # 1 234 567,5
+      | (?P<plain>\d+(?:[.,]\d+)?) )                              # 1234.5 or 1234,5
+    (?P<exponent>[eE][-+]?\d+)?(?!\d)""",
+    re.X,
+)
+_MARKER = re.compile(r"(?:answer|ответ)\s*[:：]", re.I)
+
+
+def extract_number(text: str) -> float | None:
+    """The answer's final number: the first one after the last `Answer:` / `Ответ:`, else the last one in the
+    text; None when there is none. Reads 1234.5, 1,234.5, 1 234,5, 1234,5, -3 and 1e-3."""
+    markers = list(_MARKER.finditer(text))
+    if markers:
+        after = _NUMBER.search(text, markers[-1].end())
+        if after is not None:
+            return _parse_number(after)
+    numbers = list(_NUMBER.finditer(text))
+    return _parse_number(numbers[-1]) if numbers else None
+
+
+def _parse_number(match: re.Match[str]) -> float:
+    if match.group("commas"):
+        digits = match.group("commas").replace(",", "")
+    elif match.group("spaces"):
+        digits = re.sub(_SPACES, "", match.group("spaces")).replace(",", ".")
+    else:
+        digits = match.group("plain").replace(",", ".")
+    value = float(digits + (match.group("exponent") or ""))
+    return -value if match.group("sign") else value
+
+
+def _gold_number(answer: Any) -> float:
+    if isinstance(answer, int | float) and not isinstance(answer, bool):
+        return float(answer)
+    value = extract_number(answer) if isinstance(answer, str) else None
+    if value is None:
+        raise EvalError(f"'answer' must be a number, not {answer!r}")
+    return value
+
+
+# ---- scorers
+
+
+def score_math(item: Mapping[str, Any], answer: str) -> bool:
+    """Whether the answer's final number equals the item's `answer` (relative tolerance 1e-6)."""
+    predicted = extract_number(answer)
+    return predicted is not None and math.isclose(predicted, _gold_number(item["answer"]), rel_tol=REL_TOL,
+                                                  abs_tol=1e-9)  # fmt: skip
+
+
+_ORDER_BY = re.compile(r"\border\s+by\b", re.I)
+
+
+def score_sql(item: Mapping[str, Any], answer: str, db: Path | None = None) -> bool:
+    """Whether the answer's query returns the gold query's rows on the item's database (`db`, opened
+    read-only, or one built from `db_sql`). A refused, failing or slow query is wrong; a failing gold
+    query raises `EvalError`."""
+    query = extract_code(answer, "sql")
+    with closing(_item_database(item, db)) as connection:
+        try:
+            gold = run_select(connection, item["gold_sql"], timeout_s=GOLD_TIMEOUT_S)
+        except ToolError as err:
+            raise EvalError(f"the gold query fails ({err}); is the database right for this item?") from err
+        try:
+            predicted = run_select(connection, query)
+        except ToolError:
+            return False
+    return same_rows(gold, predicted, ordered=_ORDER_BY.search(item["gold_sql"]) is not None)
+
+
+def _item_database(item: Mapping[str, Any], db: Path | None) -> sqlite3.Connection:
+    if db is not None:
+        try:
+            return sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+        except sqlite3.Error as err:
+            raise EvalError(f"cannot open {db} read-only: {_one_line(err)}") from err
+    if not item.get("db_sql"):
+        raise EvalError("the item has no 'db_sql'; name a database with --db")
+    connection = sqlite3.connect(":memory:")
+    # db_sql is trusted like the file it came from; still, nothing may reach the disk (ATTACH, VACUUM INTO)
+    connection.set_authorizer(
+        lambda action, *_: sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_ATTACH else sqlite3.SQLITE_OK
+    )
+    try:
+        connection.executescript(item["db_sql"])
+    except sqlite3.Error as err:
+        connection.close()
+        raise EvalError(f"'db_sql' does not build: {_one_line(err)}") from err
+    connection.set_authorizer(None)
+    return connection
+
+
+def same_rows(gold: Sequence[tuple[Any, ...]], predicted: Sequence[tuple[Any, ...]], ordered: bool) -> bool:
+    """Equal as multisets of rows (as lists when `ordered`); numbers compare within 1e-6."""
+    if len(gold) != len(predicted):
+        return False
+    if not ordered:
+        gold, predicted = sorted(gold, key=_row_key), sorted(predicted, key=_row_key)
+    return all(
+        len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b, strict=True))
+        for a, b in zip(gold, predicted, strict=True)
+    )
+
+
+def _row_key(row: tuple[Any, ...]) -> tuple[tuple[int, Any], ...]:
+    """Sorts rows of mixed SQLite values; numbers are rounded so that near-equal ones sort alike."""
+    return tuple(
+        (0, 0) if value is None
+        else (1, round(float(value), 4)) if isinstance(value, int | float)
+        else (2, value) if isinstance(value, str)
+        else (3, bytes(value))
+        for value in row
+    )  # fmt: skip
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, int) and isinstance(b, int):
+        return a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=REL_TOL)
+    return bool(a == b)
+
+
+# The trusted driver of a python run: the answer's code runs under the name "solution" (so its
+# `if __name__ == "__main__":` block stays quiet), the tests in the same namespace, and a per-run token is
+# printed last, so that code which exits early with status 0 (sys.exit, unittest.main) does not pass.
+_DRIVER = """import sys
+namespace = {"__name__": "solution"}
+for name in ("solution.py", "tests.py"):
+    with open(name, encoding="utf-8") as source:
+        exec(compile(source.read(), name, "exec"), namespace)
+print(sys.argv[1], flush=True)
+"""
+
+
+def score_python(item: Mapping[str, Any], answer: str, timeout_s: float = PYTHON_TIMEOUT_S, *, scratch: Path) -> bool:
+    """Whether the answer's code passes the item's tests, run in a subprocess in a fresh folder under `scratch`
+    (removed afterwards) with resource limits and a wall-clock timeout: exit status 0 after the last test.
+    Tests that define `check(candidate)` without calling it are called with the entry point."""
+    tests = item["tests"]
+    if re.search(r"^def check\(", tests, re.M) and not re.search(r"^check\(", tests, re.M):
+        tests += f"\n\ncheck({item['entry_point']})\n"
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="eval-", dir=scratch) as name:
+        folder = Path(name)
+        (folder / "solution.py").write_text(extract_code(answer, "python") + "\n", encoding="utf-8")
+        (folder / "tests.py").write_text(tests, encoding="utf-8")
+        (folder / "driver.py").write_text(_DRIVER, encoding="utf-8")
+        token = secrets.token_hex(16)
+        with open(folder / "stdout.txt", "w+b") as stdout:
+            status = _run_sandboxed(folder, ["driver.py", token], stdout, timeout_s)
+            stdout.seek(max(0, stdout.seek(0, os.SEEK_END) - 4096))
+            finished = stdout.read().rstrip().endswith(token.encode())
+        return status == 0 and finished
+
+
+def _run_sandboxed(folder: Path, args: list[str], stdout: IO[bytes], timeout_s: float) -> int | None:
+    """The exit status of `python -I -B *args` run in `folder`, or None on a timeout. Its whole process group
+    is killed afterwards, so nothing it started outlives it."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(folder), "TMPDIR": str(folder), "LANG": "C.UTF-8"}
+    limits = _limits(timeout_s)
+    process = subprocess.Popen(
+        [sys.executable, "-I", "-B", *args], cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=stdout,
+        stderr=subprocess.DEVNULL, start_new_session=True,
+        preexec_fn=lambda: _apply_limits(limits),  # only setrlimit calls: safe to run between fork and exec
+    )  # fmt: skip
+    try:
+        return process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return None
+    finally:
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _limits(timeout_s: float) -> list[tuple[int, int]]:
+    """(resource, value) pairs, capped at the current hard limits so that setrlimit cannot fail."""
+    wanted = [
+        (resource.RLIMIT_CPU, math.ceil(timeout_s) + 1),
+        (resource.RLIMIT_AS, MEMORY_LIMIT_BYTES),
+        (resource.RLIMIT_FSIZE, FILE_LIMIT_BYTES),
+        (resource.RLIMIT_CORE, 0),
+    ]
+    capped = []
+    for kind, value in wanted:
+        hard = resource.getrlimit(kind)[1]
+        capped.append((kind, value if hard == resource.RLIM_INFINITY else min(value, hard)))
+    return capped
+
+
+def _apply_limits(limits: list[tuple[int, int]]) -> None:
+    for kind, value in limits:
+        resource.setrlimit(kind, (value, value))
+
+
+# ---- the evaluation loop
+
+
+def evaluate(
+    client: Any,
+    task: str,
+    items: Sequence[Mapping[str, Any]],
+    expert: str | None,
+    batch_size: int = 8,
+    max_tokens: int | None = None,
+    progress: bool = True,
+    tools: bool = True,
+    *,
+    db: Path | None = None,
+    timeout_s: float = PYTHON_TIMEOUT_S,
+) -> EvalResult:
+    """Answer every item greedily with `expert` (a name, or "none" / None for the base model) and score it.
+
+    `client` is a `MoEClient` (anything with `generate`, `registry` and `settings.home` will do).
+    `max_tokens` defaults per task (`DEFAULT_MAX_TOKENS`); `db` is an SQLite file for sql items without
+    `db_sql`; `timeout_s` limits each python run; `tools=False` turns the manifest's tools off. Items are
+    generated one at a time for now; `batch_size` is the number a batched engine call will take."""
+    _required_keys(task)
+    if batch_size < 1:
+        raise EvalError("batch_size must be at least 1")
+    if db is not None and not db.is_file():
+        raise EvalError(f"--db {db}: no such file")
+    name = _expert_name(expert)
+    enabled = _manifest_tools(client, name) if tools else set()
+    limit = max_tokens or DEFAULT_MAX_TOKENS[task]
+    scratch = Path(client.settings.home) / "tmp"
+
+    def generate(prompt: str, seed: int | None = None) -> str:
+        temperature = 0.0 if seed is None else RETRY_TEMPERATURE
+        response = client.generate(prompt, expert=name or "none", max_tokens=limit, temperature=temperature, seed=seed)
+        return str(response.text)
+
+    per_item: list[dict[str, Any]] = []
+    with _progress_bar(progress, f"eval {task}", len(items)) as advance:
+        for index, item in enumerate(items):
+            label = item.get("id", index + 1)
+            try:
+                prediction, correct = _answer(item, task, generate, enabled, db, timeout_s, scratch)
+            except EvalError as err:
+                raise EvalError(f"item {label}: {err}") from err
+            per_item.append({"id": label, "prediction": prediction, "correct": correct})
+            advance(correct)
+    right = sum(entry["correct"] for entry in per_item)
+    return EvalResult(task, name, len(per_item), right, right / len(per_item) if per_item else 0.0, per_item)
+
+
+def _answer(
+    item: Mapping[str, Any],
+    task: str,
+    generate: Callable[..., str],
+    enabled: set[str],
+    db: Path | None,
+    timeout_s: float,
+    scratch: Path,
+) -> tuple[Any, bool]:
+    """(prediction, correct) for one item: the query or code that was scored, or the math answer's number."""
+    prompt = build_prompt(item, task)
+    text = generate(prompt)
+    if task == "math":
+        if "calculator" in enabled:
+            text = math_tool(text)
+        return extract_number(text), score_math(item, text)
+    if task == "python":
+        return extract_code(text, "python"), score_python(item, text, timeout_s, scratch=scratch)
+    query = extract_code(text, "sql")
+    if "sql_check" in enabled:
+        query = _checked_query(query, item["schema"], lambda seed: extract_code(generate(prompt, seed), "sql"))
+    return query, score_sql(item, query, db)
+
+
+def _checked_query(query: str, schema: str, sample: Callable[[int], str]) -> str:
+    """The greedy query if it runs on the empty schema, else the first of up to three sampled ones that does,
+    else the greedy one. Samples are drawn only while needed."""
+
+    def candidates() -> Iterator[str]:
+        yield query
+        for seed in SQL_RETRY_SEEDS:
+            yield sample(seed)
+
+    try:
+        return sql_tool(candidates(), schema) or query
+    except ToolError:  # the schema text does not build a database: nothing to check against
+        return query
+
+
+def _expert_name(expert: str | None) -> str | None:
+    choice = parse_expert_spec(expert)
+    if choice == "auto" or len(choice) > 1:
+        raise EvalError(f"evaluate one expert by name, or none for the base model (not {expert!r})")
+    return next(iter(choice), None)
+
+
+def _manifest_tools(client: Any, name: str | None) -> set[str]:
+    """The tools the expert's manifest lists; none for the base model."""
+    if name is None:
+        return set()
+    base, _, version = name.partition("@")
+    return set(client.registry.get(base, version or None).manifest.tools)
+
+
+@contextmanager
+def _progress_bar(enabled: bool, description: str, total: int) -> Iterator[Callable[[bool], None]]:
+    """A rich progress bar on stderr with the running accuracy; yields `advance(correct)`."""
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[accuracy]}"), TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=Console(stderr=True), disable=not enabled) as bar:
+        job = bar.add_task(description, total=total, accuracy="")
+        done = right = 0
+
+        def advance(correct: bool) -> None:
+            nonlocal done, right
+            done, right = done + 1, right + int(correct)
+            bar.update(job, advance=1, accuracy=f"accuracy {right / done:.1%}")
+
+        yield advance
+
+
+def _one_line(err: object) -> str:
+    return " ".join(str(err).split())
