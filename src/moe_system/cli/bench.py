@@ -73,3 +73,23 @@ def experts(
     out.print(table)
     out.print(f"base model alone: {result['base_tokens_per_s']} tok/s at batch {result['batch']}; "
               f"RSS {result['rss_mb']} MB; {result['experts_loaded']} experts loaded")
+
+
+@app.command("train")
+def train(
+    steps: Annotated[int, typer.Option("--steps", min=1, max=1000, help="timed optimizer steps")] = 6,
+    json_output: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
+) -> None:
+    """Training tokens/s of our trainer against HF Trainer + PEFT (LoRA r16, batch 8, same batches)."""
+    from moe_system.bench.train import run
+
+    with err.status("benchmarking training (ours, then HF Trainer + PEFT)…"):
+        result = run(load_settings(), steps=steps)
+    if json_output:
+        print_json(result)
+        return
+    peer = result["peer"]
+    out.print(f"training {result['method']} · batch {result['batch']} · {result['tokens_per_step']} tokens/step")
+    out.print(f"  moe trainer:             {result['tokens_per_s']} tok/s ({result['s_per_step']} s/step)")
+    out.print(f"  {peer['name']}: {peer['tokens_per_s']} tok/s ({peer['s_per_step']} s/step)")
+    out.print(f"  ratio {result['ratio']}×")
