@@ -101,6 +101,7 @@ def run_recipe(
     tokenizer, pad_id = base.tokenizer, pad_token_id(base.tokenizer)
     train_set = encode_dataset(splits.train, tokenizer, config.optim.max_len).examples
     val_set = encode_dataset(splits.val, tokenizer, config.optim.max_len).examples
+    torch.manual_seed(config.run.seed)  # the initial adapter (or model) weights are part of the run's identity
     if config.method == "model":
         model = expert_model(config.model, tokenizer.vocab_size, pad_id, tokenizer.stop_token_ids[0])
         answerer = _ModelAnswerer(model, tokenizer)
