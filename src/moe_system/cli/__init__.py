@@ -18,6 +18,7 @@ from typer._click.exceptions import ClickException, UsageError  # typer vendors 
 
 from moe_system import __version__
 from moe_system.cli import bench, config_cmd, demo, experts, generate, train
+from moe_system.cli import data as data_cmd
 from moe_system.cli import eval as eval_cmd
 from moe_system.cli.common import err
 from moe_system.errors import MoEError
@@ -34,6 +35,7 @@ app.command("train")(train.train)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(bench.app, name="bench")
 app.add_typer(experts.app, name="experts")
+app.add_typer(data_cmd.app, name="data")
 
 
 def _print_version(value: bool) -> None:
