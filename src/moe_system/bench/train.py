@@ -10,7 +10,9 @@ and seconds per step. The peer gets the same padded batches (a collator that rig
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -100,7 +102,8 @@ def run(settings: Settings, steps: int = 6, batch: int = 8, n_examples: int = 64
     trainer = HFTrainer(model=peer_model, args=args, train_dataset=_Dataset(),
                         data_collator=lambda rows: collate(rows, pad), callbacks=[_PeerClock()])
     trainer._get_train_sampler = lambda *a, **k: torch.utils.data.SequentialSampler(flat)  # same order as ours
-    trainer.train()
+    with contextlib.redirect_stdout(sys.stderr):  # HF prints its summary dict; stdout carries our JSON only
+        trainer.train()
     peer_s = sum(peer_times[1:])
     peer_tokens = sum(len(e.input_ids) for batch_examples in step_batches[1:] for e in batch_examples)
     ours_rate, peer_rate = ours_tokens / ours_s, peer_tokens / peer_s
