@@ -225,3 +225,13 @@ def test_two_processes_under_torchrun_match_one_with_doubled_accumulation(tmp_pa
     assert one.returncode == 0, one.stderr[-3000:]
     one_weights, two_weights = (load_file(tmp_path / run / "weights.safetensors") for run in ("one", "two"))
     assert_same(one_weights, two_weights, exact=False)
+
+
+def test_bf16_autocast_trains_with_fp32_master_weights(tmp_path: Path) -> None:
+    cfg32 = config(optim={"max_steps": 3}, adapter={"dropout": 0.0})
+    cfg16 = config(optim={"max_steps": 3, "precision": "bf16"}, adapter={"dropout": 0.0})
+    full = train(tmp_path / "fp32", cfg32, callbacks=[])
+    half = train(tmp_path / "bf16", cfg16, callbacks=[])
+    assert all(p.dtype == torch.float32 for p in half.trainable.values())
+    difference = max(float((full.trainable[k] - half.trainable[k]).abs().max()) for k in full.trainable)
+    assert 0 < difference < 5e-2  # bf16 rounding moves the weights a little, not a lot

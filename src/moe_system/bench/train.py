@@ -2,7 +2,8 @@
 
     python benchmarks/train.py --json        # or: moe bench train --json
 
-Both train a LoRA (r16, alpha 32, all linear layers, dropout 0.05) on the base model, fp32, batch 8, the same
+Both train a LoRA (r16, alpha 32, all linear layers, dropout 0.05) on the base model, in fp32 or both with bf16
+autocast (`--precision bf16`: HF's `bf16=True`), batch 8, the same
 chat examples from the math generator encoded with assistant-only labels, for `steps` optimizer steps after
 one warm-up step. Reported: tokens/s (every non-padding token of the processed sequences, per wall second)
 and seconds per step. The peer gets the same padded batches (a collator that right-pads like ours).
@@ -22,7 +23,10 @@ import torch
 from moe_system.config import Settings
 
 
-def run(settings: Settings, steps: int = 6, batch: int = 8, n_examples: int = 64, task: str = "math") -> dict[str, Any]:
+def run(
+    settings: Settings, steps: int = 6, batch: int = 8, n_examples: int = 64, task: str = "math",
+    precision: str = "fp32",
+) -> dict[str, Any]:
     """Run the benchmark and return the numbers (see module docstring)."""
     import tempfile
 
@@ -42,7 +46,8 @@ def run(settings: Settings, steps: int = 6, batch: int = 8, n_examples: int = 64
                              tokenizer, 512).examples
     config = TrainConfig.model_validate({
         "data": {"generator": {"task": task}}, "adapter": {"r": 16, "alpha": 32, "dropout": 0.05},
-        "optim": {"batch_size": batch, "grad_accum": 1, "lr": 2e-4, "max_steps": steps + 1, "warmup_ratio": 0.0},
+        "optim": {"batch_size": batch, "grad_accum": 1, "lr": 2e-4, "max_steps": steps + 1, "warmup_ratio": 0.0,
+                  "precision": precision},
         "run": {"seed": 0},
     })
     workdir = Path(tempfile.mkdtemp(prefix="moe-bench-train-"))
@@ -97,7 +102,7 @@ def run(settings: Settings, steps: int = 6, batch: int = 8, n_examples: int = 64
     args = TrainingArguments(
         output_dir=str(workdir / "peer"), per_device_train_batch_size=batch, max_steps=steps + 1,
         learning_rate=2e-4, lr_scheduler_type="constant", report_to=[], save_strategy="no", logging_strategy="no",
-        use_cpu=True, dataloader_num_workers=0, disable_tqdm=True, seed=0,
+        use_cpu=True, dataloader_num_workers=0, disable_tqdm=True, seed=0, bf16=precision == "bf16",
     )
     trainer = HFTrainer(model=peer_model, args=args, train_dataset=_Dataset(),
                         data_collator=lambda rows: collate(rows, pad), callbacks=[_PeerClock()])
@@ -108,7 +113,7 @@ def run(settings: Settings, steps: int = 6, batch: int = 8, n_examples: int = 64
     peer_tokens = sum(len(e.input_ids) for batch_examples in step_batches[1:] for e in batch_examples)
     ours_rate, peer_rate = ours_tokens / ours_s, peer_tokens / peer_s
     return {
-        "model": base.name, "method": "lora r16 all-linear", "dtype": "float32", "threads": torch.get_num_threads(),
+        "model": base.name, "method": "lora r16 all-linear", "precision": precision, "threads": torch.get_num_threads(),
         "batch": batch, "steps": steps, "task": task, "tokens_per_step": round(ours_tokens / steps, 1),
         "tokens_per_s": round(ours_rate, 1), "s_per_step": round(ours_s / steps, 3),
         "peer": {"name": "transformers.Trainer + peft", "tokens_per_s": round(peer_rate, 1),

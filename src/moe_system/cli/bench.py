@@ -78,13 +78,16 @@ def experts(
 @app.command("train")
 def train(
     steps: Annotated[int, typer.Option("--steps", min=1, max=1000, help="timed optimizer steps")] = 6,
+    precision: Annotated[str, typer.Option("--precision", help="fp32 | bf16 (autocast, both sides)")] = "fp32",
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
 ) -> None:
     """Training tokens/s of our trainer against HF Trainer + PEFT (LoRA r16, batch 8, same batches)."""
     from moe_system.bench.train import run
 
     with err.status("benchmarking training (ours, then HF Trainer + PEFT)…"):
-        result = run(load_settings(), steps=steps)
+        if precision not in {"fp32", "bf16"}:
+            raise typer.BadParameter("--precision must be fp32 or bf16")
+        result = run(load_settings(), steps=steps, precision=precision)
     if json_output:
         print_json(result)
         return

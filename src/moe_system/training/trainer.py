@@ -205,12 +205,15 @@ class Trainer:
         """Sum of token losses over the batch's labelled positions, their count, and (optionally) the mean
         entropy of the predicted distributions there. The LM head runs on labelled positions only."""
         core = _core_model(self.model)
-        hidden = core.get_decoder()(
-            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
-        ).last_hidden_state  # [B, T, d_model]
         labels = batch["labels"][:, 1:]  # [B, T-1]: position t predicts token t+1
         keep = labels != -100
-        logits = core.get_output_embeddings()(hidden[:, :-1][keep]).float()  # [N, V]
+        device = batch["input_ids"].device.type
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=self.config.optim.precision == "bf16"):
+            hidden = core.get_decoder()(
+                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+            ).last_hidden_state  # [B, T, d_model]
+            logits = core.get_output_embeddings()(hidden[:, :-1][keep])  # [N, V]
+        logits = logits.float()
         targets = labels[keep]  # [N]
         loss_sum = F.cross_entropy(logits, targets, reduction="sum")
         entropy = None
