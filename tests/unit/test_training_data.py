@@ -388,3 +388,14 @@ def test_length_bucketed_batches() -> None:
     assert set(ordered[0]) < set(range(400)) and set(ordered[-1]) < set(range(800, 1000))
     with pytest.raises(DatasetError, match="batch size"):
         length_bucketed_batches(encoded, batch_size=0, seed=0)
+
+
+def test_contamination_tells_template_siblings_from_leaks() -> None:
+    """Generated tasks share templates: same wording with other numbers is another problem, not a leak."""
+    template = "$ {} is put into a savings account with simple interest of 5% per year. How much money is in the " \
+               "account after 6 years?"
+    train = [chat(template.format(19000), "Answer: 24700", line=1), chat("unrelated words here", "ok", line=2)]
+    sibling = {"question": template.format(49500)}
+    copied = {"question": template.format(19000).replace("account after", "deposit after")}
+    report = contamination_check(train, [eval_item_text(sibling), eval_item_text(copied)])
+    assert [(item.index, item.kind) for item in report.items] == [(1, "ngram")]

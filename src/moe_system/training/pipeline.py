@@ -4,8 +4,9 @@
 
 1. Data from the recipe's file or generator; validation, exact and near-duplicate removal, a deterministic
    train/val/test split whose manifest (sha256 per example and per split) is saved with the run.
-2. Held-out task items (a file, or the generator with another seed) are checked for contamination against
-   the training split: the run refuses (or warns, with `force`) when they leak.
+2. Held-out task items are checked for contamination against the training split: items from a file must be
+   clean (the run refuses, or warns with `force_contaminated`); generated items (another seed) that still
+   overlap a training example are replaced by fresh ones.
 3. The trainer (`trainer.py`) runs with the standard callbacks; at each evaluation a few held-out items are
    answered by the engine with the adapter as it is at that step (batched, greedy) and scored.
 4. The best weights are evaluated on all held-out items, beside the base model on the same items; then the
@@ -33,6 +34,7 @@ from safetensors.torch import load_file
 from moe_system.base import load_base
 from moe_system.config import Settings
 from moe_system.engine import Engine, NativeBackend, SamplingParams
+from moe_system.errors import ConfigError
 from moe_system.experts.adapters import from_peft
 from moe_system.experts.batched import RowAdapters
 from moe_system.training.callbacks import default_callbacks
@@ -62,6 +64,7 @@ class RunResult:
     train_examples: int
     val_examples: int
     eval_items: int
+    eval_items_replaced: int = 0
     expert_accuracy: float | None = None
     base_accuracy: float | None = None
     package: str | None = None
@@ -92,10 +95,7 @@ def run_recipe(
         console.print(f"data: {report.summary()}")
     splits = split_dataset(examples, config.data.val_fraction, config.data.test_fraction, config.data.split_seed)
     splits.manifest().save(run_dir / "split_manifest.json")
-    items = _eval_items(recipe)
-    if items:
-        contamination = contamination_check(splits.train, [eval_item_text(item) for item in items])
-        require_clean(contamination, force=config.data.force_contaminated)
+    items, dropped = _clean_eval_items(recipe, splits.train, console)
 
     base = load_base(settings, console)
     tokenizer, pad_id = base.tokenizer, pad_token_id(base.tokenizer)
@@ -131,7 +131,7 @@ def run_recipe(
     result = RunResult(
         name=recipe.expert.name, version=recipe.expert.version, run_dir=str(run_dir), steps=state.step,
         stop_reason=state.stop_reason, best_step=state.best_step, train_examples=len(train_set),
-        val_examples=len(val_set), eval_items=len(items),
+        val_examples=len(val_set), eval_items=len(items), eval_items_replaced=dropped,
         dedup={"removed_exact": report.exact_removed, "removed_near": report.near_removed} if report else {},
     )
     best = run_dir / "best" / "trainable.safetensors"
@@ -190,18 +190,33 @@ def _with_system_prompt(examples: list[Example], system: str | None) -> list[Exa
     ]
 
 
-def _eval_items(recipe: Recipe) -> list[dict[str, Any]]:
+def _clean_eval_items(
+    recipe: Recipe, train: Sequence[Example], console: Console
+) -> tuple[list[dict[str, Any]], int]:
+    """Held-out items that do not overlap the training split, and how many were left out.
+
+    Items from a file must be clean: the run refuses (or, with `force_contaminated`, warns). Items from a
+    generator are drawn with another seed; the few that still overlap a training example (the same task
+    reworded, or in the other language) are replaced by fresh ones, so the held-out set stays `n` items that
+    the model never saw."""
     data = recipe.train.data
     if data.eval_file is not None and recipe.task is not None:
-        return load_items(data.eval_file, recipe.task)
-    if data.eval_generator is not None:
-        from moe_system.data import GENERATORS
+        items = load_items(data.eval_file, recipe.task)
+        require_clean(contamination_check(train, [eval_item_text(i) for i in items]), force=data.force_contaminated)
+        return items, 0
+    if data.eval_generator is None:
+        return [], 0
+    from moe_system.data import GENERATORS
 
-        spec = data.eval_generator
-        if data.generator is not None and spec.seed == data.generator.seed:
-            raise ValueError("data.eval_generator must use another seed than data.generator")
-        return GENERATORS[spec.task].generate(spec.n, spec.seed, spec.lang)
-    return []
+    spec = data.eval_generator
+    if data.generator is not None and spec.seed == data.generator.seed:
+        raise ConfigError("data.eval_generator must use another seed than data.generator")
+    pool = GENERATORS[spec.task].generate(2 * spec.n, spec.seed, spec.lang)
+    report = contamination_check(train, [eval_item_text(i) for i in pool])
+    leaked = {item.index for item in report.items}
+    if leaked:
+        console.print(f"held-out set: {len(leaked)} generated items overlap training examples and are replaced")
+    return [item for index, item in enumerate(pool) if index not in leaked][: spec.n], len(leaked)
 
 
 # ---- answering and scoring held-out items

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -174,11 +175,14 @@ def contamination_check(
     train: Sequence[Example], eval_texts: Sequence[str], n: int = 8, threshold: float = 0.5
 ) -> ContaminationReport:
     """Evaluation items whose normalized text equals a training example or one of its messages, or of whose
-    word n-grams at least `threshold` occur in the training data.
+    word n-grams at least `threshold` occur in one training example.
 
     Items shorter than `n` words are compared by character 13-grams instead; items shorter than 13
-    characters only by the exact check. The index is built over the evaluation items (small), and the
-    training data is streamed through it once.
+    characters only by the exact check. Numbers matter: an n-gram match counts only when one of the most
+    similar training examples also contains all of the item's numbers. Generated tasks reuse templates, and
+    "$49500 at 5% for 6 years" is a different problem from "$19000 at 5% for 6 years", not a leak; a copied
+    item with a few words changed keeps its numbers and is still caught. The index is built over the
+    evaluation items (small), and the training data is streamed through it once.
     """
     if n < 1 or not 0 < threshold <= 1:
         raise DatasetError(f"contamination check needs n >= 1 and a threshold in (0, 1], got n={n}, {threshold}")
@@ -203,30 +207,48 @@ def contamination_check(
 def _ngram_matches(
     train: Sequence[Example], eval_texts: Sequence[str], grams: dict[int, set[Any]], n: int, threshold: float
 ) -> list[ContaminatedItem]:
-    """Items of `grams` (eval index -> its n-grams) with at least `threshold` of them in the training data."""
+    """Items of `grams` (eval index -> its n-grams) that share at least `threshold` of their distinctive n-grams
+    with one training example. Distinctive: found in at most `max(20, 1%)` of the training examples; n-grams
+    that many examples share are boilerplate of the task (a schema reused by many questions, a problem
+    template), and counting them would flag every sibling of a template. One example, not the union of all."""
     owners: dict[Any, list[int]] = {}
     for index, item_grams in grams.items():
         for gram in item_grams:
             owners.setdefault(gram, []).append(index)
     wanted = set(owners)
     chars = any(isinstance(gram, str) for gram in wanted)
-    found: dict[int, set[Any]] = {index: set() for index in grams}
-    votes: dict[int, Counter[int]] = {index: Counter() for index in grams}
-    for i, example in enumerate(train):
+    hits_of: list[set[Any]] = []
+    frequency: Counter[Any] = Counter()
+    for example in train:
         hits = wanted.intersection(_iter_word_grams(example.key_text, n))
         if chars:
             hits |= wanted.intersection(_iter_char_grams(example.key_text))
-        for gram in hits:
+        hits_of.append(hits)
+        frequency.update(hits)
+    common = {gram for gram, count in frequency.items() if count > max(20, len(train) // 100)}
+    votes: dict[int, Counter[int]] = {index: Counter() for index in grams}
+    for i, hits in enumerate(hits_of):
+        for gram in hits - common:
             for index in owners[gram]:
-                found[index].add(gram)
                 votes[index][i] += 1
     matches = []
     for index, item_grams in grams.items():
-        overlap = len(found[index]) / len(item_grams)
-        if overlap >= threshold:
-            best = votes[index].most_common(1)[0][0]
-            matches.append(ContaminatedItem(index, eval_texts[index][:80], "ngram", overlap, train[best].where))
+        distinctive = len(item_grams - common)
+        numbers = _numbers(normalize_text(eval_texts[index]))
+        for i, shared in votes[index].most_common(5):  # the training examples that share the most n-grams
+            overlap = shared / max(distinctive, 1)
+            if overlap >= threshold and numbers <= _numbers(train[i].key_text):
+                matches.append(ContaminatedItem(index, eval_texts[index][:80], "ngram", overlap, train[i].where))
+                break
     return matches
+
+
+_NUMBER = re.compile(r"\b\d+(?:[.,]\d+)?\b")  # standalone numbers, not digits inside words like "w12"
+
+
+def _numbers(text: str) -> Counter[str]:
+    """The multiset of numbers written in a text (normalized: '3,5' == '3.5')."""
+    return Counter(match.replace(",", ".") for match in _NUMBER.findall(text))
 
 
 def _iter_word_grams(text: str, n: int) -> Iterable[tuple[str, ...]]:
