@@ -144,7 +144,8 @@ class MoEClient:
         adapters = self.runtime.adapters(chosen)
         system, messages = _expert_prompt(chosen, messages, self.settings.generation.system_prompt)
         ids = self.runtime.prompt_ids(messages, system)
-        return Stream(lambda stream: self._stream(stream, ids, params, decision, adapters))
+        tools = sorted({tool for expert, _ in chosen for tool in expert.manifest.tools})
+        return Stream(lambda stream: self._stream(stream, ids, params, decision, adapters, tools))
 
     def start_conversation(
         self, user_id: str | None = None, conversation_id: str | None = None, expert: ExpertSpec = "auto"
@@ -172,15 +173,23 @@ class MoEClient:
         ), chosen
 
     def _stream(
-        self, stream: Stream, ids: list[int], params: Any, decision: RoutingDecision, adapters: RowAdapters
+        self,
+        stream: Stream,
+        ids: list[int],
+        params: Any,
+        decision: RoutingDecision,
+        adapters: RowAdapters,
+        tools: Sequence[str] = (),
     ) -> Iterator[str]:
+        """Stream the deltas; the final `Response.text` is the answer after the experts' tools (the calculator
+        recomputes the `Answer:` line from the expert's program; the streamed text is the model's own)."""
         for event in self.runtime.engine.stream(ids, params, adapters):
             if event.delta:
                 yield event.delta
             if event.completion is not None:
                 done = event.completion
                 stream.response = Response(
-                    text=done.text,
+                    text=_apply_tools(done.text, tools),
                     expert=decision.expert,
                     routing=decision.to_dict(),
                     usage={"prompt_tokens": done.prompt_tokens, "completion_tokens": done.completion_tokens},
@@ -240,6 +249,14 @@ class Conversation:
             self.messages.pop()
             raise ContextLengthError("this message alone does not fit into the model's context")
         return history
+
+
+def _apply_tools(text: str, tools: Sequence[str]) -> str:
+    if "calculator" in tools:
+        from moe_system.training.tools import math_tool
+
+        return math_tool(text)
+    return text
 
 
 def _name_version(name: str) -> tuple[str, str | None]:

@@ -75,3 +75,11 @@ def test_cache_refuses_kinds_that_are_not_adapters(tiny_models: dict[str, PreTra
         cache.get("sudoku", "1.0.0", "solver", tmp_path)
     with pytest.raises(ExpertError, match="cannot apply experts"):
         ExpertCache({}, backend.dtype, budget_bytes=2**20).get("e", "1.0.0", "lora", tmp_path)
+
+
+def test_the_calculator_tool_fixes_the_final_answer_line_of_an_expert_reply() -> None:
+    from moe_system.client import _apply_tools
+
+    reply = "Two boxes of three.\n```python\nanswer = 2 * 3\n```\nAnswer: 5"
+    assert _apply_tools(reply, ["calculator"]).endswith("Answer: 6")
+    assert _apply_tools(reply, []) == reply
