@@ -143,8 +143,9 @@ def run_recipe(
     if items and recipe.task is not None:
         result.expert_accuracy = _accuracy(answerer.answer([build_prompt(i, recipe.task) for i in items], recipe),
                                            items, scorer)
-        result.base_accuracy = _accuracy(answerer.answer_base([build_prompt(i, recipe.task) for i in items]),
-                                         items, scorer)
+        base_answers = answerer.answer_base([build_prompt(i, recipe.task) for i in items], recipe.infer.max_tokens,
+                                            settings.generation.system_prompt)
+        result.base_accuracy = _accuracy(base_answers, items, scorer)
         console.print(f"held-out {recipe.task}: expert {result.expert_accuracy:.1%} vs base {result.base_accuracy:.1%} "
                       f"on {len(items)} items")
     if config.method != "model":
@@ -257,8 +258,9 @@ class _AdapterAnswerer:
                             self.engine.backend.dtype)
         return self._generate(prompts, ((adapter, 1.0),), recipe.infer.system_prompt, recipe.infer.max_tokens)
 
-    def answer_base(self, prompts: Sequence[str]) -> list[str]:
-        return self._generate(prompts, (), None, 512)
+    def answer_base(self, prompts: Sequence[str], max_tokens: int, system: str | None) -> list[str]:
+        """The plain base under the configured default system prompt, with the expert's token budget."""
+        return self._generate(prompts, (), system, max_tokens)
 
     def _generate(self, prompts: Sequence[str], row: RowAdapters, system: str | None, max_tokens: int) -> list[str]:
         answers: list[str] = []
@@ -286,8 +288,8 @@ class _ModelAnswerer:
         self.model.train()
         return [c.text for c in engine.generate(ids, SamplingParams(max_new_tokens=recipe.infer.max_tokens))]
 
-    def answer_base(self, prompts: Sequence[str]) -> list[str]:
-        return ["" for _ in prompts]
+    def answer_base(self, prompts: Sequence[str], max_tokens: int, system: str | None) -> list[str]:
+        return ["" for _ in prompts]  # a from-scratch model has no base to compare with
 
 
 # ---- package, sign, install
