@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from moe_system.config import Settings, load_settings
+from moe_system.config import GenerationSettings, Settings, load_settings
 from moe_system.errors import ContextLengthError, InvalidRequestError
 from moe_system.experts.spec import ExpertChoice, ExpertSpec, parse_expert_spec
 from moe_system.routing import RoutingDecision
@@ -140,7 +140,8 @@ class MoEClient:
         version), a list of names, "a=0.7,b=0.3" or a {name: weight} dict (weighted composition)."""
         _check_messages(messages)
         decision, chosen = self._decide(messages[-1]["content"], parse_expert_spec(expert))
-        params = self.runtime.sampling_params(self.settings.generation, max_tokens, temperature, seed, **options)
+        defaults = _expert_defaults(chosen, self.settings.generation)
+        params = self.runtime.sampling_params(defaults, max_tokens, temperature, seed, **options)
         adapters = self.runtime.adapters(chosen)
         system, messages = _expert_prompt(chosen, messages, self.settings.generation.system_prompt)
         ids = self.runtime.prompt_ids(messages, system)
@@ -249,6 +250,16 @@ class Conversation:
             self.messages.pop()
             raise ContextLengthError("this message alone does not fit into the model's context")
         return history
+
+
+def _expert_defaults(chosen: Chosen, defaults: GenerationSettings) -> GenerationSettings:
+    """The configured decoding defaults, with those the leading expert was validated with (its manifest's
+    `generation`); options given with the request still win over both."""
+    if not chosen:
+        return defaults
+    hints = max(chosen, key=lambda pair: abs(pair[1]))[0].manifest.generation
+    update = {k: v for k, v in hints.model_dump().items() if v is not None}
+    return defaults.model_copy(update=update) if update else defaults
 
 
 def _apply_tools(text: str, tools: Sequence[str]) -> str:

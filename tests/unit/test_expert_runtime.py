@@ -83,3 +83,20 @@ def test_the_calculator_tool_fixes_the_final_answer_line_of_an_expert_reply() ->
     reply = "Two boxes of three.\n```python\nanswer = 2 * 3\n```\nAnswer: 5"
     assert _apply_tools(reply, ["calculator"]).endswith("Answer: 6")
     assert _apply_tools(reply, []) == reply
+
+
+def test_the_leading_experts_decoding_settings_replace_the_defaults() -> None:
+    from types import SimpleNamespace
+
+    from moe_system.client import _expert_defaults
+    from moe_system.config import GenerationSettings
+    from moe_system.experts.manifest import GenerationInfo
+
+    def expert(**hints: float) -> SimpleNamespace:
+        return SimpleNamespace(manifest=SimpleNamespace(generation=GenerationInfo(**hints)))
+
+    defaults = GenerationSettings()
+    assert _expert_defaults([], defaults) is defaults
+    chosen = [(expert(repetition_penalty=1.0, max_tokens=64), 0.7), (expert(repetition_penalty=1.3), 0.3)]
+    merged = _expert_defaults(chosen, defaults)  # type: ignore[arg-type]
+    assert (merged.repetition_penalty, merged.max_tokens, merged.temperature) == (1.0, 64, defaults.temperature)

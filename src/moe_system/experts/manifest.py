@@ -143,6 +143,14 @@ class PromptInfo(_Strict):
         return value
 
 
+class GenerationInfo(_Strict):
+    """Decoding settings the expert was validated with; they replace the configured defaults for requests it
+    answers, unless the request sets them itself (e.g. a repetition penalty hurts arithmetic and code)."""
+
+    max_tokens: int | None = Field(None, ge=1)
+    repetition_penalty: float | None = Field(None, gt=0.0, le=10.0)
+
+
 class TrainingInfo(_Strict):
     """Provenance: how the expert was trained."""
 
@@ -197,6 +205,7 @@ class Manifest(_Strict):
     adapter: AdapterInfo = Field(default_factory=AdapterInfo)
     routing: RoutingInfo = Field(default_factory=RoutingInfo)
     prompt: PromptInfo = Field(default_factory=PromptInfo)
+    generation: GenerationInfo = Field(default_factory=GenerationInfo)
     tools: list[ToolName] = Field(
         default_factory=list,
         description="tools the expert's answers are post-processed with: calculator (runs the python block of a math "

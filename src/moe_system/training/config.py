@@ -129,6 +129,7 @@ class InferConfig(_Strict):
     template: str | None = Field(None, description="user message template with {prompt}")
     tools: list[Literal["calculator", "sql_check"]] = Field(default_factory=list)
     max_tokens: int = Field(256, ge=1)
+    repetition_penalty: float = Field(1.0, gt=0.0, le=10.0, description="1.0 = off (numbers and code repeat)")
 
 
 class PackageInfo(_Strict):

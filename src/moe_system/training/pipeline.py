@@ -143,7 +143,7 @@ def run_recipe(
     if items and recipe.task is not None:
         result.expert_accuracy = _accuracy(answerer.answer([build_prompt(i, recipe.task) for i in items], recipe),
                                            items, scorer)
-        base_answers = answerer.answer_base([build_prompt(i, recipe.task) for i in items], recipe.infer.max_tokens,
+        base_answers = answerer.answer_base([build_prompt(i, recipe.task) for i in items], recipe,
                                             settings.generation.system_prompt)
         result.base_accuracy = _accuracy(base_answers, items, scorer)
         console.print(f"held-out {recipe.task}: expert {result.expert_accuracy:.1%} vs base {result.base_accuracy:.1%} "
@@ -256,19 +256,23 @@ class _AdapterAnswerer:
         tensors = {k: v.detach().clone() for k, v in get_peft_model_state_dict(self.model).items()}
         adapter = from_peft(tensors, config, self.engine.backend.linears, recipe.expert.name,
                             self.engine.backend.dtype)
-        return self._generate(prompts, ((adapter, 1.0),), recipe.infer.system_prompt, recipe.infer.max_tokens)
+        infer = recipe.infer
+        return self._generate(prompts, ((adapter, 1.0),), infer.system_prompt, infer.max_tokens,
+                              infer.repetition_penalty)
 
-    def answer_base(self, prompts: Sequence[str], max_tokens: int, system: str | None) -> list[str]:
-        """The plain base under the configured default system prompt, with the expert's token budget."""
-        return self._generate(prompts, (), system, max_tokens)
+    def answer_base(self, prompts: Sequence[str], recipe: Recipe, system: str | None) -> list[str]:
+        """The plain base under the configured default system prompt, decoded like the expert."""
+        return self._generate(prompts, (), system, recipe.infer.max_tokens, recipe.infer.repetition_penalty)
 
-    def _generate(self, prompts: Sequence[str], row: RowAdapters, system: str | None, max_tokens: int) -> list[str]:
+    def _generate(
+        self, prompts: Sequence[str], row: RowAdapters, system: str | None, max_tokens: int, penalty: float
+    ) -> list[str]:
         answers: list[str] = []
         for start in range(0, len(prompts), 8):
             chunk = prompts[start: start + 8]
             ids = [self.tokenizer.chat_ids(([{"role": "system", "content": system}] if system else [])
                                            + [{"role": "user", "content": p}]) for p in chunk]
-            params = SamplingParams(max_new_tokens=max_tokens)
+            params = SamplingParams(max_new_tokens=max_tokens, repetition_penalty=penalty)
             answers.extend(c.text for c in self.engine.generate(ids, params, [row] * len(ids)))
         return answers
 
@@ -286,9 +290,11 @@ class _ModelAnswerer:
         ids = [self.tokenizer.chat_ids(([{"role": "system", "content": system}] if system else [])
                                        + [{"role": "user", "content": p}]) for p in prompts]
         self.model.train()
-        return [c.text for c in engine.generate(ids, SamplingParams(max_new_tokens=recipe.infer.max_tokens))]
+        params = SamplingParams(max_new_tokens=recipe.infer.max_tokens,
+                                repetition_penalty=recipe.infer.repetition_penalty)
+        return [c.text for c in engine.generate(ids, params)]
 
-    def answer_base(self, prompts: Sequence[str], max_tokens: int, system: str | None) -> list[str]:
+    def answer_base(self, prompts: Sequence[str], recipe: Recipe, system: str | None) -> list[str]:
         return ["" for _ in prompts]  # a from-scratch model has no base to compare with
 
 
@@ -318,6 +324,7 @@ def _package(recipe: Recipe, model: Any, run_dir: Path, settings: Settings, resu
                     "examples": info.examples, "category": info.category, "priority": info.priority},
         "prompt": {"system": recipe.infer.system_prompt, "template": recipe.infer.template},
         "tools": recipe.infer.tools,
+        "generation": {"max_tokens": recipe.infer.max_tokens, "repetition_penalty": recipe.infer.repetition_penalty},
         "training": {"recipe": recipe.model_dump_json(), "dataset_fingerprint": dataset_sha256,
                      "metrics": {"steps": float(result.steps), "train_examples": float(result.train_examples)}},
         "evaluation": {"task": recipe.task, "score": result.expert_accuracy, "base_score": result.base_accuracy},
