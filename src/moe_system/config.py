@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from moe_system.errors import ConfigError
+from moe_system.errors import ConfigError, one_line
 
 EMBEDDED_MODEL = "smollm2-135m-instruct"
 
@@ -132,7 +132,7 @@ class _YamlSource(PydanticBaseSettingsSource):
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as err:
-            raise ConfigError(f"config file {path} is not valid YAML: {_one_line(err)}") from err
+            raise ConfigError(f"config file {path} is not valid YAML: {one_line(err)}") from err
         if data is None:
             return {}
         if not isinstance(data, dict):
@@ -162,6 +162,3 @@ def load_settings(**overrides: Any) -> Settings:
         more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
         raise ConfigError(f"invalid setting '{where}': {first['msg']}{more}") from err
 
-
-def _one_line(err: Exception) -> str:
-    return " ".join(str(err).split())

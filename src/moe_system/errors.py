@@ -40,3 +40,8 @@ class PackageError(ExpertError):
 
 class DatasetError(MoEError):
     """A training or evaluation dataset is malformed; the message names the file and line."""
+
+
+def one_line(err: object) -> str:
+    """An exception's text with its whitespace (newlines included) collapsed, for one-line messages."""
+    return " ".join(str(err).split())

@@ -17,7 +17,7 @@ from moe_system.base.convert import ensure_converted
 from moe_system.base.source import ModelSource, resolve_source
 from moe_system.base.tokenizer import ChatTokenizer
 from moe_system.config import Settings, load_settings
-from moe_system.errors import ConfigError, ModelNotFoundError
+from moe_system.errors import ConfigError, ModelNotFoundError, one_line
 
 if TYPE_CHECKING:
     import torch
@@ -81,7 +81,7 @@ def load_base(settings: Settings | None = None, console: Console | None = None) 
             path, dtype=dtype, local_files_only=True, use_safetensors=True
         )
     except (OSError, ValueError) as err:
-        raise ModelNotFoundError(f"cannot load base model from {path}: {' '.join(str(err).split())}") from err
+        raise ModelNotFoundError(f"cannot load base model from {path}: {one_line(err)}") from err
     model.to(device).eval()
     eos = getattr(model.generation_config, "eos_token_id", None)
     return LoadedBase(

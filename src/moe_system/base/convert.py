@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from moe_system.base.source import ModelSource
+from moe_system.durable import fsync_tree
 
 MARKER = "moe_source.json"
 _CONVERT_STEPS = ("tokenizer", "dequantize weights", "save safetensors")
@@ -108,7 +109,7 @@ def _convert(source: ModelSource, target: Path, console: Console) -> None:
             }
             (staging / MARKER).write_text(json.dumps(marker, indent=2))
             progress.update(task, advance=1, description="converting: done")
-        _fsync_tree(staging)
+        fsync_tree(staging)
         if target.exists():  # a stale, unmarked folder from an older crash
             shutil.rmtree(target)
         os.replace(staging, target)
@@ -118,9 +119,3 @@ def _convert(source: ModelSource, target: Path, console: Console) -> None:
     finally:
         hf_logging.enable_progress_bar()
     console.print(f"Converted in {time.perf_counter() - started:.0f} s; later loads use the cache.")
-
-
-def _fsync_tree(folder: Path) -> None:
-    for path in folder.iterdir():
-        with path.open("rb") as handle:
-            os.fsync(handle.fileno())

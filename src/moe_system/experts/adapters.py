@@ -31,7 +31,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from moe_system.errors import ExpertError
+from moe_system.errors import ExpertError, one_line
 
 SITE_NAMES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 Site = tuple[int, str]  # (layer index, projection name)
@@ -96,11 +96,11 @@ def load_adapter(
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise ExpertError(f"cannot read {config_path}: {' '.join(str(err).split())}") from err
+        raise ExpertError(f"cannot read {config_path}: {one_line(err)}") from err
     try:
         tensors = load_file(weights_path)
     except (OSError, SafetensorError) as err:
-        raise ExpertError(f"cannot read {weights_path}: {' '.join(str(err).split())}") from err
+        raise ExpertError(f"cannot read {weights_path}: {one_line(err)}") from err
     return from_peft(tensors, config, base, name or folder.name, dtype)
 
 

@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
-from moe_system.errors import ManifestError
+from moe_system.errors import ManifestError, one_line
 
 MANIFEST_FILE = "manifest.json"
 
@@ -227,7 +227,7 @@ class Manifest(_Strict):
             where = ".".join(str(part) for part in first["loc"])
             field = f"field '{where}': " if where else ""
             more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-            raise ManifestError(f"{source}: {field}{_one_line(first['msg'])}{more}") from err
+            raise ManifestError(f"{source}: {field}{one_line(first['msg'])}{more}") from err
 
     @classmethod
     def from_json(cls, text: str, source: str = MANIFEST_FILE) -> Manifest:
@@ -246,7 +246,7 @@ class Manifest(_Strict):
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as err:
-            raise ManifestError(f"cannot read manifest {path}: {_one_line(err)}") from err
+            raise ManifestError(f"cannot read manifest {path}: {one_line(err)}") from err
         return cls.from_json(text, source=str(path))
 
     def to_json(self) -> str:
@@ -306,9 +306,6 @@ def export_schema(path: Path) -> None:
     """Write the manifest's JSON Schema (indent 2, trailing newline)."""
     path.write_text(json.dumps(Manifest.model_json_schema(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
-
-def _one_line(err: object) -> str:
-    return " ".join(str(err).split())
 
 
 if __name__ == "__main__":

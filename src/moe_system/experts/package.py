@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 from safetensors import SafetensorError, safe_open
 
-from moe_system.errors import ManifestError, PackageError
+from moe_system.errors import ManifestError, PackageError, one_line
 from moe_system.experts.manifest import MANIFEST_FILE, Integrity, Manifest, manifest_from_adapter_config
 from moe_system.experts.signing import fingerprint, load_private_key, public_key_b64, sign, signing_message, verify
 
@@ -150,7 +150,7 @@ def _check_safetensors(path: Path, rel: str, checker: _Checker) -> None:
         with safe_open(str(path), framework="pt") as handle:
             dtypes = {key: handle.get_slice(key).get_dtype() for key in handle.keys()}  # noqa: SIM118
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
-        raise checker.refuse(rel, f"is not a valid safetensors file: {_one_line(err)}") from err
+        raise checker.refuse(rel, f"is not a valid safetensors file: {one_line(err)}") from err
     if not dtypes:
         raise checker.refuse(rel, "holds no tensors")
     for key, dtype in sorted(dtypes.items()):
@@ -251,7 +251,7 @@ def _unpack(archive: Path, root: Path, max_bytes: int, label: str) -> None:
                 if not info.isdir():
                     files[rel] = root / rel
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as err:
-        raise PackageError(f"{label}: not a valid .expert archive (tar.gz): {_one_line(err)}") from err
+        raise PackageError(f"{label}: not a valid .expert archive (tar.gz): {one_line(err)}") from err
     for rel, path in files.items():
         _check_content(path, rel, checker)
 
@@ -437,7 +437,7 @@ def _source_manifest(
     try:
         config = json.loads(files[ADAPTER_CONFIG_FILE].read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ManifestError(f"{label}: {ADAPTER_CONFIG_FILE} is not valid JSON: {_one_line(err)}") from err
+        raise ManifestError(f"{label}: {ADAPTER_CONFIG_FILE} is not valid JSON: {one_line(err)}") from err
     if not isinstance(config, dict):
         raise ManifestError(f"{label}: {ADAPTER_CONFIG_FILE} must hold a JSON object")
     return manifest_from_adapter_config(
@@ -572,6 +572,3 @@ def _scratch_dir(prefix: str, scratch: Path | None) -> tempfile.TemporaryDirecto
 def _human(size: int) -> str:
     return f"{size} bytes" if size < 2**20 else f"{size / 2**20:.1f} MiB"
 
-
-def _one_line(err: object) -> str:
-    return " ".join(str(err).split())

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from moe_system.config import Settings
+from moe_system.durable import fsync_dir, fsync_tree
 from moe_system.errors import ExpertError
 from moe_system.experts.manifest import MANIFEST_FILE, Manifest, semver_key
 from moe_system.experts.package import Verification, check_folder, extract_package, verify_folder
@@ -268,7 +269,7 @@ class Registry:
         """Move a verified staging folder into `NAME/VERSION` and record it, atomically."""
         manifest = verification.manifest
         target = self.root / manifest.name / manifest.version
-        _fsync_tree(staged)
+        fsync_tree(staged)
         with self._locked():
             with self._lock:
                 exists = self._db.execute(
@@ -284,7 +285,7 @@ class Registry:
                 os.replace(target, old)  # the old version stays in staging until the new row is committed
             target.parent.mkdir(exist_ok=True)
             os.replace(staged, target)
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
             expert = InstalledExpert(
                 name=manifest.name,
                 version=manifest.version,
@@ -377,20 +378,6 @@ class Registry:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _fsync_tree(folder: Path) -> None:
-    for path in folder.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            with path.open("rb") as handle:
-                os.fsync(handle.fileno())
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove_if_empty(folder: Path) -> None:

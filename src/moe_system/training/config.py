@@ -15,7 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from moe_system.errors import ConfigError
+from moe_system.errors import ConfigError, one_line
 
 Method = Literal["lora", "dora", "ia3", "model"]
 Task = Literal["sql", "python", "math"]
@@ -163,7 +163,7 @@ class Recipe(_Strict):
         except OSError as err:
             raise ConfigError(f"cannot read recipe {path}: {err.strerror}") from err
         except yaml.YAMLError as err:
-            raise ConfigError(f"recipe {path} is not valid YAML: {' '.join(str(err).split())}") from err
+            raise ConfigError(f"recipe {path} is not valid YAML: {one_line(err)}") from err
         if not isinstance(data, dict):
             raise ConfigError(f"recipe {path} must hold a mapping")
         try:

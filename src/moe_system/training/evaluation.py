@@ -46,7 +46,7 @@ from typing import IO, Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from moe_system.errors import MoEError
+from moe_system.errors import MoEError, one_line
 from moe_system.experts.spec import parse_expert_spec
 from moe_system.training.tools import ToolError, math_tool, run_select, sql_tool
 
@@ -100,7 +100,7 @@ def load_items(path: Path, task: str) -> list[dict[str, Any]]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
-        raise EvalError(f"cannot read {path}: {_one_line(err)}") from err
+        raise EvalError(f"cannot read {path}: {one_line(err)}") from err
     items = []
     for lineno, line in enumerate(text.split("\n"), start=1):  # not splitlines: U+2028 may sit inside a string
         if not line.strip():
@@ -253,7 +253,7 @@ def _item_database(item: Mapping[str, Any], db: Path | None) -> sqlite3.Connecti
         try:
             return sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
         except sqlite3.Error as err:
-            raise EvalError(f"cannot open {db} read-only: {_one_line(err)}") from err
+            raise EvalError(f"cannot open {db} read-only: {one_line(err)}") from err
     if not item.get("db_sql"):
         raise EvalError("the item has no 'db_sql'; name a database with --db")
     connection = sqlite3.connect(":memory:")
@@ -265,7 +265,7 @@ def _item_database(item: Mapping[str, Any], db: Path | None) -> sqlite3.Connecti
         connection.executescript(item["db_sql"])
     except sqlite3.Error as err:
         connection.close()
-        raise EvalError(f"'db_sql' does not build: {_one_line(err)}") from err
+        raise EvalError(f"'db_sql' does not build: {one_line(err)}") from err
     connection.set_authorizer(None)
     return connection
 
@@ -495,6 +495,3 @@ def _progress_bar(enabled: bool, description: str, total: int) -> Iterator[Calla
 
         yield advance
 
-
-def _one_line(err: object) -> str:
-    return " ".join(str(err).split())

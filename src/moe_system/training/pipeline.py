@@ -111,7 +111,8 @@ def run_recipe(
             param.requires_grad_(False)
         model = adapter_model(base.model, config.method, config.adapter)
         answerer.model = model
-    scratch = Path(tempfile.mkdtemp(prefix="eval-", dir=_mkdir(settings.home / "tmp")))
+    (settings.home / "tmp").mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="eval-", dir=settings.home / "tmp"))
     scorer = _Scorer(recipe, scratch)
     held_out = items[: config.data.eval_items]
 
@@ -356,9 +357,4 @@ def _install(package: Path, settings: Settings) -> None:
     experts = settings.experts.model_copy(update={"trusted_publishers": [*settings.experts.trusted_publishers, public]})
     with Registry(settings.model_copy(update={"experts": experts})) as registry:
         registry.install(package, base_sha256=base_sha256(settings), replace=True)
-
-
-def _mkdir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 

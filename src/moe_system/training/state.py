@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
-from moe_system.errors import MoEError
+from moe_system.durable import fsync_dir, fsync_tree
+from moe_system.errors import MoEError, one_line
 
 STATE_FILE = "state.json"
 WEIGHTS_FILE = "trainable.safetensors"
@@ -61,13 +63,11 @@ def save_checkpoint(
     save_file({"torch": torch.get_rng_state()}, staging / RNG_FILE,
               metadata={"python": json.dumps(_python_rng_state())})
     (staging / STATE_FILE).write_text(state.to_json(), encoding="utf-8")
-    for path in staging.iterdir():
-        with path.open("rb") as handle:
-            os.fsync(handle.fileno())
+    fsync_tree(staging)
     if folder.exists():
         shutil.rmtree(folder)
     os.replace(staging, folder)
-    _fsync_dir(folder.parent)
+    fsync_dir(folder.parent)
     return folder
 
 
@@ -77,15 +77,13 @@ def load_checkpoint(
     """Restore weights (in place), optimizer moments and RNG states; return the counters."""
     try:
         state = TrainState(**json.loads((folder / STATE_FILE).read_text(encoding="utf-8")))
-        weights = load_file(folder / WEIGHTS_FILE)
-        with _safe_open(folder / OPTIMIZER_FILE) as meta:
-            groups = json.loads(meta["param_groups"])
-        optimizer_tensors = load_file(folder / OPTIMIZER_FILE)
-        rng = load_file(folder / RNG_FILE)
-        with _safe_open(folder / RNG_FILE) as meta:
-            python_rng = json.loads(meta["python"])
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise MoEError(f"checkpoint {folder} is unreadable: {' '.join(str(err).split())}") from err
+        weights, _ = _read(folder / WEIGHTS_FILE)
+        optimizer_tensors, meta = _read(folder / OPTIMIZER_FILE)
+        groups = json.loads(meta["param_groups"])
+        rng, meta = _read(folder / RNG_FILE)
+        python_rng = json.loads(meta["python"])
+    except (OSError, ValueError, KeyError, TypeError, SafetensorError) as err:
+        raise MoEError(f"checkpoint {folder} is unreadable: {one_line(err)}") from err
     missing = set(trainable) - set(weights)
     if missing:
         raise MoEError(f"checkpoint {folder} lacks {len(missing)} trainable tensors (another method or model?)")
@@ -138,22 +136,10 @@ def _python_rng_state() -> list[Any]:
     return [version, list(internal), gauss]
 
 
-class _safe_open:  # a context manager that reads a safetensors file's metadata only
-    def __init__(self, path: Path) -> None:
-        from safetensors import safe_open
-
-        self._handle = safe_open(str(path), framework="pt")
-
-    def __enter__(self) -> dict[str, str]:
-        return self._handle.__enter__().metadata() or {}
-
-    def __exit__(self, *exc: object) -> None:
-        self._handle.__exit__(*exc)
+def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """A safetensors file's tensors and metadata, in one pass."""
+    with safe_open(str(path), framework="pt") as handle:
+        keys = handle.keys()  # a safe_open handle is not iterable itself
+        return {key: handle.get_tensor(key) for key in keys}, handle.metadata() or {}
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from contextlib import closing
 from typing import Any
 
-from moe_system.errors import MoEError
+from moe_system.errors import MoEError, one_line
 
 
 class ToolError(MoEError):
@@ -103,7 +103,7 @@ def safe_eval_program(source: str, timeout_s: float = 1.0) -> float | int:
     except (RecursionError, MemoryError) as err:
         raise ToolError("the program is nested too deeply") from err
     except ValueError as err:  # e.g. null bytes in the source
-        raise ToolError(f"cannot parse the program: {_one_line(err)}") from err
+        raise ToolError(f"cannot parse the program: {one_line(err)}") from err
     value = _Interpreter(time.monotonic() + timeout_s, timeout_s).run(tree)
     if isinstance(value, bool):
         return int(value)
@@ -274,7 +274,7 @@ class _Interpreter:
         except OverflowError as err:
             raise ToolError("a number is too large") from err
         except (TypeError, ValueError) as err:
-            raise ToolError(f"invalid operation: {_one_line(err)}") from err
+            raise ToolError(f"invalid operation: {one_line(err)}") from err
         except RecursionError as err:
             raise ToolError("the program is nested too deeply") from err
         if "answer" in self.names:
@@ -450,7 +450,7 @@ def run_select(
             raise ToolError(f"the query ran longer than {timeout_s:g} s") from err
         if "not authorized" in str(err):
             raise ToolError("the query is not read-only (only SELECT / WITH may run)") from err
-        raise ToolError(f"the query fails: {_one_line(err)}") from err
+        raise ToolError(f"the query fails: {one_line(err)}") from err
     finally:
         db.set_progress_handler(None, 0)
         db.set_authorizer(None)
@@ -476,7 +476,7 @@ def schema_database(schema: str) -> sqlite3.Connection:
             db.execute(statement)
     except sqlite3.Error as err:
         db.close()
-        raise ToolError(f"the schema does not build: {_one_line(err)}") from err
+        raise ToolError(f"the schema does not build: {one_line(err)}") from err
     return db
 
 
@@ -537,6 +537,3 @@ def sql_tool(candidates: Iterable[str], schema: str) -> str | None:
 # Tool names a manifest may list in `tools` (see `moe_system.experts.manifest.ToolName`).
 TOOLS: dict[str, Callable[..., Any]] = {"calculator": math_tool, "sql_check": sql_tool}
 
-
-def _one_line(err: object) -> str:
-    return " ".join(str(err).split())
