@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 from rich.console import Console
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from moe_system.base import load_base
 from moe_system.config import Settings
@@ -49,6 +49,9 @@ from moe_system.training.tools import math_tool
 from moe_system.training.trainer import Trainer
 
 PROJECT_KEY = "project.key"
+# Adapters ship in bfloat16: half the size of fp32 with the same exponent range; the loader computes in the
+# base dtype, and the final evaluation scores these rounded weights.
+SHIPPED_DTYPE = torch.bfloat16
 
 
 @dataclass
@@ -136,11 +139,12 @@ def run_recipe(
         dedup={"removed_exact": report.exact_removed, "removed_near": report.near_removed} if report else {},
     )
     best = run_dir / "best" / "trainable.safetensors"
-    if best.is_file():
-        weights = load_file(best)
-        with torch.no_grad():
-            for name, tensor in trainer.trainable.items():
-                tensor.copy_(weights[name])
+    weights = load_file(best) if best.is_file() else {}
+    with torch.no_grad():
+        for name, tensor in trainer.trainable.items():
+            # Rounded to bfloat16, the precision the package stores, so the held-out scores are the
+            # shipped weights' scores.
+            tensor.copy_(weights.get(name, tensor).to(SHIPPED_DTYPE))
     if items and recipe.task is not None:
         result.expert_accuracy = _accuracy(answerer.answer([build_prompt(i, recipe.task) for i in items], recipe),
                                            items, scorer)
@@ -312,6 +316,9 @@ def _package(recipe: Recipe, model: Any, run_dir: Path, settings: Settings, resu
     folder = run_dir / "adapter"
     shutil.rmtree(folder, ignore_errors=True)
     model.save_pretrained(folder)
+    weights_file = folder / "adapter_model.safetensors"
+    save_file({k: v.to(SHIPPED_DTYPE) for k, v in load_file(weights_file).items()}, weights_file,
+              metadata={"format": "pt"})
     info = recipe.expert
     kind = recipe.train.method
     manifest = Manifest.from_dict({
