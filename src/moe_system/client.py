@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -132,12 +132,14 @@ class MoEClient:
         max_tokens: int | None = None,
         temperature: float | None = None,
         seed: int | None = None,
+        tools: bool = True,
         **options: Any,
     ) -> Stream:
         """Like `chat`, but returns a `Stream` of text deltas.
 
         `expert`: "auto" (the router decides), None / "none" (base model), a name (`name@version` pins a
-        version), a list of names, "a=0.7,b=0.3" or a {name: weight} dict (weighted composition)."""
+        version), a list of names, "a=0.7,b=0.3" or a {name: weight} dict (weighted composition).
+        `tools=False` leaves the answer as the model wrote it, without the tools the experts' manifests list."""
         _check_messages(messages)
         decision, chosen = self._decide(messages[-1]["content"], parse_expert_spec(expert))
         defaults = _expert_defaults(chosen, self.settings.generation)
@@ -145,8 +147,9 @@ class MoEClient:
         adapters = self.runtime.adapters(chosen)
         system, messages = _expert_prompt(chosen, messages, self.settings.generation.system_prompt)
         ids = self.runtime.prompt_ids(messages, system)
-        tools = sorted({tool for expert, _ in chosen for tool in expert.manifest.tools})
-        return Stream(lambda stream: self._stream(stream, ids, params, decision, adapters, tools))
+        names = sorted({tool for expert, _ in chosen for tool in expert.manifest.tools}) if tools else []
+        finish = _ToolRun(names, messages[-1]["content"], lambda seed: self._sample(ids, params, adapters, seed))
+        return Stream(lambda stream: self._stream(stream, ids, params, decision, adapters, finish))
 
     def start_conversation(
         self, user_id: str | None = None, conversation_id: str | None = None, expert: ExpertSpec = "auto"
@@ -173,6 +176,13 @@ class MoEClient:
             strategy="explicit", reason=f"the caller chose {label}",
         ), chosen
 
+    def _sample(self, ids: list[int], params: Any, adapters: RowAdapters, seed: int) -> str:
+        """Another answer to the same request, sampled with `seed` (for the tools that retry)."""
+        from moe_system.training.tools import RETRY_TEMPERATURE
+
+        sampled = replace(params, temperature=RETRY_TEMPERATURE, seed=seed)
+        return self.runtime.engine.generate([ids], sampled, [adapters])[0].text
+
     def _stream(
         self,
         stream: Stream,
@@ -180,7 +190,7 @@ class MoEClient:
         params: Any,
         decision: RoutingDecision,
         adapters: RowAdapters,
-        tools: Sequence[str] = (),
+        tools: _ToolRun,
     ) -> Iterator[str]:
         """Stream the deltas; the final `Response.text` is the answer after the experts' tools (the calculator
         recomputes the `Answer:` line from the expert's program; the streamed text is the model's own)."""
@@ -190,7 +200,7 @@ class MoEClient:
             if event.completion is not None:
                 done = event.completion
                 stream.response = Response(
-                    text=_apply_tools(done.text, tools),
+                    text=tools(done.text),
                     expert=decision.expert,
                     routing=decision.to_dict(),
                     usage={"prompt_tokens": done.prompt_tokens, "completion_tokens": done.completion_tokens},
@@ -262,12 +272,24 @@ def _expert_defaults(chosen: Chosen, defaults: GenerationSettings) -> Generation
     return defaults.model_copy(update=update) if update else defaults
 
 
-def _apply_tools(text: str, tools: Sequence[str]) -> str:
-    if "calculator" in tools:
-        from moe_system.training.tools import math_tool
+@dataclass
+class _ToolRun:
+    """The experts' tools (manifest `tools`) applied to a finished answer: `calculator` recomputes the
+    `Answer:` line from the answer's program; `sql_check` keeps the answer's query if it runs on the schema in
+    the request, else the first of up to three answers sampled with `sample(seed)` whose query does."""
 
-        return math_tool(text)
-    return text
+    names: Sequence[str]
+    prompt: str
+    sample: Callable[[int], str]
+
+    def __call__(self, text: str) -> str:
+        from moe_system.training.tools import math_tool, sql_check_answer
+
+        if "calculator" in self.names:
+            text = math_tool(text)
+        if "sql_check" in self.names:
+            text = sql_check_answer(text, self.prompt, self.sample)
+        return text
 
 
 def _name_version(name: str) -> tuple[str, str | None]:

@@ -18,6 +18,7 @@ import pytest
 
 from moe_system.cli import eval as eval_cli
 from moe_system.cli import main
+from moe_system.client import _ToolRun
 from moe_system.errors import MoEError
 from moe_system.experts.manifest import Manifest
 from moe_system.training.evaluation import (
@@ -48,8 +49,8 @@ def write_jsonl(path: Path, rows: list[Any]) -> Path:
 
 
 class FakeClient:
-    """`generate` answers with `reply(prompt, temperature, seed)`; `registry.get` returns an expert whose manifest
-    lists `tools`. Every call is recorded."""
+    """`generate` answers with `reply(prompt, temperature, seed)`, through the SDK's own tool step when the
+    expert's manifest lists `tools`; `registry.get` returns that expert. Every call and retry is recorded."""
 
     def __init__(self, home: Path, reply: Callable[[str, float, int | None], str], tools: list[str] | None = None):
         self.settings = SimpleNamespace(home=home)
@@ -57,14 +58,20 @@ class FakeClient:
         self.calls: list[dict[str, Any]] = []
         data = {"name": "x", "version": "1.0.0", "kind": "lora", "base_model": {"name": "b", "sha256": "ab" * 32},
                 "tools": tools or []}  # fmt: skip
-        expert = SimpleNamespace(manifest=Manifest.from_dict(data))
-        self.registry = SimpleNamespace(get=lambda name, version=None: expert)
+        self.expert = SimpleNamespace(manifest=Manifest.from_dict(data))
+        self.registry = SimpleNamespace(get=lambda name, version=None: self.expert)
 
     def generate(self, prompt: str, expert: str = "auto", max_tokens: int | None = None,
-                 temperature: float | None = None, seed: int | None = None) -> SimpleNamespace:  # fmt: skip
+                 temperature: float | None = None, seed: int | None = None, tools: bool = True) -> SimpleNamespace:  # fmt: skip
         self.calls.append({"prompt": prompt, "expert": expert, "temperature": temperature, "seed": seed,
-                           "max_tokens": max_tokens})  # fmt: skip
-        return SimpleNamespace(text=self.reply(prompt, temperature or 0.0, seed))
+                           "max_tokens": max_tokens, "tools": tools})  # fmt: skip
+        names = self.expert.manifest.tools if tools and expert != "none" else []
+
+        def sample(retry_seed: int) -> str:
+            self.calls.append({"prompt": prompt, "expert": expert, "temperature": 0.7, "seed": retry_seed})
+            return self.reply(prompt, 0.7, retry_seed)
+
+        return SimpleNamespace(text=_ToolRun(names, prompt, sample)(self.reply(prompt, temperature or 0.0, seed)))
 
 
 # ---- items and prompts

@@ -78,11 +78,31 @@ def test_cache_refuses_kinds_that_are_not_adapters(tiny_models: dict[str, PreTra
 
 
 def test_the_calculator_tool_fixes_the_final_answer_line_of_an_expert_reply() -> None:
-    from moe_system.client import _apply_tools
+    from moe_system.client import _ToolRun
 
     reply = "Two boxes of three.\n```python\nanswer = 2 * 3\n```\nAnswer: 5"
-    assert _apply_tools(reply, ["calculator"]).endswith("Answer: 6")
-    assert _apply_tools(reply, []) == reply
+    assert _ToolRun(["calculator"], "", lambda seed: "")(reply).endswith("Answer: 6")
+    assert _ToolRun([], "", lambda seed: "")(reply) == reply
+
+
+def test_the_sql_check_tool_keeps_the_first_sampled_query_that_runs_on_the_requests_schema() -> None:
+    from moe_system.client import _ToolRun
+
+    prompt = "Names of engineers?\n\nSchema:\nemployees(id, name, dept)"
+    seeds: list[int] = []
+
+    def sample(seed: int) -> str:
+        seeds.append(seed)
+        return "```sql\nSELECT name FROM employees\n```" if seed == 2 else "```sql\nSELECT nme FROM employees\n```"
+
+    failing = "Here it is:\n```sql\nSELECT nme FROM employees\n```\nDone."
+    tool = _ToolRun(["sql_check"], prompt, sample)
+    assert tool(failing) == "Here it is:\n```sql\nSELECT name FROM employees\n```\nDone." and seeds == [1, 2]
+    seeds.clear()
+    assert tool("```sql\nSELECT dept FROM employees\n```") == "```sql\nSELECT dept FROM employees\n```"
+    assert seeds == []  # a query that runs is kept without sampling
+    no_schema = _ToolRun(["sql_check"], "What does SELECT do?", sample)
+    assert no_schema(failing) == failing and seeds == []  # nothing to check against
 
 
 def test_the_leading_experts_decoding_settings_replace_the_defaults() -> None:

@@ -17,7 +17,8 @@ Items are JSONL, one object a line; keys other than these are ignored:
 - math: `question`, `answer` (a number). Correct when the answer's final number is within 1e-6 (relative) of
   it: the first number after the last `Answer:` / `Ответ:`, else the last number of the text.
 
-Decoding is greedy. Tools (`tools.py`) post-process an expert's answers only when its manifest lists them:
+Decoding is greedy. Tools (`tools.py`, applied by the SDK) post-process an expert's answers only when its
+manifest lists them:
 `calculator` runs a math answer's ```python block and rewrites its `Answer:` line; `sql_check` runs the
 greedy query on an empty copy of the schema and, when it fails, samples up to three more candidates
 (temperature 0.7, seeds 1, 2, 3) and keeps the first that runs, falling back to the greedy one. The base
@@ -48,7 +49,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from moe_system.errors import MoEError, one_line
 from moe_system.experts.spec import parse_expert_spec
-from moe_system.training.tools import ToolError, math_tool, run_select, sql_tool
+from moe_system.training.tools import ToolError, extract_code, run_select
 
 TASKS = ("sql", "python", "math")
 REQUIRED_KEYS = {
@@ -61,8 +62,6 @@ PYTHON_TIMEOUT_S = 10.0
 GOLD_TIMEOUT_S = 30.0  # the gold query is trusted, but may be slow on a large --db
 MEMORY_LIMIT_BYTES = 1 << 30
 FILE_LIMIT_BYTES = 16 << 20
-SQL_RETRY_SEEDS = (1, 2, 3)
-RETRY_TEMPERATURE = 0.7
 REL_TOL = 1e-6
 
 
@@ -158,21 +157,6 @@ def build_prompt(item: Mapping[str, Any], task: str) -> str:
 
 
 # ---- reading answers
-
-_FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
-_LANGUAGES = {"sql": {"sql", "sqlite", "sqlite3"}, "python": {"python", "python3", "py"}}
-
-
-def extract_code(text: str, language: str) -> str:
-    """The body of the first ```language block (an unclosed one runs to the end), else of the first fenced
-    block of any language, else the whole text; stripped."""
-    names = _LANGUAGES.get(language, {language})
-    blocks = [(match.group(1).lower(), match.group(2)) for match in _FENCE.finditer(text)]
-    for name, body in blocks:
-        if name in names:
-            return body.strip()
-    return blocks[0][1].strip() if blocks else text.strip()
-
 
 _SPACES = "[ \u00a0\u202f]"
 _NUMBER = re.compile(
@@ -394,21 +378,20 @@ def evaluate(
 
     `client` is a `MoEClient` (anything with `generate`, `registry` and `settings.home` will do).
     `max_tokens` defaults per task (`DEFAULT_MAX_TOKENS`); `db` is an SQLite file for sql items without
-    `db_sql`; `timeout_s` limits each python run; `tools=False` turns the manifest's tools off. Items are
-    generated one at a time for now; `batch_size` is the number a batched engine call will take."""
+    `db_sql`; `timeout_s` limits each python run; `tools=False` asks the SDK not to apply the manifest's
+    tools. Items are generated one at a time for now; `batch_size` is the number a batched engine call will
+    take."""
     _required_keys(task)
     if batch_size < 1:
         raise EvalError("batch_size must be at least 1")
     if db is not None and not db.is_file():
         raise EvalError(f"--db {db}: no such file")
     name = _expert_name(expert)
-    enabled = _manifest_tools(client, name) if tools else set()
     limit = max_tokens or DEFAULT_MAX_TOKENS[task]
     scratch = Path(client.settings.home) / "tmp"
 
-    def generate(prompt: str, seed: int | None = None) -> str:
-        temperature = 0.0 if seed is None else RETRY_TEMPERATURE
-        response = client.generate(prompt, expert=name or "none", max_tokens=limit, temperature=temperature, seed=seed)
+    def generate(prompt: str) -> str:
+        response = client.generate(prompt, expert=name or "none", max_tokens=limit, temperature=0.0, tools=tools)
         return str(response.text)
 
     per_item: list[dict[str, Any]] = []
@@ -416,7 +399,7 @@ def evaluate(
         for index, item in enumerate(items):
             label = item.get("id", index + 1)
             try:
-                prediction, correct = _answer(item, task, generate, enabled, db, timeout_s, scratch)
+                prediction, correct = _answer(item, task, generate(build_prompt(item, task)), db, timeout_s, scratch)
             except EvalError as err:
                 raise EvalError(f"item {label}: {err}") from err
             per_item.append({"id": label, "prediction": prediction, "correct": correct})
@@ -426,42 +409,15 @@ def evaluate(
 
 
 def _answer(
-    item: Mapping[str, Any],
-    task: str,
-    generate: Callable[..., str],
-    enabled: set[str],
-    db: Path | None,
-    timeout_s: float,
-    scratch: Path,
+    item: Mapping[str, Any], task: str, text: str, db: Path | None, timeout_s: float, scratch: Path
 ) -> tuple[Any, bool]:
-    """(prediction, correct) for one item: the query or code that was scored, or the math answer's number."""
-    prompt = build_prompt(item, task)
-    text = generate(prompt)
+    """(prediction, correct) for one answer: the query or code that was scored, or the math answer's number."""
     if task == "math":
-        if "calculator" in enabled:
-            text = math_tool(text)
         return extract_number(text), score_math(item, text)
     if task == "python":
         return extract_code(text, "python"), score_python(item, text, timeout_s, scratch=scratch)
     query = extract_code(text, "sql")
-    if "sql_check" in enabled:
-        query = _checked_query(query, item["schema"], lambda seed: extract_code(generate(prompt, seed), "sql"))
     return query, score_sql(item, query, db)
-
-
-def _checked_query(query: str, schema: str, sample: Callable[[int], str]) -> str:
-    """The greedy query if it runs on the empty schema, else the first of up to three sampled ones that does,
-    else the greedy one. Samples are drawn only while needed."""
-
-    def candidates() -> Iterator[str]:
-        yield query
-        for seed in SQL_RETRY_SEEDS:
-            yield sample(seed)
-
-    try:
-        return sql_tool(candidates(), schema) or query
-    except ToolError:  # the schema text does not build a database: nothing to check against
-        return query
 
 
 def _expert_name(expert: str | None) -> str | None:
@@ -469,14 +425,6 @@ def _expert_name(expert: str | None) -> str | None:
     if choice == "auto" or len(choice) > 1:
         raise EvalError(f"evaluate one expert by name, or none for the base model (not {expert!r})")
     return next(iter(choice), None)
-
-
-def _manifest_tools(client: Any, name: str | None) -> set[str]:
-    """The tools the expert's manifest lists; none for the base model."""
-    if name is None:
-        return set()
-    base, _, version = name.partition("@")
-    return set(client.registry.get(base, version or None).manifest.tools)
 
 
 @contextmanager

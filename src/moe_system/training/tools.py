@@ -5,7 +5,8 @@ so a math expert may write its computation as a tiny ```python block; `math_tool
 `safe_eval_program` and writes the result as the final `Answer:` line. `sql_tool` / `check_sql` try SQL
 candidates on an empty database built from the schema the model was shown and keep the first one that
 compiles and runs. An expert's manifest lists the tools its answers pass through (`"tools": ["calculator"]`,
-names from `TOOLS`); `evaluation.py` applies them.
+names from `TOOLS`); the SDK applies them to the final answer (`sql_check_answer` resamples with the
+expert's own model when its query does not run).
 
 `safe_eval_program` never hands the source to `eval`/`exec`: the AST is first checked against a small
 whitelist (assignments, arithmetic, comparisons, numbers, a few math functions) and then walked by the
@@ -27,7 +28,7 @@ import operator
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from typing import Any
 
@@ -380,6 +381,11 @@ _COMMENTS = re.compile(r"--[^\n]*|/\*.*?(?:\*/|$)", re.S)
 _FIRST_WORD = re.compile(r"[\s(]*([A-Za-z]*)")
 _TABLE_LINE = re.compile(r"^\s*(?:[-*]\s+)?[\"`\[]?([A-Za-z_][\w$]*)[\"`\]]?\s*\((.*)\)\s*;?\s*$")
 _COLUMN_NAME = re.compile(r"\s*[\"`\[]?([^\"`\]\s,():]+)")
+_SCHEMA_LABEL = re.compile(r"^[ \t]*(?:schema|схема)[ \t]*:[ \t]*$", re.I | re.M)
+_FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
+_LANGUAGES = {"sql": {"sql", "sqlite", "sqlite3"}, "python": {"python", "python3", "py"}}
+SQL_RETRY_SEEDS = (1, 2, 3)  # seeds of the sampled candidates tried when the greedy query does not run
+RETRY_TEMPERATURE = 0.7
 
 
 def split_sql(script: str) -> list[str]:
@@ -463,13 +469,15 @@ def run_select(
 def schema_database(schema: str) -> sqlite3.Connection:
     """An empty in-memory database with the tables of `schema`: its CREATE statements as given, or, when it
     has none, `table(col, ...)` lines turned into tables with untyped columns. Other statements (INSERT,
-    ATTACH, PRAGMA, ...) are skipped. `ToolError` when a CREATE statement fails."""
+    ATTACH, PRAGMA, ...) are skipped. `ToolError` when a CREATE statement fails or there is no table."""
     creates = [statement for statement in split_sql(schema) if _keyword(statement) == "CREATE"]
     if not creates:
         creates = [
             f"CREATE TABLE {_quote(table)} ({', '.join(_quote(column) for column in columns)})"
             for table, columns in _table_lines(schema)
         ]
+    if not creates:
+        raise ToolError("the schema has no CREATE TABLE statement and no `table(col, ...)` line")
     db = sqlite3.connect(":memory:")
     try:
         for statement in creates:
@@ -532,6 +540,52 @@ def sql_tool(candidates: Iterable[str], schema: str) -> str | None:
                 continue
             return candidate
     return None
+
+
+def checked_query(query: str, schema: str, sample: Callable[[int], str]) -> str:
+    """The greedy `query` if it runs on the empty `schema`, else the first of up to three sampled ones
+    (`sample(seed)`, drawn only while needed) that does, else `query`. Unchanged when the schema does not
+    build (there is nothing to check against)."""
+
+    def candidates() -> Iterator[str]:
+        yield query
+        for seed in SQL_RETRY_SEEDS:
+            yield sample(seed)
+
+    try:
+        return sql_tool(candidates(), schema) or query
+    except ToolError:
+        return query
+
+
+def schema_in_prompt(prompt: str) -> str:
+    """The schema of a sql request: what follows its last `Schema:` / `Схема:` line, else the whole message
+    (CREATE statements and `table(col, ...)` lines are picked out of it)."""
+    labels = list(_SCHEMA_LABEL.finditer(prompt))
+    return prompt[labels[-1].end():] if labels else prompt
+
+
+def sql_check_answer(answer: str, prompt: str, sample: Callable[[int], str]) -> str:
+    """`answer` with its query replaced by the first candidate that runs on the schema in `prompt`: the
+    answer's own query, then those of up to three answers sampled with `sample(seed)`. Unchanged when its
+    query runs, when the prompt has no schema, or when no candidate runs."""
+    query = extract_code(answer, "sql")
+    chosen = checked_query(query, schema_in_prompt(prompt), lambda seed: extract_code(sample(seed), "sql"))
+    return answer if chosen == query else answer.replace(query, chosen, 1)
+
+
+# ---- reading answers
+
+
+def extract_code(text: str, language: str) -> str:
+    """The body of the first ```language block (an unclosed one runs to the end), else of the first fenced
+    block of any language, else the whole text; stripped."""
+    names = _LANGUAGES.get(language, {language})
+    blocks = [(match.group(1).lower(), match.group(2)) for match in _FENCE.finditer(text)]
+    for name, body in blocks:
+        if name in names:
+            return body.strip()
+    return blocks[0][1].strip() if blocks else text.strip()
 
 
 # Tool names a manifest may list in `tools` (see `moe_system.experts.manifest.ToolName`).
