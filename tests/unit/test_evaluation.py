@@ -62,7 +62,8 @@ class FakeClient:
         self.registry = SimpleNamespace(get=lambda name, version=None: self.expert)
 
     def generate(self, prompt: str, expert: str = "auto", max_tokens: int | None = None,
-                 temperature: float | None = None, seed: int | None = None, tools: bool = True) -> SimpleNamespace:  # fmt: skip
+                 temperature: float | None = None, seed: int | None = None,
+                 tools: bool = True) -> SimpleNamespace:  # fmt: skip
         self.calls.append({"prompt": prompt, "expert": expert, "temperature": temperature, "seed": seed,
                            "max_tokens": max_tokens, "tools": tools})  # fmt: skip
         names = self.expert.manifest.tools if tools and expert != "none" else []
