@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: setup
-	$(MOE) demo
+	$(MOE) demo --experts experts
 
 test: setup
 	$(PY) -m pytest -q tests

@@ -26,6 +26,7 @@ from moe_system.routing import RoutingDecision
 from moe_system.routing.decision import Candidate
 
 if TYPE_CHECKING:
+    from moe_system.engine import Engine
     from moe_system.experts.batched import RowAdapters
     from moe_system.experts.registry import InstalledExpert, Registry
 
@@ -144,12 +145,13 @@ class MoEClient:
         decision, chosen = self._decide(messages[-1]["content"], parse_expert_spec(expert))
         defaults = _expert_defaults(chosen, self.settings.generation)
         params = self.runtime.sampling_params(defaults, max_tokens, temperature, seed, **options)
-        adapters = self.runtime.adapters(chosen)
+        engine, adapters = self.runtime.engine_for(chosen)
         system, messages = _expert_prompt(chosen, messages, self.settings.generation.system_prompt)
         ids = self.runtime.prompt_ids(messages, system)
         names = sorted({tool for expert, _ in chosen for tool in expert.manifest.tools}) if tools else []
-        finish = _ToolRun(names, messages[-1]["content"], lambda seed: self._sample(ids, params, adapters, seed))
-        return Stream(lambda stream: self._stream(stream, ids, params, decision, adapters, finish))
+        finish = _ToolRun(names, messages[-1]["content"],
+                          lambda seed: _sample(engine, ids, params, adapters, seed))
+        return Stream(lambda stream: self._stream(stream, engine, ids, params, decision, adapters, finish))
 
     def start_conversation(
         self, user_id: str | None = None, conversation_id: str | None = None, expert: ExpertSpec = "auto"
@@ -176,16 +178,10 @@ class MoEClient:
             strategy="explicit", reason=f"the caller chose {label}",
         ), chosen
 
-    def _sample(self, ids: list[int], params: Any, adapters: RowAdapters, seed: int) -> str:
-        """Another answer to the same request, sampled with `seed` (for the tools that retry)."""
-        from moe_system.training.tools import RETRY_TEMPERATURE
-
-        sampled = replace(params, temperature=RETRY_TEMPERATURE, seed=seed)
-        return self.runtime.engine.generate([ids], sampled, [adapters])[0].text
-
     def _stream(
         self,
         stream: Stream,
+        engine: Engine,
         ids: list[int],
         params: Any,
         decision: RoutingDecision,
@@ -194,7 +190,7 @@ class MoEClient:
     ) -> Iterator[str]:
         """Stream the deltas; the final `Response.text` is the answer after the experts' tools (the calculator
         recomputes the `Answer:` line from the expert's program; the streamed text is the model's own)."""
-        for event in self.runtime.engine.stream(ids, params, adapters):
+        for event in engine.stream(ids, params, adapters):
             if event.delta:
                 yield event.delta
             if event.completion is not None:
@@ -270,6 +266,14 @@ def _expert_defaults(chosen: Chosen, defaults: GenerationSettings) -> Generation
     hints = max(chosen, key=lambda pair: abs(pair[1]))[0].manifest.generation
     update = {k: v for k, v in hints.model_dump().items() if v is not None}
     return defaults.model_copy(update=update) if update else defaults
+
+
+def _sample(engine: Engine, ids: list[int], params: Any, adapters: RowAdapters, seed: int) -> str:
+    """Another answer to the same request, sampled with `seed` (for the tools that retry)."""
+    from moe_system.training.tools import RETRY_TEMPERATURE
+
+    sampled = replace(params, temperature=RETRY_TEMPERATURE, seed=seed)
+    return engine.generate([ids], sampled, [adapters])[0].text
 
 
 @dataclass

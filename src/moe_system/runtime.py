@@ -36,6 +36,7 @@ class Runtime:
     settings: Settings
     experts: ExpertCache
     _base_sha256: str | None = field(default=None, repr=False)
+    _standalone: tuple[tuple[str, str], Engine] | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, settings: Settings, console: Console | None = None) -> Runtime:
@@ -55,18 +56,49 @@ class Runtime:
             self._base_sha256 = base_sha256(self.settings)
         return self._base_sha256
 
+    def engine_for(self, chosen: Sequence[tuple[InstalledExpert, float]]) -> tuple[Engine, RowAdapters]:
+        """The engine that answers for `chosen` and the adapters its row applies: the base engine with the
+        experts' adapters, or, for one expert of kind `model`, that model's own engine."""
+        for expert, _ in chosen:
+            self._check_base(expert)
+        standalone = [expert for expert, _ in chosen if expert.kind == "model"]
+        if not standalone:
+            return self.engine, self.adapters(chosen)
+        if len(chosen) > 1:
+            raise InvalidRequestError(
+                f"expert '{standalone[0].name}' is a standalone model (kind model): it answers alone, not composed"
+            )
+        return self._standalone_engine(standalone[0]), ()
+
     def adapters(self, chosen: Sequence[tuple[InstalledExpert, float]]) -> RowAdapters:
         """Installed experts with weights -> the loaded adapters one engine row applies."""
         row = []
         for expert, weight in chosen:
-            if expert.base_sha256 != self.base_sha256:
-                raise ExpertError(
-                    f"expert '{expert.name}' {expert.version} was built for base model '{expert.base_model}' "
-                    f"({expert.base_sha256[:12]}…), but the running base is '{self.model_name}' "
-                    f"({self.base_sha256[:12]}…)"
-                )
+            self._check_base(expert)
             row.append((self.experts.get(expert.name, expert.version, expert.kind, expert.path), weight))
         return tuple(row)
+
+    def _check_base(self, expert: InstalledExpert) -> None:
+        if expert.base_sha256 != self.base_sha256:
+            raise ExpertError(
+                f"expert '{expert.name}' {expert.version} was built for base model '{expert.base_model}' "
+                f"({expert.base_sha256[:12]}…), but the running base is '{self.model_name}' "
+                f"({self.base_sha256[:12]}…)"
+            )
+
+    def _standalone_engine(self, expert: InstalledExpert) -> Engine:
+        """The engine of a kind-`model` expert; the last one used stays loaded (they are small, and the
+        adapter cache's budget is for adapters)."""
+        key = (expert.name, expert.version)
+        if self._standalone is None or self._standalone[0] != key:
+            from moe_system.experts.standalone import load_standalone
+
+            model = load_standalone(expert.path, expert.name, self.engine.backend.dtype)
+            context = _context(self.settings, model.config.max_position_embeddings)
+            backend = build_backend(model, self.settings.base.backend, context)
+            engine = Engine(backend, decode=self.tokenizer.decode, stop_token_ids=self.tokenizer.stop_token_ids)
+            self._standalone = (key, engine)
+        return self._standalone[1]
 
     @property
     def context_length(self) -> int:

@@ -92,3 +92,36 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path: Path, recipe:
                             env=_env(whole_home, model_home), capture_output=True, text=True, timeout=120, check=False)
     assert verify.returncode == 0, verify.stderr
     assert json.loads(verify.stdout)["signed"]
+
+
+MODEL_RECIPE = """
+expert: {name: scratch, version: 0.1.0, description: a from-scratch smoke-test model}
+train:
+  method: model
+  model: {d_model: 64, n_layers: 2, n_heads: 4, d_ff: 128, max_positions: 256}
+  data: {train: data.jsonl, val_fraction: 0.1, dedup: true}
+  optim: {batch_size: 4, lr: 3.0e-3, max_steps: 6, max_len: 96}
+  run: {eval_every: 3, save_every: 3, seed: 5, threads: 1}
+"""
+
+
+def test_a_from_scratch_model_expert_trains_installs_and_answers(tmp_path: Path, model_home: Path) -> None:
+    """`method: model` ends like an adapter run: a signed kind-`model` package, installed, that answers alone."""
+    (tmp_path / "data.jsonl").write_text(_data(), encoding="utf-8")
+    (tmp_path / "scratch.yaml").write_text(MODEL_RECIPE, encoding="utf-8")
+    env = _env(tmp_path / "home", model_home)
+    trained = subprocess.run([*MOE, "train", "--recipe", str(tmp_path / "scratch.yaml"), "--json"], env=env,
+                             capture_output=True, text=True, timeout=600, check=False)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert json.loads(trained.stdout)["installed"]
+    listed = subprocess.run([*MOE, "experts", "list", "--json"], env=env, capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert [(e["name"], e["kind"]) for e in json.loads(listed.stdout)] == [("scratch", "model")]
+    answer = subprocess.run([*MOE, "generate", "--expert", "scratch", "--max-tokens", "8", "--json",
+                             "What is 2 plus 5?"], env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert answer.returncode == 0, answer.stderr[-3000:]
+    reply = json.loads(answer.stdout)
+    assert reply["expert"] == "scratch" and 1 <= reply["usage"]["completion_tokens"] <= 8
+    composed = subprocess.run([*MOE, "generate", "--expert", "scratch,tiny", "What is 2 plus 5?"], env=env,
+                              capture_output=True, text=True, timeout=300, check=False)
+    assert composed.returncode == 2 and "Traceback" not in composed.stderr

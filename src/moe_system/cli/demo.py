@@ -1,10 +1,22 @@
-"""`moe demo` (run by `make demo`): a few English and Russian prompts through `MoEClient`, each
-answer printed with its routing and timings. Non-interactive; the first run converts the model."""
+"""`moe demo` (run by `make demo`): the starter experts against the plain base model on questions neither has
+seen, then a few English and Russian prompts through `MoEClient`, each answer printed with its routing and
+timings. Non-interactive; the first run converts the model.
+
+`--experts DIR` (the Makefile passes the repository's `experts/`) first installs the `.expert` packages found
+there that are not installed yet, trusting the publisher key in `DIR/publisher.pub` for those installs only.
+Each starter expert then answers one generated held-out question (a seed no training run uses) beside the
+base model, and both answers are scored the way `moe eval` scores them.
+"""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Annotated, Any
 
+import typer
+from rich.columns import Columns
+from rich.markup import escape
 from rich.panel import Panel
 
 from moe_system.cli.common import err, make_client, out
@@ -16,15 +28,29 @@ DEMO_PROMPTS = [
     "Какая столица Франции?",
     "Привет! Расскажи коротко, что такое фотосинтез.",
 ]
+PUBLISHER_KEY = "publisher.pub"
+DEMO_SEED = 4242  # an evaluation seed (>= EVAL_SEED_MIN): the question is not in any training set
+STARTER_TASKS = ("sql", "python", "math")
 
 
-def demo() -> None:
-    """Answer a few English and Russian prompts with the embedded model and show timings."""
+def demo(
+    experts: Annotated[
+        Path | None,
+        typer.Option("--experts", help="install the .expert packages of this folder (signed by its publisher.pub) "
+                     "and show each answering beside the base model"),
+    ] = None,
+) -> None:
+    """Show the starter experts beside the base model, then answer a few English and Russian prompts."""
     started = time.perf_counter()
     client = make_client()
     runtime = client.runtime
     err.print(f"[bold]model[/] {runtime.model_name} · backend {runtime.backend_name} · loaded in "
               f"{runtime.load_s:.1f} s")
+    if experts is not None:
+        _install_starters(client, experts)
+        for task in STARTER_TASKS:
+            if task in client.registry.names():
+                _expert_beside_base(client, task)
     for prompt in DEMO_PROMPTS:
         response = client.generate(prompt, max_tokens=96)
         t = response.timings
@@ -34,3 +60,49 @@ def demo() -> None:
         out.print(Panel(response.text.strip() or "(empty)", title=prompt, subtitle=subtitle,
                         title_align="left", subtitle_align="right"))
     out.print(f"demo finished in {time.perf_counter() - started:.1f} s")
+
+
+def _install_starters(client: Any, folder: Path) -> None:
+    """Install every package of `folder` whose name and version are not installed yet."""
+    from moe_system.base.fingerprint import base_sha256
+    from moe_system.errors import ExpertError
+    from moe_system.experts.package import verify_package
+    from moe_system.experts.registry import Registry, trusting
+
+    key = folder / PUBLISHER_KEY
+    if not key.is_file():
+        raise ExpertError(f"--experts {folder}: no {PUBLISHER_KEY} (the key that signed its packages) there")
+    settings = trusting(client.settings, key.read_text(encoding="utf-8"))
+    installed = {(e.name, e.version) for e in client.registry.list()}
+    with Registry(settings) as registry:
+        for package in sorted(folder.glob("*.expert")):
+            manifest = verify_package(package, scratch=settings.home / "tmp").manifest
+            if (manifest.name, manifest.version) in installed:
+                continue
+            registry.install(package, base_sha256=base_sha256(settings))
+            err.print(f"installed expert [bold]{manifest.name}[/] {manifest.version} from {escape(str(package))}")
+
+
+def _expert_beside_base(client: Any, task: str) -> None:
+    """One held-out question answered by the base model and by the expert, each scored."""
+    from moe_system.data import GENERATORS
+    from moe_system.training.evaluation import build_prompt, score_answer
+
+    item = GENERATORS[task].generate(1, DEMO_SEED, "en")[0]
+    prompt = build_prompt(item, task)
+    manifest = client.registry.get(task).manifest
+    scratch = client.settings.home / "tmp"
+    panels = []
+    for label, expert in (("base model", "none"), (f"expert {task}", task)):
+        response = client.generate(prompt, expert=expert, max_tokens=manifest.generation.max_tokens,
+                                   temperature=0.0)
+        correct = score_answer(item, task, response.text, scratch=scratch)[1]
+        mark = "[green]✓ correct[/]" if correct else "[red]✗ wrong[/]"
+        panels.append(Panel(escape(response.text.strip()) or "(empty)", title=f"{label} · {mark}",
+                            subtitle=f"{response.usage['completion_tokens']} tokens", title_align="left"))
+    evaluation = manifest.evaluation
+    held_out = ""
+    if evaluation is not None and evaluation.score is not None and evaluation.base_score is not None:
+        held_out = f" · held-out accuracy: expert {evaluation.score:.0%}, base {evaluation.base_score:.0%}"
+    out.print(Panel(Columns(panels, equal=True, expand=True), title=escape(prompt), title_align="left",
+                    subtitle=f"{task}{held_out}", subtitle_align="right"))

@@ -20,8 +20,7 @@ import torch
 
 from moe_system.errors import ExpertError
 from moe_system.experts.adapters import AdapterWeights, BaseLinear, Site, load_adapter
-
-ADAPTER_KINDS = frozenset({"lora", "dora", "ia3"})
+from moe_system.experts.package import ADAPTER_KINDS
 
 
 @dataclass

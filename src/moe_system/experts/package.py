@@ -5,8 +5,10 @@ A package is a deterministic tar.gz (or the same layout as an unpacked folder):
     manifest.json               the manifest (integrity.files: sha256 of every other file but signature.sig)
     README.md                   required; written from the manifest when the source folder has none
     adapter_config.json         PEFT config (required for kinds lora/dora/ia3)
-    adapter_model.safetensors   adapter weights (required for kinds lora/dora/ia3); kinds model/solver
-                                carry their weights as other top-level *.safetensors files
+    adapter_model.safetensors   adapter weights (required for kinds lora/dora/ia3)
+    config.json                 a Llama decoder config (required for kind model, see experts/standalone.py)
+    model.safetensors           its weights (required for kind model); kind solver carries its weights as
+                                other top-level *.safetensors files
     examples/  tests/           optional folders
     signature.sig               base64 Ed25519 signature, once signed
 
@@ -47,12 +49,17 @@ SIGNATURE_FILE = "signature.sig"
 WEIGHTS_FILE = "adapter_model.safetensors"
 ADAPTER_CONFIG_FILE = "adapter_config.json"
 README_FILE = "README.md"
+MODEL_CONFIG_FILE = "config.json"  # kind model: the decoder's transformers config (JSON)
+MODEL_WEIGHTS_FILE = "model.safetensors"  # kind model: its weights
 
 DEFAULT_MAX_BYTES = 2048 * 2**20
 MAX_MEMBERS = 1000
 
 ADAPTER_KINDS = frozenset({"lora", "dora", "ia3"})
-_TOP_FILES = frozenset({MANIFEST_FILE, SIGNATURE_FILE, WEIGHTS_FILE, ADAPTER_CONFIG_FILE, README_FILE})
+_TOP_FILES = frozenset({MANIFEST_FILE, SIGNATURE_FILE, WEIGHTS_FILE, ADAPTER_CONFIG_FILE, README_FILE,
+                        MODEL_CONFIG_FILE})
+_REQUIRED = {kind: (WEIGHTS_FILE, ADAPTER_CONFIG_FILE) for kind in ADAPTER_KINDS} | {
+    "model": (MODEL_WEIGHTS_FILE, MODEL_CONFIG_FILE)}
 _TOP_FOLDERS = frozenset({"examples", "tests"})
 _PICKLE_SUFFIXES = frozenset(
     {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".npz", ".h5", ".msgpack"}
@@ -328,7 +335,7 @@ def _read_manifest(folder: Path, label: str) -> Manifest:
 
 def _check_payload(manifest: Manifest, hashes: Mapping[str, str], label: str) -> None:
     """Required files present, and the payload exactly as `integrity.files` lists it."""
-    required = [README_FILE] + ([WEIGHTS_FILE, ADAPTER_CONFIG_FILE] if manifest.kind in ADAPTER_KINDS else [])
+    required = [README_FILE, *_REQUIRED.get(manifest.kind, ())]
     for name in required:
         if name not in hashes:
             raise PackageError(f"{label}: missing required file '{name}' (kind {manifest.kind})")

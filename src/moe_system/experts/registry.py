@@ -101,6 +101,14 @@ class InstalledExpert:
         }
 
 
+def trusting(settings: Settings, public_key: str) -> Settings:
+    """`settings` with `public_key` added to `experts.trusted_publishers`, for installs whose publisher the
+    caller vouches for itself: the project key that signed a package a moment ago, or the key shipped beside
+    the starter experts in the repository."""
+    keys = [*settings.experts.trusted_publishers, public_key.strip()]
+    return settings.model_copy(update={"experts": settings.experts.model_copy(update={"trusted_publishers": keys})})
+
+
 # The columns of `experts` are the fields of `InstalledExpert` but `path` (always experts_dir/NAME/VERSION).
 _FIELDS = tuple(f.name for f in fields(InstalledExpert) if f.name != "path")
 _COLUMNS = ", ".join(_FIELDS)

@@ -399,7 +399,8 @@ def evaluate(
         for index, item in enumerate(items):
             label = item.get("id", index + 1)
             try:
-                prediction, correct = _answer(item, task, generate(build_prompt(item, task)), db, timeout_s, scratch)
+                prediction, correct = score_answer(item, task, generate(build_prompt(item, task)), db, timeout_s,
+                                                   scratch=scratch)
             except EvalError as err:
                 raise EvalError(f"item {label}: {err}") from err
             per_item.append({"id": label, "prediction": prediction, "correct": correct})
@@ -408,8 +409,9 @@ def evaluate(
     return EvalResult(task, name, len(per_item), right, right / len(per_item) if per_item else 0.0, per_item)
 
 
-def _answer(
-    item: Mapping[str, Any], task: str, text: str, db: Path | None, timeout_s: float, scratch: Path
+def score_answer(
+    item: Mapping[str, Any], task: str, text: str, db: Path | None = None, timeout_s: float = PYTHON_TIMEOUT_S,
+    *, scratch: Path,
 ) -> tuple[Any, bool]:
     """(prediction, correct) for one answer: the query or code that was scored, or the math answer's number."""
     if task == "math":

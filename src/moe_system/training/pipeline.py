@@ -107,7 +107,7 @@ def run_recipe(
     torch.manual_seed(config.run.seed)  # the initial adapter (or model) weights are part of the run's identity
     if config.method == "model":
         model = expert_model(config.model, tokenizer.vocab_size, pad_id, tokenizer.stop_token_ids[0])
-        answerer = _ModelAnswerer(model, tokenizer)
+        answerer = _ModelAnswerer(model, tokenizer, _AdapterAnswerer(NativeBackend(base.model), tokenizer))
     else:
         answerer = _AdapterAnswerer(NativeBackend(base.model), tokenizer)  # packs the frozen base once
         for param in base.model.parameters():
@@ -153,12 +153,11 @@ def run_recipe(
         result.base_accuracy = _accuracy(base_answers, items, scorer)
         console.print(f"held-out {recipe.task}: expert {result.expert_accuracy:.1%} vs base {result.base_accuracy:.1%} "
                       f"on {len(items)} items")
-    if config.method != "model":
-        package = _package(recipe, model, run_dir, settings, result, splits.manifest().sha256["train"])
-        result.package = str(package)
-        if install:
-            _install(package, settings)
-            result.installed = True
+    package = _package(recipe, model, run_dir, settings, result, splits.manifest().sha256["train"])
+    result.package = str(package)
+    if install:
+        _install(package, settings)
+        result.installed = True
     (run_dir / "result.json").write_text(json.dumps(asdict(result), indent=2) + "\n", encoding="utf-8")
     shutil.rmtree(scratch, ignore_errors=True)
     return result
@@ -283,10 +282,11 @@ class _AdapterAnswerer:
 
 
 class _ModelAnswerer:
-    """Answers with a from-scratch `ExpertModel` (rebuilt into the native backend at each evaluation)."""
+    """Answers with a from-scratch `ExpertModel` (rebuilt into the native backend at each evaluation); the
+    base model's answers, for comparison, come from `base`."""
 
-    def __init__(self, model: Any, tokenizer: Any) -> None:
-        self.model, self.tokenizer = model, tokenizer
+    def __init__(self, model: Any, tokenizer: Any, base: _AdapterAnswerer) -> None:
+        self.model, self.tokenizer, self.base = model, tokenizer, base
 
     def answer(self, prompts: Sequence[str], recipe: Recipe) -> list[str]:
         engine = Engine(NativeBackend(self.model.eval()), decode=self.tokenizer.decode,
@@ -300,7 +300,7 @@ class _ModelAnswerer:
         return [c.text for c in engine.generate(ids, params)]
 
     def answer_base(self, prompts: Sequence[str], recipe: Recipe, system: str | None) -> list[str]:
-        return ["" for _ in prompts]  # a from-scratch model has no base to compare with
+        return self.base.answer_base(prompts, recipe, system)
 
 
 # ---- package, sign, install
@@ -311,23 +311,29 @@ def _package(recipe: Recipe, model: Any, run_dir: Path, settings: Settings, resu
     from moe_system.base.fingerprint import base_sha256
     from moe_system.base.source import resolve_source
     from moe_system.experts.manifest import Manifest
-    from moe_system.experts.package import build_package, sign_package
+    from moe_system.experts.package import WEIGHTS_FILE, build_package, sign_package
+    from moe_system.experts.standalone import save_standalone
 
-    folder = run_dir / "adapter"
+    folder = run_dir / "package"
     shutil.rmtree(folder, ignore_errors=True)
-    model.save_pretrained(folder)
-    weights_file = folder / "adapter_model.safetensors"
-    save_file({k: v.to(SHIPPED_DTYPE) for k, v in load_file(weights_file).items()}, weights_file,
-              metadata={"format": "pt"})
     info = recipe.expert
     kind = recipe.train.method
+    if kind == "model":
+        save_standalone(model, folder, SHIPPED_DTYPE)
+        adapter: dict[str, Any] = {}
+    else:
+        model.save_pretrained(folder)
+        weights_file = folder / WEIGHTS_FILE
+        save_file({k: v.to(SHIPPED_DTYPE) for k, v in load_file(weights_file).items()}, weights_file,
+                  metadata={"format": "pt"})
+        adapter = {"r": recipe.train.adapter.r if kind != "ia3" else None,
+                   "alpha": recipe.train.adapter.alpha if kind != "ia3" else None,
+                   "target_modules": sorted(model.peft_config["default"].target_modules or []),
+                   "dropout": recipe.train.adapter.dropout if kind != "ia3" else 0.0}
     manifest = Manifest.from_dict({
         "name": info.name, "version": info.version, "description": info.description, "kind": kind,
         "base_model": {"name": resolve_source(settings.base).name, "sha256": base_sha256(settings)},
-        "adapter": {"r": recipe.train.adapter.r if kind != "ia3" else None,
-                    "alpha": recipe.train.adapter.alpha if kind != "ia3" else None,
-                    "target_modules": sorted(model.peft_config["default"].target_modules or []),
-                    "dropout": recipe.train.adapter.dropout if kind != "ia3" else 0.0},
+        "adapter": adapter,
         "routing": {"keywords": info.keywords, "exclude_keywords": info.exclude_keywords,
                     "examples": info.examples, "category": info.category, "priority": info.priority},
         "prompt": {"system": recipe.infer.system_prompt, "template": recipe.infer.template},
@@ -358,10 +364,9 @@ def project_key(settings: Settings) -> Path:
 def _install(package: Path, settings: Settings) -> None:
     """Install with the project key trusted for this one install (it signed the package a moment ago)."""
     from moe_system.base.fingerprint import base_sha256
-    from moe_system.experts.registry import Registry
+    from moe_system.experts.registry import Registry, trusting
 
-    public = Path(f"{project_key(settings)}.pub").read_text(encoding="utf-8").strip()
-    experts = settings.experts.model_copy(update={"trusted_publishers": [*settings.experts.trusted_publishers, public]})
-    with Registry(settings.model_copy(update={"experts": experts})) as registry:
+    public = Path(f"{project_key(settings)}.pub").read_text(encoding="utf-8")
+    with Registry(trusting(settings, public)) as registry:
         registry.install(package, base_sha256=base_sha256(settings), replace=True)
 
