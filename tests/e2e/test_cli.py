@@ -12,6 +12,7 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 MOE = [sys.executable, "-m", "moe_system.cli"]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run(args: list[str], home: Path, env: dict[str, str] | None = None, stdin: str | None = None,
@@ -104,9 +105,38 @@ def test_help_everywhere(model_home: Path) -> None:
 
 
 def test_demo_runs_english_and_russian(model_home: Path) -> None:
-    """`moe demo` (what `make demo` runs) answers every prompt and reports timings."""
+    """`moe demo` (what `make demo` runs without the starter experts) answers every prompt with timings."""
     result = run(["demo"], model_home, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "Paris" in result.stdout
     assert "Какая столица Франции?" in result.stdout
     assert result.stdout.count("tok/s") == 5
+
+
+def test_make_demo_installs_the_starter_experts_and_shows_each_beside_the_base(
+    tmp_path: Path, model_home: Path
+) -> None:
+    """`moe demo --experts experts` (what `make demo` runs): the committed packages verify against the key beside
+    them, install for the embedded base, and each answers a held-out question next to the base model."""
+    from moe_system.base import base_model_dir
+    from moe_system.config import Settings
+
+    env = {"MOE_BASE__NAME": str(base_model_dir(Settings(home=model_home)))}
+    home = tmp_path / "home"
+    result = run(["demo", "--experts", str(REPO / "experts")], home, env=env, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for task in ("sql", "python", "math"):
+        assert f"installed expert {task} 1.0.0" in result.stderr
+        assert f"expert {task} · " in result.stdout
+    assert result.stdout.count("held-out accuracy: expert") == 3
+    assert result.stdout.count("base model · ") == 3
+    listed = json.loads(run(["experts", "list", "--json"], home, env=env).stdout)
+    assert sorted((e["name"], e["signed"]) for e in listed) == [("math", True), ("python", True), ("sql", True)]
+    again = run(["demo", "--experts", str(REPO / "experts")], home, env=env, timeout=900)
+    assert again.returncode == 0 and "installed expert" not in again.stderr  # installed once
+
+
+def test_demo_refuses_an_experts_folder_without_its_publisher_key(tmp_path: Path, model_home: Path) -> None:
+    (tmp_path / "starters").mkdir()
+    result = run(["demo", "--experts", str(tmp_path / "starters")], model_home)
+    assert result.returncode == 2 and "no publisher.pub" in result.stderr and "Traceback" not in result.stderr

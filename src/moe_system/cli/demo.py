@@ -42,12 +42,13 @@ def demo(
 ) -> None:
     """Show the starter experts beside the base model, then answer a few English and Russian prompts."""
     started = time.perf_counter()
+    publisher = _publisher_key(experts) if experts is not None else None
     client = make_client()
     runtime = client.runtime
     err.print(f"[bold]model[/] {runtime.model_name} · backend {runtime.backend_name} · loaded in "
               f"{runtime.load_s:.1f} s")
-    if experts is not None:
-        _install_starters(client, experts)
+    if experts is not None and publisher is not None:
+        _install_starters(client, experts, publisher)
         for task in STARTER_TASKS:
             if task in client.registry.names():
                 _expert_beside_base(client, task)
@@ -62,17 +63,23 @@ def demo(
     out.print(f"demo finished in {time.perf_counter() - started:.1f} s")
 
 
-def _install_starters(client: Any, folder: Path) -> None:
-    """Install every package of `folder` whose name and version are not installed yet."""
-    from moe_system.base.fingerprint import base_sha256
+def _publisher_key(folder: Path) -> str:
+    """The public key in `folder/publisher.pub`, which signed the packages beside it."""
     from moe_system.errors import ExpertError
-    from moe_system.experts.package import verify_package
-    from moe_system.experts.registry import Registry, trusting
 
     key = folder / PUBLISHER_KEY
     if not key.is_file():
         raise ExpertError(f"--experts {folder}: no {PUBLISHER_KEY} (the key that signed its packages) there")
-    settings = trusting(client.settings, key.read_text(encoding="utf-8"))
+    return key.read_text(encoding="utf-8")
+
+
+def _install_starters(client: Any, folder: Path, publisher: str) -> None:
+    """Install every package of `folder` whose name and version are not installed yet."""
+    from moe_system.base.fingerprint import base_sha256
+    from moe_system.experts.package import verify_package
+    from moe_system.experts.registry import Registry, trusting
+
+    settings = trusting(client.settings, publisher)
     installed = {(e.name, e.version) for e in client.registry.list()}
     with Registry(settings) as registry:
         for package in sorted(folder.glob("*.expert")):
