@@ -49,6 +49,7 @@ from moe_system.training.tools import math_tool
 from moe_system.training.trainer import Trainer
 
 PROJECT_KEY = "project.key"
+HELD_OUT_FILE = "heldout.jsonl"
 # Adapters ship in bfloat16: half the size of fp32 with the same exponent range; the loader computes in the
 # base dtype, and the final evaluation scores these rounded weights.
 SHIPPED_DTYPE = torch.bfloat16
@@ -99,6 +100,9 @@ def run_recipe(
     splits = split_dataset(examples, config.data.val_fraction, config.data.test_fraction, config.data.split_seed)
     splits.manifest().save(run_dir / "split_manifest.json")
     items, dropped = _clean_eval_items(recipe, splits.train, console)
+    if items:  # the held-out set as `moe eval --file` reads it, to re-score the installed expert
+        (run_dir / HELD_OUT_FILE).write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items),
+                                             encoding="utf-8")
 
     base = load_base(settings, console)
     tokenizer, pad_id = base.tokenizer, pad_token_id(base.tokenizer)
