@@ -9,7 +9,8 @@ A package is a deterministic tar.gz (or the same layout as an unpacked folder):
     config.json                 a Llama decoder config (required for kind model, see experts/standalone.py)
     model.safetensors           its weights (required for kind model); kind solver carries its weights as
                                 other top-level *.safetensors files
-    examples/  tests/           optional folders
+    examples/  tests/           optional folders; examples/prompts.jsonl ({"text": ...} a line) holds
+                                requests the expert is meant for, which routers learn from
     signature.sig               base64 Ed25519 signature, once signed
 
 The signature covers `signing_message` of every file but signature.sig, the manifest included, so any changed,
@@ -51,6 +52,7 @@ ADAPTER_CONFIG_FILE = "adapter_config.json"
 README_FILE = "README.md"
 MODEL_CONFIG_FILE = "config.json"  # kind model: the decoder's transformers config (JSON)
 MODEL_WEIGHTS_FILE = "model.safetensors"  # kind model: its weights
+EXAMPLE_PROMPTS_FILE = "examples/prompts.jsonl"  # optional: requests the expert is for, {"text": ...} a line
 
 DEFAULT_MAX_BYTES = 2048 * 2**20
 MAX_MEMBERS = 1000

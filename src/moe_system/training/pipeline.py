@@ -37,6 +37,7 @@ from moe_system.engine import Engine, NativeBackend, SamplingParams
 from moe_system.errors import ConfigError
 from moe_system.experts.adapters import from_peft
 from moe_system.experts.batched import RowAdapters
+from moe_system.experts.package import EXAMPLE_PROMPTS_FILE
 from moe_system.training.callbacks import default_callbacks
 from moe_system.training.config import Recipe
 from moe_system.training.data import Example, load_dataset
@@ -50,6 +51,7 @@ from moe_system.training.trainer import Trainer
 
 PROJECT_KEY = "project.key"
 HELD_OUT_FILE = "heldout.jsonl"
+ROUTING_PROMPTS = 200
 # Adapters ship in bfloat16: half the size of fp32 with the same exponent range; the loader computes in the
 # base dtype, and the final evaluation scores these rounded weights.
 SHIPPED_DTYPE = torch.bfloat16
@@ -157,7 +159,8 @@ def run_recipe(
         result.base_accuracy = _accuracy(base_answers, items, scorer)
         console.print(f"held-out {recipe.task}: expert {result.expert_accuracy:.1%} vs base {result.base_accuracy:.1%} "
                       f"on {len(items)} items")
-    package = _package(recipe, model, run_dir, settings, result, splits.manifest().sha256["train"])
+    package = _package(recipe, model, run_dir, settings, result, splits.manifest().sha256["train"],
+                       _routing_prompts(splits.train))
     result.package = str(package)
     if install:
         _install(package, settings)
@@ -310,8 +313,17 @@ class _ModelAnswerer:
 # ---- package, sign, install
 
 
+def _routing_prompts(train: Sequence[Example]) -> list[str]:
+    """Up to `ROUTING_PROMPTS` user requests from the training split, evenly spread over it: shipped in the
+    package (`EXAMPLE_PROMPTS_FILE`) so that routers can learn what this expert is asked."""
+    prompts = [next(m["content"] for m in reversed(e.messages) if m["role"] == "user")
+               for e in train if e.messages and any(m["role"] == "user" for m in e.messages)]
+    step = max(1, len(prompts) // ROUTING_PROMPTS)
+    return prompts[::step][:ROUTING_PROMPTS]
+
+
 def _package(recipe: Recipe, model: Any, run_dir: Path, settings: Settings, result: RunResult,
-             dataset_sha256: str) -> Path:
+             dataset_sha256: str, prompts: Sequence[str]) -> Path:
     from moe_system.base.fingerprint import base_sha256
     from moe_system.base.source import resolve_source
     from moe_system.experts.manifest import Manifest
@@ -349,6 +361,10 @@ def _package(recipe: Recipe, model: Any, run_dir: Path, settings: Settings, resu
         "license": info.license, "author": info.author,
     })
     (folder / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+    if prompts:
+        (folder / "examples").mkdir()
+        (folder / EXAMPLE_PROMPTS_FILE).write_text(
+            "".join(json.dumps({"text": p}, ensure_ascii=False) + "\n" for p in prompts), encoding="utf-8")
     package = run_dir / f"{info.name}-{info.version}.expert"
     build_package(folder, package)
     sign_package(package, project_key(settings), scratch=settings.home / "tmp")
