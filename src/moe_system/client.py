@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from moe_system.engine import Engine
     from moe_system.experts.batched import RowAdapters
     from moe_system.experts.registry import InstalledExpert, Registry
+    from moe_system.routing.router import Router
 
 Message = dict[str, str]
 Chosen = list[tuple["InstalledExpert", float]]
@@ -79,6 +80,7 @@ class MoEClient:
         self._console = console or Console(stderr=True)
         self._runtime: Any = None
         self._registry: Registry | None = None
+        self._router: Router | None = None
 
     # ---- lazily loaded model
 
@@ -102,12 +104,19 @@ class MoEClient:
 
     # ---- public API
 
-    def route(self, text: str) -> RoutingDecision:
-        """Which expert would answer `text`. No expert is installed yet, so the base model does."""
-        return RoutingDecision(
-            expert=None, confidence=1.0, candidates=[], strategy="none",
-            reason="no experts are installed; the base model answers",
-        )
+    @property
+    def router(self) -> Router:
+        """The router over the installed experts (refits itself when they change)."""
+        if self._router is None:
+            from moe_system.routing.router import Router
+
+            self._router = Router(self.registry, self.settings.routing.strategy)
+        return self._router
+
+    def route(self, text: str, strategy: str | None = None) -> RoutingDecision:
+        """Which expert would answer `text` (None: the base model), with confidence, candidates and reason.
+        `strategy` overrides `routing.strategy` (cascade | rules | learned | semantic | hierarchical)."""
+        return self.router.route(text, strategy)
 
     def generate(
         self,

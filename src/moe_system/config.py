@@ -77,6 +77,19 @@ class ExpertSettings(BaseModel):
     max_package_mb: int = Field(2048, ge=1, description="largest .expert archive (and unpacked size) accepted")
 
 
+RoutingStrategy = Literal["cascade", "rules", "learned", "semantic", "hierarchical"]
+
+
+class RoutingSettings(BaseModel):
+    """How `expert="auto"` picks an expert."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: RoutingStrategy = Field(
+        "cascade", description="cascade = rules, then the learned classifier, then embeddings; base when unsure"
+    )
+
+
 class Settings(BaseSettings):
     """All settings of the system. Build it with `load_settings()`."""
 
@@ -88,6 +101,7 @@ class Settings(BaseSettings):
     base: BaseModelSettings = Field(default_factory=BaseModelSettings)
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     experts: ExpertSettings = Field(default_factory=ExpertSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
 
     @field_validator("home")
     @classmethod

@@ -1,0 +1,108 @@
+"""The semantic strategy: embedding similarity to each expert's example requests, with a threshold per
+expert fitted on data.
+
+A request's score for a label is the mean cosine similarity of its `TOP_K` nearest examples of that label
+(embeddings from `embeddings.py`). The examples are `learned.training_set`'s (the experts' own requests and
+requests for the base model). Each expert's threshold is fitted on those same examples, leave-one-out: the
+value that best separates that expert's examples from the rest (F1). An expert answers when it has the best
+score and clears its threshold; otherwise the base model does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from moe_system.routing.decision import Candidate, RoutingDecision
+from moe_system.routing.learned import BASE
+
+TOP_K = 3
+
+
+class SemanticRouter:
+    """Nearest examples by embedding; `route(text)` returns a `RoutingDecision` (strategy "semantic")."""
+
+    name = "semantic"
+
+    def __init__(self, labels: Sequence[str], vectors: np.ndarray, thresholds: dict[str, float]) -> None:
+        self.labels = np.asarray(labels)  # [examples]
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)  # [examples, dim], L2-normalized
+        self.names = sorted(set(self.labels.tolist()))
+        self.thresholds = thresholds
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], labels: Sequence[str]) -> SemanticRouter:
+        from moe_system.routing.embeddings import encode
+
+        vectors = encode(texts)
+        router = cls(labels, vectors, {})
+        similarities = vectors @ vectors.T  # [examples, examples]
+        np.fill_diagonal(similarities, -np.inf)  # leave one out
+        scores = router._label_scores(similarities)  # [examples, names]
+        truth = np.asarray(labels)
+        for column, name in enumerate(router.names):
+            if name != BASE:
+                router.thresholds[name] = _best_threshold(scores[:, column], truth == name)
+        return router
+
+    def scores(self, vector: np.ndarray) -> dict[str, float]:
+        """Mean similarity of the TOP_K nearest examples, per label, for one embedding [dim]."""
+        row = self._label_scores((self.vectors @ vector)[None, :])[0]
+        return dict(zip(self.names, row.tolist(), strict=True))
+
+    def route(self, text: str, vector: np.ndarray | None = None) -> RoutingDecision:
+        from moe_system.routing.embeddings import encode
+
+        scores = self.scores(encode([text])[0] if vector is None else vector)
+        ranked = sorted(scores, key=lambda label: -scores[label])
+        candidates = [Candidate(None if label == BASE else label, round(scores[label], 4)) for label in ranked]
+        top = ranked[0]
+        if top != BASE and scores[top] >= self.thresholds.get(top, 1.0):
+            reason = f"nearest examples: {top} {scores[top]:.2f} (threshold {self.thresholds[top]:.2f})"
+            return RoutingDecision(top, round(float(scores[top]), 4), candidates, self.name, reason)
+        reason = f"nearest examples: {top if top != BASE else 'base model'} {scores[top]:.2f}"
+        if top != BASE:
+            reason += f", under its threshold {self.thresholds.get(top, 1.0):.2f}"
+        return RoutingDecision(None, round(float(scores.get(BASE, 1 - scores[top])), 4), candidates, self.name, reason)
+
+    def _label_scores(self, similarities: np.ndarray) -> np.ndarray:
+        """[queries, examples] similarities -> [queries, names] mean of the TOP_K best per label."""
+        out = np.empty((similarities.shape[0], len(self.names)), dtype=np.float32)
+        for column, name in enumerate(self.names):
+            block = similarities[:, self.labels == name]
+            k = min(TOP_K, block.shape[1])
+            out[:, column] = np.sort(block, axis=1)[:, -k:].mean(axis=1)
+        return out
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file({"vectors": self.vectors}, str(folder / "semantic.safetensors"),
+                  metadata={"labels": "\n".join(self.labels.tolist()),
+                            "thresholds": "\n".join(f"{k}\t{v!r}" for k, v in self.thresholds.items())})
+
+    @classmethod
+    def load(cls, folder: Path) -> SemanticRouter:
+        from safetensors import safe_open
+
+        path = str(folder / "semantic.safetensors")
+        with safe_open(path, framework="numpy") as handle:
+            meta = handle.metadata()
+        thresholds = {k: float(v) for k, v in (line.split("\t") for line in meta["thresholds"].splitlines())}
+        return cls(meta["labels"].split("\n"), load_file(path)["vectors"], thresholds)
+
+
+def _best_threshold(scores: np.ndarray, positive: np.ndarray) -> float:
+    """The cut on `scores` with the best F1 for `positive` (midpoints between sorted scores)."""
+    order = np.sort(np.unique(scores))
+    cuts = (order[1:] + order[:-1]) / 2 if len(order) > 1 else order
+    best, best_f1 = float(cuts[0]), -1.0
+    for cut in cuts:
+        predicted = scores >= cut
+        tp = float(np.sum(predicted & positive))
+        f1 = 2 * tp / max(float(np.sum(predicted) + np.sum(positive)), 1.0)
+        if f1 > best_f1:
+            best, best_f1 = float(cut), f1
+    return best

@@ -1,0 +1,164 @@
+"""Routing: text normalization and stemming, keyword rules, the learned and hierarchical classifiers (fitted,
+stored, loaded), the evaluation report, and a router that follows installs and removals without a restart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from moe_system.config import Settings
+from moe_system.errors import InvalidRequestError
+from moe_system.experts.manifest import Manifest
+from moe_system.experts.package import EXAMPLE_PROMPTS_FILE, build_package
+from moe_system.experts.registry import Registry
+from moe_system.routing.decision import RoutingDecision
+from moe_system.routing.evaluation import evaluate, load_examples
+from moe_system.routing.hierarchical import HierarchicalRouter
+from moe_system.routing.learned import BASE, LinearRouter, TrainingSet, bundled_examples, training_set
+from moe_system.routing.profiles import ExpertProfile
+from moe_system.routing.router import Router
+from moe_system.routing.rules import RuleRouter
+from moe_system.routing.text import is_russian, normalize, stems
+
+SQL = ExpertProfile("sql", keywords=("sql", "query", "group by", "запрос", "таблица"),
+                    exclude_keywords=("what is sql", "что такое sql"), category="code", priority=0.6)  # fmt: skip
+PYTHON = ExpertProfile("python", keywords=("python", "function", "функция"), category="code")
+MATH = ExpertProfile("math", keywords=("percent", "solve", "процент", "вычисли"), category="math")
+
+
+def test_normalize_and_stems_meet_across_forms_and_scripts() -> None:
+    assert normalize("  ＳＥＬＥＣＴ\tЁлка  ") == "select елка"
+    assert stems("Queries") == stems("query") and stems("запросы") == stems("запросом")
+    assert stems("group-by") == stems("group by")
+    assert is_russian("Сколько будет 2 + 2?") and not is_russian("What is 2 + 2?")
+
+
+def test_rules_match_whole_stemmed_words_and_phrases_and_honour_exclusions() -> None:
+    rules = RuleRouter([SQL, PYTHON, MATH])
+    strong = rules.route("Write an SQL query with GROUP BY over table sales")
+    assert strong.expert == "sql" and strong.confidence >= 0.9 and "group by" in strong.reason
+    assert rules.route("Напиши запросы к таблицам orders").expert == "sql"  # Russian stems
+    assert rules.route("What is SQL?").expert is None  # an exclude keyword rules sql out
+    assert rules.route("selection of functional styles").expert is None or \
+        rules.route("selection of functional styles").confidence < 0.9  # "function" is not "functional"
+    assert rules.route("the groupby idiom").expert is None  # "group by" needs both words
+    about = rules.route("Explain what a python function is")
+    assert about.expert == "python" and about.confidence < 0.9  # a question about it: not sure enough
+    assert rules.route("Hello there").expert is None
+
+
+def _data() -> TrainingSet:
+    data = TrainingSet()
+    data.add(["count users per city in table users", "sql query for orders total", "join orders and customers",
+              "напиши запрос: сумма заказов", "выбери строки из таблицы users"], "sql", 1.0)
+    data.add(["write a python function to reverse a list", "def add(a, b) returns wrong value, fix it",
+              "функция на python для сортировки", "python code to read a csv file"], "python", 1.0)
+    data.add(["what is 15 percent of 80", "solve 2x + 3 = 11", "вычисли 12 * 7", "поезд едет 3 часа по 60 км/ч"],
+             "math", 1.0)
+    data.add(["hello, how are you?", "what is the capital of France", "write a poem about the sea",
+              "расскажи анекдот", "что такое sql"], BASE, 1.0)
+    return data
+
+
+def test_learned_router_fits_and_round_trips_through_safetensors(tmp_path: Path) -> None:
+    data = _data()
+    router = LinearRouter.fit(data.texts, data.labels, data.weights)
+    decision = router.route("python function to reverse a string")
+    assert decision.expert == "python" and decision.strategy == "learned"
+    assert {c.expert for c in decision.candidates} == {"sql", "python", "math", None}
+    router.save(tmp_path / "learned")
+    assert sorted(p.name for p in (tmp_path / "learned").iterdir()) == ["classifier.json", "weights.safetensors"]
+    loaded = LinearRouter.load(tmp_path / "learned")
+    for text in ("вычисли 15 процентов от 300", "hello!", "sql to count orders"):
+        assert loaded.probabilities(text) == pytest.approx(router.probabilities(text), abs=1e-6)
+
+
+def test_hierarchical_router_goes_category_then_expert(tmp_path: Path) -> None:
+    data = _data()
+    router = HierarchicalRouter.fit(data, {"sql": "code", "python": "code", "math": "math"})
+    assert set(router.inner) == {"code"}  # math is alone in its category
+    decision = router.route("write a python function to sort a list")
+    assert decision.expert == "python" and "category code" in decision.reason
+    router.save(tmp_path / "h")
+    assert HierarchicalRouter.load(tmp_path / "h").route("write a python function to sort a list").expert == "python"
+
+
+def test_training_set_keeps_bundled_examples_only_for_installed_experts() -> None:
+    data = training_set([MATH])
+    bundled = bundled_examples("train")
+    assert set(data.labels) == {"math", BASE}
+    kept = sum(1 for _, expert in bundled if expert in (None, "math"))
+    assert len(data.texts) == kept + len(MATH.keywords) * 5  # + "what is <keyword>?" questions for the base
+    assert "What is percent?" in data.texts
+
+
+def test_bundled_splits_are_disjoint_and_cover_both_languages() -> None:
+    train, test = bundled_examples("train"), bundled_examples("test")
+    assert not {t for t, _ in train} & {t for t, _ in test}
+    for split in (train, test):
+        assert {e for _, e in split} == {"sql", "python", "math", None}
+        assert any(is_russian(t) for t, _ in split) and any(not is_russian(t) for t, _ in split)
+
+
+def test_evaluation_report_counts_per_class_and_language(tmp_path: Path) -> None:
+    path = tmp_path / "eval.jsonl"
+    rows = [{"text": "a", "expert": "sql"}, {"text": "б", "expert": None},
+            {"text": "c", "expert": "math", "lang": "en"}]
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    examples = load_examples(path)
+    assert [e.lang for e in examples] == ["en", "ru", "en"]
+    report = evaluate(lambda text: _decide({"a": "sql", "б": None, "c": "sql"}[text]), examples)
+    assert report.accuracy == pytest.approx(2 / 3, abs=1e-4) and report.by_language == {"en": 0.5, "ru": 1.0}
+    assert report.per_class["sql"] == {"precision": 0.5, "recall": 1.0, "support": 1.0}
+    assert report.confusion["math"]["sql"] == 1 and report.errors[0]["expected"] == "math"
+    path.write_text('{"text": "x"}\n')
+    with pytest.raises(InvalidRequestError, match=r"eval\.jsonl:1: needs"):
+        load_examples(path)
+
+
+def _decide(expert: str | None) -> RoutingDecision:
+    return RoutingDecision(expert, 1.0)
+
+
+def _package(tmp_path: Path, name: str, keywords: list[str], prompts: list[str]) -> Path:
+    folder = tmp_path / f"src-{name}"
+    (folder / "examples").mkdir(parents=True)
+    config = {"peft_type": "LORA", "r": 2, "lora_alpha": 4, "target_modules": ["q_proj"]}
+    (folder / "adapter_config.json").write_text(json.dumps(config))
+    save_file({"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": torch.zeros(2, 8),
+               "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": torch.zeros(8, 2)},
+              str(folder / "adapter_model.safetensors"))  # fmt: skip
+    manifest = Manifest.from_dict({"name": name, "version": "1.0.0", "kind": "lora",
+                                   "base_model": {"name": "b", "sha256": "ab" * 32},
+                                   "routing": {"keywords": keywords}})  # fmt: skip
+    (folder / "manifest.json").write_text(manifest.to_json())
+    (folder / EXAMPLE_PROMPTS_FILE).write_text("".join(json.dumps({"text": p}) + "\n" for p in prompts))
+    out = tmp_path / f"{name}.expert"
+    build_package(folder, out)
+    return out
+
+
+def test_router_follows_installs_and_removals_without_a_restart(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home")
+    with Registry(settings) as registry:
+        router = Router(registry, default="learned")
+        assert router.route("solve 2x + 1 = 7").expert is None  # nothing installed
+        math = ["solve 3x - 4 = 11", "what is 20% of 150", "a car drives 60 km/h for 2 hours, how far?",
+                "вычисли 17 * 23", "сколько будет 15% от 200", "find the area of a 3 by 4 rectangle"]
+        registry.install(_package(tmp_path, "math", ["solve", "percent"], math), base_sha256="ab" * 32,
+                         allow_unsigned=True)
+        assert router.route("solve 5x + 2 = 12").expert == "math"
+        stored = list((registry.root / ".router").iterdir())
+        assert len(stored) == 1 and (stored[0] / "learned" / "weights.safetensors").is_file()
+        assert Router(registry, default="learned").route("solve 5x + 2 = 12").expert == "math"  # loads, no refit
+        registry.remove("math")
+        decision = router.route("solve 5x + 2 = 12")
+        assert decision.expert is None and "no experts are installed" in decision.reason
+        with pytest.raises(InvalidRequestError, match="unknown routing strategy 'magic'"):
+            router.route("x", strategy="magic")
+    with Registry(settings) as reopened:  # the stored router survives the registry's start-up cleanup
+        assert (reopened.root / ".router").is_dir()
