@@ -123,15 +123,18 @@ def test_make_demo_installs_the_starter_experts_and_shows_each_beside_the_base(
 
     env = {"MOE_BASE__NAME": str(base_model_dir(Settings(home=model_home)))}
     home = tmp_path / "home"
+    shipped = sorted(path.name.split("-")[0] for path in (REPO / "experts").glob("*.expert"))
+    assert shipped and set(shipped) <= {"sql", "python", "math"}
     result = run(["demo", "--experts", str(REPO / "experts")], home, env=env, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    for task in ("sql", "python", "math"):
+    for task in shipped:
         assert f"installed expert {task} 1.0.0" in result.stderr
         assert f"expert {task} · " in result.stdout
-    assert result.stdout.count("held-out accuracy: expert") == 3
-    assert result.stdout.count("base model · ") == 3
+    assert result.stdout.count("held-out accuracy: expert") == len(shipped)
+    scored = result.stdout.count("base model · ✓ correct") + result.stdout.count("base model · ✗ wrong")
+    assert scored == len(shipped)
     listed = json.loads(run(["experts", "list", "--json"], home, env=env).stdout)
-    assert sorted((e["name"], e["signed"]) for e in listed) == [("math", True), ("python", True), ("sql", True)]
+    assert sorted((e["name"], e["signed"]) for e in listed) == [(task, True) for task in shipped]
     again = run(["demo", "--experts", str(REPO / "experts")], home, env=env, timeout=900)
     assert again.returncode == 0 and "installed expert" not in again.stderr  # installed once
 
@@ -140,3 +143,13 @@ def test_demo_refuses_an_experts_folder_without_its_publisher_key(tmp_path: Path
     (tmp_path / "starters").mkdir()
     result = run(["demo", "--experts", str(tmp_path / "starters")], model_home)
     assert result.returncode == 2 and "no publisher.pub" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_route_without_experts_names_the_base_model_and_refuses_bad_use(tmp_path: Path) -> None:
+    result = run(["route", "--json", "Сколько будет 15% от 240?"], tmp_path / "home")
+    assert result.returncode == 0, result.stderr
+    decision = json.loads(result.stdout)
+    assert decision["expert"] is None and set(decision) == {"expert", "confidence", "candidates", "strategy", "reason"}
+    for args in (["route"], ["route", "x", "--file", "y"], ["route", "--strategy", "magic", "x"]):
+        bad = run(args, tmp_path / "home")
+        assert bad.returncode == 2 and "Traceback" not in bad.stderr, args

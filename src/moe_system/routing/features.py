@@ -14,6 +14,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -37,8 +38,10 @@ _COUNT_WORDS = re.compile(r"\b(?:how many|how much|сколько)\b")
 CHAR_NGRAMS = (3, 4, 5)
 
 
+@lru_cache(maxsize=16384)
 def features(text: str) -> Counter[str]:
-    """Feature counts of one request."""
+    """Feature counts of one request (cached: fitting several classifiers on one set computes them once;
+    callers must not modify the result)."""
     norm = normalize(text)
     words = _WORD.findall(norm)
     stemmed = [stem(w) for w in words]
