@@ -162,3 +162,19 @@ def test_router_follows_installs_and_removals_without_a_restart(tmp_path: Path) 
             router.route("x", strategy="magic")
     with Registry(settings) as reopened:  # the stored router survives the registry's start-up cleanup
         assert (reopened.root / ".router").is_dir()
+
+
+def test_semantic_router_needs_the_best_label_to_clear_its_threshold(tmp_path: Path) -> None:
+    import numpy as np
+
+    from moe_system.routing.semantic import SemanticRouter, _best_threshold
+
+    assert _best_threshold(np.array([0.9, 0.8, 0.3, 0.2]), np.array([True, True, False, False])) == 0.55
+    vectors = np.eye(3, dtype=np.float32)[[0, 0, 1, 2]]  # two sql examples, one math, one base
+    router = SemanticRouter(["sql", "sql", "math", BASE], vectors, {"sql": 0.7, "math": 0.95})
+    assert router.route("q", vector=np.array([1.0, 0.0, 0.0], dtype=np.float32)).expert == "sql"
+    weak = router.route("q", vector=np.array([0.1, 0.9, 0.0], dtype=np.float32))
+    assert weak.expert is None and "under its threshold" in weak.reason  # math's best score 0.9 < 0.95
+    router.save(tmp_path / "s")
+    loaded = SemanticRouter.load(tmp_path / "s")
+    assert loaded.thresholds == router.thresholds and np.array_equal(loaded.vectors, router.vectors)

@@ -46,11 +46,13 @@ class TrainingSet:
     texts: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
+    varied: list[bool] = field(default_factory=list)  # hand-written, varied requests (calibrate on these)
 
-    def add(self, texts: Sequence[str], label: str, weight: float) -> None:
+    def add(self, texts: Sequence[str], label: str, weight: float, varied: bool = False) -> None:
         self.texts.extend(texts)
         self.labels.extend([label] * len(texts))
         self.weights.extend([weight] * len(texts))
+        self.varied.extend([varied] * len(texts))
 
 
 def training_set(profiles: Sequence[ExpertProfile]) -> TrainingSet:
@@ -64,7 +66,7 @@ def training_set(profiles: Sequence[ExpertProfile]) -> TrainingSet:
         data.add([t.format(k=k) for k in profile.keywords for t in ABOUT_TEMPLATES], BASE, 1.0)
     for text, expert in bundled_examples("train"):
         if expert is None or expert in names:
-            data.add([text], expert or BASE, BUNDLED_WEIGHT)
+            data.add([text], expert or BASE, BUNDLED_WEIGHT, varied=True)
     return data
 
 

@@ -73,7 +73,8 @@ class Strategies:
         with self._lock:
             if self._semantic is None:
                 self._semantic = self._load_or_fit("semantic", SemanticRouter,
-                                                   lambda: SemanticRouter.fit(self.data.texts, self.data.labels))
+                                                   lambda: SemanticRouter.fit(self.data.texts, self.data.labels,
+                                                                             self.data.varied))
             return self._semantic
 
     def get(self, strategy: str) -> _Routes:

@@ -3,9 +3,10 @@ expert fitted on data.
 
 A request's score for a label is the mean cosine similarity of its `TOP_K` nearest examples of that label
 (embeddings from `embeddings.py`). The examples are `learned.training_set`'s (the experts' own requests and
-requests for the base model). Each expert's threshold is fitted on those same examples, leave-one-out: the
-value that best separates that expert's examples from the rest (F1). An expert answers when it has the best
-score and clears its threshold; otherwise the base model does.
+requests for the base model). Each expert's threshold is fitted leave-one-out on the varied, hand-written
+requests among them (an expert's own examples come from one generator and sit too close to each other
+to calibrate on): the value that best separates that expert's requests from the rest (F1). An expert
+answers when it has the best score and clears its threshold; otherwise the base model does.
 """
 
 from __future__ import annotations
@@ -34,15 +35,20 @@ class SemanticRouter:
         self.thresholds = thresholds
 
     @classmethod
-    def fit(cls, texts: Sequence[str], labels: Sequence[str]) -> SemanticRouter:
+    def fit(
+        cls, texts: Sequence[str], labels: Sequence[str], calibrate: Sequence[bool] | None = None
+    ) -> SemanticRouter:
+        """Embed the examples; fit thresholds on the rows `calibrate` marks (all rows when None)."""
         from moe_system.routing.embeddings import encode
 
         vectors = encode(texts)
         router = cls(labels, vectors, {})
-        similarities = vectors @ vectors.T  # [examples, examples]
-        np.fill_diagonal(similarities, -np.inf)  # leave one out
-        scores = router._label_scores(similarities)  # [examples, names]
-        truth = np.asarray(labels)
+        rows = np.flatnonzero(np.asarray(calibrate, dtype=bool)) if calibrate is not None and any(calibrate) \
+            else np.arange(len(texts))
+        similarities = vectors[rows] @ vectors.T  # [calibration rows, examples]
+        similarities[np.arange(len(rows)), rows] = -np.inf  # leave one out
+        scores = router._label_scores(similarities)  # [calibration rows, names]
+        truth = np.asarray(labels)[rows]
         for column, name in enumerate(router.names):
             if name != BASE:
                 router.thresholds[name] = _best_threshold(scores[:, column], truth == name)
