@@ -42,13 +42,14 @@ def demo(
 ) -> None:
     """Show the starter experts beside the base model, then answer a few English and Russian prompts."""
     started = time.perf_counter()
-    publisher = _publisher_key(experts) if experts is not None else None
+    # a missing key is a user error: say so before the model loads
+    starters = (experts, _publisher_key(experts)) if experts is not None else None
     client = make_client()
     runtime = client.runtime
     err.print(f"[bold]model[/] {runtime.model_name} · backend {runtime.backend_name} · loaded in "
               f"{runtime.load_s:.1f} s")
-    if experts is not None and publisher is not None:
-        _install_starters(client, experts, publisher)
+    if starters is not None:
+        _install_starters(client, *starters)
         for task in STARTER_TASKS:
             if task in client.registry.names():
                 _expert_beside_base(client, task)

@@ -2,8 +2,8 @@
 
 Each expert's `routing.keywords` and `exclude_keywords` are stemmed once into word sequences ("group by" ->
 ("group", "by"), "запросы" -> ("запрос",)); a request matches a keyword when its stemmed words contain the
-sequence contiguously, so "queries" matches "query", "выборку" matches "выборка", and "selection" does not
-match "select". An expert scores the number of words of the distinct keywords it matched (a two-word phrase
+sequence contiguously, so "queries" matches "query", "выборку" matches "выборка", and "tablet" does not
+match "table". An expert scores the number of words of the distinct keywords it matched (a two-word phrase
 is stronger evidence than one word); a matched exclude keyword rules it out. Phrases that mark a question
 *about* a topic ("what is", "explain", "что такое") lower the confidence, since those go to the base model
 by the routing convention. Matching walks the request once, looking keywords up by their first stem, so it
