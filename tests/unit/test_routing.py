@@ -18,6 +18,7 @@ from moe_system.experts.registry import Registry
 from moe_system.routing.decision import RoutingDecision
 from moe_system.routing.evaluation import evaluate, load_examples
 from moe_system.routing.hierarchical import HierarchicalRouter
+from moe_system.routing.languages import named_languages
 from moe_system.routing.learned import BASE, LinearRouter, TrainingSet, bundled_examples, training_set
 from moe_system.routing.profiles import ExpertProfile
 from moe_system.routing.router import Router
@@ -90,9 +91,37 @@ def test_training_set_keeps_bundled_examples_only_for_installed_experts() -> Non
     data = training_set([MATH])
     bundled = bundled_examples("train")
     assert set(data.labels) == {"math", BASE}
-    kept = sum(1 for _, expert in bundled if expert in (None, "math"))
+    # base-model requests naming only languages no installed expert covers are the rules' job, not examples
+    kept = sum(1 for text, expert in bundled if expert == "math" or (expert is None and not named_languages(text)))
     assert len(data.texts) == kept + len(MATH.keywords) * 5  # + "what is <keyword>?" questions for the base
     assert "What is percent?" in data.texts
+    assert "Write a JavaScript function that debounces another function" not in data.texts
+    mixed = "Should I learn Python or JavaScript first?"  # names python: the classifier's job once python is in
+    assert mixed not in data.texts and mixed in training_set([PYTHON]).texts
+
+
+def test_languages_are_named_in_context_and_only_uncovered_ones_go_to_the_base_model() -> None:
+    named = {
+        "Write a Go HTTP server with a /ping endpoint": {"go"},
+        "Rust: implement a linked list": {"rust"},
+        "Напиши на C++ шаблонный класс": {"c++"},
+        "скрипт на баше для очистки логов": {"shell"},
+        "Write a program in C.": {"c"},
+        "read the csv with pandas and plot it": {"python"},
+        "Ruby has 5 apples and buys 3 more": set(),  # a first name, not a language
+        "Pascal's triangle, row 7": set(),
+        "for c in s:\n    print(c)": set(),  # pasted Python code is not "in C"
+        "fetch https://example.net/app.js and count the lines": set(),
+        "Let's go through the function together": set(),
+    }
+    for text, expected in named.items():
+        assert named_languages(text) == expected, text
+    rules = RuleRouter([SQL, PYTHON, MATH])
+    assert rules.covered == {"python", "sql"}
+    gated = rules.route("Write a JavaScript function that debounces another")
+    assert gated.expert is None and gated.confidence >= 0.9 and "javascript" in gated.reason
+    assert rules.route("convert this JavaScript snippet to a Python function").expert == "python"
+    assert RuleRouter([MATH]).route("Write a Python function that reverses a list").expert is None
 
 
 def test_bundled_splits_are_disjoint_and_cover_both_languages() -> None:

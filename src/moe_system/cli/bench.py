@@ -9,6 +9,7 @@ from rich.table import Table
 
 from moe_system.cli.common import err, out, print_json
 from moe_system.config import load_settings
+from moe_system.errors import InvalidRequestError
 
 app = typer.Typer(help="Measure speed against the peers, in the same run.", no_args_is_help=True)
 
@@ -96,3 +97,51 @@ def train(
     out.print(f"  moe trainer:             {result['tokens_per_s']} tok/s ({result['s_per_step']} s/step)")
     out.print(f"  {peer['name']}: {peer['tokens_per_s']} tok/s ({peer['s_per_step']} s/step)")
     out.print(f"  ratio {result['ratio']}×")
+
+
+@app.command("router")
+def router(
+    experts: Annotated[int, typer.Option("--experts", min=1, max=512,
+                                         help="experts for the scaled run (synthesized beyond the installed)")] = 64,
+    passes: Annotated[int, typer.Option("--passes", min=1, max=20, help="timed passes over the held-out split")] = 2,
+    peer: Annotated[bool, typer.Option("--peer/--no-peer", help="also measure semantic-router (aurelio)")] = True,
+    json_output: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
+) -> None:
+    """Accuracy and p50/p99 latency per strategy, at the installed experts and at --experts, against
+    semantic-router on the same encoder and data."""
+    from moe_system.bench.router import STRATEGY_ORDER, run
+    from moe_system.experts.registry import Registry
+    from moe_system.routing.evaluation import bundled_split
+    from moe_system.routing.profiles import profiles_of
+
+    settings = load_settings()
+    with Registry(settings) as registry:
+        profiles = profiles_of(registry.list())
+    if not profiles:
+        raise InvalidRequestError("no experts are installed: install some first (`make demo` installs the starters)")
+    with err.status("benchmarking routing…") as status:
+        result = run(profiles, bundled_split("test"), bundled_split("train"), total_experts=experts, passes=passes,
+                     peer=peer, progress=lambda message: status.update(f"benchmarking routing: {message}…"))
+    if json_output:
+        print_json(result)
+        return
+    table = Table(title=f"routing · {', '.join(result['experts'])} · {result['held_out']} held-out requests")
+    scaled = result.get("scaled")
+    columns = ["", "accuracy", "en", "ru", "p50 ms", "p99 ms"]
+    if scaled:
+        columns += [f"p99 ms @{scaled['experts']}", f"accuracy @{scaled['experts']}"]
+    for column in columns:
+        table.add_column(column, justify="right")
+    rows = [(name, result["strategies"][name], scaled["strategies"][name] if scaled else None)
+            for name in STRATEGY_ORDER]
+    if "peer" in result:
+        rows.append((result["peer"]["name"], result["peer"], None))
+    for name, row, at_scale in rows:
+        cells = [name, f"{row['accuracy']:.1%}", f"{row['by_language'].get('en', 0):.1%}",
+                 f"{row['by_language'].get('ru', 0):.1%}", str(row["p50_ms"]), str(row["p99_ms"])]
+        if scaled:
+            cells += ["", ""] if at_scale is None else [str(at_scale["p99_ms"]), f"{at_scale['accuracy']:.1%}"]
+        table.add_row(*cells)
+    out.print(table)
+    out.print(f"fitting: {result['fit_s']} s" + (f", {scaled['fit_s']} s at {scaled['experts']} experts"
+                                                 if scaled else ""))

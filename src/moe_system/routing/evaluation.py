@@ -19,6 +19,7 @@ from moe_system.routing.decision import RoutingDecision
 from moe_system.routing.text import is_russian
 
 BASE_LABEL = "base"  # how the base model (null) is named in reports
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "data" / "routing"  # train.jsonl, test.jsonl (held out)
 
 
 @dataclass
@@ -68,6 +69,11 @@ def load_examples(path: Path) -> list[RoutingExample]:
     if not examples:
         raise InvalidRequestError(f"{path}: no examples")
     return examples
+
+
+def bundled_split(split: str) -> list[RoutingExample]:
+    """The bundled routing examples of `split` ("train" or "test")."""
+    return load_examples(BUNDLED_DIR / f"{split}.jsonl")
 
 
 def evaluate(route: Callable[[str], RoutingDecision], examples: Sequence[RoutingExample]) -> RoutingReport:

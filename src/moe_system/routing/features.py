@@ -1,5 +1,5 @@
 """Sparse features of a request for the learned routers: stems, stem bigrams, character n-grams and a few
-shape flags, weighted TF-IDF and L2-normalized.
+shape flags and the programming languages named (`languages.py`), weighted TF-IDF and L2-normalized.
 
 Character n-grams (3-5, inside words) carry Russian morphology and typos that whole words miss; stem
 bigrams carry intent ("write query", "напиш функц"); the flags carry what words do not: numbers, arithmetic,
@@ -18,6 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from moe_system.routing.languages import named_languages
 from moe_system.routing.rules import ABOUT_PHRASES
 from moe_system.routing.text import normalize, stem
 
@@ -28,12 +29,6 @@ _SCHEMA = re.compile(r"(?m)^\s*[\"`\[]?[a-z_][\w$]*[\"`\]]?\s*\([^()]*\w[^()]*\)
 _CODE = re.compile(r"```|\bdef\s+\w+\s*\(|\breturn\b|\bimport\s+\w|\bselect\b[^;]*\bfrom\b|\bprint\s*\(|[{};]\s*$",
                    re.M)
 _ABOUT = re.compile("|".join(rf"(?:^|\b){re.escape(p)}\b" for p in ABOUT_PHRASES))
-# Other languages and formats: code in them goes to the base model, whatever the words around it.
-_OTHER_LANGUAGE = re.compile(
-    r"\b(?:javascript|typescript|js|ts|node(?:\.js)?|java|kotlin|swift|c\+\+|c#|csharp|rust|go|golang|php|ruby|"
-    r"perl|scala|haskell|pascal|delphi|bash|shell|powershell|zsh|dockerfile|docker|yaml|html|css|lua|dart|r|matlab|"
-    r"джаваскрипт\w*|яваскрипт\w*|джав\w*|котлин\w*|паскал\w*|баш\w*|раст\w*|пхп|руби)(?![\w+#])"
-)
 _COUNT_WORDS = re.compile(r"\b(?:how many|how much|сколько)\b")
 CHAR_NGRAMS = (3, 4, 5)
 
@@ -57,10 +52,10 @@ def features(text: str) -> Counter[str]:
         "f:arithmetic": bool(_ARITHMETIC.search(norm)), "f:schema": bool(_SCHEMA.search(norm)),
         "f:code": bool(_CODE.search(norm)), "f:about": bool(_ABOUT.search(norm)), "f:question": "?" in norm,
         "f:short": len(words) <= 4, "f:long": len(words) >= 25,
-        "f:other_language": bool(_OTHER_LANGUAGE.search(norm)),
         "f:count_without_numbers": numbers == 0 and bool(_COUNT_WORDS.search(norm)),
     }  # fmt: skip
     counts.update(name for name, on in flags.items() if on)
+    counts.update(f"l:{name}" for name in named_languages(text))
     return counts
 
 

@@ -5,7 +5,9 @@ Fitting data (`training_set`): every profile's examples (the package's `examples
 examples) labelled with the expert; the bundled routing examples (`data/routing/train.jsonl`) whose label is
 an installed expert or the base model (those for experts not installed are left out); and, for every expert
 keyword, questions *about* it ("What is a join?", "Что такое запрос?") labelled base, since the routing
-convention sends those to the base model. The held-out `test.jsonl` is never used here.
+convention sends those to the base model. Base-model requests that name only languages no installed expert
+covers are left out: the rules settle those (`languages.py`), and as examples they would teach the classifier
+that "write a function" means the base model. The held-out `test.jsonl` is never used here.
 
 Multinomial logistic regression (scikit-learn, class-balanced) is fitted once per registry revision; the
 vocabulary, idf, weights and labels are stored as JSON + safetensors (`save` / `load`), and prediction is a
@@ -23,20 +25,20 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from moe_system.routing.decision import Candidate, RoutingDecision
+from moe_system.routing.evaluation import bundled_split
 from moe_system.routing.features import Vectorizer
+from moe_system.routing.languages import covered_languages, uncovered
 from moe_system.routing.profiles import ExpertProfile
 
 BASE = "__base__"  # the base model's label inside stored classifiers (None in decisions)
 ABOUT_TEMPLATES = ("What is {k}?", "Explain {k}.", "Why is {k} useful?", "Что такое {k}?", "Объясни, что такое {k}.")
 BUNDLED_WEIGHT = 1.0
-_C = 4.0  # inverse regularization: chosen on the bundled training split by cross-validation (see routing docs)
+_C = 16.0  # inverse regularization: chosen on the bundled training split by cross-validation (see routing docs)
 
 
 def bundled_examples(split: str = "train") -> list[tuple[str, str | None]]:
     """(text, expert or None) of the bundled routing examples."""
-    path = Path(__file__).resolve().parent.parent / "data" / "routing" / f"{split}.jsonl"
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [(row["text"], row["expert"]) for row in rows]
+    return [(example.text, example.expert) for example in bundled_split(split)]
 
 
 @dataclass
@@ -55,17 +57,20 @@ class TrainingSet:
         self.varied.extend([varied] * len(texts))
 
 
-def training_set(profiles: Sequence[ExpertProfile]) -> TrainingSet:
+def training_set(profiles: Sequence[ExpertProfile],
+                 bundled: Sequence[tuple[str, str | None]] | None = None) -> TrainingSet:
     """What the learned strategies fit on; see the module doc. An expert's own examples are many and
     alike (one generator, one style), the bundled requests few and varied: each group gets the same total
-    weight per label, so style does not outvote intent."""
+    weight per label, so style does not outvote intent. `bundled` replaces the bundled training split
+    (cross-validation fits on part of it)."""
     names = {p.name for p in profiles}
+    covered = covered_languages(k for p in profiles for k in p.keywords)
     data = TrainingSet()
     for profile in profiles:
         data.add(profile.examples, profile.name, BUNDLED_WEIGHT * 100 / max(len(profile.examples), 100))
         data.add([t.format(k=k) for k in profile.keywords for t in ABOUT_TEMPLATES], BASE, 1.0)
-    for text, expert in bundled_examples("train"):
-        if expert is None or expert in names:
+    for text, expert in bundled_examples("train") if bundled is None else bundled:
+        if (expert is None and not uncovered(text, covered)) or expert in names:
             data.add([text], expert or BASE, BUNDLED_WEIGHT, varied=True)
     return data
 

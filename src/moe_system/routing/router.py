@@ -56,10 +56,11 @@ class _Routes(Protocol):
 class Strategies:
     """All strategies fitted for one set of profiles (no registry needed: tests and benchmarks use it)."""
 
-    def __init__(self, profiles: Sequence[ExpertProfile], store: Path | None = None) -> None:
+    def __init__(self, profiles: Sequence[ExpertProfile], store: Path | None = None,
+                 bundled: Sequence[tuple[str, str | None]] | None = None) -> None:
         self.profiles = list(profiles)
         self.store = store
-        self.data = training_set(self.profiles)
+        self.data = training_set(self.profiles, bundled)
         self.rules = RuleRouter(self.profiles)
         self.learned = self._load_or_fit(
             "learned", LinearRouter, lambda: LinearRouter.fit(self.data.texts, self.data.labels, self.data.weights))
@@ -67,7 +68,7 @@ class Strategies:
             "hierarchical", HierarchicalRouter, lambda: HierarchicalRouter.fit(self.data, categories(self.profiles)))
         self._semantic: SemanticRouter | None = None
         self._lock = threading.Lock()
-        self.cascade = CascadeRouter(self.rules, self.learned, self.semantic)
+        self.cascade = CascadeRouter(self.rules, self.learned, self.hierarchical)
 
     def semantic(self) -> SemanticRouter:
         with self._lock:

@@ -2,12 +2,14 @@
 
 Each expert's `routing.keywords` and `exclude_keywords` are stemmed once into word sequences ("group by" ->
 ("group", "by"), "запросы" -> ("запрос",)); a request matches a keyword when its stemmed words contain the
-sequence contiguously, so "queries" matches "query", "выборку" matches "выборка", and "tablet" does not
-match "table". An expert scores the number of words of the distinct keywords it matched (a two-word phrase
-is stronger evidence than one word); a matched exclude keyword rules it out. Phrases that mark a question
-*about* a topic ("what is", "explain", "что такое") lower the confidence, since those go to the base model
-by the routing convention. Matching walks the request once, looking keywords up by their first stem, so it
-costs microseconds whatever the number of experts.
+sequence contiguously, so "queries" matches "query", "выборку" matches "выборка", and "tablet" does not match
+"table". An expert scores the number of words of the distinct keywords it matched (a two-word phrase is
+stronger evidence than one word); a matched exclude keyword rules it out. Phrases that mark a question *about*
+a topic ("what is", "explain", "что такое") lower the confidence, since those go to the base model by the
+routing convention. A request that names programming languages, none of which an installed expert covers
+("a JavaScript function", "скрипт на bash"; see `languages.py`), goes to the base model outright. Matching
+walks the request once, looking keywords up by their first stem, so it costs microseconds whatever the number
+of experts.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from moe_system.routing.decision import Candidate, RoutingDecision
+from moe_system.routing.languages import covered_languages, uncovered
 from moe_system.routing.profiles import ExpertProfile
 from moe_system.routing.text import stems
 
@@ -29,6 +32,7 @@ ABOUT_PHRASES = (
 )  # fmt: skip
 CONFIDENT_WORDS = 3  # matched keyword words at which rules are sure enough to answer alone (confidence 0.9)
 _ABOUT_PENALTY = 0.6
+LANGUAGE_CONFIDENCE = 0.95  # naming only languages no expert covers: the base model, as the convention says
 
 
 @dataclass(frozen=True)
@@ -53,10 +57,14 @@ class RuleRouter:
                     words = tuple(stems(keyword))
                     if words:
                         self._index[words[0]].append(_Phrase(profile.name, words, keyword, exclude))
+        self.covered = covered_languages(k for p in profiles for k in p.keywords)
         self._about = {tuple(stems(phrase)) for phrase in ABOUT_PHRASES}
         self._about_first = {words[0] for words in self._about}
 
     def route(self, text: str) -> RoutingDecision:
+        if foreign := uncovered(text, self.covered):
+            reason = f"asks for {', '.join(sorted(foreign))}, which no installed expert covers"
+            return RoutingDecision(None, LANGUAGE_CONFIDENCE, [], self.name, reason)
         words = stems(text)
         matched: dict[str, dict[str, int]] = defaultdict(dict)
         excluded: set[str] = set()

@@ -29,9 +29,12 @@ class SemanticRouter:
     name = "semantic"
 
     def __init__(self, labels: Sequence[str], vectors: np.ndarray, thresholds: dict[str, float]) -> None:
-        self.labels = np.asarray(labels)  # [examples]
-        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)  # [examples, dim], L2-normalized
+        order = np.argsort(np.asarray(labels), kind="stable")  # each label's examples contiguous: slices, not masks
+        self.labels = np.asarray(labels)[order]  # [examples]
+        self.vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32)[order])  # [examples, dim], L2-normed
         self.names = sorted(set(self.labels.tolist()))
+        starts = np.searchsorted(self.labels, self.names)
+        self._slices = [slice(int(a), int(b)) for a, b in zip(starts, [*starts[1:], len(self.labels)], strict=True)]
         self.thresholds = thresholds
 
     @classmethod
@@ -41,14 +44,15 @@ class SemanticRouter:
         """Embed the examples; fit thresholds on the rows `calibrate` marks (all rows when None)."""
         from moe_system.routing.embeddings import encode
 
-        vectors = encode(texts)
-        router = cls(labels, vectors, {})
-        rows = np.flatnonzero(np.asarray(calibrate, dtype=bool)) if calibrate is not None and any(calibrate) \
-            else np.arange(len(texts))
-        similarities = vectors[rows] @ vectors.T  # [calibration rows, examples]
+        router = cls(labels, encode(texts), {})
+        order = np.argsort(np.asarray(labels), kind="stable")  # as the constructor sorted them
+        chosen = np.asarray(calibrate, dtype=bool)[order] if calibrate is not None and any(calibrate) \
+            else np.ones(len(texts), dtype=bool)
+        rows = np.flatnonzero(chosen)
+        similarities = router.vectors[rows] @ router.vectors.T  # [calibration rows, examples]
         similarities[np.arange(len(rows)), rows] = -np.inf  # leave one out
         scores = router._label_scores(similarities)  # [calibration rows, names]
-        truth = np.asarray(labels)[rows]
+        truth = router.labels[rows]
         for column, name in enumerate(router.names):
             if name != BASE:
                 router.thresholds[name] = _best_threshold(scores[:, column], truth == name)
@@ -77,10 +81,10 @@ class SemanticRouter:
     def _label_scores(self, similarities: np.ndarray) -> np.ndarray:
         """[queries, examples] similarities -> [queries, names] mean of the TOP_K best per label."""
         out = np.empty((similarities.shape[0], len(self.names)), dtype=np.float32)
-        for column, name in enumerate(self.names):
-            block = similarities[:, self.labels == name]
+        for column, rows in enumerate(self._slices):
+            block = similarities[:, rows]
             k = min(TOP_K, block.shape[1])
-            out[:, column] = np.sort(block, axis=1)[:, -k:].mean(axis=1)
+            out[:, column] = np.partition(block, -k, axis=1)[:, -k:].mean(axis=1)
         return out
 
     def save(self, folder: Path) -> None:
