@@ -174,9 +174,11 @@ class MoEClient:
         """The routing decision and the installed experts (with weights) that will answer."""
         if choice == "auto":
             decision = self.route(text)
-            if decision.expert is None:
-                return decision, []
-            return decision, [(self.registry.get(decision.expert), 1.0)]
+            picked = decision.top(self.settings.routing.top_k, self.settings.routing.min_score)
+            if len(picked) > 1:
+                decision = replace(decision, expert=",".join(picked),
+                                   reason=f"{decision.reason}; composed {picked}")
+            return decision, [(self.registry.get(name), weight) for name, weight in picked.items()]
         if not choice:
             return RoutingDecision(None, 1.0, [], "explicit", "the caller asked for the base model"), []
         chosen = [(self.registry.get(*_name_version(name)), weight) for name, weight in choice.items()]

@@ -86,7 +86,12 @@ class RoutingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     strategy: RoutingStrategy = Field(
-        "cascade", description="cascade = rules, then the learned classifier, then embeddings; base when unsure"
+        "cascade", description="cascade = rules, then the learned classifier, then classifier + hierarchy; "
+                               "base when unsure"
+    )
+    top_k: int = Field(1, ge=1, le=8, description="compose up to this many experts for expert='auto' (1: one)")
+    min_score: float = Field(
+        0.2, ge=0.0, le=1.0, description="with top_k > 1, a further candidate joins when its score is at least this"
     )
 
 

@@ -48,6 +48,7 @@ def test_chat_reads_stdin_and_commands(model_home: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "conversation cleared" in result.stderr
     assert result.stderr.count("tok/s") == 1  # one answer: the line after /exit is never sent
+    assert "[base model 1.00 · none: no experts are installed" in result.stderr  # the routing line
 
 
 def test_chat_one_shot_prompt(model_home: Path) -> None:

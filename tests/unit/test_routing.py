@@ -4,6 +4,7 @@ stored, loaded), the evaluation report, and a router that follows installs and r
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -15,13 +16,13 @@ from moe_system.errors import InvalidRequestError
 from moe_system.experts.manifest import Manifest
 from moe_system.experts.package import EXAMPLE_PROMPTS_FILE, build_package
 from moe_system.experts.registry import Registry
-from moe_system.routing.decision import RoutingDecision
+from moe_system.routing.decision import Candidate, RoutingDecision
 from moe_system.routing.evaluation import evaluate, load_examples
 from moe_system.routing.hierarchical import HierarchicalRouter
-from moe_system.routing.languages import named_languages
+from moe_system.routing.languages import _PATTERNS, named_languages
 from moe_system.routing.learned import BASE, LinearRouter, TrainingSet, bundled_examples, training_set
 from moe_system.routing.profiles import ExpertProfile
-from moe_system.routing.router import Router
+from moe_system.routing.router import Router, Strategies
 from moe_system.routing.rules import RuleRouter
 from moe_system.routing.text import is_russian, normalize, stems
 
@@ -116,6 +117,10 @@ def test_languages_are_named_in_context_and_only_uncovered_ones_go_to_the_base_m
     }
     for text, expected in named.items():
         assert named_languages(text) == expected, text
+    # the substring prefilter never hides a match of the full patterns
+    for text in [*named, *(t for t, _ in bundled_examples("train")), *(t for t, _ in bundled_examples("test"))]:
+        norm = normalize(text)
+        assert named_languages(text) == {n for n, p in _PATTERNS.items() if re.search(p, norm)}, text
     rules = RuleRouter([SQL, PYTHON, MATH])
     assert rules.covered == {"python", "sql"}
     gated = rules.route("Write a JavaScript function that debounces another")
@@ -206,3 +211,24 @@ def test_semantic_router_needs_the_best_label_to_clear_its_threshold(tmp_path: P
     router.save(tmp_path / "s")
     loaded = SemanticRouter.load(tmp_path / "s")
     assert loaded.thresholds == router.thresholds and np.array_equal(loaded.vectors, router.vectors)
+
+
+def test_top_k_composes_the_chosen_expert_with_confident_runners_up() -> None:
+    decision = RoutingDecision("sql", 0.6, [Candidate("sql", 0.6), Candidate("python", 0.3), Candidate(None, 0.07),
+                                            Candidate("math", 0.03)], "cascade", "test")  # fmt: skip
+    assert decision.top(1, 0.2) == {"sql": 1.0}
+    assert decision.top(3, 0.2) == {"sql": round(0.6 / 0.9, 4), "python": round(0.3 / 0.9, 4)}  # math too weak
+    assert RoutingDecision(None, 0.9, [Candidate(None, 0.9)]).top(3, 0.0) == {}  # the base model answers alone
+
+
+def test_cascade_settles_by_rules_first_then_the_classifiers() -> None:
+    cascade = Strategies([SQL, PYTHON, MATH]).cascade  # fitted on the bundled training split
+    gated = cascade.route("Write a JavaScript function that flattens a nested array")
+    assert gated.expert is None and gated.strategy == "cascade"
+    assert gated.reason.startswith("rules: asks for javascript")
+    ruled = cascade.route("Write an SQL query with GROUP BY over table sales")
+    assert ruled.expert == "sql" and ruled.reason.startswith("rules: keywords of sql")
+    assert cascade.route("Сколько будет 15% от 240, если потом вычесть 12?").expert == "math"
+    assert cascade.route("Tell me a joke about cats").expert is None
+    decision = cascade.route("fix my function: def add(a, b): return a - b")
+    assert decision.expert == "python" and decision.candidates[0].expert == "python"

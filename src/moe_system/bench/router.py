@@ -70,15 +70,17 @@ def synthetic_profiles(count: int, seed: int = 0) -> list[ExpertProfile]:
 def run(profiles: Sequence[ExpertProfile], examples: Sequence[RoutingExample], train: Sequence[RoutingExample],
         total_experts: int = 64, passes: int = 2, peer: bool = True,
         progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
-    """Measure (see the module doc). `examples` is the held-out split, `train` the bundled training split."""
+    """Measure (see the module doc). `examples` is the held-out split; both our strategies and the peer fit on
+    `train` (the bundled training split)."""
     from moe_system.routing.router import Strategies
 
     names = {p.name for p in profiles}
     held_out = [e for e in examples if e.expert is None or e.expert in names]
     texts = [e.text for e in held_out]
+    bundled = [(e.text, e.expert) for e in train]
     progress(f"fitting the strategies on {len(profiles)} experts")
     started = time.perf_counter()
-    strategies = Strategies(profiles)
+    strategies = Strategies(profiles, None, bundled)
     strategies.semantic()
     result: dict[str, Any] = {"experts": sorted(names), "held_out": len(held_out),
                               "fit_s": round(time.perf_counter() - started, 2), "strategies": {}}
@@ -92,7 +94,7 @@ def run(profiles: Sequence[ExpertProfile], examples: Sequence[RoutingExample], t
     if synthetic:
         progress(f"fitting the strategies on {len(profiles) + len(synthetic)} experts")
         started = time.perf_counter()
-        many = Strategies([*profiles, *synthetic])
+        many = Strategies([*profiles, *synthetic], None, bundled)
         many.semantic()
         scaled: dict[str, Any] = {"experts": len(profiles) + len(synthetic),
                                   "fit_s": round(time.perf_counter() - started, 2), "strategies": {}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -105,20 +106,28 @@ def router(
                                          help="experts for the scaled run (synthesized beyond the installed)")] = 64,
     passes: Annotated[int, typer.Option("--passes", min=1, max=20, help="timed passes over the held-out split")] = 2,
     peer: Annotated[bool, typer.Option("--peer/--no-peer", help="also measure semantic-router (aurelio)")] = True,
+    packages: Annotated[Path | None, typer.Option(
+        "--packages", help="route over the .expert packages of this folder instead of the installed experts")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
 ) -> None:
-    """Accuracy and p50/p99 latency per strategy, at the installed experts and at --experts, against
-    semantic-router on the same encoder and data."""
+    """Accuracy and p50/p99 latency per strategy, at the installed experts (or --packages) and at --experts,
+    against semantic-router on the same encoder and data."""
     from moe_system.bench.router import STRATEGY_ORDER, run
     from moe_system.experts.registry import Registry
     from moe_system.routing.evaluation import bundled_split
-    from moe_system.routing.profiles import profiles_of
+    from moe_system.routing.profiles import package_profile, profiles_of
 
-    settings = load_settings()
-    with Registry(settings) as registry:
-        profiles = profiles_of(registry.list())
+    if packages is not None:
+        files = sorted(packages.glob("*.expert")) if packages.is_dir() else []
+        if not files:
+            raise InvalidRequestError(f"{packages}: no .expert packages there")
+        profiles = [package_profile(path) for path in files]
+    else:
+        with Registry(load_settings()) as registry:
+            profiles = profiles_of(registry.list())
     if not profiles:
-        raise InvalidRequestError("no experts are installed: install some first (`make demo` installs the starters)")
+        raise InvalidRequestError("no experts are installed: install some (`make demo` installs the starters) "
+                                  "or pass --packages experts")
     with err.status("benchmarking routing…") as status:
         result = run(profiles, bundled_split("test"), bundled_split("train"), total_experts=experts, passes=passes,
                      peer=peer, progress=lambda message: status.update(f"benchmarking routing: {message}…"))

@@ -11,6 +11,8 @@ from rich.markup import escape
 from moe_system.cli.common import err, make_client, out, print_json
 from moe_system.experts.spec import parse_expert_spec
 
+REASON_SHOWN = 90  # characters of the routing reason in the chat footer
+
 ExpertOpt = Annotated[
     str, typer.Option("--expert", "-e", help="auto | none | NAME[@VERSION] | A,B | A=0.7,B=0.3 | a JSON object")
 ]
@@ -120,8 +122,11 @@ def _contract(response: Any) -> dict[str, Any]:
 
 
 def _footer(response: Any) -> str:
-    route = response.expert or "base model"
-    t = response.timings
+    """The line under each answer: who answered and why (the routing decision), then usage and speed."""
+    routing, t = response.routing, response.timings
+    route = f"{response.expert or 'base model'} {routing['confidence']:.2f} · {routing['strategy']}"
+    if routing["strategy"] != "explicit":
+        route += f": {routing['reason'][:REASON_SHOWN]}"
     return (
         f"[{route}] {response.usage['completion_tokens']} tokens · TTFT {t['ttft_ms']:.0f} ms · "
         f"{t['tokens_per_s']:.1f} tok/s · {response.finish_reason}"

@@ -25,3 +25,17 @@ class RoutingDecision:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def top(self, k: int, min_score: float) -> dict[str, float]:
+        """The experts to compose, with weights summing to 1: the chosen expert, then further candidate experts
+        scoring at least `min_score`, up to `k` in all ({} when the base model answers)."""
+        if self.expert is None:
+            return {}
+        picked = {self.expert: max(self.confidence, 1e-6)}
+        for candidate in self.candidates:
+            if len(picked) >= k:
+                break
+            if candidate.expert is not None and candidate.expert not in picked and candidate.score >= min_score:
+                picked[candidate.expert] = candidate.score
+        total = sum(picked.values())
+        return {name: round(score / total, 4) for name, score in picked.items()}

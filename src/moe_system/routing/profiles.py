@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from moe_system.experts.package import EXAMPLE_PROMPTS_FILE
+from moe_system.experts.package import (
+    DEFAULT_MAX_BYTES,
+    EXAMPLE_PROMPTS_FILE,
+    extract_package,
+    verify_folder,
+)
 
 if TYPE_CHECKING:
+    from moe_system.experts.manifest import Manifest
     from moe_system.experts.registry import InstalledExpert
 
 MAX_EXAMPLES = 400  # per expert: enough to fit on, bounded so 64 experts still fit in a second
@@ -36,15 +44,30 @@ class ExpertProfile:
 
 def profile_of(expert: InstalledExpert) -> ExpertProfile:
     """The profile of an installed expert (unreadable example files are skipped with a warning)."""
-    routing = expert.manifest.routing
+    return profile_from(expert.manifest, expert.path)
+
+
+def profile_from(manifest: Manifest, folder: Path) -> ExpertProfile:
+    """The profile of the package unpacked in `folder` whose manifest is `manifest`."""
+    routing = manifest.routing
     return ExpertProfile(
-        name=expert.name,
+        name=manifest.name,
         keywords=tuple(routing.keywords),
         exclude_keywords=tuple(routing.exclude_keywords),
-        examples=tuple(_unique([*routing.examples, *_example_prompts(expert)]))[:MAX_EXAMPLES],
+        examples=tuple(_unique([*routing.examples, *_example_prompts(manifest.name, folder)]))[:MAX_EXAMPLES],
         category=routing.category,
         priority=routing.priority,
     )
+
+
+def package_profile(path: Path) -> ExpertProfile:
+    """The profile of a `.expert` file or package folder, verified (hashes, signature) but not installed: what
+    the router would learn from it (`moe bench router --packages DIR`)."""
+    if path.is_dir():
+        return profile_from(verify_folder(path).manifest, path)
+    with tempfile.TemporaryDirectory(prefix="moe-profile-") as tmp:
+        folder = extract_package(path, Path(tmp) / "package", DEFAULT_MAX_BYTES)
+        return profile_from(verify_folder(folder).manifest, folder)
 
 
 def profiles_of(experts: Iterable[InstalledExpert]) -> list[ExpertProfile]:
@@ -55,8 +78,8 @@ def profiles_of(experts: Iterable[InstalledExpert]) -> list[ExpertProfile]:
     return [profile_of(newest[name]) for name in sorted(newest)]
 
 
-def _example_prompts(expert: InstalledExpert) -> list[str]:
-    path = expert.path / EXAMPLE_PROMPTS_FILE
+def _example_prompts(name: str, folder: Path) -> list[str]:
+    path = folder / EXAMPLE_PROMPTS_FILE
     if not path.is_file():
         return []
     texts = []
@@ -67,7 +90,7 @@ def _example_prompts(expert: InstalledExpert) -> list[str]:
                 if isinstance(record, dict) and isinstance(record.get("text"), str):
                     texts.append(record["text"])
     except (OSError, ValueError) as err:
-        _LOG.warning("expert %s: %s is unreadable (%s); routing uses its manifest only", expert.name,
+        _LOG.warning("expert %s: %s is unreadable (%s); routing uses its manifest only", name,
                      EXAMPLE_PROMPTS_FILE, err)
     return texts
 
