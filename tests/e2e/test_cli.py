@@ -66,6 +66,9 @@ def test_chat_one_shot_prompt(model_home: Path) -> None:
         (["generate", "x"], {"MOE_BASE__NAME": "/no/such/model"}, "not found"),
         (["generate", "--expert", "sql", "x"], {}, "not installed"),
         (["config", "show"], {"MOE_CONFIG": "/no/such/config.yaml"}, "MOE_CONFIG"),
+        (["bench", "router"], {}, "no experts are installed"),
+        (["bench", "router", "--packages", "/no/such/dir"], {}, "no .expert packages"),
+        (["route", "--strategy", "magic", "x"], {}, "unknown routing strategy"),
     ],
 )
 def test_user_errors_are_one_line_exit_2(args: list[str], env: dict[str, str], needle: str, model_home: Path) -> None:

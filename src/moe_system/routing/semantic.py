@@ -60,7 +60,12 @@ class SemanticRouter:
 
     def scores(self, vector: np.ndarray) -> dict[str, float]:
         """Mean similarity of the TOP_K nearest examples, per label, for one embedding [dim]."""
-        row = self._label_scores((self.vectors @ vector)[None, :])[0]
+        import torch
+
+        # torch, not numpy: right after the encoder, numpy's BLAS thread pool contends with torch's OpenMP
+        # threads, which doubled the latency of a route (measured: 34 -> 76 ms p50 on 2 cores)
+        similarities = (torch.from_numpy(self.vectors) @ torch.from_numpy(np.ascontiguousarray(vector))).numpy()
+        row = self._label_scores(similarities[None, :])[0]  # [names]
         return dict(zip(self.names, row.tolist(), strict=True))
 
     def route(self, text: str, vector: np.ndarray | None = None) -> RoutingDecision:
