@@ -10,10 +10,18 @@ falls back to `F.linear`.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
 _PACKABLE = (torch.float32, torch.bfloat16)
+
+
+@functools.cache
+def bf16_packable() -> bool:
+    """oneDNN's bf16 linear needs AVX-512 (bw, vl, dq) or AVX-NE-CONVERT; without them reordering raises."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def can_pack(weight: torch.Tensor) -> bool:
@@ -22,6 +30,7 @@ def can_pack(weight: torch.Tensor) -> bool:
         and weight.dtype in _PACKABLE
         and torch.backends.mkldnn.is_available()
         and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+        and (weight.dtype != torch.bfloat16 or bf16_packable())
     )
 
 
