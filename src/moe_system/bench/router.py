@@ -7,8 +7,8 @@ On the installed experts (their profiles, as `Router` sees them) and the bundled
 - **accuracy** of every strategy on the held-out split (`data/routing/test.jsonl`, rows whose expert is
   not installed are left out), English and Russian separately;
 - **latency** p50/p99 of one `route(text)` call per strategy, over every held-out request, cold: the
-  feature and stem caches are cleared before each pass, so repeated texts do not flatter the numbers;
-- the same latencies with `extra_experts` synthesized experts added (64 in all by default): pseudo-word
+  feature, language and stem caches are cleared before each pass, so repeated texts do not flatter the numbers;
+- the same latencies with synthesized experts added up to `total_experts` (64 by default): pseudo-word
   keywords and templated example requests in English and Russian, as many examples per expert as a real
   package ships, so the vocabulary, the classes and the semantic index grow as they would;
 - the **peer**: semantic-router's `IndexedRouter` with one route per expert whose utterances are exactly
@@ -114,13 +114,14 @@ def run(profiles: Sequence[ExpertProfile], examples: Sequence[RoutingExample], t
 def _latency(route: Callable[[str], RoutingDecision], texts: Sequence[str], passes: int) -> dict[str, float]:
     """p50 / p99 / mean milliseconds of one call, caches cleared before each pass, after one warm-up call."""
     from moe_system.routing.features import features
+    from moe_system.routing.languages import named_languages
     from moe_system.routing.text import stem
 
     route("warm-up: load whatever loads on first use")
     times = []
     for _ in range(passes):
-        features.cache_clear()
-        stem.cache_clear()
+        for cache in (features, named_languages, stem):
+            cache.cache_clear()
         for text in texts:
             started = time.perf_counter()
             route(text)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from moe_system.routing.text import normalize
 
@@ -41,7 +42,8 @@ def _letter(*names: str) -> str:
 
 _PATTERNS: dict[str, str] = {
     "python": r"\bpython\d?\b|\bpy3\b|\bпитон\w*|\bпайтон\w*|\b(?:pandas|numpy|django|flask|fastapi|aiogram|"
-              r"pytest|asyncio|pydantic|sqlalchemy|matplotlib|scipy|tkinter|pygame|beautifulsoup|bs4|scrapy|openpyxl|selenium)\b|\brequests\.(?:get|post)\b",
+              r"pytest|asyncio|pydantic|sqlalchemy|matplotlib|scipy|tkinter|pygame|beautifulsoup|bs4|scrapy|openpyxl|"
+              r"selenium)\b|\brequests\.(?:get|post)\b",
     "sql": r"\b(?:sql|sqlite\d?|mysql|postgres(?:ql)?|postgre|t-sql|pl/sql|plpgsql|mssql|mariadb|clickhouse)\b|"
            r"\bскуль\w*|\bэскуэль\w*",
     "javascript": r"\b(?:javascript|node\.?js|reactjs|react\.js|react native|react component|react hook|vue|vue\.js|"
@@ -107,7 +109,7 @@ _NEEDLES: dict[str, tuple[str, ...]] = {
     "r": (" r", "r ", "ggplot", "dplyr", "rstudio"),
     "julia": ("julia", "джули"),
     "matlab": ("matlab", "матлаб"),
-    "shell": ("bash", "zsh", "shell", "bat", "cmd", "баш", "шелл"),
+    "shell": ("bash", "zsh", "shell", "bat", "баш", "шелл"),
     "1c": ("1c", "1с"),
     "vba": ("vba", "макрос"),
     "spreadsheet": ("formula", "формул"),
@@ -119,14 +121,15 @@ _NEEDLES: dict[str, tuple[str, ...]] = {
               "verilog", "vhdl", "fortran", "cobol", "prolog", "lisp", "ocaml", "gdscript", "autohotkey"),
 }
 _COMPILED = {name: (_NEEDLES[name], re.compile(pattern)) for name, pattern in _PATTERNS.items()}
-LANGUAGES: tuple[str, ...] = tuple(_PATTERNS)
 
 
-def named_languages(text: str) -> set[str]:
-    """Canonical names of the languages and formats `text` names (see the module doc)."""
+@lru_cache(maxsize=16384)
+def named_languages(text: str) -> frozenset[str]:
+    """Canonical names of the languages and formats `text` names (see the module doc). Cached: the rules and
+    the classifier's features both ask for every request."""
     norm = normalize(text)
-    return {name for name, (needles, pattern) in _COMPILED.items()
-            if any(needle in norm for needle in needles) and pattern.search(norm)}
+    return frozenset(name for name, (needles, pattern) in _COMPILED.items()
+                     if any(needle in norm for needle in needles) and pattern.search(norm))
 
 
 def covered_languages(keywords: Iterable[str]) -> set[str]:
@@ -141,4 +144,4 @@ def uncovered(text: str, covered: set[str]) -> set[str]:
     """The languages `text` names when none of them is `covered` (empty otherwise): such a request goes to the
     base model."""
     named = named_languages(text)
-    return set() if named & covered else named
+    return set() if named & covered else set(named)

@@ -29,9 +29,10 @@ class SemanticRouter:
     name = "semantic"
 
     def __init__(self, labels: Sequence[str], vectors: np.ndarray, thresholds: dict[str, float]) -> None:
-        order = np.argsort(np.asarray(labels), kind="stable")  # each label's examples contiguous: slices, not masks
-        self.labels = np.asarray(labels)[order]  # [examples]
-        self.vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32)[order])  # [examples, dim], L2-normed
+        # each label's examples contiguous (slices, not masks); row i here is row order[i] of the input
+        self.order = np.argsort(np.asarray(labels), kind="stable")
+        self.labels = np.asarray(labels)[self.order]  # [examples]
+        self.vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32)[self.order])  # [examples, dim], unit
         self.names = sorted(set(self.labels.tolist()))
         starts = np.searchsorted(self.labels, self.names)
         self._slices = [slice(int(a), int(b)) for a, b in zip(starts, [*starts[1:], len(self.labels)], strict=True)]
@@ -45,8 +46,7 @@ class SemanticRouter:
         from moe_system.routing.embeddings import encode
 
         router = cls(labels, encode(texts), {})
-        order = np.argsort(np.asarray(labels), kind="stable")  # as the constructor sorted them
-        chosen = np.asarray(calibrate, dtype=bool)[order] if calibrate is not None and any(calibrate) \
+        chosen = np.asarray(calibrate, dtype=bool)[router.order] if calibrate is not None and any(calibrate) \
             else np.ones(len(texts), dtype=bool)
         rows = np.flatnonzero(chosen)
         similarities = router.vectors[rows] @ router.vectors.T  # [calibration rows, examples]
