@@ -95,6 +95,20 @@ class RoutingSettings(BaseModel):
     )
 
 
+class MemorySettings(BaseModel):
+    """Where conversations are remembered and how much of them a request sees."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    database_url: str | None = Field(
+        None, pattern=r"^postgres(ql)?://", description="a postgresql:// URL; unset = SQLite under MOE_HOME/memory"
+    )
+    current_tokens: int = Field(250_000, ge=100, description="verbatim recent messages per conversation")
+    obsolete_tokens: int = Field(250_000, ge=100, description="compressed older messages per conversation")
+    longterm_tokens: int = Field(250_000, ge=100, description="facts and short summaries per conversation")
+    context_tokens: int = Field(1536, ge=64, description="tokens of memory put into each chat request")
+
+
 class Settings(BaseSettings):
     """All settings of the system. Build it with `load_settings()`."""
 
@@ -107,6 +121,7 @@ class Settings(BaseSettings):
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     experts: ExpertSettings = Field(default_factory=ExpertSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
 
     @field_validator("home")
     @classmethod

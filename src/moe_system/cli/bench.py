@@ -154,3 +154,46 @@ def router(
     out.print(table)
     out.print(f"fitting: {result['fit_s']} s" + (f", {scaled['fit_s']} s at {scaled['experts']} experts"
                                                  if scaled else ""))
+
+
+@app.command("memory")
+def memory(
+    tokens: Annotated[int, typer.Option("--tokens", min=30_000, max=5_000_000,
+                                        help="size of the synthetic conversation (base-model tokens)")] = 750_000,
+    budgets: Annotated[str, typer.Option("--budgets", help="tier budgets to run, comma-separated")] = "250000,20000",
+    context: Annotated[int, typer.Option("--context", min=256, max=100_000, help="max_tokens of each context")] = 4000,
+    passes: Annotated[int, typer.Option("--passes", min=1, max=20, help="timed passes over the questions")] = 3,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    json_output: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
+) -> None:
+    """Ingest rate, build_context p50/p95, RSS and planted-fact recall of the three-level memory on a synthetic
+    EN/RU conversation, against a last-N-tokens truncation baseline."""
+    from moe_system.bench.memory import run
+
+    try:
+        sizes = tuple(int(part) for part in budgets.split(",") if part.strip())
+    except ValueError as error:
+        raise InvalidRequestError(f"--budgets must be comma-separated integers, not {budgets!r}") from error
+    if not sizes or min(sizes) < 1000:
+        raise InvalidRequestError("--budgets needs at least one budget of at least 1000 tokens")
+    with err.status("benchmarking memory…") as status:
+        result = run(tokens, sizes, context, passes=passes, seed=seed,
+                     progress=lambda message: status.update(f"benchmarking memory: {message}…"))
+    if json_output:
+        print_json(result)
+        return
+    talk = result["conversation"]
+    table = Table(title=f"memory · {talk['tokens']} tokens, {talk['messages']} messages, {talk['facts']} facts "
+                        f"({talk['updated']} updated) · {result['max_context_tokens']}-token contexts")
+    for column in ("tiers", "recall", "ctx p50 ms", "ctx p95 ms", "add p99 ms", "add p99 busy", "msgs/s",
+                   "compressed in s", "RSS MB"):
+        table.add_column(column, justify="right")
+    for row in result["runs"]:
+        ingest = row["ingest"]
+        table.add_row(f"{row['budget_per_tier'] // 1000}k ×3", f"{row['recall']['rate']:.0%}",
+                      str(row["build_context_ms"]["p50"]), str(row["build_context_ms"]["p95"]),
+                      str(ingest["add_message_ms"]["p99"]), str(ingest["add_message_while_compressing_ms"]["p99"]),
+                      str(ingest["add_messages_per_s"]), str(ingest["until_compressed_s"]),
+                      f"{row['rss_mb']['process']} + {row['rss_mb']['worker']}")
+    out.print(table)
+    out.print(f"{result['peer']['name']}: recall {result['peer']['rate']:.0%}")

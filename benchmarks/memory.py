@@ -1,0 +1,16 @@
+"""Memory benchmark: ingest, build_context latency, RSS and planted-fact recall vs truncation.
+
+    python benchmarks/memory.py [--json] [--tokens 750000] [--budgets 250000,20000]
+
+Same as `moe bench memory`; see `moe_system.bench.memory` for what is measured.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from moe_system.cli import app
+
+if __name__ == "__main__":
+    sys.argv = [sys.argv[0], "bench", "memory", *sys.argv[1:]]
+    app()

@@ -1,0 +1,487 @@
+"""`MemoryStore` on PostgreSQL (psycopg 3), with `tsvector` full-text search for the lexical side.
+
+Same rows, counters and semantics as `SQLiteStore` (see there and `store.py`); what differs is how concurrent
+writers (the server's threads and the worker process, each with its own connection) stay consistent:
+
+- every write method is one transaction that first locks the rows it will change, always in the same order:
+  users before conversations, several rows of a table by key. So two writers never wait on each other in a
+  cycle (no deadlocks), and a counter on a conversations row always equals the rows it counts.
+- a transaction changes a conversations row at most once, after locking it: changing a row a second time in
+  one transaction re-runs its foreign-key check, which locks the user row out of that order.
+- `add_message` locks the conversation row (`SELECT ... FOR NO KEY UPDATE`), so concurrent messages get
+  distinct, gap-free turn numbers and the shedding sees every one of them.
+- the forget methods lock with `FOR UPDATE` (what a delete needs), so a message arriving meanwhile either
+  lands before the delete (and is deleted) or waits and starts a fresh conversation after it.
+
+Lexical search: a `tsvector` column per table (NULL on a message until it is indexed) over the Snowball stems
+the caller gives, built with the 'simple' configuration (lower-casing only: the stems are already stems), a GIN
+index, OR queries through `to_tsquery('simple', ...)`, ranked by `ts_rank_cd`. Vectors are BYTEA, ranked in the
+caller's process like with SQLite (no pgvector). One connection per store, guarded by a lock, reopened when it
+breaks, so threads may share a store.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from moe_system.errors import InvalidRequestError, MoEError
+from moe_system.memory.sqlite_store import LOW_WATER, PREFIX_FROM
+from moe_system.memory.store import (
+    Budgets,
+    ChunkRow,
+    ConversationRow,
+    FactRow,
+    Kind,
+    MessageRow,
+    NewChunk,
+    NewFact,
+    Tier,
+)
+
+CONNECT_TIMEOUT_S = 10  # unless the URL sets connect_timeout: libpq's default waits for the OS (minutes)
+MAX_BODY_BYTES = 1_000_000  # a tsvector holds at most 1 MiB of distinct lexemes; longer stem lists are cut
+SCHEMA_LOCK = 0x6D6F655F6D656D  # advisory lock id ("moe_mem") serializing schema creation across processes
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    key BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, revision BIGINT NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS conversations (
+    key BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, user_key BIGINT NOT NULL REFERENCES users(key),
+    created DOUBLE PRECISION NOT NULL, seq BIGINT NOT NULL DEFAULT 0, revision BIGINT NOT NULL DEFAULT 0,
+    current_tokens BIGINT NOT NULL DEFAULT 0, moving_tokens BIGINT NOT NULL DEFAULT 0,
+    obsolete_tokens BIGINT NOT NULL DEFAULT 0, longterm_tokens BIGINT NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS conversations_by_user ON conversations(user_key);
+CREATE TABLE IF NOT EXISTS messages (
+    id BIGSERIAL PRIMARY KEY, conv_key BIGINT NOT NULL REFERENCES conversations(key), seq BIGINT NOT NULL,
+    role TEXT NOT NULL, text TEXT NOT NULL, tokens BIGINT NOT NULL, created DOUBLE PRECISION NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('current', 'moving')), indexed BOOLEAN NOT NULL DEFAULT FALSE,
+    body TSVECTOR);
+CREATE INDEX IF NOT EXISTS messages_by_state ON messages(conv_key, state, seq);
+CREATE INDEX IF NOT EXISTS messages_unindexed ON messages(id) WHERE NOT indexed;
+CREATE INDEX IF NOT EXISTS messages_body ON messages USING GIN (body);
+CREATE TABLE IF NOT EXISTS chunks (
+    id BIGSERIAL PRIMARY KEY, conv_key BIGINT NOT NULL REFERENCES conversations(key),
+    tier TEXT NOT NULL CHECK (tier IN ('obsolete', 'longterm')), text TEXT NOT NULL, tokens BIGINT NOT NULL,
+    first_seq BIGINT NOT NULL, last_seq BIGINT NOT NULL, created DOUBLE PRECISION NOT NULL, vector BYTEA,
+    body TSVECTOR NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_by_tier ON chunks(conv_key, tier, first_seq);
+CREATE INDEX IF NOT EXISTS chunks_body ON chunks USING GIN (body);
+CREATE TABLE IF NOT EXISTS facts (
+    id BIGSERIAL PRIMARY KEY, conv_key BIGINT NOT NULL REFERENCES conversations(key),
+    user_key BIGINT NOT NULL REFERENCES users(key), scope TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    text TEXT NOT NULL, tokens BIGINT NOT NULL, seq BIGINT NOT NULL, created DOUBLE PRECISION NOT NULL,
+    superseded_by BIGINT, vector BYTEA, body TSVECTOR NOT NULL);
+CREATE INDEX IF NOT EXISTS facts_by_scope ON facts(scope, key) WHERE superseded_by IS NULL;
+CREATE INDEX IF NOT EXISTS facts_by_conv ON facts(conv_key, seq);
+CREATE INDEX IF NOT EXISTS facts_by_user ON facts(user_key);
+CREATE INDEX IF NOT EXISTS facts_body ON facts USING GIN (body);
+"""
+
+_RELATIONS = re.findall(r"IF NOT EXISTS (\w+)", _SCHEMA)
+
+_CONVERSATION = """SELECT c.id, u.id, c.created, c.current_tokens, c.moving_tokens, c.obsolete_tokens,
+    c.longterm_tokens, c.seq FROM conversations c JOIN users u ON u.key = c.user_key"""
+_MESSAGE = "SELECT m.id, c.id, m.seq, m.role, m.text, m.tokens, m.created FROM messages m " \
+           "JOIN conversations c ON c.key = m.conv_key"
+_CHUNK = "SELECT k.id, c.id, k.tier, k.text, k.tokens, k.first_seq, k.last_seq, k.created FROM chunks k " \
+         "JOIN conversations c ON c.key = k.conv_key"
+_FACT = "SELECT f.id, c.id, u.id, f.key, f.value, f.text, f.tokens, f.seq, f.created, f.superseded_by FROM facts f " \
+        "JOIN conversations c ON c.key = f.conv_key JOIN users u ON u.key = f.user_key"
+
+# The oldest current messages whose tokens before them are under %(amount)s: the fewest that free `amount`.
+_SHED = """WITH oldest AS (
+    SELECT id, tokens, sum(tokens) OVER (ORDER BY seq) AS running FROM messages
+    WHERE conv_key = %(key)s AND state = 'current')
+UPDATE messages m SET state = 'moving' FROM oldest o WHERE m.id = o.id AND o.running - o.tokens < %(amount)s
+RETURNING m.tokens"""
+
+# Victims of `trim_longterm`, in the order they go: superseded facts, oldest summaries, oldest facts.
+_LONGTERM_VICTIMS = """SELECT kind, id, tokens FROM (
+    SELECT 0 AS grp, 'fact' AS kind, id, tokens, id AS ord FROM facts
+        WHERE conv_key = %(key)s AND superseded_by IS NOT NULL
+    UNION ALL SELECT 1, 'chunk', id, tokens, first_seq FROM chunks WHERE conv_key = %(key)s AND tier = 'longterm'
+    UNION ALL SELECT 2, 'fact', id, tokens, seq FROM facts WHERE conv_key = %(key)s AND superseded_by IS NULL
+) victims ORDER BY grp, ord, id"""
+
+
+class PostgresStore:
+    """The store for a `postgresql://` URL (`memory.database_url`); the schema is created on first connect."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            params = conninfo_to_dict(url)
+        except psycopg.Error as err:
+            raise MoEError(f"invalid memory database URL: {_one_line(err)}") from err
+        params.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
+        self._params = params
+        self.location = f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{params.get('dbname', '')}"
+        self._lock = threading.RLock()
+        self._conn = self._connect()
+
+    # ---- plumbing
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        """A new autocommit connection (reads need no transaction), with the schema in place. The DDL runs only
+        when something is missing: even `CREATE INDEX IF NOT EXISTS` locks its table against writers first."""
+        conn = None
+        try:
+            conn = psycopg.connect(**self._params, autocommit=True)
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                present = conn.execute("SELECT count(to_regclass(name)) FROM unnest(%s::text[]) name",
+                                       (_RELATIONS,)).fetchone()
+                if present is None or present[0] < len(_RELATIONS):
+                    conn.execute(_SCHEMA)
+        except psycopg.Error as err:
+            if conn is not None:
+                conn.close()
+            raise MoEError(f"cannot open the memory database {self.location}: {_one_line(err)}") from err
+        return conn
+
+    @contextmanager
+    def _cursor(self, write: bool) -> Iterator[psycopg.Cursor[Any]]:
+        """A cursor under the lock, inside one transaction when `write`; a broken connection is reopened first,
+        and database errors become one-line `MoEError`s (a transaction rolls back before that)."""
+        with self._lock:
+            if self._conn.broken:
+                self._conn = self._connect()
+            try:
+                if write:
+                    with self._conn.transaction(), self._conn.cursor() as cur:
+                        yield cur
+                else:
+                    with self._conn.cursor() as cur:
+                        yield cur
+            except psycopg.OperationalError as err:
+                raise MoEError(f"memory database {self.location} failed: {_one_line(err)}") from err
+
+    def _all(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+        with self._cursor(write=False) as cur:
+            return cur.execute(sql, args).fetchall()
+
+    @staticmethod
+    def _lock_conversation(cur: psycopg.Cursor[Any], conversation_id: str) -> int | None:
+        """Lock the conversation's row against other writers for this transaction; its key, or None."""
+        row = cur.execute("SELECT key FROM conversations WHERE id = %s FOR NO KEY UPDATE",
+                          (conversation_id,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def _scope(self, conversation_id: str) -> tuple[int, str] | None:
+        """(conversation key, fact scope) — the scope is the user's when the conversation has one."""
+        rows = self._all("SELECT c.key, c.user_key, u.id FROM conversations c JOIN users u ON u.key = c.user_key "
+                         "WHERE c.id = %s", (conversation_id,))
+        if not rows:
+            return None
+        key, user_key, user_id = rows[0]
+        return int(key), (f"u{user_key}" if user_id else f"c{key}")
+
+    # ---- messages
+
+    def add_message(self, conversation_id: str, user_id: str | None, role: str, text: str, tokens: int,
+                    current_budget: int) -> MessageRow:
+        if any("\x00" in value for value in (conversation_id, user_id or "", role, text)):
+            raise InvalidRequestError("PostgreSQL text cannot hold the NUL character (\\x00); remove it")
+        now = time.time()
+        find = ("SELECT c.key, u.id, c.seq, c.current_tokens FROM conversations c JOIN users u ON u.key = c.user_key "
+                "WHERE c.id = %s FOR NO KEY UPDATE OF c")
+        with self._cursor(write=True) as cur:
+            row = cur.execute(find, (conversation_id,)).fetchone()
+            while row is None:  # a new conversation (or one deleted meanwhile): lock or create its user first
+                user_key = cur.execute("INSERT INTO users(id) VALUES (%s) ON CONFLICT (id) DO UPDATE SET id = "
+                                       "EXCLUDED.id RETURNING key", (user_id or "",)).fetchone()[0]
+                cur.execute("INSERT INTO conversations(id, user_key, created) VALUES (%s, %s, %s) "
+                            "ON CONFLICT (id) DO NOTHING", (conversation_id, user_key, now))
+                row = cur.execute(find, (conversation_id,)).fetchone()
+            key, owner, seq, current = row
+            if user_id is not None and owner != user_id:
+                raise MoEError(f"conversation {conversation_id!r} belongs to another user")
+            seq, current = seq + 1, current + tokens
+            message_id = cur.execute(
+                "INSERT INTO messages(conv_key, seq, role, text, tokens, created, state) "
+                "VALUES (%s, %s, %s, %s, %s, %s, 'current') RETURNING id", (key, seq, role, text, tokens, now),
+            ).fetchone()[0]
+            freed = 0
+            if current > current_budget:
+                amount = current - int(current_budget * LOW_WATER)
+                freed = sum(r[0] for r in cur.execute(_SHED, {"key": key, "amount": amount}))
+            cur.execute("UPDATE conversations SET seq = %s, current_tokens = %s, moving_tokens = moving_tokens + %s "
+                        "WHERE key = %s", (seq, current - freed, freed, key))
+        return MessageRow(int(message_id), conversation_id, int(seq), role, text, tokens, now)
+
+    def conversation(self, conversation_id: str) -> ConversationRow | None:
+        rows = self._all(_CONVERSATION + " WHERE c.id = %s", (conversation_id,))
+        return ConversationRow(*rows[0]) if rows else None
+
+    def conversations(self, user_id: str | None = None) -> list[ConversationRow]:
+        if user_id is None:
+            return [ConversationRow(*row) for row in self._all(_CONVERSATION + " ORDER BY c.created, c.key")]
+        rows = self._all(_CONVERSATION + " WHERE u.id = %s ORDER BY c.created, c.key", (user_id,))
+        return [ConversationRow(*row) for row in rows]
+
+    def recent_messages(self, conversation_id: str, limit: int) -> list[MessageRow]:
+        rows = self._all(_MESSAGE + " WHERE c.id = %s AND m.state = 'current' ORDER BY m.seq DESC LIMIT %s",
+                         (conversation_id, limit))
+        return [MessageRow(*row) for row in reversed(rows)]
+
+    def unindexed_messages(self, limit: int) -> list[MessageRow]:
+        rows = self._all(_MESSAGE + " WHERE NOT m.indexed ORDER BY m.id LIMIT %s", (limit,))
+        return [MessageRow(*row) for row in rows]
+
+    def has_unindexed(self) -> bool:
+        return bool(self._all("SELECT 1 FROM messages WHERE NOT indexed LIMIT 1"))
+
+    def index_messages(self, stems: dict[int, str], facts: Sequence[NewFact]) -> None:
+        ids = list(stems)
+        with self._cursor(write=True) as cur:
+            owners = cur.execute("SELECT DISTINCT c.user_key, c.key FROM messages m JOIN conversations c "
+                                 "ON c.key = m.conv_key WHERE m.id = ANY(%s) AND NOT m.indexed", (ids,)).fetchall()
+            cur.execute("SELECT key FROM users WHERE key = ANY(%s) ORDER BY key FOR NO KEY UPDATE",
+                        ([user_key for user_key, _ in owners],))
+            locked = [r[0] for r in cur.execute("SELECT key FROM conversations WHERE key = ANY(%s) ORDER BY key "
+                                                "FOR NO KEY UPDATE", ([key for _, key in owners],))]
+            by_message = {row[0]: row[1:] for row in cur.execute(
+                "SELECT m.id, m.conv_key, m.seq, c.user_key, u.id FROM messages m JOIN conversations c "
+                "ON c.key = m.conv_key JOIN users u ON u.key = c.user_key "
+                "WHERE m.id = ANY(%s) AND NOT m.indexed AND c.key = ANY(%s)", (ids, locked))}
+            cur.executemany("UPDATE messages SET indexed = TRUE, body = to_tsvector('simple', %s) WHERE id = %s",
+                            [(_fit(stems[message_id]), message_id) for message_id in by_message])
+            now = time.time()
+            longterm: Counter[int] = Counter()  # per conversation: tokens added, and supersessions (revisions)
+            superseded: Counter[int] = Counter()
+            user_revisions: Counter[int] = Counter()
+            for fact in facts:
+                if fact.message_id not in by_message:
+                    continue
+                conv_key, seq, user_key, user_id = by_message[fact.message_id]
+                scope = f"u{user_key}" if user_id else f"c{conv_key}"
+                fact_id = cur.execute(
+                    "INSERT INTO facts(conv_key, user_key, scope, key, value, text, tokens, seq, created, vector, "
+                    "body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, to_tsvector('simple', %s)) RETURNING id",
+                    (conv_key, user_key, scope, fact.key, fact.value, fact.text, fact.tokens, seq, now, fact.vector,
+                     _fit(fact.stems)),
+                ).fetchone()[0]
+                older = cur.execute("UPDATE facts SET superseded_by = %s WHERE scope = %s AND key = %s AND "
+                                    "superseded_by IS NULL AND id <> %s RETURNING id",
+                                    (fact_id, scope, fact.key, fact_id)).fetchall()
+                if older:
+                    user_revisions[user_key] += 1
+                    superseded[conv_key] += 1
+                longterm[conv_key] += fact.tokens
+            cur.executemany("UPDATE conversations SET longterm_tokens = longterm_tokens + %s, revision = revision + %s "
+                            "WHERE key = %s", [(longterm[key], superseded[key], key) for key in sorted(longterm)])
+            cur.executemany("UPDATE users SET revision = revision + %s WHERE key = %s",
+                            [(count, user_key) for user_key, count in sorted(user_revisions.items())])
+
+    # ---- moving down
+
+    def pending(self, budgets: Budgets) -> list[str]:
+        rows = self._all("SELECT id FROM conversations WHERE moving_tokens > 0 OR obsolete_tokens > %s "
+                         "OR longterm_tokens > %s ORDER BY key", (budgets.obsolete, budgets.longterm))
+        return [row[0] for row in rows]
+
+    def moving_messages(self, conversation_id: str, limit: int) -> list[MessageRow]:
+        rows = self._all(_MESSAGE + " WHERE c.id = %s AND m.state = 'moving' AND m.indexed ORDER BY m.seq LIMIT %s",
+                         (conversation_id, limit))
+        return [MessageRow(*row) for row in rows]
+
+    def demote_messages(self, conversation_id: str, message_ids: Sequence[int], chunks: Sequence[NewChunk]) -> bool:
+        now = time.time()
+        ids = list(message_ids)
+        with self._cursor(write=True) as cur:
+            key = self._lock_conversation(cur, conversation_id)
+            rows = cur.execute("SELECT tokens FROM messages WHERE conv_key = %s AND state = 'moving' AND id = ANY(%s)",
+                               (key, ids)).fetchall()
+            if key is None or len(rows) != len(ids):
+                return False
+            freed = sum(row[0] for row in rows)
+            cur.execute("DELETE FROM messages WHERE id = ANY(%s)", (ids,))
+            added = self._insert_chunks(cur, key, "obsolete", chunks, now)
+            cur.execute("UPDATE conversations SET moving_tokens = moving_tokens - %s, "
+                        "obsolete_tokens = obsolete_tokens + %s WHERE key = %s", (freed, added, key))
+        return True
+
+    @staticmethod
+    def _insert_chunks(cur: psycopg.Cursor[Any], key: int, tier: Tier, chunks: Sequence[NewChunk],
+                       now: float) -> int:
+        cur.executemany(
+            "INSERT INTO chunks(conv_key, tier, text, tokens, first_seq, last_seq, created, vector, body) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, to_tsvector('simple', %s))",
+            [(key, tier, c.text, c.tokens, c.first_seq, c.last_seq, now, c.vector, _fit(c.stems)) for c in chunks])
+        return sum(chunk.tokens for chunk in chunks)
+
+    def oldest_chunks(self, conversation_id: str, tier: Tier, limit: int) -> list[ChunkRow]:
+        rows = self._all(_CHUNK + " WHERE c.id = %s AND k.tier = %s ORDER BY k.first_seq, k.id LIMIT %s",
+                         (conversation_id, tier, limit))
+        return [ChunkRow(*row) for row in rows]
+
+    def demote_chunks(self, conversation_id: str, chunk_ids: Sequence[int], summaries: Sequence[NewChunk]) -> bool:
+        now = time.time()
+        ids = list(chunk_ids)
+        with self._cursor(write=True) as cur:
+            key = self._lock_conversation(cur, conversation_id)
+            rows = cur.execute("SELECT tokens FROM chunks WHERE conv_key = %s AND tier = 'obsolete' AND id = ANY(%s)",
+                               (key, ids)).fetchall()
+            if key is None or len(rows) != len(ids):
+                return False
+            freed = sum(row[0] for row in rows)
+            cur.execute("DELETE FROM chunks WHERE id = ANY(%s)", (ids,))
+            added = self._insert_chunks(cur, key, "longterm", summaries, now)
+            cur.execute("UPDATE conversations SET obsolete_tokens = obsolete_tokens - %s, "
+                        "longterm_tokens = longterm_tokens + %s, revision = revision + 1 WHERE key = %s",
+                        (freed, added, key))
+        return True
+
+    def trim_longterm(self, conversation_id: str, budget: int) -> int:
+        with self._cursor(write=True) as cur:
+            owner = cur.execute("SELECT user_key FROM conversations WHERE id = %s", (conversation_id,)).fetchone()
+            if owner is None:
+                return 0
+            cur.execute("SELECT key FROM users WHERE key = %s FOR NO KEY UPDATE", owner)  # users before conversations
+            held = cur.execute("SELECT key, longterm_tokens FROM conversations WHERE id = %s FOR NO KEY UPDATE",
+                               (conversation_id,)).fetchone()
+            if held is None:
+                return 0
+            key, tokens = held
+            excess = tokens - int(budget * LOW_WATER) if tokens > budget else 0
+            victims = cur.execute(_LONGTERM_VICTIMS, {"key": key}).fetchall() if excess else []
+            dropped = 0
+            facts: list[int] = []
+            chunks: list[int] = []
+            for kind, item_id, item_tokens in victims:
+                if dropped >= excess:
+                    break
+                (facts if kind == "fact" else chunks).append(item_id)
+                dropped += item_tokens
+            cur.execute("DELETE FROM chunks WHERE id = ANY(%s)", (chunks,))
+            cur.execute("DELETE FROM facts WHERE id = ANY(%s)", (facts,))
+            if facts:
+                cur.execute("UPDATE users SET revision = revision + 1 WHERE key = %s", owner)
+            cur.execute("UPDATE conversations SET longterm_tokens = longterm_tokens - %s, revision = revision + %s "
+                        "WHERE key = %s", (dropped, bool(chunks) + bool(facts), key))
+        return dropped
+
+    # ---- retrieval
+
+    def search(self, conversation_id: str, kind: Kind, stems: Sequence[str], limit: int) -> list[int]:
+        query = _any_of(stems)
+        scoped = self._scope(conversation_id)
+        if scoped is None or not query:
+            return []
+        key, fact_scope = scoped
+        where = {"message": "messages t WHERE t.conv_key = %(key)s",
+                 "chunk": "chunks t WHERE t.conv_key = %(key)s",
+                 "fact": "facts t WHERE t.scope = %(scope)s AND t.superseded_by IS NULL"}[kind]
+        rows = self._all(f"SELECT t.id FROM to_tsquery('simple', %(query)s) q, {where} AND t.body @@ q "
+                         "ORDER BY ts_rank_cd(t.body, q) DESC, t.id LIMIT %(limit)s",
+                         {"key": key, "scope": fact_scope, "query": query, "limit": limit})
+        return [int(row[0]) for row in rows]
+
+    def vectors(self, conversation_id: str, kind: Kind, after_id: int) -> list[tuple[int, bytes]]:
+        scoped = self._scope(conversation_id)
+        if scoped is None:
+            return []
+        key, scope = scoped
+        if kind == "fact":
+            return self._all("SELECT id, vector FROM facts WHERE scope = %s AND superseded_by IS NULL AND id > %s "
+                             "AND vector IS NOT NULL ORDER BY id", (scope, after_id))
+        return self._all("SELECT id, vector FROM chunks WHERE conv_key = %s AND id > %s AND vector IS NOT NULL "
+                         "ORDER BY id", (key, after_id))
+
+    def revision(self, conversation_id: str) -> int:
+        rows = self._all("SELECT c.revision + u.revision FROM conversations c JOIN users u ON u.key = c.user_key "
+                         "WHERE c.id = %s", (conversation_id,))
+        return int(rows[0][0]) if rows else -1
+
+    def chunks(self, ids: Sequence[int]) -> list[ChunkRow]:
+        rows = self._all(_CHUNK + " WHERE k.id = ANY(%s) ORDER BY k.id", (list(ids),)) if ids else []
+        return [ChunkRow(*row) for row in rows]
+
+    def facts(self, ids: Sequence[int]) -> list[FactRow]:
+        rows = self._all(_FACT + " WHERE f.id = ANY(%s) ORDER BY f.id", (list(ids),)) if ids else []
+        return [FactRow(*row) for row in rows]
+
+    def messages(self, ids: Sequence[int]) -> list[MessageRow]:
+        rows = self._all(_MESSAGE + " WHERE m.id = ANY(%s) ORDER BY m.id", (list(ids),)) if ids else []
+        return [MessageRow(*row) for row in rows]
+
+    def live_facts(self, conversation_id: str, limit: int = 1_000_000) -> list[FactRow]:
+        scoped = self._scope(conversation_id)
+        if scoped is None:
+            return []
+        rows = self._all(_FACT + " WHERE f.scope = %s AND f.superseded_by IS NULL ORDER BY f.seq DESC, f.id DESC "
+                                 "LIMIT %s", (scoped[1], limit))
+        return [FactRow(*row) for row in reversed(rows)]
+
+    # ---- forgetting
+
+    def forget_conversation(self, conversation_id: str) -> int:
+        with self._cursor(write=True) as cur:
+            rows = cur.execute("SELECT key FROM conversations WHERE id = %s FOR UPDATE", (conversation_id,)).fetchall()
+            return self._delete_conversations(cur, [row[0] for row in rows])
+
+    def forget_user(self, user_id: str) -> int:
+        with self._cursor(write=True) as cur:
+            row = cur.execute("SELECT key FROM users WHERE id = %s FOR UPDATE", (user_id,)).fetchone()
+            if row is None:
+                return 0
+            keys = [r[0] for r in cur.execute("SELECT key FROM conversations WHERE user_key = %s ORDER BY key "
+                                              "FOR UPDATE", row)]
+            deleted = self._delete_conversations(cur, keys)
+            return deleted + cur.execute("DELETE FROM users WHERE key = %s", row).rowcount
+
+    @staticmethod
+    def _delete_conversations(cur: psycopg.Cursor[Any], keys: list[int]) -> int:
+        """Delete the (locked) conversations and everything in them; the rows deleted."""
+        deleted = 0
+        for table in ("messages", "chunks", "facts"):
+            deleted += cur.execute(f"DELETE FROM {table} WHERE conv_key = ANY(%s)", (keys,)).rowcount
+        return deleted + cur.execute("DELETE FROM conversations WHERE key = ANY(%s)", (keys,)).rowcount
+
+    def rows_of_user(self, user_id: str) -> int:
+        rows = self._all(
+            "SELECT 1 + (SELECT count(*) FROM conversations WHERE user_key = u.key)"
+            " + (SELECT count(*) FROM facts WHERE user_key = u.key)"
+            " + (SELECT count(*) FROM messages m JOIN conversations c ON c.key = m.conv_key WHERE c.user_key = u.key)"
+            " + (SELECT count(*) FROM chunks k JOIN conversations c ON c.key = k.conv_key WHERE c.user_key = u.key)"
+            " FROM users u WHERE u.id = %s", (user_id,))
+        return int(rows[0][0]) if rows else 0
+
+    # ---- housekeeping
+
+    def checkpoint(self) -> None:
+        """Nothing to do: PostgreSQL checkpoints and vacuums by itself."""
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _fit(stems: str) -> str:
+    """`stems`, cut at a word boundary to fit a tsvector (at most 1 MiB of distinct lexemes: only a message of
+    about a million characters of unique words comes near; its first megabyte stays searchable)."""
+    encoded = stems.encode()
+    if len(encoded) <= MAX_BODY_BYTES:
+        return stems
+    return encoded[:MAX_BODY_BYTES].decode(errors="ignore").rsplit(" ", 1)[0]
+
+
+def _any_of(stems: Sequence[str]) -> str:
+    """A `to_tsquery` text matching any of `stems`: each quoted as one phrase (quotes doubled, backslashes
+    escaped), so no stem is read as query syntax, and ORed; empty stems are left out (`''` is a syntax error).
+    Stems of `PREFIX_FROM` letters or more match as prefixes, as in the SQLite store."""
+    return " | ".join("'" + stem.replace("\\", "\\\\").replace("'", "''") + "'"
+                      + (":*" if len(stem) >= PREFIX_FROM else "") for stem in stems if stem)
+
+
+def _one_line(err: Exception) -> str:
+    """An error's message on one line (libpq's span several); it never holds the password."""
+    return " ".join(str(err).split()) or type(err).__name__

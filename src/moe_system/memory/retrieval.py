@@ -1,0 +1,105 @@
+"""Hybrid retrieval: lexical (the store's BM25 over Snowball stems) and vectors (all-MiniLM-L6-v2), fused by
+reciprocal rank (RRF: score = sum of 1 / (RRF_K + rank) over the two lists).
+
+Vectors of a conversation's chunks and facts are held in memory per conversation and kind (`VectorIndex`):
+new rows are appended by id, and the whole index reloads only when the store's revision says rows were deleted
+or superseded. At 750k tokens of history that is a few thousand 384-float rows: one exact matrix product in
+torch (not numpy: right after the torch encoder, numpy's BLAS threads contend with torch's and double the time).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from moe_system.memory.facts import sentences
+from moe_system.memory.store import Kind, MemoryStore
+from moe_system.routing.text import stems as text_stems
+
+RRF_K = 60
+DIM = 384
+
+# question words and function words: they match everything and find nothing (compared after stemming)
+_STOP = set(text_stems(
+    "a an the is are was were be been am do does did what which who whom whose when where why how i me my mine we "
+    "our you your he she it its they them their this that these those of to in on at for with by from about as "
+    "and or not no can could would should will shall tell remind please again now still know remember "
+    "что какой какая какое какие кто кого чей чья где когда куда откуда почему зачем как сколько я меня мне мой "
+    "моя мое мои мы нас наш наша наше наши ты вы он она оно они это этот эта то тот та и или не ни в во на с со "
+    "к по о об от до за из у же ли бы был была было были есть напомни скажи теперь сейчас знаешь помнишь"))
+
+
+def query_stems(text: str) -> list[str]:
+    """The distinct stems of a query, without stop words (first occurrence order)."""
+    return list(dict.fromkeys(s for s in text_stems(text) if s not in _STOP))
+
+
+def to_blob(vector: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+@dataclass
+class VectorIndex:
+    """The vectors of one conversation's chunks or facts, kept in step with the store."""
+
+    kind: Kind
+    revision: int = -1
+    last_id: int = 0
+    ids: list[int] = field(default_factory=list)
+    matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, DIM), dtype=np.float32))
+
+    def refresh(self, store: MemoryStore, conversation_id: str) -> None:
+        revision = store.revision(conversation_id)
+        if revision != self.revision:
+            self.revision, self.last_id, self.ids = revision, 0, []
+            self.matrix = np.zeros((0, DIM), dtype=np.float32)
+        rows = store.vectors(conversation_id, self.kind, self.last_id)
+        if rows:
+            self.ids.extend(int(row_id) for row_id, _ in rows)
+            fresh = np.frombuffer(b"".join(bytes(blob) for _, blob in rows), dtype=np.float32).reshape(-1, DIM)
+            self.matrix = np.concatenate([self.matrix, fresh]) if len(self.matrix) else fresh.copy()
+            self.last_id = self.ids[-1]
+
+    def nearest(self, query: np.ndarray, limit: int) -> list[int]:
+        """Ids of the `limit` most similar rows, best first."""
+        if not self.ids:
+            return []
+        import torch
+
+        scores = torch.from_numpy(self.matrix) @ torch.from_numpy(np.ascontiguousarray(query, dtype=np.float32))
+        top = torch.topk(scores, min(limit, len(self.ids))).indices.tolist()  # [limit]
+        return [self.ids[i] for i in top]
+
+
+def fuse(*rankings: Sequence[int]) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion of id lists (best first each): (id, score), best first."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (RRF_K + rank + 1)
+    return sorted(scores.items(), key=lambda pair: -pair[1])
+
+
+_LABEL = re.compile(r"^(\[#\d+ \w+\] )?(.*)$", re.DOTALL)
+
+
+def snippet(text: str, stems: Sequence[str], sentences_kept: int = 2) -> str:
+    """The sentences of a retrieved text that share the most stems with the query (at most `sentences_kept`, in
+    their order, each line keeping its `[#turn role]` label): more hits fit the context than whole chunks would."""
+    wanted = set(stems)
+    scored = []
+    for number, line in enumerate(text.split("\n")):
+        label, body = _LABEL.match(line).groups()  # type: ignore[union-attr]
+        for sentence in sentences(body):
+            overlap = len(wanted & set(text_stems(sentence)))
+            scored.append((overlap, number, label or "", sentence))
+    best = sorted(scored, key=lambda item: -item[0])[:sentences_kept]
+    parts: list[str] = []
+    last_label = None
+    for _, _, label, sentence in sorted(best, key=lambda item: item[1]):
+        parts.append(sentence if label == last_label else f"{label}{sentence}")
+        last_label = label
+    return " … ".join(parts)

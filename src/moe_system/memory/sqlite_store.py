@@ -1,0 +1,458 @@
+"""`MemoryStore` on SQLite in WAL mode, with FTS5 (BM25) for lexical search.
+
+Durability: WAL with `synchronous=NORMAL` keeps every committed transaction through a process crash (kill -9);
+only a power cut could lose the last ones. The connection that serves `add_message` never checkpoints (a
+checkpoint fsyncs and would stall a caller for milliseconds); the background worker does, after each batch.
+One connection per process, guarded by a lock, so threads (the server) may share a store.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from moe_system.errors import MoEError
+from moe_system.memory.store import (
+    Budgets,
+    ChunkRow,
+    ConversationRow,
+    FactRow,
+    Kind,
+    MessageRow,
+    NewChunk,
+    NewFact,
+    Tier,
+)
+
+LOCK_POLL_S = 0.0002
+LOCK_WAIT_S = 30.0
+LOW_WATER = 0.9  # an overflowing tier sheds its oldest part down to this share of its budget
+PREFIX_FROM = 4  # stems at least this long also match longer words (see `search`)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    key INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, revision INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS conversations (
+    key INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, user_key INTEGER NOT NULL REFERENCES users(key),
+    created REAL NOT NULL, seq INTEGER NOT NULL DEFAULT 0, revision INTEGER NOT NULL DEFAULT 0,
+    current_tokens INTEGER NOT NULL DEFAULT 0, moving_tokens INTEGER NOT NULL DEFAULT 0,
+    obsolete_tokens INTEGER NOT NULL DEFAULT 0, longterm_tokens INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY, conv_key INTEGER NOT NULL REFERENCES conversations(key), seq INTEGER NOT NULL,
+    role TEXT NOT NULL, text TEXT NOT NULL, tokens INTEGER NOT NULL, created REAL NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('current', 'moving')), indexed INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS messages_by_state ON messages(conv_key, state, seq);
+CREATE INDEX IF NOT EXISTS messages_unindexed ON messages(id) WHERE indexed = 0;
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY, conv_key INTEGER NOT NULL REFERENCES conversations(key),
+    tier TEXT NOT NULL CHECK (tier IN ('obsolete', 'longterm')), text TEXT NOT NULL, tokens INTEGER NOT NULL,
+    first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, created REAL NOT NULL, vector BLOB);
+CREATE INDEX IF NOT EXISTS chunks_by_tier ON chunks(conv_key, tier, first_seq);
+CREATE TABLE IF NOT EXISTS facts (
+    id INTEGER PRIMARY KEY, conv_key INTEGER NOT NULL REFERENCES conversations(key),
+    user_key INTEGER NOT NULL REFERENCES users(key), scope TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    text TEXT NOT NULL, tokens INTEGER NOT NULL, seq INTEGER NOT NULL, created REAL NOT NULL,
+    superseded_by INTEGER, vector BLOB);
+CREATE INDEX IF NOT EXISTS facts_by_scope ON facts(scope, key) WHERE superseded_by IS NULL;
+CREATE INDEX IF NOT EXISTS facts_by_conv ON facts(conv_key, seq);
+CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(scope, body);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(scope, body);
+CREATE VIRTUAL TABLE IF NOT EXISTS facts_fts USING fts5(scope, body);
+"""
+
+_CONVERSATION = """SELECT c.id, u.id, c.created, c.current_tokens, c.moving_tokens, c.obsolete_tokens,
+    c.longterm_tokens, c.seq FROM conversations c JOIN users u ON u.key = c.user_key"""
+_MESSAGE = "SELECT m.id, c.id, m.seq, m.role, m.text, m.tokens, m.created FROM messages m " \
+           "JOIN conversations c ON c.key = m.conv_key"
+_CHUNK = "SELECT k.id, c.id, k.tier, k.text, k.tokens, k.first_seq, k.last_seq, k.created FROM chunks k " \
+         "JOIN conversations c ON c.key = k.conv_key"
+_FACT = "SELECT f.id, c.id, u.id, f.key, f.value, f.text, f.tokens, f.seq, f.created, f.superseded_by FROM facts f " \
+        "JOIN conversations c ON c.key = f.conv_key JOIN users u ON u.key = f.user_key"
+
+
+def _retry(action: Callable[[], object]) -> None:
+    """Run `action`, retrying while another connection holds the write lock (every `LOCK_POLL_S`, up to
+    `LOCK_WAIT_S`). The background worker's transactions last a millisecond or two, so a caller waits about as
+    long, where SQLite's own busy handler would sleep in steps of up to 100 ms."""
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            action()
+            return
+        except sqlite3.OperationalError as err:
+            if ("locked" not in str(err) and "busy" not in str(err)) or time.monotonic() > deadline:
+                raise
+            time.sleep(LOCK_POLL_S)
+
+
+class SQLiteStore:
+    """The default store: one SQLite file (WAL) per `MOE_HOME`."""
+
+    def __init__(self, path: Path, checkpoints: bool = False) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        try:
+            # no busy handler: SQLite's sleeps in 1, 2, 5, 10... ms steps; `_retry` polls at 0.2 ms instead
+            self._db = sqlite3.connect(path, timeout=0.0, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA secure_delete=ON")  # forgotten rows leave no bytes behind in freed pages
+            self._db.execute(f"PRAGMA wal_autocheckpoint={1000 if checkpoints else 0}")
+            _retry(lambda: self._db.executescript(_SCHEMA))  # idempotent; manages its own transaction
+        except sqlite3.DatabaseError as err:
+            raise MoEError(f"cannot open the memory database {path}: {err}") from err
+
+    # ---- plumbing
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction (takes the write lock up front, so it never fails half-way on a busy lock)."""
+        with self._lock:
+            _retry(lambda: self._db.execute("BEGIN IMMEDIATE"))
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, tuple(args)).fetchall()
+
+    def _conv_key(self, db: sqlite3.Connection, conversation_id: str) -> int | None:
+        row = db.execute("SELECT key FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def _scope(self, conversation_id: str) -> tuple[int, str] | None:
+        """(conversation key, fact scope) — the scope is the user's when the conversation has one."""
+        rows = self._all("SELECT c.key, c.user_key, u.id FROM conversations c JOIN users u ON u.key = c.user_key "
+                         "WHERE c.id = ?", (conversation_id,))
+        if not rows:
+            return None
+        key, user_key, user_id = rows[0]
+        return int(key), (f"u{user_key}" if user_id else f"c{key}")
+
+    # ---- messages
+
+    def add_message(self, conversation_id: str, user_id: str | None, role: str, text: str, tokens: int,
+                    current_budget: int) -> MessageRow:
+        now = time.time()
+        with self._write() as db:
+            row = db.execute("SELECT c.key, u.id FROM conversations c JOIN users u ON u.key = c.user_key "
+                             "WHERE c.id = ?", (conversation_id,)).fetchone()
+            if row is None:
+                db.execute("INSERT OR IGNORE INTO users(id) VALUES (?)", (user_id or "",))
+                user_key = db.execute("SELECT key FROM users WHERE id = ?", (user_id or "",)).fetchone()[0]
+                key = db.execute("INSERT INTO conversations(id, user_key, created) VALUES (?, ?, ?)",
+                                 (conversation_id, user_key, now)).lastrowid
+            elif user_id is not None and row[1] != user_id:
+                raise MoEError(f"conversation {conversation_id!r} belongs to another user")
+            else:
+                key = row[0]
+            seq, current = db.execute(
+                "UPDATE conversations SET seq = seq + 1, current_tokens = current_tokens + ? WHERE key = ? "
+                "RETURNING seq, current_tokens", (tokens, key)).fetchone()
+            message_id = db.execute(
+                "INSERT INTO messages(conv_key, seq, role, text, tokens, created, state) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'current')", (key, seq, role, text, tokens, now)).lastrowid
+            if current > current_budget:
+                self._shed_current(db, key, current - int(current_budget * LOW_WATER))
+        return MessageRow(int(message_id), conversation_id, int(seq), role, text, tokens, now)
+
+    def _shed_current(self, db: sqlite3.Connection, key: int, amount: int) -> None:
+        """Move the oldest current messages (at least `amount` tokens) to 'moving'."""
+        ids, freed = [], 0
+        for message_id, tokens in db.execute("SELECT id, tokens FROM messages WHERE conv_key = ? AND "
+                                             "state = 'current' ORDER BY seq", (key,)):
+            ids.append(message_id)
+            freed += tokens
+            if freed >= amount:
+                break
+        db.executemany("UPDATE messages SET state = 'moving' WHERE id = ?", [(i,) for i in ids])
+        db.execute("UPDATE conversations SET current_tokens = current_tokens - ?, moving_tokens = moving_tokens + ? "
+                   "WHERE key = ?", (freed, freed, key))
+
+    def conversation(self, conversation_id: str) -> ConversationRow | None:
+        rows = self._all(_CONVERSATION + " WHERE c.id = ?", (conversation_id,))
+        return ConversationRow(*rows[0]) if rows else None
+
+    def conversations(self, user_id: str | None = None) -> list[ConversationRow]:
+        if user_id is None:
+            return [ConversationRow(*row) for row in self._all(_CONVERSATION + " ORDER BY c.created, c.key")]
+        return [ConversationRow(*row) for row in self._all(_CONVERSATION + " WHERE u.id = ? ORDER BY c.created, c.key",
+                                                           (user_id,))]
+
+    def recent_messages(self, conversation_id: str, limit: int) -> list[MessageRow]:
+        rows = self._all(_MESSAGE + " WHERE c.id = ? AND m.state = 'current' ORDER BY m.seq DESC LIMIT ?",
+                         (conversation_id, limit))
+        return [MessageRow(*row) for row in reversed(rows)]
+
+    def unindexed_messages(self, limit: int) -> list[MessageRow]:
+        return [MessageRow(*row) for row in self._all(_MESSAGE + " WHERE m.indexed = 0 ORDER BY m.id LIMIT ?",
+                                                      (limit,))]
+
+    def has_unindexed(self) -> bool:
+        return bool(self._all("SELECT 1 FROM messages WHERE indexed = 0 LIMIT 1"))
+
+    def index_messages(self, stems: dict[int, str], facts: Sequence[NewFact]) -> None:
+        by_message = {}
+        with self._write() as db:
+            for message_id, body in stems.items():
+                row = db.execute("SELECT m.conv_key, m.seq, c.user_key, u.id FROM messages m JOIN conversations c "
+                                 "ON c.key = m.conv_key JOIN users u ON u.key = c.user_key "
+                                 "WHERE m.id = ? AND m.indexed = 0", (message_id,)).fetchone()
+                if row is None:
+                    continue
+                by_message[message_id] = row
+                db.execute("INSERT INTO messages_fts(rowid, scope, body) VALUES (?, ?, ?)",
+                           (message_id, f"c{row[0]}", body))
+                db.execute("UPDATE messages SET indexed = 1 WHERE id = ?", (message_id,))
+            now = time.time()
+            for fact in facts:
+                if fact.message_id not in by_message:
+                    continue
+                conv_key, seq, user_key, user_id = by_message[fact.message_id]
+                scope = f"u{user_key}" if user_id else f"c{conv_key}"
+                fact_id = db.execute(
+                    "INSERT INTO facts(conv_key, user_key, scope, key, value, text, tokens, seq, created, vector) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (conv_key, user_key, scope, fact.key, fact.value, fact.text, fact.tokens, seq, now, fact.vector),
+                ).lastrowid
+                older = [r[0] for r in db.execute("SELECT id FROM facts WHERE scope = ? AND key = ? AND "
+                                                  "superseded_by IS NULL AND id != ?", (scope, fact.key, fact_id))]
+                for old in older:
+                    db.execute("UPDATE facts SET superseded_by = ? WHERE id = ?", (fact_id, old))
+                    db.execute("DELETE FROM facts_fts WHERE rowid = ?", (old,))
+                if older:
+                    db.execute("UPDATE users SET revision = revision + 1 WHERE key = ?", (user_key,))
+                    db.execute("UPDATE conversations SET revision = revision + 1 WHERE key = ?", (conv_key,))
+                db.execute("INSERT INTO facts_fts(rowid, scope, body) VALUES (?, ?, ?)", (fact_id, scope, fact.stems))
+                db.execute("UPDATE conversations SET longterm_tokens = longterm_tokens + ? WHERE key = ?",
+                           (fact.tokens, conv_key))
+
+    # ---- moving down
+
+    def pending(self, budgets: Budgets) -> list[str]:
+        rows = self._all("SELECT id FROM conversations WHERE moving_tokens > 0 OR obsolete_tokens > ? "
+                         "OR longterm_tokens > ? ORDER BY key", (budgets.obsolete, budgets.longterm))
+        return [row[0] for row in rows]
+
+    def moving_messages(self, conversation_id: str, limit: int) -> list[MessageRow]:
+        rows = self._all(_MESSAGE + " WHERE c.id = ? AND m.state = 'moving' AND m.indexed = 1 ORDER BY m.seq LIMIT ?",
+                         (conversation_id, limit))
+        return [MessageRow(*row) for row in rows]
+
+    def demote_messages(self, conversation_id: str, message_ids: Sequence[int], chunks: Sequence[NewChunk]) -> bool:
+        now = time.time()
+        with self._write() as db:
+            key = self._conv_key(db, conversation_id)
+            marks = ",".join("?" * len(message_ids))
+            rows = db.execute(f"SELECT tokens FROM messages WHERE conv_key = ? AND state = 'moving' "
+                              f"AND id IN ({marks})", (key, *message_ids)).fetchall()
+            if key is None or len(rows) != len(message_ids):
+                return False
+            freed = sum(row[0] for row in rows)
+            db.execute(f"DELETE FROM messages WHERE id IN ({marks})", tuple(message_ids))
+            db.execute(f"DELETE FROM messages_fts WHERE rowid IN ({marks})", tuple(message_ids))
+            added = self._insert_chunks(db, key, "obsolete", chunks, now)
+            db.execute("UPDATE conversations SET moving_tokens = moving_tokens - ?, "
+                       "obsolete_tokens = obsolete_tokens + ? WHERE key = ?", (freed, added, key))
+        return True
+
+    def _insert_chunks(self, db: sqlite3.Connection, key: int, tier: Tier, chunks: Sequence[NewChunk],
+                       now: float) -> int:
+        for chunk in chunks:
+            chunk_id = db.execute(
+                "INSERT INTO chunks(conv_key, tier, text, tokens, first_seq, last_seq, created, vector) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, tier, chunk.text, chunk.tokens, chunk.first_seq, chunk.last_seq, now, chunk.vector),
+            ).lastrowid
+            db.execute("INSERT INTO chunks_fts(rowid, scope, body) VALUES (?, ?, ?)",
+                       (chunk_id, f"c{key}", chunk.stems))
+        return sum(chunk.tokens for chunk in chunks)
+
+    def oldest_chunks(self, conversation_id: str, tier: Tier, limit: int) -> list[ChunkRow]:
+        rows = self._all(_CHUNK + " WHERE c.id = ? AND k.tier = ? ORDER BY k.first_seq, k.id LIMIT ?",
+                         (conversation_id, tier, limit))
+        return [ChunkRow(*row) for row in rows]
+
+    def demote_chunks(self, conversation_id: str, chunk_ids: Sequence[int], summaries: Sequence[NewChunk]) -> bool:
+        now = time.time()
+        with self._write() as db:
+            key = self._conv_key(db, conversation_id)
+            marks = ",".join("?" * len(chunk_ids))
+            rows = db.execute(f"SELECT tokens FROM chunks WHERE conv_key = ? AND tier = 'obsolete' AND id IN ({marks})",
+                              (key, *chunk_ids)).fetchall()
+            if key is None or len(rows) != len(chunk_ids):
+                return False
+            freed = sum(row[0] for row in rows)
+            self._delete_chunks(db, key, chunk_ids)
+            added = self._insert_chunks(db, key, "longterm", summaries, now)
+            db.execute("UPDATE conversations SET obsolete_tokens = obsolete_tokens - ?, "
+                       "longterm_tokens = longterm_tokens + ? WHERE key = ?", (freed, added, key))
+        return True
+
+    def _delete_chunks(self, db: sqlite3.Connection, key: int, chunk_ids: Sequence[int]) -> None:
+        marks = ",".join("?" * len(chunk_ids))
+        db.execute(f"DELETE FROM chunks WHERE id IN ({marks})", tuple(chunk_ids))
+        db.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({marks})", tuple(chunk_ids))
+        db.execute("UPDATE conversations SET revision = revision + 1 WHERE key = ?", (key,))
+
+    def trim_longterm(self, conversation_id: str, budget: int) -> int:
+        with self._write() as db:
+            key = self._conv_key(db, conversation_id)
+            if key is None:
+                return 0
+            held = db.execute("SELECT longterm_tokens FROM conversations WHERE key = ?", (key,)).fetchone()[0]
+            excess = held - int(budget * LOW_WATER) if held > budget else 0
+            dropped = 0
+            victims = db.execute(  # superseded facts, then the oldest summaries, then the oldest facts
+                "SELECT 'fact', id, tokens, 0 AS rank, seq FROM facts WHERE conv_key = ?1 AND superseded_by IS NOT "
+                "NULL UNION ALL SELECT 'chunk', id, tokens, 1, first_seq FROM chunks WHERE conv_key = ?1 AND "
+                "tier = 'longterm' UNION ALL SELECT 'fact', id, tokens, 2, seq FROM facts WHERE conv_key = ?1 AND "
+                "superseded_by IS NULL ORDER BY rank, 5, id", (key,)).fetchall() if excess else []
+            facts, chunks = [], []
+            for kind, item_id, tokens, _, _ in victims:
+                if dropped >= excess:
+                    break
+                (facts if kind == "fact" else chunks).append(item_id)
+                dropped += tokens
+            if chunks:
+                self._delete_chunks(db, key, chunks)
+            if facts:
+                marks = ",".join("?" * len(facts))
+                db.execute(f"DELETE FROM facts WHERE id IN ({marks})", tuple(facts))
+                db.execute(f"DELETE FROM facts_fts WHERE rowid IN ({marks})", tuple(facts))
+                db.execute("UPDATE users SET revision = revision + 1 WHERE key = "
+                           "(SELECT user_key FROM conversations WHERE key = ?)", (key,))
+                db.execute("UPDATE conversations SET revision = revision + 1 WHERE key = ?", (key,))
+            db.execute("UPDATE conversations SET longterm_tokens = longterm_tokens - ? WHERE key = ?", (dropped, key))
+        return dropped
+
+    # ---- retrieval
+
+    def search(self, conversation_id: str, kind: Kind, stems: Sequence[str], limit: int) -> list[int]:
+        scoped = self._scope(conversation_id)
+        if scoped is None or not stems:
+            return []
+        key, fact_scope = scoped
+        scope = fact_scope if kind == "fact" else f"c{key}"
+        # prefix match: Snowball does not always give inflections one stem ("попугай" -> "попуга", "попугая" ->
+        # "попуг"; "allergy" -> "allergi", "allergic" -> "allerg")
+        terms = " OR ".join('"' + stem.replace('"', '""') + '"' + ("*" if len(stem) >= PREFIX_FROM else "")
+                            for stem in stems)
+        table = {"message": "messages_fts", "chunk": "chunks_fts", "fact": "facts_fts"}[kind]
+        rows = self._all(f"SELECT rowid FROM {table} WHERE {table} MATCH ? ORDER BY bm25({table}, 0.0, 1.0) LIMIT ?",
+                         (f'scope : "{scope}" AND body : ({terms})', limit))
+        return [int(row[0]) for row in rows]
+
+    def vectors(self, conversation_id: str, kind: Kind, after_id: int) -> list[tuple[int, bytes]]:
+        scoped = self._scope(conversation_id)
+        if scoped is None:
+            return []
+        key, scope = scoped
+        if kind == "fact":
+            return self._all("SELECT id, vector FROM facts WHERE scope = ? AND superseded_by IS NULL AND id > ? "
+                             "AND vector IS NOT NULL ORDER BY id", (scope, after_id))
+        return self._all("SELECT id, vector FROM chunks WHERE conv_key = ? AND id > ? AND vector IS NOT NULL "
+                         "ORDER BY id", (key, after_id))
+
+    def revision(self, conversation_id: str) -> int:
+        rows = self._all("SELECT c.revision + u.revision FROM conversations c JOIN users u ON u.key = c.user_key "
+                         "WHERE c.id = ?", (conversation_id,))
+        return int(rows[0][0]) if rows else -1
+
+    def chunks(self, ids: Sequence[int]) -> list[ChunkRow]:
+        marks = ",".join("?" * len(ids))
+        return [ChunkRow(*row) for row in self._all(_CHUNK + f" WHERE k.id IN ({marks})", ids)] if ids else []
+
+    def facts(self, ids: Sequence[int]) -> list[FactRow]:
+        marks = ",".join("?" * len(ids))
+        return [FactRow(*row) for row in self._all(_FACT + f" WHERE f.id IN ({marks})", ids)] if ids else []
+
+    def messages(self, ids: Sequence[int]) -> list[MessageRow]:
+        marks = ",".join("?" * len(ids))
+        return [MessageRow(*row) for row in self._all(_MESSAGE + f" WHERE m.id IN ({marks})", ids)] if ids else []
+
+    def live_facts(self, conversation_id: str, limit: int = 1_000_000) -> list[FactRow]:
+        scoped = self._scope(conversation_id)
+        if scoped is None:
+            return []
+        rows = self._all(_FACT + " WHERE f.scope = ? AND f.superseded_by IS NULL ORDER BY f.seq DESC, f.id DESC "
+                                 "LIMIT ?", (scoped[1], limit))
+        return [FactRow(*row) for row in reversed(rows)]
+
+    # ---- forgetting
+
+    def forget_conversation(self, conversation_id: str) -> int:
+        with self._write() as db:
+            key = self._conv_key(db, conversation_id)
+            if key is None:
+                return 0
+            db.execute("UPDATE users SET revision = revision + 1 WHERE key = "
+                       "(SELECT user_key FROM conversations WHERE key = ?)", (key,))  # its facts leave the user's scope
+            deleted = self._delete_conversations(db, [key])
+        self._scrub()
+        return deleted
+
+    def forget_user(self, user_id: str) -> int:
+        with self._write() as db:
+            row = db.execute("SELECT key FROM users WHERE id = ?", (user_id,)).fetchone()
+            if row is None:
+                return 0
+            keys = [r[0] for r in db.execute("SELECT key FROM conversations WHERE user_key = ?", (row[0],))]
+            deleted = self._delete_conversations(db, keys)
+            deleted += db.execute("DELETE FROM users WHERE key = ?", (row[0],)).rowcount
+        self._scrub()
+        return deleted
+
+    def _scrub(self) -> None:
+        """Make forgotten text unreadable in the file too: FTS5 keeps deleted words in its index segments until
+        they are merged ('optimize'), and freed pages keep old bytes unless `secure_delete` zeroes them; the WAL
+        is folded in and truncated last."""
+        with self._write() as db:
+            for table in ("messages_fts", "chunks_fts", "facts_fts"):
+                db.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
+        with self._lock:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _delete_conversations(self, db: sqlite3.Connection, keys: Sequence[int]) -> int:
+        deleted = 0
+        for key in keys:
+            for table in ("messages_fts", "chunks_fts"):
+                db.execute(f"DELETE FROM {table} WHERE scope = ?", (f"c{key}",))
+            db.execute("DELETE FROM facts_fts WHERE rowid IN (SELECT id FROM facts WHERE conv_key = ?)", (key,))
+            for table in ("messages", "chunks", "facts"):
+                deleted += db.execute(f"DELETE FROM {table} WHERE conv_key = ?", (key,)).rowcount
+            deleted += db.execute("DELETE FROM conversations WHERE key = ?", (key,)).rowcount
+        return deleted
+
+    def rows_of_user(self, user_id: str) -> int:
+        row = self._all("SELECT key FROM users WHERE id = ?", (user_id,))
+        if not row:
+            return 0
+        user_key = row[0][0]
+        keys = [r[0] for r in self._all("SELECT key FROM conversations WHERE user_key = ?", (user_key,))]
+        count = 1 + len(keys) + self._all("SELECT count(*) FROM facts WHERE user_key = ?", (user_key,))[0][0]
+        for key in keys:
+            for table in ("messages", "chunks"):
+                count += self._all(f"SELECT count(*) FROM {table} WHERE conv_key = ?", (key,))[0][0]
+        return count
+
+    # ---- housekeeping
+
+    def checkpoint(self) -> None:
+        with self._lock:
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

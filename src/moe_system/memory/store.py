@@ -1,0 +1,198 @@
+"""The storage interface of the three-level memory, and the rows it stores.
+
+Every change that moves material between tiers is ONE transaction of the store (`demote_messages`,
+`demote_chunks`, `trim_longterm`), so a crash (kill -9) at any moment leaves each tier either before or after
+the move, never half-moved. `add_message` commits before it returns: an acknowledged message is never lost.
+The slow part of a move (compressing, embedding) happens before the transaction, outside any lock.
+
+Two stores implement it: `SQLiteStore` (WAL, the default, under `MOE_HOME/memory`) and `PostgresStore`
+(`memory.database_url`). Lexical search is the store's own full-text index (SQLite FTS5 with BM25; PostgreSQL
+`tsvector` ranking), over the Snowball stems the caller gives it, so Russian and English inflections meet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+Kind = Literal["message", "chunk", "fact"]
+Tier = Literal["obsolete", "longterm"]
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Token budgets of the three tiers (what each may hold at rest)."""
+
+    current: int
+    obsolete: int
+    longterm: int
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    id: int
+    conversation_id: str
+    seq: int  # turn number within the conversation, from 1
+    role: str
+    text: str
+    tokens: int
+    created: float
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """Compressed material: an obsolete chunk or a long-term summary of turns `first_seq..last_seq`."""
+
+    id: int
+    conversation_id: str
+    tier: Tier
+    text: str
+    tokens: int
+    first_seq: int
+    last_seq: int
+    created: float
+
+
+@dataclass(frozen=True)
+class FactRow:
+    """A statement about the user or their world; `key` names its subject (a newer fact with the same key in
+    the same scope supersedes it)."""
+
+    id: int
+    conversation_id: str
+    user_id: str
+    key: str
+    value: str
+    text: str
+    tokens: int
+    seq: int
+    created: float
+    superseded_by: int | None
+
+
+@dataclass(frozen=True)
+class NewChunk:
+    text: str
+    stems: str  # space-separated stems for the lexical index
+    tokens: int
+    first_seq: int
+    last_seq: int
+    vector: bytes | None  # float32 [dim], unit length
+
+
+@dataclass(frozen=True)
+class NewFact:
+    message_id: int
+    key: str
+    value: str
+    text: str
+    stems: str
+    tokens: int
+    vector: bytes | None
+
+
+@dataclass(frozen=True)
+class ConversationRow:
+    id: str
+    user_id: str
+    created: float
+    current_tokens: int
+    moving_tokens: int  # left the current tier, not yet compressed into the obsolete one
+    obsolete_tokens: int
+    longterm_tokens: int
+    messages: int  # turns so far (the last seq)
+
+
+class MemoryStore(Protocol):
+    """What the memory needs from a database; see the module docstring for the guarantees."""
+
+    def add_message(self, conversation_id: str, user_id: str | None, role: str, text: str, tokens: int,
+                    current_budget: int) -> MessageRow:
+        """Insert and commit one message (a new conversation belongs to `user_id`, "" for none; `None` for an
+        existing one means its own user, another user id raises `MoEError`); when the current tier then exceeds
+        `current_budget`, its oldest
+        messages leave it in the same transaction (state 'moving': the background compresses them)."""
+        ...
+
+    def conversation(self, conversation_id: str) -> ConversationRow | None: ...
+
+    def conversations(self, user_id: str | None = None) -> list[ConversationRow]: ...
+
+    def recent_messages(self, conversation_id: str, limit: int) -> list[MessageRow]:
+        """The newest `limit` messages still in the current tier, oldest first."""
+        ...
+
+    def unindexed_messages(self, limit: int) -> list[MessageRow]:
+        """Messages whose facts and lexical entry are not written yet, oldest first."""
+        ...
+
+    def index_messages(self, stems: dict[int, str], facts: Sequence[NewFact]) -> None:
+        """Write the lexical entries of these messages and their facts; a fact supersedes the live facts of its
+        scope with the same key. Messages gone meanwhile (forgotten, moved) are skipped."""
+        ...
+
+    def pending(self, budgets: Budgets) -> list[str]:
+        """Conversations with work for the background: moving messages, or a tier over its budget."""
+        ...
+
+    def has_unindexed(self) -> bool: ...
+
+    def moving_messages(self, conversation_id: str, limit: int) -> list[MessageRow]: ...
+
+    def demote_messages(self, conversation_id: str, message_ids: Sequence[int], chunks: Sequence[NewChunk]) -> bool:
+        """Replace moving messages by obsolete chunks, atomically; False (and nothing changed) if any of the
+        messages is no longer there."""
+        ...
+
+    def oldest_chunks(self, conversation_id: str, tier: Tier, limit: int) -> list[ChunkRow]: ...
+
+    def demote_chunks(self, conversation_id: str, chunk_ids: Sequence[int], summaries: Sequence[NewChunk]) -> bool:
+        """Replace obsolete chunks by long-term summaries, atomically; False if any chunk is gone."""
+        ...
+
+    def trim_longterm(self, conversation_id: str, budget: int) -> int:
+        """Drop superseded facts, then the oldest summaries, then the oldest facts until the long-term tier fits
+        `budget`; returns the tokens dropped."""
+        ...
+
+    def search(self, conversation_id: str, kind: Kind, stems: Sequence[str], limit: int) -> list[int]:
+        """Ids of the best lexical matches (any of `stems`), best first. Facts are searched in the
+        conversation's scope (its user's facts when it has a user); superseded facts never match."""
+        ...
+
+    def vectors(self, conversation_id: str, kind: Kind, after_id: int) -> list[tuple[int, bytes]]:
+        """(id, vector) of the live chunks or facts of the conversation's scope with id > after_id."""
+        ...
+
+    def revision(self, conversation_id: str) -> int:
+        """Grows whenever a chunk or fact of the conversation's scope is deleted or superseded."""
+        ...
+
+    def chunks(self, ids: Sequence[int]) -> list[ChunkRow]: ...
+
+    def facts(self, ids: Sequence[int]) -> list[FactRow]: ...
+
+    def messages(self, ids: Sequence[int]) -> list[MessageRow]: ...
+
+    def live_facts(self, conversation_id: str, limit: int = 1_000_000) -> list[FactRow]:
+        """The newest `limit` facts in force for the conversation's scope, oldest first."""
+        ...
+
+    def forget_conversation(self, conversation_id: str) -> int:
+        """Delete everything of one conversation; returns the rows deleted."""
+        ...
+
+    def forget_user(self, user_id: str) -> int:
+        """Delete every conversation, message, chunk and fact of a user; returns the rows deleted."""
+        ...
+
+    def rows_of_user(self, user_id: str) -> int:
+        """How many rows anywhere still belong to the user (0 after `forget_user`)."""
+        ...
+
+    def checkpoint(self) -> None:
+        """Housekeeping after a batch of background work (SQLite: fold the WAL into the database)."""
+        ...
+
+    def close(self) -> None: ...

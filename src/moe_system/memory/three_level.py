@@ -1,0 +1,261 @@
+"""`ThreeLevelMemory`: per-conversation memory in three tiers, and the context built from it for each request.
+
+    current   the latest messages, verbatim                       (default budget 250k tokens)
+    obsolete  older messages, compressed extractively into chunks  (250k)
+    long-term facts about the user and short summaries of chunks  (250k)
+
+`add_message` stores and commits a message (about a millisecond); when the current tier overflows, its oldest
+messages leave it in the same transaction, and a background worker process compresses them into the obsolete
+tier (which in turn overflows into long-term, which drops its oldest summaries). The worker also extracts facts
+from every user message as it arrives, so a fact is known long before its message leaves the current tier.
+`build_context(conversation_id, query, max_tokens)` retrieves facts, chunks and messages relevant to the query
+(BM25 + MiniLM vectors, fused by rank) and assembles them with the recent messages (see `context.py`).
+
+    mem = ThreeLevelMemory(path)                      # a file or folder (SQLite) or a postgresql:// URL
+    mem.add_message("c1", "user", "I live in Oslo.")  # user_id="u1" scopes facts to a user
+    mem.build_context("c1", "Where do I live?", 4000).text
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from moe_system.errors import InvalidRequestError, MoEError
+from moe_system.memory.background import Compaction
+from moe_system.memory.context import Context, Line, assemble
+from moe_system.memory.retrieval import VectorIndex, fuse, query_stems, snippet
+from moe_system.memory.store import Budgets, Kind
+from moe_system.memory.stores import is_postgres, open_store, sqlite_path
+from moe_system.memory.tokens import base_tokenizer_dir, token_counter
+
+ROLES = ("user", "assistant", "system")
+CANDIDATES = 40  # hits per list (lexical, vectors) and kind
+FACT_POOL = 200  # newest facts in force offered beyond the retrieved ones
+RECENT_LIMIT = 64  # messages considered for the recent section
+MAX_MESSAGE_CHARS = 1_000_000
+FLUSH_POLL_S = 0.02
+
+
+class ThreeLevelMemory:
+    """Three-tier memory over a store; see the module docstring. Thread-safe; one instance per process."""
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        current_tokens: int = 250_000,
+        obsolete_tokens: int = 250_000,
+        longterm_tokens: int = 250_000,
+        *,
+        tokenizer: str | Path | None = None,
+        vectors: bool = True,
+        background: bool = True,
+    ) -> None:
+        """`path`: an SQLite file or folder (default `MOE_HOME/memory`) or a `postgresql://` URL.
+        `tokenizer`: a Hugging Face tokenizer folder (default: the configured base model's).
+        `vectors=False` keeps retrieval lexical only (no MiniLM); `background=False` compresses in `flush()`
+        in this process instead of a worker process."""
+        for name, value in (("current_tokens", current_tokens), ("obsolete_tokens", obsolete_tokens),
+                            ("longterm_tokens", longterm_tokens)):
+            if not isinstance(value, int) or value < 100:
+                raise InvalidRequestError(f"{name} must be an integer of at least 100, not {value!r}")
+        if path is None:
+            from moe_system.config import load_settings
+
+            settings = load_settings()
+            path = settings.memory.database_url or settings.home / "memory"
+        self.target = str(path) if is_postgres(str(path)) else str(sqlite_path(path))
+        self.budgets = Budgets(current_tokens, obsolete_tokens, longterm_tokens)
+        self.tokenizer = str(tokenizer) if tokenizer is not None else base_tokenizer_dir()
+        self.count_tokens = token_counter(self.tokenizer)
+        self.vectors = vectors
+        self.store = open_store(self.target)
+        self._indexes: dict[tuple[str, Kind], VectorIndex] = {}
+        self._lock = threading.Lock()
+        self._background = background
+        self._worker: Any = None
+        self._compaction = None if background else Compaction(self.store, self.budgets, self.count_tokens,
+                                                              self._embed if vectors else None)
+
+    # ---- writing
+
+    def add_message(self, conversation_id: str, role: str, text: str, user_id: str | None = None) -> int:
+        """Store one message (committed on return) and return its turn number in the conversation."""
+        _check_id("conversation_id", conversation_id)
+        if role not in ROLES:
+            raise InvalidRequestError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidRequestError("a message needs non-empty text")
+        if "\x00" in text:
+            raise InvalidRequestError("a message may not contain NUL characters")
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise InvalidRequestError(f"a message may have at most {MAX_MESSAGE_CHARS} characters")
+        if user_id is not None:
+            _check_id("user_id", user_id)
+        row = self.store.add_message(conversation_id, user_id, role, text, self.count_tokens(text),
+                                     self.budgets.current)
+        self._wake()
+        return row.seq
+
+    def _wake(self) -> None:
+        """Start the worker process if it is not running, and tell it there is work."""
+        if not self._background:
+            return
+        with self._lock:
+            if self._worker is None or self._worker.poll() is not None:
+                config = {"target": self.target, "lock": self._lock_path(), "tokenizer": self.tokenizer,
+                          "vectors": self.vectors, "budgets": dataclasses.asdict(self.budgets)}
+                self._worker = subprocess.Popen(
+                    [sys.executable, "-m", "moe_system.memory.worker", json.dumps(config)],
+                    stdin=subprocess.PIPE, start_new_session=True)
+            try:
+                assert self._worker.stdin is not None
+                self._worker.stdin.write(b"w")
+                self._worker.stdin.flush()
+            except BrokenPipeError:
+                pass  # it just died; flush() reports its exit code
+
+    def _lock_path(self) -> str:
+        if is_postgres(self.target):
+            from moe_system.config import load_settings
+
+            return str(load_settings().home / "memory" / "postgres-worker.lock")
+        return self.target + ".worker-lock"
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until the background work (indexing, compression) is done."""
+        if self._compaction is not None:
+            self._compaction.run_until_idle()
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.store.has_unindexed() or self.store.pending(self.budgets):
+            code = self._worker.poll() if self._worker is not None else None
+            if code not in (None, 0):
+                raise MoEError(f"the memory worker failed (exit code {code}); see its message above")
+            self._wake()
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError("memory compression did not finish in time")
+            time.sleep(FLUSH_POLL_S)
+
+    def close(self) -> None:
+        """Stop the worker (its unfinished work stays queued in the store) and close the store."""
+        with self._lock:
+            if self._worker is not None:
+                assert self._worker.stdin is not None
+                self._worker.stdin.close()  # end of input: the worker finishes its batch and exits
+                try:
+                    self._worker.wait(30)
+                except subprocess.TimeoutExpired:
+                    self._worker.kill()
+                    self._worker.wait()
+                self._worker = None
+        self.store.close()
+
+    def __enter__(self) -> ThreeLevelMemory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- reading
+
+    def stats(self, conversation_id: str) -> dict[str, Any]:
+        """What each tier holds now, in tokens (never above its budget once `flush` returned), and more."""
+        row = self.store.conversation(conversation_id)
+        held = {"current_tokens": 0, "moving_tokens": 0, "obsolete_tokens": 0, "longterm_tokens": 0, "messages": 0}
+        if row is not None:
+            held = {"current_tokens": row.current_tokens, "moving_tokens": row.moving_tokens,
+                    "obsolete_tokens": row.obsolete_tokens, "longterm_tokens": row.longterm_tokens,
+                    "messages": row.messages}
+        return {"conversation_id": conversation_id, "user_id": row.user_id if row else None, **held,
+                "facts": len(self.store.live_facts(conversation_id)) if row else 0,
+                "budgets": {"current_tokens": self.budgets.current, "obsolete_tokens": self.budgets.obsolete,
+                            "longterm_tokens": self.budgets.longterm}}
+
+    def build_context(self, conversation_id: str, query: str, max_tokens: int = 4000) -> Context:
+        """Facts, relevant older material and recent messages for `query`, within `max_tokens` tokens."""
+        _check_id("conversation_id", conversation_id)
+        if not isinstance(max_tokens, int) or max_tokens < 64:
+            raise InvalidRequestError(f"max_tokens must be an integer of at least 64, not {max_tokens!r}")
+        if self.store.conversation(conversation_id) is None:
+            return Context("", 0, [])
+        stems = query_stems(query)
+        vector = self._embed([query])[0] if self.vectors and query.strip() else None
+        ranked = {kind: self._rank(conversation_id, kind, stems, vector) for kind in ("fact", "chunk", "message")}
+        recent = self.store.recent_messages(conversation_id, RECENT_LIMIT)
+        found = self.store.facts(ranked["fact"])
+        others = [row for row in self.store.live_facts(conversation_id, FACT_POOL) if row.id not in ranked["fact"]]
+        # the retrieved facts by rank, then the other facts in force, newest first, for any room left
+        facts = [Line(f"- [#{row.seq}] {row.text}", row.tokens, row.seq, ranked["fact"].index(row.id))
+                 for row in found]
+        facts += [Line(f"- [#{row.seq}] {row.text}", row.tokens, row.seq, CANDIDATES * 2 + position)
+                  for position, row in enumerate(reversed(others))]
+        older = [(snippet(row.text, stems), row.first_seq, ranked["chunk"].index(row.id))
+                 for row in self.store.chunks(ranked["chunk"])]
+        older += [(snippet(f"[#{row.seq} {row.role}] {row.text}", stems), row.seq, ranked["message"].index(row.id))
+                  for row in self.store.messages(ranked["message"])]
+        older_lines = [Line(text, self.count_tokens(text), seq, rank) for text, seq, rank in older]
+        recent_lines = [Line(f"[#{row.seq} {row.role}] {row.text}", row.tokens, row.seq, 0) for row in recent]
+        return assemble(facts, older_lines, recent_lines, max_tokens, self.count_tokens)
+
+    def _rank(self, conversation_id: str, kind: Kind, stems: list[str], vector: Any) -> list[int]:
+        lexical = self.store.search(conversation_id, kind, stems, CANDIDATES)
+        if vector is None or kind == "message":
+            return lexical
+        index = self._indexes.setdefault((conversation_id, kind), VectorIndex(kind))
+        index.refresh(self.store, conversation_id)
+        return [item for item, _ in fuse(lexical, index.nearest(vector, CANDIDATES))]
+
+    def _embed(self, texts: list[str]) -> Any:
+        from moe_system.routing.embeddings import encode
+
+        return encode(texts)
+
+    # ---- browsing and forgetting
+
+    def conversations(self, user_id: str | None = None) -> list[dict[str, Any]]:
+        return [{"conversation_id": row.id, "user_id": row.user_id, "messages": row.messages,
+                 "created": row.created} for row in self.store.conversations(user_id)]
+
+    def show(self, conversation_id: str) -> dict[str, Any]:
+        """Everything the memory holds for a conversation, tier by tier."""
+        row = self.store.conversation(conversation_id)
+        if row is None:
+            raise InvalidRequestError(f"no conversation {conversation_id!r} in memory")
+        return {
+            "conversation_id": row.id, "user_id": row.user_id,
+            "facts": [{"seq": f.seq, "key": f.key, "value": f.value, "text": f.text}
+                      for f in self.store.live_facts(conversation_id)],
+            "longterm": [{"turns": [c.first_seq, c.last_seq], "text": c.text}
+                         for c in self.store.oldest_chunks(conversation_id, "longterm", 1_000_000)],
+            "obsolete": [{"turns": [c.first_seq, c.last_seq], "text": c.text}
+                         for c in self.store.oldest_chunks(conversation_id, "obsolete", 1_000_000)],
+            "current": [{"seq": m.seq, "role": m.role, "text": m.text}
+                        for m in self.store.recent_messages(conversation_id, 1_000_000)],
+        }
+
+    def forget_conversation(self, conversation_id: str) -> int:
+        self._drop_indexes(conversation_id)
+        return self.store.forget_conversation(conversation_id)
+
+    def forget_user(self, user_id: str) -> int:
+        """Delete every conversation, message, chunk and fact of a user; returns the rows deleted."""
+        _check_id("user_id", user_id)
+        for row in self.store.conversations(user_id):
+            self._drop_indexes(row.id)
+        return self.store.forget_user(user_id)
+
+    def _drop_indexes(self, conversation_id: str) -> None:
+        for kind in ("fact", "chunk"):
+            self._indexes.pop((conversation_id, kind), None)
+
+
+def _check_id(name: str, value: object) -> None:
+    if not isinstance(value, str) or not value.strip() or len(value) > 200 or "\x00" in value:
+        raise InvalidRequestError(f"{name} must be a non-empty string of at most 200 characters")
