@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from moe_system.engine import Engine
     from moe_system.experts.batched import RowAdapters
     from moe_system.experts.registry import InstalledExpert, Registry
+    from moe_system.memory import ThreeLevelMemory
     from moe_system.routing.router import Router
 
 Message = dict[str, str]
@@ -81,6 +82,7 @@ class MoEClient:
         self._runtime: Any = None
         self._registry: Registry | None = None
         self._router: Router | None = None
+        self._memory: ThreeLevelMemory | None = None
 
     # ---- lazily loaded model
 
@@ -143,30 +145,59 @@ class MoEClient:
         temperature: float | None = None,
         seed: int | None = None,
         tools: bool = True,
+        context: str | None = None,
         **options: Any,
     ) -> Stream:
         """Like `chat`, but returns a `Stream` of text deltas.
 
         `expert`: "auto" (the router decides), None / "none" (base model), a name (`name@version` pins a
         version), a list of names, "a=0.7,b=0.3" or a {name: weight} dict (weighted composition).
-        `tools=False` leaves the answer as the model wrote it, without the tools the experts' manifests list."""
+        `tools=False` leaves the answer as the model wrote it, without the tools the experts' manifests list.
+        `context`: text appended to the system prompt (a conversation's memory)."""
         _check_messages(messages)
         decision, chosen = self._decide(messages[-1]["content"], parse_expert_spec(expert))
         defaults = _expert_defaults(chosen, self.settings.generation)
         params = self.runtime.sampling_params(defaults, max_tokens, temperature, seed, **options)
         engine, adapters = self.runtime.engine_for(chosen)
         system, messages = _expert_prompt(chosen, messages, self.settings.generation.system_prompt)
+        if context:
+            system = f"{system}\n\n{context}" if system else context
         ids = self.runtime.prompt_ids(messages, system)
         names = sorted({tool for expert, _ in chosen for tool in expert.manifest.tools}) if tools else []
         finish = _ToolRun(names, messages[-1]["content"],
                           lambda seed: _sample(engine, ids, params, adapters, seed))
         return Stream(lambda stream: self._stream(stream, engine, ids, params, decision, adapters, finish))
 
+    @property
+    def memory(self) -> ThreeLevelMemory:
+        """The three-level conversation memory (`MOE_HOME/memory`, or `memory.database_url`)."""
+        if self._memory is None:
+            from moe_system.base import base_model_dir
+            from moe_system.memory import ThreeLevelMemory
+
+            config = self.settings.memory
+            self._memory = ThreeLevelMemory(
+                config.database_url or self.settings.home / "memory", config.current_tokens, config.obsolete_tokens,
+                config.longterm_tokens, tokenizer=base_model_dir(self.settings, self._console))
+        return self._memory
+
     def start_conversation(
         self, user_id: str | None = None, conversation_id: str | None = None, expert: ExpertSpec = "auto"
     ) -> Conversation:
-        """A dialogue that keeps its history (in memory for now)."""
-        return Conversation(self, user_id or "default", conversation_id or uuid.uuid4().hex, expert)
+        """A dialogue kept in the memory: pass the same `conversation_id` later (another process too) to go on
+        with it. `user_id` scopes the facts the memory keeps (they follow the user across conversations); an
+        existing conversation keeps its own user, and another user's conversation cannot be opened."""
+        conversation_id = conversation_id or uuid.uuid4().hex
+        known = self.memory.stats(conversation_id)["user_id"]
+        if known is not None and user_id is not None and known != user_id:
+            raise InvalidRequestError(f"conversation {conversation_id!r} belongs to another user")
+        return Conversation(self, user_id if known is None else known, conversation_id, expert)
+
+    def close(self) -> None:
+        """Stop the memory's background worker (its unfinished work stays queued) and close the databases."""
+        if self._memory is not None:
+            self._memory.close()
+            self._memory = None
 
     # ---- internals
 
@@ -222,51 +253,59 @@ class MoEClient:
 
 @dataclass
 class Conversation:
-    """A dialogue whose history is resent with every turn, oldest turns dropped to fit the context."""
+    """A dialogue remembered in the client's three-level memory: every turn is stored there, and every request
+    carries a context built from it for the new message (facts about the user, relevant older material, recent
+    messages), within `memory.context_tokens` and the room the model's window leaves."""
 
     client: MoEClient
-    user_id: str
+    user_id: str | None
     conversation_id: str
     expert: ExpertSpec = "auto"
-    messages: list[Message] = field(default_factory=list)
 
     def send(self, text: str, **options: Any) -> Response:
         """Add a user turn, answer it, remember both."""
         return self.stream(text, **options).finish()
 
     def stream(self, text: str, **options: Any) -> Stream:
-        """Like `send`, but streams the answer; the turn is remembered once the stream is exhausted."""
-        self.messages.append({"role": "user", "content": text})
-        history = self._fitting_history(options.get("max_tokens"))
-        inner = self.client.stream_chat(history, self.expert, **options)
+        """Like `send`, but streams the answer. The user's turn is stored at once; the answer once the stream is
+        exhausted."""
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidRequestError("a message needs non-empty text")
+        memory = self.client.memory
+        context = memory.build_context(self.conversation_id, text, self._context_budget(text, options))
+        memory.add_message(self.conversation_id, "user", text, user_id=self.user_id)
+        inner = self.client.stream_chat([{"role": "user", "content": text}], self.expert,
+                                        context=context.text or None, **options)
 
         def deltas(outer: Stream) -> Iterator[str]:
-            try:
-                yield from inner
-            except BaseException:
-                self.messages.pop()
-                raise
+            yield from inner
             outer.response = inner.response
             assert inner.response is not None
-            self.messages.append({"role": "assistant", "content": inner.response.text})
+            memory.add_message(self.conversation_id, "assistant", inner.response.text or "(no answer)")
 
         return Stream(deltas)
 
-    def reset(self) -> None:
-        self.messages.clear()
+    @property
+    def messages(self) -> list[Message]:
+        """The turns still in the memory's current tier (verbatim), oldest first."""
+        rows = self.client.memory.store.recent_messages(self.conversation_id, 1_000_000)
+        return [{"role": row.role, "content": row.text} for row in rows]
 
-    def _fitting_history(self, max_tokens: int | None) -> list[Message]:
-        """Drop the oldest turns until the prompt leaves room for the answer."""
+    def reset(self) -> None:
+        """Forget this conversation (all tiers)."""
+        self.client.memory.forget_conversation(self.conversation_id)
+
+    def _context_budget(self, text: str, options: dict[str, Any]) -> int:
+        """Tokens of memory that fit: the configured amount, or what the window leaves beside the system prompt,
+        the message and the answer."""
         runtime = self.client.runtime
-        room = runtime.context_length - min(max_tokens or self.client.settings.generation.max_tokens, 1024)
-        history = list(self.messages)
-        system = self.client.settings.generation.system_prompt
-        while len(history) > 1 and len(runtime.prompt_ids(history, system)) > room:
-            history = history[2:] if len(history) > 2 else history[1:]
-        if len(runtime.prompt_ids(history, system)) >= runtime.context_length:
-            self.messages.pop()
+        answer = min(options.get("max_tokens") or self.client.settings.generation.max_tokens, 1024)
+        used = len(runtime.prompt_ids([{"role": "user", "content": text}],
+                                      self.client.settings.generation.system_prompt))
+        room = runtime.context_length - answer - used - 16
+        if room < 64:
             raise ContextLengthError("this message alone does not fit into the model's context")
-        return history
+        return min(self.client.settings.memory.context_tokens, room)
 
 
 def _expert_defaults(chosen: Chosen, defaults: GenerationSettings) -> GenerationSettings:

@@ -20,6 +20,7 @@ from moe_system import __version__
 from moe_system.cli import bench, config_cmd, demo, experts, generate, route, train
 from moe_system.cli import data as data_cmd
 from moe_system.cli import eval as eval_cmd
+from moe_system.cli import memory as memory_cmd
 from moe_system.cli.common import err
 from moe_system.errors import MoEError
 
@@ -37,6 +38,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(bench.app, name="bench")
 app.add_typer(experts.app, name="experts")
 app.add_typer(data_cmd.app, name="data")
+app.add_typer(memory_cmd.app, name="memory")
 
 
 def _print_version(value: bool) -> None:

@@ -59,13 +59,26 @@ def chat(
     temperature: TemperatureOpt = None,
     seed: SeedOpt = None,
     prompt: Annotated[str | None, typer.Option("--prompt", "-p", help="answer one message and exit")] = None,
+    conversation_id: Annotated[str | None, typer.Option(
+        "--conversation", "-c", help="go on with this remembered conversation (new id when not given)")] = None,
+    user: Annotated[str | None, typer.Option("--user", help="whose facts the memory keeps (default: none)")] = None,
 ) -> None:
-    """Talk to the model. Commands: /exit, /reset, /expert NAME (or auto | none), /help."""
+    """Talk to the model; every turn is remembered (`moe memory ...`). Commands: /exit, /reset, /expert NAME
+    (or auto | none), /help."""
     client = make_client()
-    conversation = client.start_conversation(expert=parse_expert_spec(expert))
+    try:
+        _chat(client, client.start_conversation(user, conversation_id, parse_expert_spec(expert)),
+              prompt, max_tokens, temperature, seed)
+    finally:
+        client.close()
+
+
+def _chat(client: Any, conversation: Any, prompt: str | None, max_tokens: int | None, temperature: float | None,
+          seed: int | None) -> None:
     interactive = prompt is None and sys.stdin.isatty()
     if interactive:
-        err.print("[bold]moe chat[/] — /exit to quit, /reset to forget, /expert NAME to switch, /help")
+        err.print(f"[bold]moe chat[/] · conversation [bold]{escape(conversation.conversation_id)}[/] "
+                  "(resume with --conversation) — /exit to quit, /reset to forget, /expert NAME to switch, /help")
     for line in [prompt] if prompt is not None else _lines(interactive):
         text = line.strip()
         if not text:

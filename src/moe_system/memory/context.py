@@ -83,6 +83,8 @@ def assemble(facts: Sequence[Line], older: Sequence[Line], recent: Sequence[Line
         spare = room - sum(_cost(lines) for lines in chosen.values())
         extra = [line for line in pool if line not in chosen[name]]
         chosen[name] += _take(extra, spare, order)
+    shown = {line.seq for line in chosen["recent"]}
+    chosen["older"] = [line for line in chosen["older"] if line.seq not in shown]  # recent after the spare pass
     while True:
         context = _render(chosen, count_tokens)
         if context.token_count <= max_tokens or not any(chosen.values()):

@@ -34,18 +34,9 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from moe_system.errors import InvalidRequestError, MoEError
+from moe_system.memory.sql_reads import SQLReads, scope_of_facts
 from moe_system.memory.sqlite_store import LOW_WATER, PREFIX_FROM
-from moe_system.memory.store import (
-    Budgets,
-    ChunkRow,
-    ConversationRow,
-    FactRow,
-    Kind,
-    MessageRow,
-    NewChunk,
-    NewFact,
-    Tier,
-)
+from moe_system.memory.store import Kind, MessageRow, NewChunk, NewFact, Tier
 
 CONNECT_TIMEOUT_S = 10  # unless the URL sets connect_timeout: libpq's default waits for the OS (minutes)
 MAX_BODY_BYTES = 1_000_000  # a tsvector holds at most 1 MiB of distinct lexemes; longer stem lists are cut
@@ -88,21 +79,19 @@ CREATE INDEX IF NOT EXISTS facts_body ON facts USING GIN (body);
 
 _RELATIONS = re.findall(r"IF NOT EXISTS (\w+)", _SCHEMA)
 
-_CONVERSATION = """SELECT c.id, u.id, c.created, c.current_tokens, c.moving_tokens, c.obsolete_tokens,
-    c.longterm_tokens, c.seq FROM conversations c JOIN users u ON u.key = c.user_key"""
-_MESSAGE = "SELECT m.id, c.id, m.seq, m.role, m.text, m.tokens, m.created FROM messages m " \
-           "JOIN conversations c ON c.key = m.conv_key"
-_CHUNK = "SELECT k.id, c.id, k.tier, k.text, k.tokens, k.first_seq, k.last_seq, k.created FROM chunks k " \
-         "JOIN conversations c ON c.key = k.conv_key"
-_FACT = "SELECT f.id, c.id, u.id, f.key, f.value, f.text, f.tokens, f.seq, f.created, f.superseded_by FROM facts f " \
-        "JOIN conversations c ON c.key = f.conv_key JOIN users u ON u.key = f.user_key"
-
 # The oldest current messages whose tokens before them are under %(amount)s: the fewest that free `amount`.
 _SHED = """WITH oldest AS (
     SELECT id, tokens, sum(tokens) OVER (ORDER BY seq) AS running FROM messages
     WHERE conv_key = %(key)s AND state = 'current')
 UPDATE messages m SET state = 'moving' FROM oldest o WHERE m.id = o.id AND o.running - o.tokens < %(amount)s
 RETURNING m.tokens"""
+
+# What a demotion replaces, by the tier of the chunks that replace it: the table, which of its rows may go, the
+# conversation counter their tokens leave, and the revision bump (deleted chunks change what `vectors` returns).
+_DEMOTED: dict[Tier, tuple[str, str, str, int]] = {
+    "obsolete": ("messages", "state = 'moving'", "moving_tokens", 0),
+    "longterm": ("chunks", "tier = 'obsolete'", "obsolete_tokens", 1),
+}
 
 # Victims of `trim_longterm`, in the order they go: superseded facts, oldest summaries, oldest facts.
 _LONGTERM_VICTIMS = """SELECT kind, id, tokens FROM (
@@ -113,8 +102,11 @@ _LONGTERM_VICTIMS = """SELECT kind, id, tokens FROM (
 ) victims ORDER BY grp, ord, id"""
 
 
-class PostgresStore:
-    """The store for a `postgresql://` URL (`memory.database_url`); the schema is created on first connect."""
+class PostgresStore(SQLReads):
+    """The store for a `postgresql://` URL (`memory.database_url`); the schema is created on first connect. Its
+    reads are those of `SQLReads`."""
+
+    _UNINDEXED = "NOT m.indexed"
 
     def __init__(self, url: str) -> None:
         try:
@@ -165,8 +157,12 @@ class PostgresStore:
                 raise MoEError(f"memory database {self.location} failed: {_one_line(err)}") from err
 
     def _all(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one read query; its `?` placeholders (those of `SQLReads`) become psycopg's `%s`."""
         with self._cursor(write=False) as cur:
-            return cur.execute(sql, args).fetchall()
+            return cur.execute(sql.replace("?", "%s"), args).fetchall()
+
+    def _one_of(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(?)", [list(ids)]
 
     @staticmethod
     def _lock_conversation(cur: psycopg.Cursor[Any], conversation_id: str) -> int | None:
@@ -174,15 +170,6 @@ class PostgresStore:
         row = cur.execute("SELECT key FROM conversations WHERE id = %s FOR NO KEY UPDATE",
                           (conversation_id,)).fetchone()
         return None if row is None else int(row[0])
-
-    def _scope(self, conversation_id: str) -> tuple[int, str] | None:
-        """(conversation key, fact scope) — the scope is the user's when the conversation has one."""
-        rows = self._all("SELECT c.key, c.user_key, u.id FROM conversations c JOIN users u ON u.key = c.user_key "
-                         "WHERE c.id = %s", (conversation_id,))
-        if not rows:
-            return None
-        key, user_key, user_id = rows[0]
-        return int(key), (f"u{user_key}" if user_id else f"c{key}")
 
     # ---- messages
 
@@ -217,28 +204,6 @@ class PostgresStore:
                         "WHERE key = %s", (seq, current - freed, freed, key))
         return MessageRow(int(message_id), conversation_id, int(seq), role, text, tokens, now)
 
-    def conversation(self, conversation_id: str) -> ConversationRow | None:
-        rows = self._all(_CONVERSATION + " WHERE c.id = %s", (conversation_id,))
-        return ConversationRow(*rows[0]) if rows else None
-
-    def conversations(self, user_id: str | None = None) -> list[ConversationRow]:
-        if user_id is None:
-            return [ConversationRow(*row) for row in self._all(_CONVERSATION + " ORDER BY c.created, c.key")]
-        rows = self._all(_CONVERSATION + " WHERE u.id = %s ORDER BY c.created, c.key", (user_id,))
-        return [ConversationRow(*row) for row in rows]
-
-    def recent_messages(self, conversation_id: str, limit: int) -> list[MessageRow]:
-        rows = self._all(_MESSAGE + " WHERE c.id = %s AND m.state = 'current' ORDER BY m.seq DESC LIMIT %s",
-                         (conversation_id, limit))
-        return [MessageRow(*row) for row in reversed(rows)]
-
-    def unindexed_messages(self, limit: int) -> list[MessageRow]:
-        rows = self._all(_MESSAGE + " WHERE NOT m.indexed ORDER BY m.id LIMIT %s", (limit,))
-        return [MessageRow(*row) for row in rows]
-
-    def has_unindexed(self) -> bool:
-        return bool(self._all("SELECT 1 FROM messages WHERE NOT indexed LIMIT 1"))
-
     def index_messages(self, stems: dict[int, str], facts: Sequence[NewFact]) -> None:
         ids = list(stems)
         with self._cursor(write=True) as cur:
@@ -262,7 +227,7 @@ class PostgresStore:
                 if fact.message_id not in by_message:
                     continue
                 conv_key, seq, user_key, user_id = by_message[fact.message_id]
-                scope = f"u{user_key}" if user_id else f"c{conv_key}"
+                scope = scope_of_facts(conv_key, user_key, user_id)
                 fact_id = cur.execute(
                     "INSERT INTO facts(conv_key, user_key, scope, key, value, text, tokens, seq, created, vector, "
                     "body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, to_tsvector('simple', %s)) RETURNING id",
@@ -283,30 +248,29 @@ class PostgresStore:
 
     # ---- moving down
 
-    def pending(self, budgets: Budgets) -> list[str]:
-        rows = self._all("SELECT id FROM conversations WHERE moving_tokens > 0 OR obsolete_tokens > %s "
-                         "OR longterm_tokens > %s ORDER BY key", (budgets.obsolete, budgets.longterm))
-        return [row[0] for row in rows]
-
-    def moving_messages(self, conversation_id: str, limit: int) -> list[MessageRow]:
-        rows = self._all(_MESSAGE + " WHERE c.id = %s AND m.state = 'moving' AND m.indexed ORDER BY m.seq LIMIT %s",
-                         (conversation_id, limit))
-        return [MessageRow(*row) for row in rows]
-
     def demote_messages(self, conversation_id: str, message_ids: Sequence[int], chunks: Sequence[NewChunk]) -> bool:
+        return self._demote(conversation_id, message_ids, "obsolete", chunks)
+
+    def demote_chunks(self, conversation_id: str, chunk_ids: Sequence[int], summaries: Sequence[NewChunk]) -> bool:
+        return self._demote(conversation_id, chunk_ids, "longterm", summaries)
+
+    def _demote(self, conversation_id: str, item_ids: Sequence[int], tier: Tier, chunks: Sequence[NewChunk]) -> bool:
+        """Replace the rows `item_ids` of the tier above `tier` (see `_DEMOTED`) by `chunks` of `tier`, in one
+        transaction; False (and nothing changed) if any of them is no longer there."""
+        table, held, source, revisions = _DEMOTED[tier]
         now = time.time()
-        ids = list(message_ids)
+        ids = list(item_ids)
         with self._cursor(write=True) as cur:
             key = self._lock_conversation(cur, conversation_id)
-            rows = cur.execute("SELECT tokens FROM messages WHERE conv_key = %s AND state = 'moving' AND id = ANY(%s)",
+            rows = cur.execute(f"SELECT tokens FROM {table} WHERE conv_key = %s AND {held} AND id = ANY(%s)",
                                (key, ids)).fetchall()
             if key is None or len(rows) != len(ids):
                 return False
             freed = sum(row[0] for row in rows)
-            cur.execute("DELETE FROM messages WHERE id = ANY(%s)", (ids,))
-            added = self._insert_chunks(cur, key, "obsolete", chunks, now)
-            cur.execute("UPDATE conversations SET moving_tokens = moving_tokens - %s, "
-                        "obsolete_tokens = obsolete_tokens + %s WHERE key = %s", (freed, added, key))
+            cur.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", (ids,))
+            added = self._insert_chunks(cur, key, tier, chunks, now)
+            cur.execute(f"UPDATE conversations SET {source} = {source} - %s, {tier}_tokens = {tier}_tokens + %s, "
+                        "revision = revision + %s WHERE key = %s", (freed, added, revisions, key))
         return True
 
     @staticmethod
@@ -317,28 +281,6 @@ class PostgresStore:
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, to_tsvector('simple', %s))",
             [(key, tier, c.text, c.tokens, c.first_seq, c.last_seq, now, c.vector, _fit(c.stems)) for c in chunks])
         return sum(chunk.tokens for chunk in chunks)
-
-    def oldest_chunks(self, conversation_id: str, tier: Tier, limit: int) -> list[ChunkRow]:
-        rows = self._all(_CHUNK + " WHERE c.id = %s AND k.tier = %s ORDER BY k.first_seq, k.id LIMIT %s",
-                         (conversation_id, tier, limit))
-        return [ChunkRow(*row) for row in rows]
-
-    def demote_chunks(self, conversation_id: str, chunk_ids: Sequence[int], summaries: Sequence[NewChunk]) -> bool:
-        now = time.time()
-        ids = list(chunk_ids)
-        with self._cursor(write=True) as cur:
-            key = self._lock_conversation(cur, conversation_id)
-            rows = cur.execute("SELECT tokens FROM chunks WHERE conv_key = %s AND tier = 'obsolete' AND id = ANY(%s)",
-                               (key, ids)).fetchall()
-            if key is None or len(rows) != len(ids):
-                return False
-            freed = sum(row[0] for row in rows)
-            cur.execute("DELETE FROM chunks WHERE id = ANY(%s)", (ids,))
-            added = self._insert_chunks(cur, key, "longterm", summaries, now)
-            cur.execute("UPDATE conversations SET obsolete_tokens = obsolete_tokens - %s, "
-                        "longterm_tokens = longterm_tokens + %s, revision = revision + 1 WHERE key = %s",
-                        (freed, added, key))
-        return True
 
     def trim_longterm(self, conversation_id: str, budget: int) -> int:
         with self._cursor(write=True) as cur:
@@ -384,42 +326,6 @@ class PostgresStore:
                          "ORDER BY ts_rank_cd(t.body, q) DESC, t.id LIMIT %(limit)s",
                          {"key": key, "scope": fact_scope, "query": query, "limit": limit})
         return [int(row[0]) for row in rows]
-
-    def vectors(self, conversation_id: str, kind: Kind, after_id: int) -> list[tuple[int, bytes]]:
-        scoped = self._scope(conversation_id)
-        if scoped is None:
-            return []
-        key, scope = scoped
-        if kind == "fact":
-            return self._all("SELECT id, vector FROM facts WHERE scope = %s AND superseded_by IS NULL AND id > %s "
-                             "AND vector IS NOT NULL ORDER BY id", (scope, after_id))
-        return self._all("SELECT id, vector FROM chunks WHERE conv_key = %s AND id > %s AND vector IS NOT NULL "
-                         "ORDER BY id", (key, after_id))
-
-    def revision(self, conversation_id: str) -> int:
-        rows = self._all("SELECT c.revision + u.revision FROM conversations c JOIN users u ON u.key = c.user_key "
-                         "WHERE c.id = %s", (conversation_id,))
-        return int(rows[0][0]) if rows else -1
-
-    def chunks(self, ids: Sequence[int]) -> list[ChunkRow]:
-        rows = self._all(_CHUNK + " WHERE k.id = ANY(%s) ORDER BY k.id", (list(ids),)) if ids else []
-        return [ChunkRow(*row) for row in rows]
-
-    def facts(self, ids: Sequence[int]) -> list[FactRow]:
-        rows = self._all(_FACT + " WHERE f.id = ANY(%s) ORDER BY f.id", (list(ids),)) if ids else []
-        return [FactRow(*row) for row in rows]
-
-    def messages(self, ids: Sequence[int]) -> list[MessageRow]:
-        rows = self._all(_MESSAGE + " WHERE m.id = ANY(%s) ORDER BY m.id", (list(ids),)) if ids else []
-        return [MessageRow(*row) for row in rows]
-
-    def live_facts(self, conversation_id: str, limit: int = 1_000_000) -> list[FactRow]:
-        scoped = self._scope(conversation_id)
-        if scoped is None:
-            return []
-        rows = self._all(_FACT + " WHERE f.scope = %s AND f.superseded_by IS NULL ORDER BY f.seq DESC, f.id DESC "
-                                 "LIMIT %s", (scoped[1], limit))
-        return [FactRow(*row) for row in reversed(rows)]
 
     # ---- forgetting
 

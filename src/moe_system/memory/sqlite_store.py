@@ -17,17 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from moe_system.errors import MoEError
-from moe_system.memory.store import (
-    Budgets,
-    ChunkRow,
-    ConversationRow,
-    FactRow,
-    Kind,
-    MessageRow,
-    NewChunk,
-    NewFact,
-    Tier,
-)
+from moe_system.memory.sql_reads import SQLReads, scope_of_facts
+from moe_system.memory.store import Kind, MessageRow, NewChunk, NewFact, Tier
 
 LOCK_POLL_S = 0.0002
 LOCK_WAIT_S = 30.0
@@ -65,15 +56,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(scope, body);
 CREATE VIRTUAL TABLE IF NOT EXISTS facts_fts USING fts5(scope, body);
 """
 
-_CONVERSATION = """SELECT c.id, u.id, c.created, c.current_tokens, c.moving_tokens, c.obsolete_tokens,
-    c.longterm_tokens, c.seq FROM conversations c JOIN users u ON u.key = c.user_key"""
-_MESSAGE = "SELECT m.id, c.id, m.seq, m.role, m.text, m.tokens, m.created FROM messages m " \
-           "JOIN conversations c ON c.key = m.conv_key"
-_CHUNK = "SELECT k.id, c.id, k.tier, k.text, k.tokens, k.first_seq, k.last_seq, k.created FROM chunks k " \
-         "JOIN conversations c ON c.key = k.conv_key"
-_FACT = "SELECT f.id, c.id, u.id, f.key, f.value, f.text, f.tokens, f.seq, f.created, f.superseded_by FROM facts f " \
-        "JOIN conversations c ON c.key = f.conv_key JOIN users u ON u.key = f.user_key"
-
 
 def _retry(action: Callable[[], object]) -> None:
     """Run `action`, retrying while another connection holds the write lock (every `LOCK_POLL_S`, up to
@@ -90,8 +72,10 @@ def _retry(action: Callable[[], object]) -> None:
             time.sleep(LOCK_POLL_S)
 
 
-class SQLiteStore:
-    """The default store: one SQLite file (WAL) per `MOE_HOME`."""
+class SQLiteStore(SQLReads):
+    """The default store: one SQLite file (WAL) per `MOE_HOME` (its reads are those of `SQLReads`)."""
+
+    _UNINDEXED = "m.indexed = 0"
 
     def __init__(self, path: Path, checkpoints: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,18 +111,12 @@ class SQLiteStore:
         with self._lock:
             return self._db.execute(sql, tuple(args)).fetchall()
 
+    def _one_of(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
+        return f"{column} IN ({','.join('?' * len(ids))})", list(ids)
+
     def _conv_key(self, db: sqlite3.Connection, conversation_id: str) -> int | None:
         row = db.execute("SELECT key FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
         return None if row is None else int(row[0])
-
-    def _scope(self, conversation_id: str) -> tuple[int, str] | None:
-        """(conversation key, fact scope) — the scope is the user's when the conversation has one."""
-        rows = self._all("SELECT c.key, c.user_key, u.id FROM conversations c JOIN users u ON u.key = c.user_key "
-                         "WHERE c.id = ?", (conversation_id,))
-        if not rows:
-            return None
-        key, user_key, user_id = rows[0]
-        return int(key), (f"u{user_key}" if user_id else f"c{key}")
 
     # ---- messages
 
@@ -180,28 +158,6 @@ class SQLiteStore:
         db.execute("UPDATE conversations SET current_tokens = current_tokens - ?, moving_tokens = moving_tokens + ? "
                    "WHERE key = ?", (freed, freed, key))
 
-    def conversation(self, conversation_id: str) -> ConversationRow | None:
-        rows = self._all(_CONVERSATION + " WHERE c.id = ?", (conversation_id,))
-        return ConversationRow(*rows[0]) if rows else None
-
-    def conversations(self, user_id: str | None = None) -> list[ConversationRow]:
-        if user_id is None:
-            return [ConversationRow(*row) for row in self._all(_CONVERSATION + " ORDER BY c.created, c.key")]
-        return [ConversationRow(*row) for row in self._all(_CONVERSATION + " WHERE u.id = ? ORDER BY c.created, c.key",
-                                                           (user_id,))]
-
-    def recent_messages(self, conversation_id: str, limit: int) -> list[MessageRow]:
-        rows = self._all(_MESSAGE + " WHERE c.id = ? AND m.state = 'current' ORDER BY m.seq DESC LIMIT ?",
-                         (conversation_id, limit))
-        return [MessageRow(*row) for row in reversed(rows)]
-
-    def unindexed_messages(self, limit: int) -> list[MessageRow]:
-        return [MessageRow(*row) for row in self._all(_MESSAGE + " WHERE m.indexed = 0 ORDER BY m.id LIMIT ?",
-                                                      (limit,))]
-
-    def has_unindexed(self) -> bool:
-        return bool(self._all("SELECT 1 FROM messages WHERE indexed = 0 LIMIT 1"))
-
     def index_messages(self, stems: dict[int, str], facts: Sequence[NewFact]) -> None:
         by_message = {}
         with self._write() as db:
@@ -220,7 +176,7 @@ class SQLiteStore:
                 if fact.message_id not in by_message:
                     continue
                 conv_key, seq, user_key, user_id = by_message[fact.message_id]
-                scope = f"u{user_key}" if user_id else f"c{conv_key}"
+                scope = scope_of_facts(conv_key, user_key, user_id)
                 fact_id = db.execute(
                     "INSERT INTO facts(conv_key, user_key, scope, key, value, text, tokens, seq, created, vector) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -239,16 +195,6 @@ class SQLiteStore:
                            (fact.tokens, conv_key))
 
     # ---- moving down
-
-    def pending(self, budgets: Budgets) -> list[str]:
-        rows = self._all("SELECT id FROM conversations WHERE moving_tokens > 0 OR obsolete_tokens > ? "
-                         "OR longterm_tokens > ? ORDER BY key", (budgets.obsolete, budgets.longterm))
-        return [row[0] for row in rows]
-
-    def moving_messages(self, conversation_id: str, limit: int) -> list[MessageRow]:
-        rows = self._all(_MESSAGE + " WHERE c.id = ? AND m.state = 'moving' AND m.indexed = 1 ORDER BY m.seq LIMIT ?",
-                         (conversation_id, limit))
-        return [MessageRow(*row) for row in rows]
 
     def demote_messages(self, conversation_id: str, message_ids: Sequence[int], chunks: Sequence[NewChunk]) -> bool:
         now = time.time()
@@ -278,11 +224,6 @@ class SQLiteStore:
             db.execute("INSERT INTO chunks_fts(rowid, scope, body) VALUES (?, ?, ?)",
                        (chunk_id, f"c{key}", chunk.stems))
         return sum(chunk.tokens for chunk in chunks)
-
-    def oldest_chunks(self, conversation_id: str, tier: Tier, limit: int) -> list[ChunkRow]:
-        rows = self._all(_CHUNK + " WHERE c.id = ? AND k.tier = ? ORDER BY k.first_seq, k.id LIMIT ?",
-                         (conversation_id, tier, limit))
-        return [ChunkRow(*row) for row in rows]
 
     def demote_chunks(self, conversation_id: str, chunk_ids: Sequence[int], summaries: Sequence[NewChunk]) -> bool:
         now = time.time()
@@ -353,42 +294,6 @@ class SQLiteStore:
         rows = self._all(f"SELECT rowid FROM {table} WHERE {table} MATCH ? ORDER BY bm25({table}, 0.0, 1.0) LIMIT ?",
                          (f'scope : "{scope}" AND body : ({terms})', limit))
         return [int(row[0]) for row in rows]
-
-    def vectors(self, conversation_id: str, kind: Kind, after_id: int) -> list[tuple[int, bytes]]:
-        scoped = self._scope(conversation_id)
-        if scoped is None:
-            return []
-        key, scope = scoped
-        if kind == "fact":
-            return self._all("SELECT id, vector FROM facts WHERE scope = ? AND superseded_by IS NULL AND id > ? "
-                             "AND vector IS NOT NULL ORDER BY id", (scope, after_id))
-        return self._all("SELECT id, vector FROM chunks WHERE conv_key = ? AND id > ? AND vector IS NOT NULL "
-                         "ORDER BY id", (key, after_id))
-
-    def revision(self, conversation_id: str) -> int:
-        rows = self._all("SELECT c.revision + u.revision FROM conversations c JOIN users u ON u.key = c.user_key "
-                         "WHERE c.id = ?", (conversation_id,))
-        return int(rows[0][0]) if rows else -1
-
-    def chunks(self, ids: Sequence[int]) -> list[ChunkRow]:
-        marks = ",".join("?" * len(ids))
-        return [ChunkRow(*row) for row in self._all(_CHUNK + f" WHERE k.id IN ({marks})", ids)] if ids else []
-
-    def facts(self, ids: Sequence[int]) -> list[FactRow]:
-        marks = ",".join("?" * len(ids))
-        return [FactRow(*row) for row in self._all(_FACT + f" WHERE f.id IN ({marks})", ids)] if ids else []
-
-    def messages(self, ids: Sequence[int]) -> list[MessageRow]:
-        marks = ",".join("?" * len(ids))
-        return [MessageRow(*row) for row in self._all(_MESSAGE + f" WHERE m.id IN ({marks})", ids)] if ids else []
-
-    def live_facts(self, conversation_id: str, limit: int = 1_000_000) -> list[FactRow]:
-        scoped = self._scope(conversation_id)
-        if scoped is None:
-            return []
-        rows = self._all(_FACT + " WHERE f.scope = ? AND f.superseded_by IS NULL ORDER BY f.seq DESC, f.id DESC "
-                                 "LIMIT ?", (scoped[1], limit))
-        return [FactRow(*row) for row in reversed(rows)]
 
     # ---- forgetting
 

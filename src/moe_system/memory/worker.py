@@ -28,13 +28,11 @@ def worker_main(argv: Sequence[str]) -> None:
     """The worker process: `python -m moe_system.memory.worker CONFIG_JSON`. Any byte on stdin wakes it;
     end of stdin (its parent closed the pipe or died) stops it."""
     import torch
-    from transformers.utils import logging as hf_logging
 
     from moe_system.memory.stores import open_store
     from moe_system.memory.tokens import token_counter
 
     config = json.loads(argv[0])
-    hf_logging.disable_progress_bar()
     os.nice(10)
     torch.set_num_threads(1)
     Path(config["lock"]).parent.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,9 @@ def _model() -> Any:
     with _LOCK:
         if _MODEL is None:
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
 
+            hf_logging.disable_progress_bar()  # a 100-line "Loading weights" bar on every first use is noise
             _MODEL = SentenceTransformer(str(model_path()), device="cpu", local_files_only=True)
         return _MODEL
 
