@@ -87,7 +87,7 @@ def test_statements_no_pattern_knows_share_a_key_with_their_update() -> None:
 
 
 def test_compression_keeps_facts_and_drops_duplicates() -> None:
-    compressor = Compressor(lambda text: len(text.split()))
+    compressor = Compressor()
     rows = [MessageRow(i, "c", i, "user", filler(i) + " It was a nice day, really nice." * 2, 40, 0.0)
             for i in range(1, 9)]
     rows.append(MessageRow(9, "c", 9, "user", "Honestly, nothing much. My locker code is 4471-B.", 12, 0.0))

@@ -14,7 +14,7 @@ import numpy as np
 from moe_system.memory.compress import Compressor, Piece
 from moe_system.memory.facts import SUBJECT_WORDS, extract_facts, similar_key
 from moe_system.memory.retrieval import to_blob
-from moe_system.memory.store import Budgets, MemoryStore, NewChunk, NewFact
+from moe_system.memory.store import LOW_WATER, Budgets, MemoryStore, NewChunk, NewFact
 from moe_system.routing.text import stems
 
 INDEX_BATCH = 256  # messages indexed per step (facts embedded together)
@@ -35,7 +35,7 @@ class Compaction:
     embed: Embed | None
 
     def __post_init__(self) -> None:
-        self.compressor = Compressor(self.count_tokens)
+        self.compressor = Compressor()
 
     def step(self) -> bool:
         """Do one batch of work (index a batch, then compact each conversation that needs it once, so a steady
@@ -83,34 +83,43 @@ class Compaction:
         return True
 
     def _compact(self, conversation_id: str) -> bool:
-        moving = self.store.moving_messages(conversation_id, MOVE_BATCH)
-        if moving:
-            pieces = self.compressor.messages(moving)
-            for piece, chunk in zip(pieces, self._chunks(pieces), strict=True):  # one transaction per chunk
-                ids = [row.id for row in moving if piece.first_seq <= row.seq <= piece.last_seq]
-                if not self.store.demote_messages(conversation_id, ids, [chunk]):
-                    break  # forgotten meanwhile: nothing left to move
-            return True
+        """One round down the tiers: a batch of moving messages into chunks, then whatever overflows the obsolete
+        tier into summaries, then the long-term trim; so no tier stays over budget by more than one batch while a
+        backlog is worked off."""
+        worked = self._demote_messages(conversation_id)
         conversation = self.store.conversation(conversation_id)
         if conversation is None:
-            return False
+            return worked
         if conversation.obsolete_tokens > self.budgets.obsolete:
-            excess = conversation.obsolete_tokens - int(self.budgets.obsolete * 0.9)
-            oldest, total = [], 0
-            for chunk in self.store.oldest_chunks(conversation_id, "obsolete", 1000):
-                oldest.append(chunk)
-                total += chunk.tokens
-                if total >= excess:
-                    break
-            groups = [oldest[i:i + SUMMARY_GROUP] for i in range(0, len(oldest), SUMMARY_GROUP)]
-            summaries = self._chunks([self.compressor.chunks(group) for group in groups])
-            for group, summary in zip(groups, summaries, strict=True):
-                if not self.store.demote_chunks(conversation_id, [chunk.id for chunk in group], [summary]):
-                    break
-            return True
-        if conversation.longterm_tokens > self.budgets.longterm:
-            return self.store.trim_longterm(conversation_id, self.budgets.longterm) > 0
-        return False
+            worked |= self._demote_chunks(conversation_id, conversation.obsolete_tokens)
+            conversation = self.store.conversation(conversation_id)
+        if conversation is not None and conversation.longterm_tokens > self.budgets.longterm:
+            worked |= self.store.trim_longterm(conversation_id, self.budgets.longterm) > 0
+        return worked
+
+    def _demote_messages(self, conversation_id: str) -> bool:
+        moving = self.store.moving_messages(conversation_id, MOVE_BATCH)
+        pieces = self.compressor.messages(moving)
+        for piece, chunk in zip(pieces, self._chunks(pieces), strict=True):  # one transaction per chunk
+            ids = [row.id for row in moving if piece.first_seq <= row.seq <= piece.last_seq]
+            if not self.store.demote_messages(conversation_id, ids, [chunk]):
+                break  # forgotten meanwhile: nothing left to move
+        return bool(moving)
+
+    def _demote_chunks(self, conversation_id: str, held: int) -> bool:
+        excess = held - int(self.budgets.obsolete * LOW_WATER)
+        oldest, total = [], 0
+        for chunk in self.store.oldest_chunks(conversation_id, "obsolete", 1000):
+            oldest.append(chunk)
+            total += chunk.tokens
+            if total >= excess:
+                break
+        groups = [oldest[i:i + SUMMARY_GROUP] for i in range(0, len(oldest), SUMMARY_GROUP)]
+        summaries = self._chunks([self.compressor.chunks(group) for group in groups])
+        for group, summary in zip(groups, summaries, strict=True):
+            if not self.store.demote_chunks(conversation_id, [chunk.id for chunk in group], [summary]):
+                break
+        return bool(oldest)
 
     def _chunks(self, pieces: Sequence[Piece]) -> list[NewChunk]:
         vectors = self._vectors([piece.text for piece in pieces])

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from moe_system.memory.facts import sentences
+from moe_system.memory.facts import FIRST_PERSON, sentences
 from moe_system.memory.store import ChunkRow, MessageRow
 from moe_system.routing.text import stems as text_stems
 
@@ -32,8 +32,6 @@ REMEMBERED = 2000  # kept sentences remembered for duplicate checks
 
 _NUMBER = re.compile(r"\d")
 _NAME = re.compile(r"(?<=\s)[A-ZА-ЯЁ][\w-]+")
-_FIRST_PERSON = re.compile(r"\b(?:i|i'm|my|we|our|me|я|мой|моя|мое|моё|мои|мы|наш|наша|меня|мне|у меня)\b",
-                           re.IGNORECASE)
 _LABEL = re.compile(r"^\[#\d+(?:[–-]\d+)? \w+\] ")
 
 
@@ -59,8 +57,7 @@ class _Sentence:
 class Compressor:
     """Extractive compression with a memory of recently kept sentences (for near-duplicate removal)."""
 
-    def __init__(self, count_tokens: Callable[[str], int]) -> None:
-        self.count = count_tokens
+    def __init__(self) -> None:
         self._order: deque[frozenset[str]] = deque()
         self._kept: Counter[frozenset[str]] = Counter()
 
@@ -143,7 +140,7 @@ class Compressor:
 def _score(unit: _Sentence, seen: set[str]) -> float:
     novelty = len(unit.stems - seen) / max(1, len(unit.stems))
     return (1.0 * bool(_NUMBER.search(unit.text)) + 0.8 * bool(_NAME.search(unit.text))
-            + 1.0 * bool(_FIRST_PERSON.search(unit.text)) * (unit.role == "user")
+            + 1.0 * bool(FIRST_PERSON.search(unit.text)) * (unit.role == "user")
             + 0.4 * (unit.role == "user") + 0.8 * novelty + 0.2 * min(len(unit.stems), 20) / 20)
 
 

@@ -13,9 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from moe_system.memory.tokens import TokenCounter
+
 RECENT_SHARE = 0.25
 FACTS_SHARE = 0.3
 LINE_OVERHEAD = 8  # tokens of a line's label and newline, over the stored count of its text
+TITLES_TOKENS = 48  # the three titles and the blank lines between sections (about 36 tokens in SmolLM2's)
 
 TITLES = {
     "facts": "Known facts about the user (the newest statement of each):",
@@ -24,9 +27,10 @@ TITLES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity: lines are picked from pools by membership
 class Line:
-    """One line of a section; `rank` orders the lines by relevance (0 = best), `seq` by time."""
+    """One line of a section; `rank` orders the lines by relevance (0 = best), `seq` by time; `tokens` may be an
+    estimate (the assembled text is counted exactly)."""
 
     text: str
     tokens: int
@@ -39,7 +43,7 @@ class Section:
     name: str  # "facts" | "older" | "recent"
     title: str
     lines: list[str]
-    tokens: int
+    tokens: int  # estimated from the lines' stored counts; `Context.token_count` is exact
 
 
 @dataclass(frozen=True)
@@ -69,9 +73,9 @@ def _cost(lines: Sequence[Line]) -> int:
 
 
 def assemble(facts: Sequence[Line], older: Sequence[Line], recent: Sequence[Line], max_tokens: int,
-             count_tokens: Callable[[str], int]) -> Context:
+             count_tokens: TokenCounter) -> Context:
     """Fill the sections within `max_tokens` (see the module docstring)."""
-    room = max_tokens - sum(count_tokens(title) + 2 for title in TITLES.values())
+    room = max_tokens - TITLES_TOKENS
     newest_first = lambda line: -line.seq  # noqa: E731
     best_first = lambda line: line.rank  # noqa: E731
     chosen = {"recent": _take(recent, room * RECENT_SHARE, newest_first)}
@@ -95,14 +99,9 @@ def assemble(facts: Sequence[Line], older: Sequence[Line], recent: Sequence[Line
                 break
 
 
-def _render(chosen: dict[str, list[Line]], count_tokens: Callable[[str], int]) -> Context:
-    sections, parts = [], []
-    for name in ("facts", "older", "recent"):
-        if not chosen[name]:
-            continue
-        lines = [line.text for line in sorted(chosen[name], key=lambda line: line.seq)]
-        body = TITLES[name] + "\n" + "\n".join(lines)
-        parts.append(body)
-        sections.append(Section(name, TITLES[name], lines, count_tokens(body)))
-    text = "\n\n".join(parts)
+def _render(chosen: dict[str, list[Line]], count_tokens: TokenCounter) -> Context:
+    names = [name for name in ("facts", "older", "recent") if chosen[name]]
+    lines = {name: [line.text for line in sorted(chosen[name], key=lambda line: line.seq)] for name in names}
+    text = "\n\n".join(TITLES[name] + "\n" + "\n".join(lines[name]) for name in names)
+    sections = [Section(name, TITLES[name], lines[name], _cost(chosen[name])) for name in names]
     return Context(text, count_tokens(text) if text else 0, sections)

@@ -24,11 +24,10 @@ _LEADING = re.compile(r"^(?:now|still|actually|currently|officially|теперь
 _TRAILING = re.compile(r"\s+(?:now|these days|at the moment|for now|again|too|as well|last (?:week|month|year)|"
                        r"recently|officially|теперь|сейчас|уже|тоже|недавно|в прошлом (?:месяце|году))$", re.IGNORECASE)
 _EN_FILLER = {"my", "our", "new", "current", "old", "the", "a", "an", "own", "actual", "real", "s", "personal",
-              "home", "main", "primary", "usual", "favorite", "favourite", "these", "days", "day", "nowadays",
+              "home", "main", "primary", "usual", "these", "days", "day", "nowadays",
               "currently", "today", "lately", "still"}
 _RU_FILLER = {"мой", "моя", "мое", "мои", "моего", "моей", "мою", "наш", "наша", "наше", "наши", "нашего", "нашей",
-              "нашу", "новый", "новая", "новое", "новые", "текущий", "старый", "нынешний", "любимый", "любимая",
-              "любимое"}
+              "нашу", "новый", "новая", "новое", "новые", "текущий", "старый", "нынешний"}
 _HEADS = {"name", "number", "имя", "номер", "назван", "кличк"}  # dropped when the subject has other words
 _SYNONYMS = {"mobil": "phone", "cell": "phone", "telephon": "phone", "телефон": "phone", "мобильн": "phone",
              "favourit": "favorit", "colour": "color", "surnam": "famili", "фамил": "famili"}
@@ -48,12 +47,19 @@ SUBJECT_WORDS = {
     "age": "age old years возраст лет сколько",
     "car": "car drive vehicle машина автомобиль езжу",
 }
-_KEEP_FAVOURITE = {"favorite", "favourite", "любимый", "любимая", "любимое"}
+_FAVOURITE = {"favourit", "favorit", "любим"}  # stems: "my favourite X" and "мой любимый/любимым X" share a key
 
 
-_VALUE_LIKE = re.compile(r"\d|«|\"|(?<=\s)[A-ZА-ЯЁ][\w-]+")
-_FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|my|we|we're|our|me|я|мой|моя|мое|моё|мои|моего|моей|мы|наш|наша|наше|"
+VALUE_LIKE = re.compile(r"\d|«|\"|(?<=\s)[A-ZА-ЯЁ][\w-]+")
+FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|my|we|we're|our|me|я|мой|моя|мое|моё|мои|моего|моей|мы|наш|наша|наше|"
                            r"наши|меня|мне|у меня|у нас)\b", re.IGNORECASE)
+# someone else's: a statement naming one of these is about another person ("my sister's dog is called Bruno")
+THIRD_PARTY = re.compile(
+    r"\b(?:sisters?|brothers?|mother|father|mum|mom|dad|parents|aunt|uncle|cousin|niece|nephew|grand\w+|friends?|"
+    r"colleagues?|co-?workers?|boss|manager|neighbou?rs?|flatmate|roommate|classmate|landlord|in-laws?|"
+    r"сестр\w*|брат[аеуо]?м?|мама|мамы|маме|маму|мамой|папа|папы|папе|папу|папой|родител\w*|т[её]т[яиеюй]\w*|"
+    r"дяд\w*|племянни\w*|бабушк\w*|дедушк\w*|друг|друга|другу|друзья|друзей|подруг\w*|коллег\w*|начальни\w*|"
+    r"сосед\w*|одноклассни\w*|однокурсни\w*|кума?|куму|кумом|свекров\w*|т[её]щ\w*)\b", re.IGNORECASE)
 _STATEMENT_STOP = {"i", "my", "we", "our", "me", "is", "are", "was", "the", "a", "an", "and", "to", "in", "on", "of",
                    "at", "for", "with", "it", "that", "this", "now", "so", "я", "мой", "моя", "мое", "мо", "мы", "наш",
                    "меня", "мне", "у", "и", "в", "на", "по", "с", "это", "теперь", "сейчас", "уже", "так", "не"}
@@ -69,8 +75,8 @@ class Fact:
 def _key(subject: str) -> str:
     """Stable key of a subject phrase: stems without possessives, fillers and generic heads, sorted."""
     words = [w for w in re.findall(r"\w+", normalize(subject)) if w not in _EN_FILLER and w not in _RU_FILLER]
-    favourite = any(w in _KEEP_FAVOURITE for w in re.findall(r"\w+", normalize(subject)))
-    stems = [_SYNONYMS.get(stem(w), stem(w)) for w in words]
+    favourite = any(stem(w) in _FAVOURITE for w in words)
+    stems = [_SYNONYMS.get(stem(w), stem(w)) for w in words if stem(w) not in _FAVOURITE]
     kept = [s for s in stems if s not in _HEADS] or stems
     key = " ".join(sorted(set(kept) | ({"favorit"} if favourite else set())))
     return _BARE.get(key, key)
@@ -99,6 +105,8 @@ _EN = [
     (r"\bi was born in (?P<v>[A-Z].+)", "birthplace"),
     (r"\bi was born on (?P<v>.+)", "birthday"),
     (r"\bi(?:'m| am) (?P<v>\d{1,3}) years old", "age"),
+    (r"^(?:[\w ,']+: )?(?P<v>[\w' -]{2,40}?) (?:is|has become|became) (?:now )?my (?:new )?(?P<s>favou?rite"
+     r" [\w -]{2,30}?)(?: now| these days)?[.!]?$", None),
     (r"\bi (?:now )?drive an? (?P<v>.+)", "car"),
     (r"\b(?:my|our) (?P<s>[\w' -]{2,40}?)(?: is| are| was| has become| became| changed to|:| =)"
      r" (?:now |still |actually )?(?P<v>.+)", None),
@@ -117,6 +125,7 @@ _RU = [
     (r"\bя родил(?:ся|ась) (?:в|во) (?P<v>[А-ЯA-Z].+)", "birthplace"),
     (r"\bя родил(?:ся|ась) (?P<v>\d.+)", "birthday"),
     (r"\bмне (?P<v>\d{1,3}) (?:лет|год|года)\b", "age"),
+    (r"\b(?P<s>любим(?:ым|ой|ою) [\w-]+) (?:теперь |сейчас )?стал[аои]? (?:для меня )?(?P<v>.+)", None),
     (r"\b(?:мой|моя|мое|моё|мои|наш|наша|наше|наши) (?P<s>[\w -]{2,40}?)\s*(?:—|–|-|:|=|\bэто\b|\bтеперь\b|"
      r"\bсейчас\b)\s*(?:теперь |сейчас |уже )?(?P<v>.+)", None),
     (r"\b(?:мой|моя|мое|моё|мои|наш|наша|наше|наши) (?P<s>[а-я][а-я ]{1,40}?) (?P<v>[+\d«\"A-ZА-Я].*)", None),
@@ -167,7 +176,7 @@ def _pattern_fact(sentence: str) -> Fact | None:
 def _statement(clause: str) -> Fact | None:
     """A first-person clause with a value in it (a number, a code, a name, a quote) that no pattern understood:
     still a fact, keyed by its words other than the values ("~" marks such keys; see `similar_key`)."""
-    if not _FIRST_PERSON.search(clause) or not _VALUE_LIKE.search(clause):
+    if not FIRST_PERSON.search(clause) or not VALUE_LIKE.search(clause):
         return None
     words = [w for w in re.findall(r"[^\W\d_]+", clause) if not w[0].isupper() or w is clause.split()[0]]
     stems_ = {stem(w) for w in re.findall(r"\w+", normalize(" ".join(words)))} - _STATEMENT_STOP

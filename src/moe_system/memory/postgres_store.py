@@ -35,8 +35,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from moe_system.errors import InvalidRequestError, MoEError
 from moe_system.memory.sql_reads import SQLReads, scope_of_facts
-from moe_system.memory.sqlite_store import LOW_WATER, PREFIX_FROM
-from moe_system.memory.store import Kind, MessageRow, NewChunk, NewFact, Tier
+from moe_system.memory.store import LOW_WATER, PREFIX_FROM, Kind, MessageRow, NewChunk, NewFact, Tier
 
 CONNECT_TIMEOUT_S = 10  # unless the URL sets connect_timeout: libpq's default waits for the OS (minutes)
 MAX_BODY_BYTES = 1_000_000  # a tsvector holds at most 1 MiB of distinct lexemes; longer stem lists are cut
@@ -383,7 +382,7 @@ def _fit(stems: str) -> str:
 def _any_of(stems: Sequence[str]) -> str:
     """A `to_tsquery` text matching any of `stems`: each quoted as one phrase (quotes doubled, backslashes
     escaped), so no stem is read as query syntax, and ORed; empty stems are left out (`''` is a syntax error).
-    Stems of `PREFIX_FROM` letters or more match as prefixes, as in the SQLite store."""
+    Stems of `PREFIX_FROM` letters or more match as prefixes (see store.py), as in the SQLite store."""
     return " | ".join("'" + stem.replace("\\", "\\\\").replace("'", "''") + "'"
                       + (":*" if len(stem) >= PREFIX_FROM else "") for stem in stems if stem)
 

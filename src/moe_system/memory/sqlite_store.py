@@ -18,12 +18,10 @@ from typing import Any
 
 from moe_system.errors import MoEError
 from moe_system.memory.sql_reads import SQLReads, scope_of_facts
-from moe_system.memory.store import Kind, MessageRow, NewChunk, NewFact, Tier
+from moe_system.memory.store import LOW_WATER, PREFIX_FROM, Kind, MessageRow, NewChunk, NewFact, Tier
 
 LOCK_POLL_S = 0.0002
 LOCK_WAIT_S = 30.0
-LOW_WATER = 0.9  # an overflowing tier sheds its oldest part down to this share of its budget
-PREFIX_FROM = 4  # stems at least this long also match longer words (see `search`)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -286,8 +284,7 @@ class SQLiteStore(SQLReads):
             return []
         key, fact_scope = scoped
         scope = fact_scope if kind == "fact" else f"c{key}"
-        # prefix match: Snowball does not always give inflections one stem ("попугай" -> "попуга", "попугая" ->
-        # "попуг"; "allergy" -> "allergi", "allergic" -> "allerg")
+        # prefix match for stems of PREFIX_FROM letters or more (see store.py)
         terms = " OR ".join('"' + stem.replace('"', '""') + '"' + ("*" if len(stem) >= PREFIX_FROM else "")
                             for stem in stems)
         table = {"message": "messages_fts", "chunk": "chunks_fts", "fact": "facts_fts"}[kind]

@@ -16,6 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+LOW_WATER = 0.9  # an overflowing tier sheds its oldest part down to this share of its budget
+PREFIX_FROM = 4  # stems at least this long also match longer words in lexical search (Snowball is not always
+# consistent: "попугай" -> "попуга" but "попугая" -> "попуг"; "allergy" -> "allergi" but "allergic" -> "allerg")
+
 Kind = Literal["message", "chunk", "fact"]
 Tier = Literal["obsolete", "longterm"]
 

@@ -24,19 +24,24 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from moe_system.errors import InvalidRequestError, MoEError
 from moe_system.memory.background import Compaction
 from moe_system.memory.context import Context, Line, assemble
+from moe_system.memory.facts import FIRST_PERSON, THIRD_PARTY
 from moe_system.memory.retrieval import VectorIndex, fuse, query_stems, snippet
 from moe_system.memory.store import Budgets, Kind
 from moe_system.memory.stores import is_postgres, open_store, sqlite_path
 from moe_system.memory.tokens import base_tokenizer_dir, token_counter
 
 ROLES = ("user", "assistant", "system")
-CANDIDATES = 40  # hits per list (lexical, vectors) and kind
+CANDIDATES = 40  # hits per list (lexical, vectors) of facts and chunks
+OTHERS_RANK = 10_000  # added to the rank of a line about someone else, for a question about the asker
+SNIPPETS = 48  # chunks and messages cut into snippets, each (a 4,000-token context shows about 40)
 FACT_POOL = 200  # newest facts in force offered beyond the retrieved ones
 RECENT_LIMIT = 64  # messages considered for the recent section
 MAX_MESSAGE_CHARS = 1_000_000
@@ -80,6 +85,7 @@ class ThreeLevelMemory:
         self._lock = threading.Lock()
         self._background = background
         self._worker: Any = None
+        self._executor: ThreadPoolExecutor | None = None
         self._compaction = None if background else Compaction(self.store, self.budgets, self.count_tokens,
                                                               self._embed if vectors else None)
 
@@ -155,6 +161,9 @@ class ThreeLevelMemory:
                     self._worker.kill()
                     self._worker.wait()
                 self._worker = None
+            if self._executor is not None:
+                self._executor.shutdown()
+                self._executor = None
         self.store.close()
 
     def __enter__(self) -> ThreeLevelMemory:
@@ -186,31 +195,59 @@ class ThreeLevelMemory:
         if self.store.conversation(conversation_id) is None:
             return Context("", 0, [])
         stems = query_stems(query)
-        vector = self._embed([query])[0] if self.vectors and query.strip() else None
-        ranked = {kind: self._rank(conversation_id, kind, stems, vector) for kind in ("fact", "chunk", "message")}
+        # the query's embedding (~30 ms of MiniLM on one core) is computed in a thread while the lexical part of
+        # the work runs here on the other; only the vector ranking and the assembly wait for it
+        pending = self._embedder().submit(self._embed, [query]) if self.vectors and query.strip() else None
+        limits = {"fact": CANDIDATES, "chunk": CANDIDATES, "message": SNIPPETS}
+        lexical = {kind: self.store.search(conversation_id, kind, stems, limit) for kind, limit in limits.items()}
         recent = self.store.recent_messages(conversation_id, RECENT_LIMIT)
-        found = self.store.facts(ranked["fact"])
-        others = [row for row in self.store.live_facts(conversation_id, FACT_POOL) if row.id not in ranked["fact"]]
+        pool = self.store.live_facts(conversation_id, FACT_POOL)
+        texts = {("message", row.id): (f"[#{row.seq} {row.role}] {row.text}", row.tokens, row.seq)
+                 for row in self.store.messages(lexical["message"])}
+        texts |= {("chunk", row.id): (row.text, row.tokens, row.first_seq)
+                  for row in self.store.chunks(lexical["chunk"][:SNIPPETS])}
+        snippets = {item: snippet(text, stems) for item, (text, _, _) in texts.items()}
+        ranked = dict(lexical)
+        if pending is not None:
+            for kind in ("fact", "chunk"):
+                self._index(conversation_id, kind).refresh(self.store, conversation_id)
+            vector = pending.result()[0]
+            for kind in ("fact", "chunk"):
+                nearest = self._index(conversation_id, kind).nearest(vector, CANDIDATES)
+                ranked[kind] = [item for item, _ in fuse(lexical[kind], nearest)]
+            extra = [item for item in ranked["chunk"][:SNIPPETS] if ("chunk", item) not in texts]
+            for row in self.store.chunks(extra):
+                texts[("chunk", row.id)] = (row.text, row.tokens, row.first_seq)
+                snippets[("chunk", row.id)] = snippet(row.text, stems)
+        ranks = {(kind, item): rank for kind in ("chunk", "message") for rank, item in enumerate(ranked[kind])}
+        older = [_snippet_line(snippets[item], text, tokens, seq, ranks[item])
+                 for item, (text, tokens, seq) in texts.items() if ranks.get(item, SNIPPETS) < SNIPPETS]
         # the retrieved facts by rank, then the other facts in force, newest first, for any room left
-        facts = [Line(f"- [#{row.seq}] {row.text}", row.tokens, row.seq, ranked["fact"].index(row.id))
-                 for row in found]
+        by_id = {row.id: row for row in pool}
+        missing = [item for item in ranked["fact"] if item not in by_id]
+        by_id |= {row.id: row for row in self.store.facts(missing)}
+        facts = [Line(f"- [#{by_id[item].seq}] {by_id[item].text}", by_id[item].tokens, by_id[item].seq, rank)
+                 for rank, item in enumerate(ranked["fact"]) if item in by_id]
+        chosen = set(ranked["fact"])
         facts += [Line(f"- [#{row.seq}] {row.text}", row.tokens, row.seq, CANDIDATES * 2 + position)
-                  for position, row in enumerate(reversed(others))]
-        older = [(snippet(row.text, stems), row.first_seq, ranked["chunk"].index(row.id))
-                 for row in self.store.chunks(ranked["chunk"])]
-        older += [(snippet(f"[#{row.seq} {row.role}] {row.text}", stems), row.seq, ranked["message"].index(row.id))
-                  for row in self.store.messages(ranked["message"])]
-        older_lines = [Line(text, self.count_tokens(text), seq, rank) for text, seq, rank in older]
+                  for position, row in enumerate(row for row in reversed(pool) if row.id not in chosen)]
         recent_lines = [Line(f"[#{row.seq} {row.role}] {row.text}", row.tokens, row.seq, 0) for row in recent]
-        return assemble(facts, older_lines, recent_lines, max_tokens, self.count_tokens)
+        if FIRST_PERSON.search(query):  # a question about the asker: what is said of other people ranks last
+            asked = {word.casefold() for word in THIRD_PARTY.findall(query)}  # "my manager" asks about one
+            facts, older = _about_others_last(facts, asked), _about_others_last(older, asked)
+        return assemble(facts, older, recent_lines, max_tokens, self.count_tokens)
 
-    def _rank(self, conversation_id: str, kind: Kind, stems: list[str], vector: Any) -> list[int]:
-        lexical = self.store.search(conversation_id, kind, stems, CANDIDATES)
-        if vector is None or kind == "message":
-            return lexical
-        index = self._indexes.setdefault((conversation_id, kind), VectorIndex(kind))
-        index.refresh(self.store, conversation_id)
-        return [item for item, _ in fuse(lexical, index.nearest(vector, CANDIDATES))]
+    def _index(self, conversation_id: str, kind: Kind) -> VectorIndex:
+        return self._indexes.setdefault((conversation_id, kind), VectorIndex(kind))
+
+    def _embedder(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                # one torch thread there (OpenMP's setting is per thread): MiniLM on a short query is no faster
+                # on two, and the other core stays with the caller's own work
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="moe-memory-embed",
+                                                    initializer=_one_torch_thread)
+            return self._executor
 
     def _embed(self, texts: list[str]) -> Any:
         from moe_system.routing.embeddings import encode
@@ -254,6 +291,25 @@ class ThreeLevelMemory:
     def _drop_indexes(self, conversation_id: str) -> None:
         for kind in ("fact", "chunk"):
             self._indexes.pop((conversation_id, kind), None)
+
+
+def _about_others_last(lines: list[Line], asked: set[str]) -> list[Line]:
+    """The lines with their ranks pushed behind every line that names no other person (`THIRD_PARTY`) than the
+    ones the question itself names (`asked`)."""
+    return [replace(line, rank=line.rank + OTHERS_RANK)
+            if {word.casefold() for word in THIRD_PARTY.findall(line.text)} - asked else line for line in lines]
+
+
+def _snippet_line(cut: str, text: str, tokens: int, seq: int, rank: int) -> Line:
+    """A retrieved text reduced to its best sentences (`cut`), its tokens estimated from the text's stored count
+    (10% to spare: `assemble` counts the final context exactly and drops lines if the estimates fell short)."""
+    return Line(cut, int(tokens * len(cut) / max(1, len(text)) * 1.1) + 1, seq, rank)
+
+
+def _one_torch_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def _check_id(name: str, value: object) -> None:

@@ -1,0 +1,42 @@
+"""The memory with the embedded model's tokenizer and MiniLM vectors, on a synthetic EN/RU conversation whose
+tiers all overflow: planted facts (some updated) come back, newest first, in a 4,000-token context, and far more
+often than with the last-4,000-tokens truncation baseline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from moe_system.bench.memory import answered, truncation
+from moe_system.config import Settings
+from moe_system.data.conversation import synthetic_conversation
+from moe_system.memory import ThreeLevelMemory
+
+pytestmark = pytest.mark.integration
+TOKENS = 60_000
+BUDGET = 8_000  # per tier: every tier overflows, the long-term one is trimmed
+
+
+@pytest.fixture(scope="module")
+def tokenizer(model_home: Path) -> str:
+    from moe_system.base import base_model_dir
+
+    return str(base_model_dir(Settings(home=model_home)))
+
+
+def test_planted_facts_come_back_newest_within_4000_tokens(tmp_path: Path, tokenizer: str) -> None:
+    with ThreeLevelMemory(tmp_path / "mem", BUDGET, BUDGET, BUDGET, tokenizer=tokenizer, background=False) as mem:
+        conversation = synthetic_conversation(TOKENS, mem.count_tokens, seed=3)
+        for role, text in conversation.messages:
+            mem.add_message("c", role, text, user_id="u")
+        mem.flush()
+        stats = mem.stats("c")
+        assert all(0 < stats[tier] <= BUDGET for tier in ("current_tokens", "obsolete_tokens", "longterm_tokens"))
+        contexts = [mem.build_context("c", fact.question, 4000) for fact in conversation.facts]
+    assert max(context.token_count for context in contexts) <= 4000
+    recall = sum(answered(f, c) for f, c in zip(conversation.facts, contexts, strict=True)) / len(contexts)
+    baseline_text = truncation(conversation, 4000, mem.count_tokens).casefold()
+    baseline = sum(f.answer.casefold() in baseline_text for f in conversation.facts) / len(contexts)
+    assert recall >= 0.8, recall
+    assert recall >= baseline + 0.5
