@@ -65,6 +65,10 @@ _STATEMENT_STOP = {"i", "my", "we", "our", "me", "is", "are", "was", "the", "a",
                    "меня", "мне", "у", "и", "в", "на", "по", "с", "это", "теперь", "сейчас", "уже", "так", "не"}
 
 
+_CODE = re.compile(r"\b(?=[\w-]*\d)(?=[\w-]*[^\W\d_])[\w-]{4,}\b")  # letters and digits: EA-8987, 469А
+SHORT_STATEMENT = 12  # words
+
+
 @dataclass(frozen=True)
 class Fact:
     key: str
@@ -97,7 +101,7 @@ _EN = [
     (r"\b(?:we|i) (?:have )?(?:named|called) (?:our|my|the) (?P<s>[\w -]{2,30}?) (?P<v>[A-Z0-9«\"][^,;]*)", None),
     (r"\b(?:my|our) (?P<s>[\w' -]{2,40}?) (?:is|was|'s) (?:now |still )?(?:called|named) (?P<v>.+)", None),
     (r"\b(?:i|we)(?:'ve| have|'re| are|'m| am)? (?:now |currently |still |just |finally |recently )?"
-     r"(?:live|lived|living|reside|moved|relocated|settled)(?: back)? (?:to|in) (?P<v>.+)", "residence"),
+     r"(?:live|lived|living|reside|moved|relocated|settled)(?: back)? (?:to|in) (?P<v>(?-i:[A-Z]).+)", "residence"),
     (r"\bi(?:'m| am)? (?:now |currently |still )?(?:work|working|employed) (?:at|for|in) (?P<v>.+)", "employer"),
     (r"\bi (?:just |recently )?(?:joined|started (?:a job )?at|got a job at|switched jobs to) (?P<v>.+)", "employer"),
     (r"\bi(?:'m| am)? (?:now |currently )?(?:work|working) as (?:an? )?(?P<v>.+)", "job"),
@@ -117,7 +121,8 @@ _RU = [
      None),
     (r"\bу (?:меня|нас) (?:есть |теперь )?(?P<s>[\w-]+(?: [\w-]+)?) по (?:имени|кличке) (?P<v>.+)", None),
     (r"\b(?:я|мы) (?:теперь |сейчас |уже |недавно |наконец )?(?:живу|живем|переехал|переехала|переехали|"
-     r"перебрался|перебралась|перебрались|поселился|поселилась|поселились) (?:в|во|на) (?P<v>.+)", "residence"),
+     r"перебрался|перебралась|перебрались|поселился|поселилась|поселились) (?:в|во|на) (?P<v>(?-i:[А-ЯЁA-Z]).+)",
+     "residence"),  # a place has a capital: "moved into a bigger flat" is no new city
     (r"\bя (?:теперь |сейчас |уже )?(?:работаю|устроился|устроилась|перешел|перешла) (?:в|во|на) (?P<v>.+)",
      "employer"),
     (r"\bя (?:теперь |сейчас )?работаю (?P<v>\w+(?:ом|ем|ой|ицей))\b", "job"),
@@ -174,9 +179,14 @@ def _pattern_fact(sentence: str) -> Fact | None:
 
 
 def _statement(clause: str) -> Fact | None:
-    """A first-person clause with a value in it (a number, a code, a name, a quote) that no pattern understood:
-    still a fact, keyed by its words other than the values ("~" marks such keys; see `similar_key`)."""
-    if not FIRST_PERSON.search(clause) or not VALUE_LIKE.search(clause):
+    """A statement no pattern understood that still looks like a fact about the user: in the first person with a
+    value in it (a number, a code, a name, a quote), or short (`SHORT_STATEMENT` words) in the first person and
+    about no one else, or holding a code (letters and digits: "the locker opens with EA-8987"). Keyed by its words
+    other than the values ("~" marks such keys; see `similar_key`)."""
+    mine = bool(FIRST_PERSON.search(clause))
+    valued = mine and bool(VALUE_LIKE.search(clause))
+    short = mine and len(clause.split()) <= SHORT_STATEMENT and not THIRD_PARTY.search(clause)
+    if not (valued or short or (_CODE.search(clause) and not THIRD_PARTY.search(clause))):
         return None
     words = [w for w in re.findall(r"[^\W\d_]+", clause) if not w[0].isupper() or w is clause.split()[0]]
     stems_ = {stem(w) for w in re.findall(r"\w+", normalize(" ".join(words)))} - _STATEMENT_STOP

@@ -69,7 +69,7 @@ CREATE TABLE IF NOT EXISTS facts (
     id BIGSERIAL PRIMARY KEY, conv_key BIGINT NOT NULL REFERENCES conversations(key),
     user_key BIGINT NOT NULL REFERENCES users(key), scope TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
     text TEXT NOT NULL, tokens BIGINT NOT NULL, seq BIGINT NOT NULL, created DOUBLE PRECISION NOT NULL,
-    superseded_by BIGINT, vector BYTEA, body TSVECTOR NOT NULL);
+    superseded_by BIGINT, vector BYTEA, body TSVECTOR NOT NULL, others BOOLEAN NOT NULL DEFAULT FALSE);
 CREATE INDEX IF NOT EXISTS facts_by_scope ON facts(scope, key) WHERE superseded_by IS NULL;
 CREATE INDEX IF NOT EXISTS facts_by_conv ON facts(conv_key, seq);
 CREATE INDEX IF NOT EXISTS facts_by_user ON facts(user_key);
@@ -97,7 +97,8 @@ _LONGTERM_VICTIMS = """SELECT kind, id, tokens FROM (
     SELECT 0 AS grp, 'fact' AS kind, id, tokens, id AS ord FROM facts
         WHERE conv_key = %(key)s AND superseded_by IS NOT NULL
     UNION ALL SELECT 1, 'chunk', id, tokens, first_seq FROM chunks WHERE conv_key = %(key)s AND tier = 'longterm'
-    UNION ALL SELECT 2, 'fact', id, tokens, seq FROM facts WHERE conv_key = %(key)s AND superseded_by IS NULL
+    UNION ALL SELECT CASE WHEN others THEN 2 ELSE 3 END, 'fact', id, tokens, seq FROM facts
+        WHERE conv_key = %(key)s AND superseded_by IS NULL
 ) victims ORDER BY grp, ord, id"""
 
 
@@ -229,9 +230,10 @@ class PostgresStore(SQLReads):
                 scope = scope_of_facts(conv_key, user_key, user_id)
                 fact_id = cur.execute(
                     "INSERT INTO facts(conv_key, user_key, scope, key, value, text, tokens, seq, created, vector, "
-                    "body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, to_tsvector('simple', %s)) RETURNING id",
+                    "others, body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, to_tsvector('simple', %s)) "
+                    "RETURNING id",
                     (conv_key, user_key, scope, fact.key, fact.value, fact.text, fact.tokens, seq, now, fact.vector,
-                     _fit(fact.stems)),
+                     fact.about_others, _fit(fact.stems)),
                 ).fetchone()[0]
                 older = cur.execute("UPDATE facts SET superseded_by = %s WHERE scope = %s AND key = %s AND "
                                     "superseded_by IS NULL AND id <> %s RETURNING id",

@@ -17,7 +17,6 @@ import numpy as np
 
 from moe_system.memory.facts import VALUE_LIKE, sentences
 from moe_system.memory.store import Kind, MemoryStore
-from moe_system.routing.text import normalize
 from moe_system.routing.text import stems as text_stems
 
 RRF_K = 60
@@ -101,8 +100,9 @@ def snippet(text: str, stems: Sequence[str], sentences_kept: int = 1) -> str:
     for number, line in enumerate(text.split("\n")):
         label, body = _LABEL.match(line).groups()  # type: ignore[union-attr]
         for sentence in sentences(body):
-            folded = normalize(sentence)
-            score = sum(stem in folded for stem in stems) + 0.5 * bool(VALUE_LIKE.search(sentence))
+            folded = sentence.casefold().replace("ё", "е")  # as `normalize` folds, without its NFKC pass
+            score = sum(stem in folded for stem in stems)
+            score += 0.5 * bool(score and VALUE_LIKE.search(sentence))
             scored.append((score, number, label or "", sentence))
     best = sorted(scored, key=lambda item: -item[0])[:sentences_kept]
     parts: list[str] = []

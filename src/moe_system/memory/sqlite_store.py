@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS facts (
     id INTEGER PRIMARY KEY, conv_key INTEGER NOT NULL REFERENCES conversations(key),
     user_key INTEGER NOT NULL REFERENCES users(key), scope TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
     text TEXT NOT NULL, tokens INTEGER NOT NULL, seq INTEGER NOT NULL, created REAL NOT NULL,
-    superseded_by INTEGER, vector BLOB);
+    superseded_by INTEGER, vector BLOB, others INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS facts_by_scope ON facts(scope, key) WHERE superseded_by IS NULL;
 CREATE INDEX IF NOT EXISTS facts_by_conv ON facts(conv_key, seq);
 CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(scope, body);
@@ -176,9 +176,10 @@ class SQLiteStore(SQLReads):
                 conv_key, seq, user_key, user_id = by_message[fact.message_id]
                 scope = scope_of_facts(conv_key, user_key, user_id)
                 fact_id = db.execute(
-                    "INSERT INTO facts(conv_key, user_key, scope, key, value, text, tokens, seq, created, vector) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (conv_key, user_key, scope, fact.key, fact.value, fact.text, fact.tokens, seq, now, fact.vector),
+                    "INSERT INTO facts(conv_key, user_key, scope, key, value, text, tokens, seq, created, vector, "
+                    "others) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (conv_key, user_key, scope, fact.key, fact.value, fact.text, fact.tokens, seq, now, fact.vector,
+                     fact.about_others),
                 ).lastrowid
                 older = [r[0] for r in db.execute("SELECT id FROM facts WHERE scope = ? AND key = ? AND "
                                                   "superseded_by IS NULL AND id != ?", (scope, fact.key, fact_id))]
@@ -253,11 +254,12 @@ class SQLiteStore(SQLReads):
             held = db.execute("SELECT longterm_tokens FROM conversations WHERE key = ?", (key,)).fetchone()[0]
             excess = held - int(budget * LOW_WATER) if held > budget else 0
             dropped = 0
-            victims = db.execute(  # superseded facts, then the oldest summaries, then the oldest facts
+            victims = db.execute(  # superseded facts, oldest summaries, oldest facts about others, oldest facts
                 "SELECT 'fact', id, tokens, 0 AS rank, seq FROM facts WHERE conv_key = ?1 AND superseded_by IS NOT "
                 "NULL UNION ALL SELECT 'chunk', id, tokens, 1, first_seq FROM chunks WHERE conv_key = ?1 AND "
-                "tier = 'longterm' UNION ALL SELECT 'fact', id, tokens, 2, seq FROM facts WHERE conv_key = ?1 AND "
-                "superseded_by IS NULL ORDER BY rank, 5, id", (key,)).fetchall() if excess else []
+                "tier = 'longterm' UNION ALL SELECT 'fact', id, tokens, CASE WHEN others THEN 2 ELSE 3 END, seq "
+                "FROM facts WHERE conv_key = ?1 AND superseded_by IS NULL ORDER BY rank, 5, id",
+                (key,)).fetchall() if excess else []
             facts, chunks = [], []
             for kind, item_id, tokens, _, _ in victims:
                 if dropped >= excess:

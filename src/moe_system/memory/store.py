@@ -94,6 +94,7 @@ class NewFact:
     stems: str
     tokens: int
     vector: bytes | None
+    about_others: bool = False  # names another person ("my sister's dog …"): trimmed before the user's own
 
 
 @dataclass(frozen=True)
@@ -156,8 +157,8 @@ class MemoryStore(Protocol):
         ...
 
     def trim_longterm(self, conversation_id: str, budget: int) -> int:
-        """Drop superseded facts, then the oldest summaries, then the oldest facts until the long-term tier fits
-        `budget`; returns the tokens dropped."""
+        """Drop superseded facts, then the oldest summaries, then the oldest facts about other people, then the
+        oldest facts until the long-term tier fits `budget`; returns the tokens dropped."""
         ...
 
     def search(self, conversation_id: str, kind: Kind, stems: Sequence[str], limit: int) -> list[int]:

@@ -41,8 +41,8 @@ from moe_system.memory.tokens import base_tokenizer_dir, token_counter
 ROLES = ("user", "assistant", "system")
 CANDIDATES = 40  # hits per list (lexical, vectors) of facts and chunks
 OTHERS_RANK = 10_000  # added to the rank of a line about someone else, for a question about the asker
-SNIPPETS = 48  # chunks and messages cut into snippets, each (a 4,000-token context shows about 40)
-FACT_POOL = 200  # newest facts in force offered beyond the retrieved ones
+SNIPPETS = 40  # chunks and messages cut into snippets, each (a 4,000-token context shows about 40)
+FACT_POOL = 100  # newest facts in force offered beyond the retrieved ones
 RECENT_LIMIT = 64  # messages considered for the recent section
 MAX_MESSAGE_CHARS = 1_000_000
 FLUSH_POLL_S = 0.02
@@ -229,12 +229,14 @@ class ThreeLevelMemory:
         facts = [Line(f"- [#{by_id[item].seq}] {by_id[item].text}", by_id[item].tokens, by_id[item].seq, rank)
                  for rank, item in enumerate(ranked["fact"]) if item in by_id]
         chosen = set(ranked["fact"])
-        facts += [Line(f"- [#{row.seq}] {row.text}", row.tokens, row.seq, CANDIDATES * 2 + position)
+        facts += [Line(f"- [#{row.seq}] {row.text}", row.tokens, row.seq, OTHERS_RANK * 2 + position)
                   for position, row in enumerate(row for row in reversed(pool) if row.id not in chosen)]
         recent_lines = [Line(f"[#{row.seq} {row.role}] {row.text}", row.tokens, row.seq, 0) for row in recent]
         if FIRST_PERSON.search(query):  # a question about the asker: what is said of other people ranks last
             asked = {word.casefold() for word in THIRD_PARTY.findall(query)}  # "my manager" asks about one
-            facts, older = _about_others_last(facts, asked), _about_others_last(older, asked)
+            retrieved = [line for line in facts if line.rank < OTHERS_RANK]  # the pool's other facts rank last anyway
+            facts = _about_others_last(retrieved, asked) + facts[len(retrieved):]
+            older = _about_others_last(older, asked)
         return assemble(facts, older, recent_lines, max_tokens, self.count_tokens)
 
     def _index(self, conversation_id: str, kind: Kind) -> VectorIndex:
@@ -296,8 +298,8 @@ class ThreeLevelMemory:
 def _about_others_last(lines: list[Line], asked: set[str]) -> list[Line]:
     """The lines with their ranks pushed behind every line that names no other person (`THIRD_PARTY`) than the
     ones the question itself names (`asked`)."""
-    return [replace(line, rank=line.rank + OTHERS_RANK)
-            if {word.casefold() for word in THIRD_PARTY.findall(line.text)} - asked else line for line in lines]
+    return [replace(line, rank=line.rank + OTHERS_RANK) if THIRD_PARTY.search(line.text)
+            and {word.casefold() for word in THIRD_PARTY.findall(line.text)} - asked else line for line in lines]
 
 
 def _snippet_line(cut: str, text: str, tokens: int, seq: int, rank: int) -> Line:
