@@ -67,17 +67,27 @@ def test_client_answers_paris(model_home: Path) -> None:
     assert 0 < response.timings["ttft_ms"] <= response.timings["total_ms"]
 
 
-def test_conversation_keeps_history(model_home: Path) -> None:
-    """A conversation resends earlier turns; reset forgets them."""
+def test_conversation_is_remembered_by_a_new_client(model_home: Path) -> None:
+    """A conversation lives in the memory: another client (as another process would) goes on with it, the
+    request carries the remembered fact, and reset forgets it."""
     from moe_system import MoEClient
 
-    conversation = MoEClient(Settings(home=model_home)).start_conversation(user_id="u1")
+    first = MoEClient(Settings(home=model_home))
+    conversation = first.start_conversation(user_id="u1", conversation_id="colours")
     conversation.send("My favourite colour is green.", max_tokens=16)
     assert [m["role"] for m in conversation.messages] == ["user", "assistant"]
-    conversation.send("Какой мой любимый цвет?", max_tokens=16)
-    assert len(conversation.messages) == 4
-    conversation.reset()
-    assert conversation.messages == []
+    first.close()
+
+    second = MoEClient(Settings(home=model_home))
+    again = second.start_conversation(conversation_id="colours")
+    assert again.user_id == "u1" and len(again.messages) == 2
+    assert "green" in second.memory.build_context("colours", "Какой мой любимый цвет?", 300).text
+    reply = again.send("Какой мой любимый цвет?", max_tokens=16)
+    assert reply.usage["prompt_tokens"] > 40  # the remembered turns and facts travel with the request
+    assert len(again.messages) == 4
+    again.reset()
+    assert again.messages == []
+    second.close()
 
 
 def test_streaming_deltas_join_to_text(model_home: Path) -> None:
