@@ -34,7 +34,7 @@ from moe_system.memory.background import Compaction
 from moe_system.memory.context import Context, Line, assemble
 from moe_system.memory.facts import FIRST_PERSON, THIRD_PARTY
 from moe_system.memory.retrieval import VectorIndex, fuse, query_stems, snippet
-from moe_system.memory.store import Budgets, Kind
+from moe_system.memory.store import Budgets, FactRow, Kind
 from moe_system.memory.stores import is_postgres, open_store, sqlite_path
 from moe_system.memory.tokens import base_tokenizer_dir, token_counter
 
@@ -195,8 +195,8 @@ class ThreeLevelMemory:
         if self.store.conversation(conversation_id) is None:
             return Context("", 0, [])
         stems = query_stems(query)
-        # the query's embedding (~30 ms of MiniLM on one core) is computed in a thread while the lexical part of
-        # the work runs here on the other; only the vector ranking and the assembly wait for it
+        # the query's embedding (~10 ms of MiniLM in ONNX Runtime, GIL released) is computed in a thread while the
+        # lexical part of the work runs here; only the vector ranking and the assembly wait for it
         pending = self._embedder().submit(self._embed, [query]) if self.vectors and query.strip() else None
         limits = {"fact": CANDIDATES, "chunk": CANDIDATES, "message": SNIPPETS}
         lexical = {kind: self.store.search(conversation_id, kind, stems, limit) for kind, limit in limits.items()}
@@ -222,15 +222,7 @@ class ThreeLevelMemory:
         ranks = {(kind, item): rank for kind in ("chunk", "message") for rank, item in enumerate(ranked[kind])}
         older = [_snippet_line(snippets[item], text, tokens, seq, ranks[item])
                  for item, (text, tokens, seq) in texts.items() if ranks.get(item, SNIPPETS) < SNIPPETS]
-        # the retrieved facts by rank, then the other facts in force, newest first, for any room left
-        by_id = {row.id: row for row in pool}
-        missing = [item for item in ranked["fact"] if item not in by_id]
-        by_id |= {row.id: row for row in self.store.facts(missing)}
-        facts = [Line(f"- [#{by_id[item].seq}] {by_id[item].text}", by_id[item].tokens, by_id[item].seq, rank)
-                 for rank, item in enumerate(ranked["fact"]) if item in by_id]
-        chosen = set(ranked["fact"])
-        facts += [Line(f"- [#{row.seq}] {row.text}", row.tokens, row.seq, OTHERS_RANK * 2 + position)
-                  for position, row in enumerate(row for row in reversed(pool) if row.id not in chosen)]
+        facts = self._fact_lines(ranked["fact"], pool)
         recent_lines = [Line(f"[#{row.seq} {row.role}] {row.text}", row.tokens, row.seq, 0) for row in recent]
         if FIRST_PERSON.search(query):  # a question about the asker: what is said of other people ranks last
             asked = {word.casefold() for word in THIRD_PARTY.findall(query)}  # "my manager" asks about one
@@ -239,14 +231,24 @@ class ThreeLevelMemory:
             older = _about_others_last(older, asked)
         return assemble(facts, older, recent_lines, max_tokens, self.count_tokens)
 
+    def _fact_lines(self, ranked: list[int], pool: list[FactRow]) -> list[Line]:
+        """The retrieved facts by rank, then the other facts in force (`pool`), newest first, for any room left."""
+        by_id = {row.id: row for row in pool}
+        by_id |= {row.id: row for row in self.store.facts([item for item in ranked if item not in by_id])}
+        lines = [Line(f"- [#{by_id[item].seq}] {by_id[item].text}", by_id[item].tokens, by_id[item].seq, rank)
+                 for rank, item in enumerate(ranked) if item in by_id]
+        chosen = set(ranked)
+        return lines + [Line(f"- [#{row.seq}] {row.text}", row.tokens, row.seq, OTHERS_RANK * 2 + position)
+                        for position, row in enumerate(row for row in reversed(pool) if row.id not in chosen)]
+
     def _index(self, conversation_id: str, kind: Kind) -> VectorIndex:
         return self._indexes.setdefault((conversation_id, kind), VectorIndex(kind))
 
     def _embedder(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._executor is None:
-                # one torch thread there (OpenMP's setting is per thread): MiniLM on a short query is no faster
-                # on two, and the other core stays with the caller's own work
+                # one thread there (torch's setting is per thread, and the ONNX session, when made there, takes
+                # it): a short query is no faster on two, and the other core stays with the caller's own work
                 self._executor = ThreadPoolExecutor(1, thread_name_prefix="moe-memory-embed",
                                                     initializer=_one_torch_thread)
             return self._executor
