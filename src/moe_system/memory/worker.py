@@ -54,7 +54,9 @@ def worker_main(argv: Sequence[str]) -> None:
                     if steps % CHECKPOINT_EVERY == 0:
                         store.checkpoint()  # keep the WAL short while a long backlog is worked off
                     continue
-                store.checkpoint()
+                if steps:  # once after each stretch of work, not every idle second
+                    store.checkpoint()
+                    steps = 0
                 if select.select([stdin], [], [], IDLE_WAIT_S)[0] and not os.read(stdin, 4096):
                     return  # the parent is gone or closed us
         except Exception as err:  # the state stays consistent; the parent sees the exit code and this line
