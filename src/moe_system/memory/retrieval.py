@@ -17,11 +17,11 @@ import numpy as np
 
 from moe_system.memory.facts import VALUE_LIKE, sentences
 from moe_system.memory.store import Kind, MemoryStore
+from moe_system.routing.embeddings import DIM
 from moe_system.routing.text import stems as text_stems
 
 RRF_K = 60
 VECTOR_WEIGHT = 0.5
-DIM = 384
 
 # question words and function words: they match everything and find nothing (compared after stemming)
 _STOP = set(text_stems(
