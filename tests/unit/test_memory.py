@@ -167,6 +167,43 @@ def test_context_never_exceeds_its_budget(tmp_path: Path, tokenizer_dir: Path, m
         assert context.token_count > 0 or max_tokens < 100  # a tiny budget may hold no whole line
 
 
+LINES = ["Known facts about the user (the newest statement of each):", "- [#12] My name is Ann.", "", "a  b", "it's",
+         "[#7 user] Привет, меня зовут Оля! Мой номер +7 913 555-21-08 🙂", "«цитата»", " leading", "trailing ",
+         "[#44 assistant] Sure: 1) one; 2) two.", "tab\there", "'", "s", "x.", "\r", "Ünïcödé… ß"]
+
+
+def punctuation_joins_line_breaks(folder: Path) -> Path:
+    """A tokenizer whose pre-tokenizer joins punctuation with the line break after it (as Llama 3's regex does):
+    its count of a text is not the sum of its lines' counts, so `TokenCounter.lines` must count the whole."""
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    raw = Tokenizer(models.BPE())
+    raw.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(r"\p{L}+|\p{N}+| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"), "isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    raw.train_from_iterator(["done.\nnext", *CORPUS] * 20, trainers.BpeTrainer(
+        vocab_size=400, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    PreTrainedTokenizerFast(tokenizer_object=raw).save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize("kind", ["byte-level", "punctuation-joins-line-breaks"])
+def test_line_counts_add_up_to_the_count_of_the_whole(tmp_path: Path, tokenizer_dir: Path, kind: str) -> None:
+    import random
+
+    from moe_system.memory.tokens import TokenCounter
+
+    folder = tokenizer_dir if kind == "byte-level" else punctuation_joins_line_breaks(tmp_path / "tokenizer")
+    counter = TokenCounter(str(folder))
+    whole, parts = counter("done.\nnext"), counter("done.") + counter("\n") + counter("next")
+    assert counter.lines("done.\nnext") == whole and (whole < parts) == (kind != "byte-level")
+    rng = random.Random(0)
+    for _ in range(2000):
+        text = "\n".join(rng.choice(LINES) for _ in range(rng.randint(1, 9)))
+        assert counter.lines(text) == counter(text), repr(text)
+
+
 def test_russian_updates_win(tmp_path: Path, tokenizer_dir: Path) -> None:
     with memory(tmp_path, tokenizer_dir) as mem:
         mem.add_message("c", "user", "Меня зовут Оля. Я живу в Казани.", user_id="u1")

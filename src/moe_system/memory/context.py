@@ -104,4 +104,4 @@ def _render(chosen: dict[str, list[Line]], count_tokens: TokenCounter) -> Contex
     lines = {name: [line.text for line in sorted(chosen[name], key=lambda line: line.seq)] for name in names}
     text = "\n\n".join(TITLES[name] + "\n" + "\n".join(lines[name]) for name in names)
     sections = [Section(name, TITLES[name], lines[name], _cost(chosen[name])) for name in names]
-    return Context(text, count_tokens(text) if text else 0, sections)
+    return Context(text, count_tokens.lines(text) if text else 0, sections)

@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS facts (
     text TEXT NOT NULL, tokens BIGINT NOT NULL, seq BIGINT NOT NULL, created DOUBLE PRECISION NOT NULL,
     superseded_by BIGINT, vector BYTEA, body TSVECTOR NOT NULL, others BOOLEAN NOT NULL DEFAULT FALSE);
 CREATE INDEX IF NOT EXISTS facts_by_scope ON facts(scope, key) WHERE superseded_by IS NULL;
+CREATE INDEX IF NOT EXISTS facts_newest ON facts(scope, seq, id) WHERE superseded_by IS NULL;
 CREATE INDEX IF NOT EXISTS facts_by_conv ON facts(conv_key, seq);
 CREATE INDEX IF NOT EXISTS facts_by_user ON facts(user_key);
 CREATE INDEX IF NOT EXISTS facts_body ON facts USING GIN (body);

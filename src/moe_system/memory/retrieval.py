@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -90,20 +91,30 @@ def fuse(lexical: Sequence[int], vectors: Sequence[int]) -> list[tuple[int, floa
 _LABEL = re.compile(r"^(\[#\d+ \w+\] )?(.*)$", re.DOTALL)
 
 
-def snippet(text: str, stems: Sequence[str], sentences_kept: int = 1) -> str:
-    """The sentences of a retrieved text that contain the most query stems (at most `sentences_kept`, in their
-    order, each keeping its `[#turn role]` label): many more hits fit the context than whole chunks would. Stems
-    are looked up as substrings of the normalized sentence (a stem is a word's prefix), which spares stemming
-    every sentence of every hit; among equals, a sentence with a value in it (a number, a name, a quote) wins,
-    since questions to a memory mostly ask for one."""
-    scored = []
+@lru_cache(maxsize=8192)
+def _sentences_of(text: str) -> tuple[tuple[int, str, str, str, bool], ...]:
+    """A retrieved text's sentences as `snippet` scores them: (line number, `[#turn role] ` label, sentence, the
+    sentence case-folded as `normalize` folds it (without its NFKC pass), whether it holds a value). Cached by
+    text: the same chunks and messages are retrieved again and again, and splitting them is most of the cost."""
+    split = []
     for number, line in enumerate(text.split("\n")):
         label, body = _LABEL.match(line).groups()  # type: ignore[union-attr]
         for sentence in sentences(body):
-            folded = sentence.casefold().replace("ё", "е")  # as `normalize` folds, without its NFKC pass
-            score = sum(stem in folded for stem in stems)
-            score += 0.5 * bool(score and VALUE_LIKE.search(sentence))
-            scored.append((score, number, label or "", sentence))
+            split.append((number, label or "", sentence, sentence.casefold().replace("ё", "е"),
+                          bool(VALUE_LIKE.search(sentence))))
+    return tuple(split)
+
+
+def snippet(text: str, stems: Sequence[str], sentences_kept: int = 1) -> str:
+    """The sentences of a retrieved text that contain the most query stems (at most `sentences_kept`, in their
+    order, each keeping its `[#turn role]` label): many more hits fit the context than whole chunks would. Stems
+    are looked up as substrings of the folded sentence (a stem is a word's prefix), which spares stemming every
+    sentence of every hit; among equals, a sentence with a value in it (a number, a name, a quote) wins, since
+    questions to a memory mostly ask for one."""
+    scored = []
+    for number, label, sentence, folded, valued in _sentences_of(text):
+        score = sum(stem in folded for stem in stems)
+        scored.append((score + 0.5 * bool(score and valued), number, label, sentence))
     best = sorted(scored, key=lambda item: -item[0])[:sentences_kept]
     parts: list[str] = []
     last_label = None

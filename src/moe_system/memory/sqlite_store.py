@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS facts (
     text TEXT NOT NULL, tokens INTEGER NOT NULL, seq INTEGER NOT NULL, created REAL NOT NULL,
     superseded_by INTEGER, vector BLOB, others INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS facts_by_scope ON facts(scope, key) WHERE superseded_by IS NULL;
+CREATE INDEX IF NOT EXISTS facts_newest ON facts(scope, seq, id) WHERE superseded_by IS NULL;
 CREATE INDEX IF NOT EXISTS facts_by_conv ON facts(conv_key, seq);
 CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(scope, body);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(scope, body);

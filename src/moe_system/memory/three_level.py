@@ -26,6 +26,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -225,7 +226,7 @@ class ThreeLevelMemory:
         facts = self._fact_lines(ranked["fact"], pool)
         recent_lines = [Line(f"[#{row.seq} {row.role}] {row.text}", row.tokens, row.seq, 0) for row in recent]
         if FIRST_PERSON.search(query):  # a question about the asker: what is said of other people ranks last
-            asked = {word.casefold() for word in THIRD_PARTY.findall(query)}  # "my manager" asks about one
+            asked = _others_named(query)  # "my manager" asks about one
             retrieved = [line for line in facts if line.rank < OTHERS_RANK]  # the pool's other facts rank last anyway
             facts = _about_others_last(retrieved, asked) + facts[len(retrieved):]
             older = _about_others_last(older, asked)
@@ -297,11 +298,17 @@ class ThreeLevelMemory:
             self._indexes.pop((conversation_id, kind), None)
 
 
-def _about_others_last(lines: list[Line], asked: set[str]) -> list[Line]:
+def _about_others_last(lines: list[Line], asked: frozenset[str]) -> list[Line]:
     """The lines with their ranks pushed behind every line that names no other person (`THIRD_PARTY`) than the
     ones the question itself names (`asked`)."""
-    return [replace(line, rank=line.rank + OTHERS_RANK) if THIRD_PARTY.search(line.text)
-            and {word.casefold() for word in THIRD_PARTY.findall(line.text)} - asked else line for line in lines]
+    return [replace(line, rank=line.rank + OTHERS_RANK) if _others_named(line.text) - asked else line
+            for line in lines]
+
+
+@lru_cache(maxsize=16384)
+def _others_named(text: str) -> frozenset[str]:
+    """The other people a line names (`THIRD_PARTY`, case-folded); cached, as the same facts come back often."""
+    return frozenset(word.casefold() for word in THIRD_PARTY.findall(text))
 
 
 def _snippet_line(cut: str, text: str, tokens: int, seq: int, rank: int) -> Line:
