@@ -178,7 +178,8 @@ class MoEClient:
             config = self.settings.memory
             self._memory = ThreeLevelMemory(
                 config.database_url or self.settings.home / "memory", config.current_tokens, config.obsolete_tokens,
-                config.longterm_tokens, tokenizer=base_model_dir(self.settings, self._console))
+                config.longterm_tokens, tokenizer=base_model_dir(self.settings, self._console),
+                summarizer=config.summarizer, settings=self.settings)
         return self._memory
 
     def start_conversation(

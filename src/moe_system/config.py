@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from moe_system.errors import ConfigError, one_line
+from moe_system.experts.manifest import NAME_PATTERN
 
 EMBEDDED_MODEL = "smollm2-135m-instruct"
 
@@ -107,6 +108,10 @@ class MemorySettings(BaseModel):
     obsolete_tokens: int = Field(250_000, ge=100, description="compressed older messages per conversation")
     longterm_tokens: int = Field(250_000, ge=100, description="facts and short summaries per conversation")
     context_tokens: int = Field(1536, ge=64, description="tokens of memory put into each chat request")
+    summarizer: str | None = Field(
+        None, pattern=NAME_PATTERN,
+        description="'base' or an expert's name: rewrites long-term summaries when the memory's worker is idle; "
+                    "unset = extractive summaries only")
 
 
 class Settings(BaseSettings):

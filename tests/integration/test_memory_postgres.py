@@ -342,6 +342,27 @@ def test_demote_messages_and_chunks_move_tokens_atomically(store: MemoryStore) -
     assert _tokens(store, "c") == (5, 10, 0, 3) and len(store.oldest_chunks("c", "longterm", 10)) == 2
 
 
+def test_refine_summary_replaces_or_marks_each_summary_once(store: MemoryStore) -> None:
+    rows = _moving(store, "c", "u", ["one", "two", "three"])
+    assert store.demote_messages("c", [row.id for row in rows], [_chunk("one two three", 1, 3, tokens=9)])
+    chunk = store.oldest_chunks("c", "obsolete", 1)[0]
+    assert store.unrefined_summary() is None  # obsolete chunks are not offered
+    assert store.demote_chunks("c", [chunk.id], [_chunk("old summary", 1, 2, tokens=6), _chunk("kept", 3, 3, 4)])
+    newest = store.unrefined_summary()
+    assert newest is not None and newest.text == "kept"  # newest first
+    revision = store.revision("c")
+    assert store.refine_summary("c", newest.id, None)  # declined: only marked
+    oldest = store.unrefined_summary()
+    assert oldest is not None and oldest.text == "old summary" and store.revision("c") == revision
+    assert store.refine_summary("c", oldest.id, _chunk("[#1–2 summary] short", 1, 2, tokens=2))
+    assert store.unrefined_summary() is None and store.revision("c") > revision
+    assert _tokens(store, "c") == (0, 0, 0, 6)
+    assert [c.text for c in store.oldest_chunks("c", "longterm", 10)] == ["[#1–2 summary] short", "kept"]
+    assert store.search("c", "chunk", ["short"], 10) and not store.search("c", "chunk", ["old"], 10)
+    assert not store.refine_summary("c", oldest.id, _chunk("gone", 1, 2)) and not store.refine_summary("x", 1, None)
+    assert _tokens(store, "c") == (0, 0, 0, 6)
+
+
 def test_trim_longterm_drops_superseded_facts_then_oldest_summaries_then_oldest_facts(store: MemoryStore) -> None:
     old_city = store.add_message("c", "u", "user", "I live in Oslo", 4, BIG)
     city = store.add_message("c", "u", "user", "I live in Bergen", 4, BIG)

@@ -4,6 +4,7 @@ often than with the last-4,000-tokens truncation baseline."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,30 @@ def test_planted_facts_come_back_newest_within_4000_tokens(tmp_path: Path, token
     baseline = sum(f.answer.casefold() in baseline_text for f in conversation.facts) / len(contexts)
     assert recall >= 0.8, recall
     assert recall >= baseline + 0.5
+
+
+PLACES = ["the fish market", "Nordnes park", "the Fløyen trail", "Bryggen", "the old harbour", "Sandviken"]
+
+
+def test_the_base_model_rewrites_long_term_summaries_when_asked(tmp_path: Path, tokenizer: str,
+                                                                model_home: Path) -> None:
+    """`summarizer="base"`: the worker process has the embedded model rewrite the long-term summaries once it is
+    idle (shorter, labelled with the turns they cover), and the tiers stay within their budgets."""
+    with ThreeLevelMemory(tmp_path / "mem", 200, 400, 4000, tokenizer=tokenizer, vectors=False,
+                          summarizer="base", settings=Settings(home=model_home)) as mem:
+        for day in range(1, 41):
+            mem.add_message("c", "user", f"On day {day} I walked {day * 3} km past {PLACES[day % 6]} with my dog "
+                                         f"Rex, and we met {day % 7 + 2} other dogs.", user_id="u")
+            mem.add_message("c", "assistant", f"Day {day} sounds lovely. Did Rex like {PLACES[(day + 3) % 6]}?")
+        mem.flush()  # compression done; the rewriting follows, off the hot path
+        deadline = time.monotonic() + 300
+        while mem.store.unrefined_summary() is not None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert mem.store.unrefined_summary() is None
+        stats = mem.stats("c")
+        longterm = [item["text"] for item in mem.show("c")["longterm"]]
+    assert all(0 < stats[tier] <= budget for tier, budget in
+               (("current_tokens", 200), ("obsolete_tokens", 400), ("longterm_tokens", 4000)))
+    rewritten = [text for text in longterm if text.startswith("[#") and " summary] " in text]
+    assert rewritten, longterm
+    assert all("Rex" in text or "walk" in text for text in rewritten), rewritten  # about the notes, not a reply

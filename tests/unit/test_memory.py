@@ -155,6 +155,44 @@ def test_tiers_stay_within_budgets_and_every_turn_is_kept(tmp_path: Path, tokeni
     assert integrity(tmp_path / "mem" / "memory.db") == {"c": 302}
 
 
+def test_summarizer_rewrites_long_term_summaries_only_when_shorter(tmp_path: Path, tokenizer_dir: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """The optional LLM summarizer's plumbing, with plain functions for the model (the embedded model's run is in
+    tests/integration/test_memory_real.py): each long-term summary is offered once, newest first; a shorter rewrite
+    replaces it under a `[#a–b summary]` label with the counters kept exact, a longer one is declined, and a
+    summarizer that fails leaves the summaries extractive without stopping the compression."""
+    from moe_system.memory.background import Compaction
+
+    asked: list[int] = []
+
+    def first_words(text: str, max_tokens: int) -> str:  # every other rewrite is longer than the summary
+        asked.append(max_tokens)
+        return " ".join(text.split()[2:5]) if len(asked) % 2 else text + " " + text
+
+    with memory(tmp_path, tokenizer_dir, budget=1500) as mem:
+        for number in range(160):
+            mem.add_message("c", "user" if number % 2 == 0 else "assistant", filler(number), user_id="u")
+        mem.flush()
+        before = [c["text"] for c in mem.show("c")["longterm"]]
+        assert len(before) >= 2
+        Compaction(mem.store, mem.budgets, mem.count_tokens, None, first_words).run_until_idle()
+        after = [c["text"] for c in mem.show("c")["longterm"]]
+        assert mem.store.unrefined_summary() is None and len(asked) == len(before)
+        rewritten = [text for text in after if "summary] " in text]
+        assert rewritten and len(rewritten) < len(before)  # the longer rewrites were declined: text kept
+        assert all(text.startswith("[#") and len(text) < max(map(len, before)) for text in rewritten)
+
+        def broken(text: str, max_tokens: int) -> str:
+            raise RuntimeError("no such expert")
+
+        for number in range(160, 260):
+            mem.add_message("c", "user", filler(number), user_id="u")
+        Compaction(mem.store, mem.budgets, mem.count_tokens, None, broken).run_until_idle()
+        assert "the summarizer failed (RuntimeError: no such expert)" in capsys.readouterr().err
+        assert all(0 < mem.stats("c")[tier] <= 1500 for tier in ("current_tokens", "obsolete_tokens"))
+    assert integrity(tmp_path / "mem" / "memory.db") == {"c": 260}
+
+
 @pytest.mark.parametrize("max_tokens", [64, 150, 600, 3000])
 def test_context_never_exceeds_its_budget(tmp_path: Path, tokenizer_dir: Path, max_tokens: int) -> None:
     with memory(tmp_path, tokenizer_dir, budget=1500) as mem:

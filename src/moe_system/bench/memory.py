@@ -110,7 +110,7 @@ def run_one(conversation: SyntheticConversation, budget: int, tokenizer: str, ma
             worker_rss = psutil.Process(worker.pid).memory_info().rss / 2**20 if worker and worker.poll() is None \
                 else None
             memory.build_context(CONVERSATION, conversation.facts[0].question, max_tokens)  # warm the caches
-            timings, hits, strict, stale_anywhere, sizes = [], 0, 0, 0, []
+            timings, hits, strict, stale_anywhere, sizes, missed = [], 0, 0, 0, [], []
             for repeat in range(passes):
                 for fact in conversation.facts:
                     t0 = time.perf_counter()
@@ -119,6 +119,7 @@ def run_one(conversation: SyntheticConversation, budget: int, tokenizer: str, ma
                     sizes.append(context.token_count)
                     if repeat == 0:
                         hits += answered(fact, context)
+                        missed += [] if answered(fact, context) else [fact.key]
                         strict += answered_strictly(fact, context)
                         stale_anywhere += any(old.casefold() in context.text.casefold() for old in fact.stale)
             return {
@@ -144,7 +145,7 @@ def run_one(conversation: SyntheticConversation, budget: int, tokenizer: str, ma
                            "rate": round(hits / len(conversation.facts), 3), "strictly": strict,
                            "strict_rate": round(strict / len(conversation.facts), 3),
                            "updated_facts": sum(bool(f.stale) for f in conversation.facts),
-                           "stale_value_anywhere": stale_anywhere},
+                           "stale_value_anywhere": stale_anywhere, "missed": missed},
                 "rss_mb": {"process": round(psutil.Process().memory_info().rss / 2**20),
                            "worker": round(worker_rss) if worker_rss else None},
             }

@@ -6,6 +6,7 @@ low-priority process, so compression never holds the caller's GIL or its cores.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -15,6 +16,7 @@ from moe_system.memory.compress import Compressor, Piece
 from moe_system.memory.facts import SUBJECT_WORDS, THIRD_PARTY, extract_facts, similar_key
 from moe_system.memory.retrieval import to_blob
 from moe_system.memory.store import LOW_WATER, Budgets, MemoryStore, NewChunk, NewFact
+from moe_system.memory.summarizer import Summarize
 from moe_system.routing.text import stems
 
 INDEX_BATCH = 256  # messages indexed per step (facts embedded together)
@@ -33,6 +35,7 @@ class Compaction:
     budgets: Budgets
     count_tokens: Callable[[str], int]
     embed: Embed | None
+    summarize: Summarize | None = None  # the optional LLM summarizer (summarizer.py)
 
     def __post_init__(self) -> None:
         self.compressor = Compressor()
@@ -46,9 +49,33 @@ class Compaction:
         return worked
 
     def run_until_idle(self) -> None:
-        while self.step():
+        while self.step() or self.refine():
             pass
         self.store.checkpoint()
+
+    def refine(self) -> bool:
+        """Rewrite the newest long-term summary not rewritten yet with the LLM summarizer, keeping the rewrite only
+        if it is shorter (see summarizer.py); False when there is none, or no summarizer."""
+        if self.summarize is None:
+            return False
+        summary = self.store.unrefined_summary()
+        if summary is None:
+            return False
+        try:
+            body = " ".join(self.summarize(summary.text, max(16, summary.tokens // 2)).split())
+        except Exception as err:  # a removed expert or a broken model must not stop the compression
+            print(f"moe memory: the summarizer failed ({type(err).__name__}: {err}); summaries stay extractive",
+                  file=sys.stderr)
+            self.summarize = None
+            return False
+        text = f"[#{summary.first_seq}–{summary.last_seq} summary] {body}"
+        tokens = self.count_tokens(text)
+        rewrite = None
+        if body and tokens < summary.tokens:
+            rewrite = NewChunk(text, " ".join(stems(text)), tokens, summary.first_seq, summary.last_seq,
+                               self._vectors([text])[0])
+        self.store.refine_summary(summary.conversation_id, summary.id, rewrite)
+        return True
 
     def _vectors(self, texts: Sequence[str]) -> list[bytes | None]:
         if self.embed is None or not texts:

@@ -60,12 +60,16 @@ THIRD_PARTY = re.compile(
     r"сестр\w*|брат[аеуо]?м?|мама|мамы|маме|маму|мамой|папа|папы|папе|папу|папой|родител\w*|т[её]т[яиеюй]\w*|"
     r"дяд\w*|племянни\w*|бабушк\w*|дедушк\w*|друг|друга|другу|друзья|друзей|подруг\w*|коллег\w*|начальни\w*|"
     r"сосед\w*|одноклассни\w*|однокурсни\w*|кума?|куму|кумом|свекров\w*|т[её]щ\w*)\b", re.IGNORECASE)
-_STATEMENT_STOP = {"i", "my", "we", "our", "me", "is", "are", "was", "the", "a", "an", "and", "to", "in", "on", "of",
-                   "at", "for", "with", "it", "that", "this", "now", "so", "я", "мой", "моя", "мое", "мо", "мы", "наш",
-                   "меня", "мне", "у", "и", "в", "на", "по", "с", "это", "теперь", "сейчас", "уже", "так", "не"}
+_STATEMENT_STOP = {stem(word) for word in (  # compared after stemming
+    "i", "my", "we", "our", "me", "is", "are", "was", "the", "a", "an", "and", "to", "in", "on", "of",
+    "at", "for", "with", "it", "that", "this", "now", "so", "я", "мой", "моя", "мое", "мо", "мы", "наш",
+    "меня", "мне", "у", "и", "в", "на", "по", "с", "это", "теперь", "сейчас", "уже", "так", "не")}
 
 
-_CODE = re.compile(r"\b(?=[\w-]*\d)(?=[\w-]*[^\W\d_])[\w-]{4,}\b")  # letters and digits: EA-8987, 469А
+# a change announced: "Training is on Mondays now", "New role at work: ...", "Расписание поменялось: ..."
+_CHANGE = re.compile(r"\b(?:now|new|newly|changed|switched|moved|since|anymore|no longer|these days|теперь|сейчас|"
+                     r"нов\w*|поменял\w*|изменил\w*|сменил\w*|перенес\w*|перен[её]с\w*|больше не|с тех пор)\b",
+                     re.IGNORECASE)
 SHORT_STATEMENT = 12  # words
 
 
@@ -179,16 +183,19 @@ def _pattern_fact(sentence: str) -> Fact | None:
 
 
 def _statement(clause: str) -> Fact | None:
-    """A statement no pattern understood that still looks like a fact about the user: in the first person with a
-    value in it (a number, a code, a name, a quote), or short (`SHORT_STATEMENT` words) in the first person and
-    about no one else, or holding a code (letters and digits: "the locker opens with EA-8987"). Keyed by its words
-    other than the values ("~" marks such keys; see `similar_key`)."""
+    """A statement no pattern understood that still looks like a fact about the user's world: one with a value in
+    it (a number, a code, a name, a quote) that is in the first person or names no one else ("Попугай Яша ...",
+    "Каждый год 5 января отмечаем ...": Russian drops the pronoun), short (`SHORT_STATEMENT` words) in the first
+    person and about no one else, or announcing a change and about no one else ("Тренировки теперь по
+    понедельникам"). Keyed by its words other than the values ("~" marks such keys; see `similar_key`)."""
     mine = bool(FIRST_PERSON.search(clause))
-    valued = mine and bool(VALUE_LIKE.search(clause))
-    short = mine and len(clause.split()) <= SHORT_STATEMENT and not THIRD_PARTY.search(clause)
-    if not (valued or short or (_CODE.search(clause) and not THIRD_PARTY.search(clause))):
+    others = bool(THIRD_PARTY.search(clause))
+    valued = bool(VALUE_LIKE.search(clause)) and (mine or not others)
+    short = mine and len(clause.split()) <= SHORT_STATEMENT and not others
+    if not (valued or short or (_CHANGE.search(clause) and not others)):
         return None
-    words = [w for w in re.findall(r"[^\W\d_]+", clause) if not w[0].isupper() or w is clause.split()[0]]
+    found = re.findall(r"[^\W\d_]+", clause)
+    words = found[:1] + [w for w in found[1:] if not w[0].isupper()]  # capitals past the first word are values
     stems_ = {stem(w) for w in re.findall(r"\w+", normalize(" ".join(words)))} - _STATEMENT_STOP
     if not stems_:
         return None

@@ -63,7 +63,9 @@ CREATE TABLE IF NOT EXISTS chunks (
     tier TEXT NOT NULL CHECK (tier IN ('obsolete', 'longterm')), text TEXT NOT NULL, tokens BIGINT NOT NULL,
     first_seq BIGINT NOT NULL, last_seq BIGINT NOT NULL, created DOUBLE PRECISION NOT NULL, vector BYTEA,
     body TSVECTOR NOT NULL);
+ALTER TABLE chunks ADD COLUMN IF NOT EXISTS refined BOOLEAN NOT NULL DEFAULT FALSE;
 CREATE INDEX IF NOT EXISTS chunks_by_tier ON chunks(conv_key, tier, first_seq);
+CREATE INDEX IF NOT EXISTS chunks_unrefined ON chunks(id) WHERE tier = 'longterm' AND NOT refined;
 CREATE INDEX IF NOT EXISTS chunks_body ON chunks USING GIN (body);
 CREATE TABLE IF NOT EXISTS facts (
     id BIGSERIAL PRIMARY KEY, conv_key BIGINT NOT NULL REFERENCES conversations(key),
@@ -77,7 +79,7 @@ CREATE INDEX IF NOT EXISTS facts_by_user ON facts(user_key);
 CREATE INDEX IF NOT EXISTS facts_body ON facts USING GIN (body);
 """
 
-_RELATIONS = re.findall(r"IF NOT EXISTS (\w+)", _SCHEMA)
+_RELATIONS = re.findall(r"(?:TABLE|INDEX) IF NOT EXISTS (\w+)", _SCHEMA)
 
 # The oldest current messages whose tokens before them are under %(amount)s: the fewest that free `amount`.
 _SHED = """WITH oldest AS (
@@ -108,6 +110,7 @@ class PostgresStore(SQLReads):
     reads are those of `SQLReads`."""
 
     _UNINDEXED = "NOT m.indexed"
+    _UNREFINED = "NOT k.refined"
 
     def __init__(self, url: str) -> None:
         try:
@@ -277,12 +280,29 @@ class PostgresStore(SQLReads):
 
     @staticmethod
     def _insert_chunks(cur: psycopg.Cursor[Any], key: int, tier: Tier, chunks: Sequence[NewChunk],
-                       now: float) -> int:
+                       now: float, refined: bool = False) -> int:
         cur.executemany(
-            "INSERT INTO chunks(conv_key, tier, text, tokens, first_seq, last_seq, created, vector, body) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, to_tsvector('simple', %s))",
-            [(key, tier, c.text, c.tokens, c.first_seq, c.last_seq, now, c.vector, _fit(c.stems)) for c in chunks])
+            "INSERT INTO chunks(conv_key, tier, text, tokens, first_seq, last_seq, created, vector, body, refined) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, to_tsvector('simple', %s), %s)",
+            [(key, tier, c.text, c.tokens, c.first_seq, c.last_seq, now, c.vector, _fit(c.stems), refined)
+             for c in chunks])
         return sum(chunk.tokens for chunk in chunks)
+
+    def refine_summary(self, conversation_id: str, chunk_id: int, summary: NewChunk | None) -> bool:
+        with self._cursor(write=True) as cur:
+            key = self._lock_conversation(cur, conversation_id)
+            row = cur.execute("SELECT tokens FROM chunks WHERE conv_key = %s AND tier = 'longterm' AND id = %s",
+                              (key, chunk_id)).fetchone()
+            if key is None or row is None:
+                return False
+            if summary is None:
+                cur.execute("UPDATE chunks SET refined = TRUE WHERE id = %s", (chunk_id,))
+                return True
+            cur.execute("DELETE FROM chunks WHERE id = %s", (chunk_id,))
+            self._insert_chunks(cur, key, "longterm", [summary], time.time(), refined=True)
+            cur.execute("UPDATE conversations SET longterm_tokens = longterm_tokens - %s + %s, revision = revision + 1 "
+                        "WHERE key = %s", (row[0], summary.tokens, key))
+        return True
 
     def trim_longterm(self, conversation_id: str, budget: int) -> int:
         with self._cursor(write=True) as cur:

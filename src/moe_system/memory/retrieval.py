@@ -88,7 +88,7 @@ def fuse(lexical: Sequence[int], vectors: Sequence[int]) -> list[tuple[int, floa
     return sorted(scores.items(), key=lambda pair: -pair[1])
 
 
-_LABEL = re.compile(r"^(\[#\d+ \w+\] )?(.*)$", re.DOTALL)
+_LABEL = re.compile(r"^(\[#\d+(?:[–-]\d+)? \w+\] )?(.*)$", re.DOTALL)
 
 
 @lru_cache(maxsize=8192)

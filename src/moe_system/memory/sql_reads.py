@@ -34,6 +34,9 @@ class SQLReads(ABC):
     _UNINDEXED: ClassVar[str]
     """The condition "message `m` is not indexed yet", spelled as the store's partial index `messages_unindexed`
     spells it (SQLite: an INTEGER 0/1, PostgreSQL: a BOOLEAN), so that the queries below use that index."""
+    _UNREFINED: ClassVar[str]
+    """The condition "chunk `k` is not rewritten by the summarizer yet", spelled as the partial index
+    `chunks_unrefined` spells it."""
 
     @abstractmethod
     def _all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -99,6 +102,10 @@ class SQLReads(ABC):
         rows = self._all(_CHUNK + " WHERE c.id = ? AND k.tier = ? ORDER BY k.first_seq, k.id LIMIT ?",
                          (conversation_id, tier, limit))
         return [ChunkRow(*row) for row in rows]
+
+    def unrefined_summary(self) -> ChunkRow | None:
+        rows = self._all(f"{_CHUNK} WHERE k.tier = 'longterm' AND {self._UNREFINED} ORDER BY k.id DESC LIMIT 1")
+        return ChunkRow(*rows[0]) if rows else None
 
     # ---- retrieval
 

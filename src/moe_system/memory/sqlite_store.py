@@ -40,7 +40,8 @@ CREATE INDEX IF NOT EXISTS messages_unindexed ON messages(id) WHERE indexed = 0;
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY, conv_key INTEGER NOT NULL REFERENCES conversations(key),
     tier TEXT NOT NULL CHECK (tier IN ('obsolete', 'longterm')), text TEXT NOT NULL, tokens INTEGER NOT NULL,
-    first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, created REAL NOT NULL, vector BLOB);
+    first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, created REAL NOT NULL, vector BLOB,
+    refined INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS chunks_by_tier ON chunks(conv_key, tier, first_seq);
 CREATE TABLE IF NOT EXISTS facts (
     id INTEGER PRIMARY KEY, conv_key INTEGER NOT NULL REFERENCES conversations(key),
@@ -75,6 +76,7 @@ class SQLiteStore(SQLReads):
     """The default store: one SQLite file (WAL) per `MOE_HOME` (its reads are those of `SQLReads`)."""
 
     _UNINDEXED = "m.indexed = 0"
+    _UNREFINED = "k.refined = 0"
 
     def __init__(self, path: Path, checkpoints: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,8 +91,18 @@ class SQLiteStore(SQLReads):
             self._db.execute("PRAGMA secure_delete=ON")  # forgotten rows leave no bytes behind in freed pages
             self._db.execute(f"PRAGMA wal_autocheckpoint={1000 if checkpoints else 0}")
             _retry(lambda: self._db.executescript(_SCHEMA))  # idempotent; manages its own transaction
+            self._migrate()
         except sqlite3.DatabaseError as err:
             raise MoEError(f"cannot open the memory database {path}: {err}") from err
+
+    def _migrate(self) -> None:
+        """Bring a database made by an earlier version up to `_SCHEMA` (idempotent; under the write lock, so two
+        processes opening it at once do not both alter it)."""
+        with self._write() as db:
+            if "refined" not in {row[1] for row in db.execute("PRAGMA table_info(chunks)")}:
+                db.execute("ALTER TABLE chunks ADD COLUMN refined INTEGER NOT NULL DEFAULT 0")
+            db.execute("CREATE INDEX IF NOT EXISTS chunks_unrefined ON chunks(id) "
+                       "WHERE tier = 'longterm' AND refined = 0")
 
     # ---- plumbing
 
@@ -214,12 +226,12 @@ class SQLiteStore(SQLReads):
         return True
 
     def _insert_chunks(self, db: sqlite3.Connection, key: int, tier: Tier, chunks: Sequence[NewChunk],
-                       now: float) -> int:
+                       now: float, refined: bool = False) -> int:
         for chunk in chunks:
             chunk_id = db.execute(
-                "INSERT INTO chunks(conv_key, tier, text, tokens, first_seq, last_seq, created, vector) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, tier, chunk.text, chunk.tokens, chunk.first_seq, chunk.last_seq, now, chunk.vector),
+                "INSERT INTO chunks(conv_key, tier, text, tokens, first_seq, last_seq, created, vector, refined) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, tier, chunk.text, chunk.tokens, chunk.first_seq, chunk.last_seq, now, chunk.vector, refined),
             ).lastrowid
             db.execute("INSERT INTO chunks_fts(rowid, scope, body) VALUES (?, ?, ?)",
                        (chunk_id, f"c{key}", chunk.stems))
@@ -246,6 +258,23 @@ class SQLiteStore(SQLReads):
         db.execute(f"DELETE FROM chunks WHERE id IN ({marks})", tuple(chunk_ids))
         db.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({marks})", tuple(chunk_ids))
         db.execute("UPDATE conversations SET revision = revision + 1 WHERE key = ?", (key,))
+
+    def refine_summary(self, conversation_id: str, chunk_id: int, summary: NewChunk | None) -> bool:
+        now = time.time()
+        with self._write() as db:
+            key = self._conv_key(db, conversation_id)
+            row = db.execute("SELECT tokens FROM chunks WHERE conv_key = ? AND tier = 'longterm' AND id = ?",
+                             (key, chunk_id)).fetchone()
+            if key is None or row is None:
+                return False
+            if summary is None:
+                db.execute("UPDATE chunks SET refined = 1 WHERE id = ?", (chunk_id,))
+                return True
+            self._delete_chunks(db, key, [chunk_id])
+            self._insert_chunks(db, key, "longterm", [summary], now, refined=True)
+            db.execute("UPDATE conversations SET longterm_tokens = longterm_tokens - ? + ? WHERE key = ?",
+                       (row[0], summary.tokens, key))
+        return True
 
     def trim_longterm(self, conversation_id: str, budget: int) -> int:
         with self._write() as db:

@@ -156,6 +156,15 @@ class MemoryStore(Protocol):
         """Replace obsolete chunks by long-term summaries, atomically; False if any chunk is gone."""
         ...
 
+    def unrefined_summary(self) -> ChunkRow | None:
+        """The newest long-term summary (of any conversation) the summarizer has not rewritten yet, if any."""
+        ...
+
+    def refine_summary(self, conversation_id: str, chunk_id: int, summary: NewChunk | None) -> bool:
+        """Replace a long-term summary by its rewrite `summary`, atomically, or with None only mark it done; either
+        way it is never offered again. False if the summary is gone."""
+        ...
+
     def trim_longterm(self, conversation_id: str, budget: int) -> int:
         """Drop superseded facts, then the oldest summaries, then the oldest facts about other people, then the
         oldest facts until the long-term tier fits `budget`; returns the tokens dropped."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -28,16 +29,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moe_system.errors import InvalidRequestError, MoEError
+from moe_system.experts.manifest import NAME_PATTERN
 from moe_system.memory.background import Compaction
 from moe_system.memory.context import Context, Line, assemble
 from moe_system.memory.facts import FIRST_PERSON, THIRD_PARTY
 from moe_system.memory.retrieval import VectorIndex, fuse, query_stems, snippet
 from moe_system.memory.store import Budgets, FactRow, Kind
 from moe_system.memory.stores import is_postgres, open_store, sqlite_path
+from moe_system.memory.summarizer import model_summarizer
 from moe_system.memory.tokens import base_tokenizer_dir, token_counter
+
+if TYPE_CHECKING:
+    from moe_system.config import Settings
 
 ROLES = ("user", "assistant", "system")
 CANDIDATES = 40  # hits per list (lexical, vectors) of facts and chunks
@@ -62,19 +68,27 @@ class ThreeLevelMemory:
         tokenizer: str | Path | None = None,
         vectors: bool = True,
         background: bool = True,
+        summarizer: str | None = None,
+        settings: Settings | None = None,
     ) -> None:
         """`path`: an SQLite file or folder (default `MOE_HOME/memory`) or a `postgresql://` URL.
         `tokenizer`: a Hugging Face tokenizer folder (default: the configured base model's).
         `vectors=False` keeps retrieval lexical only (no MiniLM); `background=False` compresses in `flush()`
-        in this process instead of a worker process."""
+        in this process instead of a worker process. `summarizer`: "base" or an expert's name, to rewrite the
+        long-term summaries with that model when the worker is idle (summarizer.py), with `settings` (default:
+        the loaded settings); `flush` does not wait for it unless `background=False`."""
         for name, value in (("current_tokens", current_tokens), ("obsolete_tokens", obsolete_tokens),
                             ("longterm_tokens", longterm_tokens)):
             if not isinstance(value, int) or value < 100:
                 raise InvalidRequestError(f"{name} must be an integer of at least 100, not {value!r}")
-        if path is None:
+        if summarizer is not None and not re.fullmatch(NAME_PATTERN, summarizer):
+            raise InvalidRequestError(f"summarizer must be 'base' or an expert's name, not {summarizer!r}")
+        if settings is None and (path is None or summarizer is not None):
             from moe_system.config import load_settings
 
             settings = load_settings()
+        if path is None:
+            assert settings is not None
             path = settings.memory.database_url or settings.home / "memory"
         self.target = str(path) if is_postgres(str(path)) else str(sqlite_path(path))
         self.budgets = Budgets(current_tokens, obsolete_tokens, longterm_tokens)
@@ -87,8 +101,10 @@ class ThreeLevelMemory:
         self._background = background
         self._worker: Any = None
         self._executor: ThreadPoolExecutor | None = None
-        self._compaction = None if background else Compaction(self.store, self.budgets, self.count_tokens,
-                                                              self._embed if vectors else None)
+        self._summarizer = None if summarizer is None else (summarizer, settings)
+        self._compaction = None if background else Compaction(
+            self.store, self.budgets, self.count_tokens, self._embed if vectors else None,
+            None if summarizer is None else model_summarizer(settings, summarizer))
 
     # ---- writing
 
@@ -118,6 +134,9 @@ class ThreeLevelMemory:
             if self._worker is None or self._worker.poll() is not None:
                 config = {"target": self.target, "lock": self._lock_path(), "tokenizer": self.tokenizer,
                           "vectors": self.vectors, "budgets": dataclasses.asdict(self.budgets)}
+                if self._summarizer is not None:
+                    name, settings = self._summarizer
+                    config |= {"summarizer": name, "settings": settings.model_dump(mode="json")}
                 self._worker = subprocess.Popen(
                     [sys.executable, "-m", "moe_system.memory.worker", json.dumps(config)],
                     stdin=subprocess.PIPE, start_new_session=True)

@@ -44,12 +44,18 @@ def worker_main(argv: Sequence[str]) -> None:
             from moe_system.routing.embeddings import encode
 
             embed = encode
-        work = Compaction(store, Budgets(**config["budgets"]), token_counter(config["tokenizer"]), embed)
+        summarize = None
+        if config.get("summarizer"):
+            from moe_system.config import Settings
+            from moe_system.memory.summarizer import model_summarizer
+
+            summarize = model_summarizer(Settings(**config["settings"]), config["summarizer"])
+        work = Compaction(store, Budgets(**config["budgets"]), token_counter(config["tokenizer"]), embed, summarize)
         stdin = sys.stdin.fileno()
         try:
             steps = 0
             while True:
-                if work.step():
+                if work.step() or work.refine():  # new messages first; the LLM summarizer when nothing else is due
                     steps += 1
                     if steps % CHECKPOINT_EVERY == 0:
                         store.checkpoint()  # keep the WAL short while a long backlog is worked off
