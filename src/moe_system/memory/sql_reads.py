@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from moe_system.memory.store import Budgets, ChunkRow, ConversationRow, FactRow, Kind, MessageRow, Tier
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _CONVERSATION = """SELECT c.id, u.id, c.created, c.current_tokens, c.moving_tokens, c.obsolete_tokens,
     c.longterm_tokens, c.seq FROM conversations c JOIN users u ON u.key = c.user_key"""
@@ -119,6 +122,11 @@ class SQLReads(ABC):
                              "AND vector IS NOT NULL ORDER BY id", (scope, after_id))
         return self._all("SELECT id, vector FROM chunks WHERE conv_key = ? AND id > ? AND vector IS NOT NULL "
                          "ORDER BY id", (key, after_id))
+
+    ranks_vectors = False
+
+    def nearest(self, conversation_id: str, kind: Kind, vector: np.ndarray, limit: int) -> list[int]:
+        raise NotImplementedError("this store does not rank vectors: rank `vectors()` in-process")
 
     def revision(self, conversation_id: str) -> int:
         rows = self._all("SELECT c.revision + u.revision FROM conversations c JOIN users u ON u.key = c.user_key "

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
 
 LOW_WATER = 0.9  # an overflowing tier sheds its oldest part down to this share of its budget
 PREFIX_FROM = 4  # stems at least this long also match longer words in lexical search (Snowball is not always
@@ -177,6 +180,15 @@ class MemoryStore(Protocol):
 
     def vectors(self, conversation_id: str, kind: Kind, after_id: int) -> list[tuple[int, bytes]]:
         """(id, vector) of the live chunks or facts of the conversation's scope with id > after_id."""
+        ...
+
+    ranks_vectors: bool
+    """Whether `nearest` ranks vectors in the database (PostgreSQL with pgvector); otherwise the caller ranks
+    `vectors` in-process."""
+
+    def nearest(self, conversation_id: str, kind: Kind, vector: np.ndarray, limit: int) -> list[int]:
+        """Ids of the live chunks or facts of the conversation's scope nearest to `vector` ([384], normalized) by
+        cosine, best first (only where `ranks_vectors`)."""
         ...
 
     def revision(self, conversation_id: str) -> int:

@@ -229,11 +229,13 @@ class ThreeLevelMemory:
         snippets = {item: snippet(text, stems) for item, (text, _, _) in texts.items()}
         ranked = dict(lexical)
         if pending is not None:
-            for kind in ("fact", "chunk"):
+            in_process = not self.store.ranks_vectors  # pgvector ranks in the database
+            for kind in ("fact", "chunk") if in_process else ():
                 self._index(conversation_id, kind).refresh(self.store, conversation_id)
             vector = pending.result()[0]
             for kind in ("fact", "chunk"):
-                nearest = self._index(conversation_id, kind).nearest(vector, CANDIDATES)
+                nearest = self._index(conversation_id, kind).nearest(vector, CANDIDATES) if in_process else \
+                    self.store.nearest(conversation_id, kind, vector, CANDIDATES)
                 ranked[kind] = [item for item, _ in fuse(lexical[kind], nearest)]
             extra = [item for item in ranked["chunk"][:SNIPPETS] if ("chunk", item) not in texts]
             for row in self.store.chunks(extra):
