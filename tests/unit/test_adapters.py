@@ -14,7 +14,7 @@ from peft import IA3Config, LoraConfig, PeftModel, get_peft_model
 from safetensors.torch import save_file
 from transformers import PreTrainedModel
 
-from moe_system.engine import Engine, HFBackend, NativeBackend, SamplingParams
+from moe_system.engine import DecodeBatch, Engine, HFBackend, NativeBackend, SamplingParams
 from moe_system.errors import ExpertError
 from moe_system.experts.adapters import AdapterWeights, load_adapter
 from moe_system.experts.batched import AdapterBatch, RowAdapters
@@ -109,6 +109,16 @@ def test_every_row_of_a_mixed_batch_equals_the_row_alone(
     mixed = _logits(backend, prompts, rows)
     for index, (prompt, row) in enumerate(zip(prompts, rows, strict=True)):
         torch.testing.assert_close(mixed[index], _logits(backend, [prompt], [row])[0], rtol=1e-5, atol=1e-5)
+
+    batch = DecodeBatch(engine)  # the same rows joining a running batch one step apart (continuous batching)
+    joined: dict[int, list[int]] = {}
+    for step in range(40):
+        if step < len(rows):
+            batch.admit([prompts[step]], params[step], [rows[step]])
+        for event in batch.step():
+            if event.completion is not None:
+                joined[event.row] = event.completion.token_ids
+    assert [joined[i] for i in range(len(rows))] == [c.token_ids for c in together]
 
 
 @pytest.mark.parametrize("kind", ["lora", "dora", "ia3"])

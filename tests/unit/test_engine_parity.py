@@ -13,7 +13,15 @@ import pytest
 import torch
 from transformers import MistralConfig, MistralForCausalLM, PreTrainedModel
 
-from moe_system.engine import Engine, HFBackend, NativeBackend, SamplingParams, beam_search, build_backend
+from moe_system.engine import (
+    DecodeBatch,
+    Engine,
+    HFBackend,
+    NativeBackend,
+    SamplingParams,
+    beam_search,
+    build_backend,
+)
 from moe_system.errors import ConfigError
 
 from .conftest import HFGenerate
@@ -148,6 +156,43 @@ def test_ragged_batch_matches_single_prompt_references(
     model = tiny_models[name]
     got = greedy(model, kind, RAGGED, 16)
     assert got == [hf_generate(model, p, 16) for p in RAGGED]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_join_appends_rows_with_their_own_positions(tiny_llama: PreTrainedModel, kind: Kind) -> None:
+    """`join` of two separately prefilled states decodes each row as its own sequence."""
+    backend = build_backend(tiny_llama, kind)
+    _, first = backend.prefill(RAGGED[:2])
+    _, second = backend.prefill(RAGGED[2:])
+    logits = backend.decode(backend.join(first, second), torch.tensor([7, 8, 9]))
+    expected = torch.stack([full_forward_logits(tiny_llama, [*p, t]) for p, t in zip(RAGGED, [7, 8, 9], strict=True)])
+    torch.testing.assert_close(logits, expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_requests_joining_a_running_batch_decode_as_if_alone(tiny_llama: PreTrainedModel, kind: Kind) -> None:
+    """Continuous batching: requests admitted after the batch started decoding (and one admitted after it
+    emptied) give exactly their solo greedy tokens; a cancelled row leaves at once, the others go on."""
+    engine = Engine(build_backend(tiny_llama, kind))
+    params = SamplingParams(max_new_tokens=10)
+    alone = [engine.generate([prompt], params)[0].token_ids for prompt in [*RAGGED, PROMPT]]
+    batch = DecodeBatch(engine)
+    arrivals = {0: [RAGGED[0]], 3: [RAGGED[1]], 5: [RAGGED[2], PROMPT]}
+    finished: dict[int, list[int]] = {}
+    reasons: dict[int, str] = {}
+    for step in range(40):
+        if step in arrivals:
+            batch.admit(arrivals[step], params)
+        if step == 7:
+            batch.cancel(3)
+        for event in batch.step() if batch.rows else []:
+            if event.completion is not None:
+                finished[event.row], reasons[event.row] = event.completion.token_ids, event.completion.finish_reason
+    assert reasons == {0: "length", 1: "length", 2: "length", 3: "cancelled"}
+    assert [finished[i] for i in range(3)] == alone[:3]
+    assert finished[3] == alone[3][:len(finished[3])] and 0 < len(finished[3]) < 10
+    late = DecodeBatch(engine)
+    assert late.admit([PROMPT], params) == [0] and late.step() and late.rows
 
 
 def test_gpt2_through_auto_matches_hf(tiny_gpt2: PreTrainedModel, hf_generate: HFGenerate) -> None:

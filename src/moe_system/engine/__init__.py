@@ -2,10 +2,10 @@
 
 from moe_system.engine.backends import Backend, HFBackend, NativeBackend, build_backend
 from moe_system.engine.beam import Hypothesis, beam_search
-from moe_system.engine.generate import Completion, Engine, Event
+from moe_system.engine.generate import Completion, DecodeBatch, Engine, Event
 from moe_system.engine.params import SamplingParams
 
 __all__ = [
-    "Backend", "Completion", "Engine", "Event", "HFBackend", "Hypothesis", "NativeBackend",
+    "Backend", "Completion", "DecodeBatch", "Engine", "Event", "HFBackend", "Hypothesis", "NativeBackend",
     "SamplingParams", "beam_search", "build_backend",
 ]

@@ -1,8 +1,9 @@
 """The decode loop: several requests prefilled together, decoded one token per step in one batch.
 
 Each row keeps its own sampling parameters, seeded generator, stop conditions and clock; a row that
-finishes leaves the batch (its cache rows are dropped) so the others go on without it. `run` yields
-events as tokens arrive (the streaming path); `generate` collects them.
+finishes leaves the batch (its cache rows are dropped) so the others go on without it, and requests that
+arrive meanwhile join it (`DecodeBatch.admit`: continuous batching). `run` yields events as tokens arrive
+(the streaming path); `generate` collects them.
 
     engine = Engine(backend, decode=tokenizer.decode, stop_token_ids=(2,))
     [completion] = engine.generate([prompt_ids], SamplingParams(max_new_tokens=32))
@@ -13,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -24,7 +25,7 @@ from moe_system.engine.text import Decode, IncrementalDetokenizer, StopStringMat
 from moe_system.errors import ContextLengthError, InvalidRequestError
 from moe_system.experts.batched import RowAdapters
 
-FinishReason = Literal["stop", "length", "time"]
+FinishReason = Literal["stop", "length", "time", "cancelled"]
 
 
 @dataclass
@@ -67,6 +68,92 @@ class _Row:
     tokens: list[int] = field(default_factory=list)
     text: str = ""
     ttft_s: float = 0.0
+    started: float = field(default_factory=time.perf_counter)  # when the row was admitted
+
+
+class DecodeBatch:
+    """Requests decoding together, one token per row per `step`. Requests `admit`ted while others decode are
+    prefilled on their own and join the batch (continuous batching); a row leaves it when it finishes or is
+    `cancel`led (its client went away), and the others go on."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.rows: list[_Row] = []  # the active rows, in the order of the backend state's rows
+        self._logits: torch.Tensor | None = None  # [len(rows), V]: each row's next-token logits
+        self._state: Any = None
+        self._next_index = 0
+        self._cancelled: set[int] = set()
+
+    def admit(
+        self,
+        prompts: Sequence[Sequence[int]],
+        params: SamplingParams | Sequence[SamplingParams],
+        adapters: Sequence[RowAdapters] | None = None,
+    ) -> list[int]:
+        """Prefill `prompts` (one `SamplingParams` for all, or one each; `adapters[i]` = row i's experts) and add
+        them to the batch; returns their row indices (the `Event.row` of their events), numbered from 0 in the
+        order of admission."""
+        per_row = [params] * len(prompts) if isinstance(params, SamplingParams) else list(params)
+        if len(per_row) != len(prompts):
+            raise InvalidRequestError("give one SamplingParams, or one per prompt")
+        if adapters is not None and len(adapters) != len(prompts):
+            raise InvalidRequestError("give one adapter set per prompt")
+        rows = [self.engine._new_row(self._next_index + i, list(p), sp)
+                for i, (p, sp) in enumerate(zip(prompts, per_row, strict=True))]
+        if not rows:
+            return []
+        backend = self.engine.backend
+        logits, state = backend.prefill([r.prompt for r in rows], adapters)
+        if self._state is None:
+            self._logits, self._state = logits, state
+        else:
+            self._logits = torch.cat([self._logits, logits])  # type: ignore[list-item]
+            self._state = backend.join(self._state, state)
+        self.rows += rows
+        self._next_index += len(rows)
+        return [row.index for row in rows]
+
+    def cancel(self, index: int) -> None:
+        """Drop row `index` at the next step (it then ends with finish_reason "cancelled")."""
+        self._cancelled.add(index)
+
+    def step(self) -> list[Event]:
+        """One token for every active row: its event, and a final one for each row that finished."""
+        if not self.rows or self._logits is None:
+            return []
+        events: list[Event] = []
+        keep: list[int] = []
+        next_tokens: list[int] = []
+        for position, row in enumerate(self.rows):
+            now = time.perf_counter()
+            reason: FinishReason | None = "cancelled" if row.index in self._cancelled else None
+            if reason is None:
+                token = choose_token(self._logits[position], row.seen, row.params, row.generator)
+                if not row.tokens:
+                    row.ttft_s = now - row.started
+                reason, delta = self.engine._advance(row, token)
+                events.append(Event(row.index, token, delta))
+                if reason is None and row.params.time_budget_s is not None:
+                    reason = "time" if now - row.started >= row.params.time_budget_s else None
+                if reason is None:
+                    keep.append(position)
+                    next_tokens.append(token)
+                    continue
+            self._cancelled.discard(row.index)
+            tail = self.engine._finish_text(row) if reason != "cancelled" else ""
+            events.append(Event(row.index, None, tail, Completion(
+                token_ids=row.tokens, text=row.text, finish_reason=reason, prompt_tokens=len(row.prompt),
+                ttft_s=row.ttft_s, total_s=time.perf_counter() - row.started,
+            )))
+        if not keep:
+            self.rows, self._logits, self._state = [], None, None
+            return events
+        backend = self.engine.backend
+        if len(keep) < len(self.rows):
+            self._state = backend.select(self._state, torch.tensor(keep, dtype=torch.long))
+            self.rows = [self.rows[p] for p in keep]
+        self._logits = backend.decode(self._state, torch.tensor(next_tokens, dtype=torch.long))
+        return events
 
 
 class Engine:
@@ -114,43 +201,10 @@ class Engine:
         different experts decode together in one batch."""
         if not prompts:
             return
-        per_row = [params] * len(prompts) if isinstance(params, SamplingParams) else list(params)
-        if len(per_row) != len(prompts):
-            raise InvalidRequestError("give one SamplingParams, or one per prompt")
-        if adapters is not None and len(adapters) != len(prompts):
-            raise InvalidRequestError("give one adapter set per prompt")
-        rows = [self._new_row(i, list(p), sp) for i, (p, sp) in enumerate(zip(prompts, per_row, strict=True))]
-        started = time.perf_counter()
-        logits, state = self.backend.prefill([r.prompt for r in rows], adapters)
-        active = rows
-        while active:
-            keep: list[int] = []
-            next_tokens: list[int] = []
-            now = time.perf_counter() - started
-            for position, row in enumerate(active):
-                token = choose_token(logits[position], row.seen, row.params, row.generator)
-                if not row.tokens:
-                    row.ttft_s = now
-                reason, delta = self._advance(row, token)
-                yield Event(row.index, token, delta)
-                if reason is None and row.params.time_budget_s is not None:
-                    reason = "time" if now >= row.params.time_budget_s else None
-                if reason is None:
-                    keep.append(position)
-                    next_tokens.append(token)
-                    continue
-                tail = self._finish_text(row)
-                yield Event(row.index, None, tail, Completion(
-                    token_ids=row.tokens, text=row.text, finish_reason=reason,
-                    prompt_tokens=len(row.prompt), ttft_s=row.ttft_s,
-                    total_s=time.perf_counter() - started,
-                ))
-            if not keep:
-                return
-            if len(keep) < len(active):
-                state = self.backend.select(state, torch.tensor(keep, dtype=torch.long))
-                active = [active[p] for p in keep]
-            logits = self.backend.decode(state, torch.tensor(next_tokens, dtype=torch.long))
+        batch = DecodeBatch(self)
+        batch.admit(prompts, params, adapters)
+        while batch.rows:
+            yield from batch.step()
 
     # ---- helpers
 

@@ -87,6 +87,14 @@ class AdapterBatch:
             return cls(rows, {site: _shared_site(rows[0], site) for site in site_keys})
         return cls(rows, {site: _gathered_site(rows, site) for site in site_keys})
 
+    @staticmethod
+    def join(first: AdapterBatch | None, first_rows: int, second: AdapterBatch | None,
+             second_rows: int) -> AdapterBatch | None:
+        """The adapters of two batches' rows, `first`'s then `second`'s (None: that many rows of the plain base)."""
+        rows = (first.rows if first is not None else ((),) * first_rows) + \
+            (second.rows if second is not None else ((),) * second_rows)
+        return AdapterBatch.build(rows)
+
     def select(self, index: torch.Tensor) -> AdapterBatch | None:
         """Keep / reorder / repeat rows (index: [B'] into the current rows), like the KV cache."""
         rows = tuple(self.rows[i] for i in index.tolist())

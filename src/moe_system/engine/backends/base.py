@@ -39,3 +39,8 @@ class Backend(ABC):
     @abstractmethod
     def select(self, state: Any, index: torch.Tensor) -> Any:
         """Keep / reorder / repeat rows of the cache (index: [B'] long into the current rows)."""
+
+    @abstractmethod
+    def join(self, first: Any, second: Any) -> Any:
+        """One state with the rows of `first`, then those of `second` (each keeping its adapters): requests
+        prefilled on their own join a batch that is already decoding (continuous batching)."""

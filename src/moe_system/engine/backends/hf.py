@@ -113,6 +113,25 @@ class HFBackend(Backend):
             state.cache, state.mask.index_select(0, index), state.next_position.index_select(0, index), adapters
         )
 
+    def join(self, first: HFState, second: HFState) -> HFState:
+        """Left-pads the shorter state's cache and mask (rows are left-aligned: new tokens go at the end)."""
+        span = max(first.mask.shape[1], second.mask.shape[1])
+
+        def left(tensor: torch.Tensor, dim: int) -> torch.Tensor:
+            pad = span - tensor.shape[dim]
+            return tensor if pad == 0 else torch.cat(
+                [tensor.new_zeros((*tensor.shape[:dim], pad, *tensor.shape[dim + 1:])), tensor], dim=dim)
+
+        cache = DynamicCache(config=self.model.config)
+        for index, (one, two) in enumerate(zip(first.cache.layers, second.cache.layers, strict=True)):
+            cache.update(torch.cat([left(one.keys, 2), left(two.keys, 2)]),  # [B1 + B2, KV, span, hd]
+                         torch.cat([left(one.values, 2), left(two.values, 2)]), index)
+        return HFState(
+            cache, torch.cat([left(first.mask, 1), left(second.mask, 1)]),
+            torch.cat([first.next_position, second.next_position]),
+            AdapterBatch.join(first.adapters, len(first.mask), second.adapters, len(second.mask)),
+        )
+
     def _with_adapters(self, batch: AdapterBatch | None, call: Callable[[], Any]) -> Any:
         """Run `call` with each linear applying `batch`'s rows' adapters, then restore the plain base."""
         if batch is None:

@@ -144,6 +144,19 @@ class NativeBackend(Backend):
             adapters=state.adapters.select(index) if state.adapters is not None else None,
         )
 
+    def join(self, first: KVCache, second: KVCache) -> KVCache:
+        capacity = max(first.capacity, second.capacity)
+
+        def both(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:  # [B1 + B2, KV, capacity, hd]
+            return torch.cat([F.pad(a, (0, 0, 0, capacity - a.shape[2])), F.pad(b, (0, 0, 0, capacity - b.shape[2]))])
+
+        return KVCache(
+            keys=[both(a, b) for a, b in zip(first.keys, second.keys, strict=True)],
+            values=[both(a, b) for a, b in zip(first.values, second.values, strict=True)],
+            lengths=torch.cat([first.lengths, second.lengths]),
+            adapters=AdapterBatch.join(first.adapters, len(first.lengths), second.adapters, len(second.lengths)),
+        )
+
     # ---- forward
 
     @torch.inference_mode()
