@@ -12,8 +12,9 @@ token ids for the engine, and the engine's tokens come back as text with usage a
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ from moe_system.routing import RoutingDecision
 from moe_system.routing.decision import Candidate
 
 if TYPE_CHECKING:
-    from moe_system.engine import Engine
+    from moe_system.engine import Engine, Event
     from moe_system.experts.batched import RowAdapters
     from moe_system.experts.registry import InstalledExpert, Registry
     from moe_system.memory import ThreeLevelMemory
@@ -65,6 +66,10 @@ class Stream:
     def __iter__(self) -> Iterator[str]:
         return self._deltas
 
+    def close(self) -> None:
+        """Stop generating: the rest is not wanted (with `batching`, the request's row leaves the batch)."""
+        self._deltas.close()
+
     def finish(self) -> Response:
         """Consume the rest of the stream and return the complete response."""
         for _ in self._deltas:
@@ -76,9 +81,16 @@ class Stream:
 class MoEClient:
     """Entry point of the SDK. Settings come from `MOE_HOME`, the YAML config and `MOE_*` variables."""
 
-    def __init__(self, settings: Settings | None = None, console: Console | None = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, console: Console | None = None, batching: bool = False
+    ) -> None:
+        """`batching=True` decodes concurrent requests (from several threads) together, continuously: a request
+        joins the running batch of its engine between two steps (the server's mode). Otherwise each request
+        decodes on its own, in the caller's thread."""
         self.settings = settings or load_settings()
+        self.batching = batching
         self._console = console or Console(stderr=True)
+        self._loading = threading.RLock()  # guards the lazily loaded parts below
         self._runtime: Any = None
         self._registry: Registry | None = None
         self._router: Router | None = None
@@ -89,31 +101,34 @@ class MoEClient:
     @property
     def runtime(self) -> Any:
         """The loaded base model, tokenizer and engine (loaded on first use)."""
-        if self._runtime is None:
-            from moe_system.runtime import Runtime
+        with self._loading:  # threads of a server may all ask at once: one load
+            if self._runtime is None:
+                from moe_system.runtime import Runtime
 
-            self._runtime = Runtime.load(self.settings, self._console)
-        return self._runtime
+                self._runtime = Runtime.load(self.settings, self._console)
+            return self._runtime
 
     @property
     def registry(self) -> Registry:
         """The installed experts (`MOE_HOME/experts`)."""
-        if self._registry is None:
-            from moe_system.experts.registry import Registry
+        with self._loading:
+            if self._registry is None:
+                from moe_system.experts.registry import Registry
 
-            self._registry = Registry(self.settings)
-        return self._registry
+                self._registry = Registry(self.settings)
+            return self._registry
 
     # ---- public API
 
     @property
     def router(self) -> Router:
         """The router over the installed experts (refits itself when they change)."""
-        if self._router is None:
-            from moe_system.routing.router import Router
+        with self._loading:
+            if self._router is None:
+                from moe_system.routing.router import Router
 
-            self._router = Router(self.registry, self.settings.routing.strategy)
-        return self._router
+                self._router = Router(self.registry, self.settings.routing.strategy)
+            return self._router
 
     def route(self, text: str, strategy: str | None = None) -> RoutingDecision:
         """Which expert would answer `text` (None: the base model), with confidence, candidates and reason.
@@ -171,16 +186,18 @@ class MoEClient:
     @property
     def memory(self) -> ThreeLevelMemory:
         """The three-level conversation memory (`MOE_HOME/memory`, or `memory.database_url`)."""
-        if self._memory is None:
-            from moe_system.base import base_model_dir
-            from moe_system.memory import ThreeLevelMemory
+        with self._loading:
+            if self._memory is None:
+                from moe_system.base import base_model_dir
+                from moe_system.memory import ThreeLevelMemory
 
-            config = self.settings.memory
-            self._memory = ThreeLevelMemory(
-                config.database_url or self.settings.home / "memory", config.current_tokens, config.obsolete_tokens,
-                config.longterm_tokens, tokenizer=base_model_dir(self.settings, self._console),
-                summarizer=config.summarizer, settings=self.settings)
-        return self._memory
+                config = self.settings.memory
+                self._memory = ThreeLevelMemory(
+                    config.database_url or self.settings.home / "memory", config.current_tokens,
+                    config.obsolete_tokens, config.longterm_tokens,
+                    tokenizer=base_model_dir(self.settings, self._console), summarizer=config.summarizer,
+                    settings=self.settings)
+            return self._memory
 
     def start_conversation(
         self, user_id: str | None = None, conversation_id: str | None = None, expert: ExpertSpec = "auto"
@@ -196,10 +213,13 @@ class MoEClient:
         return Conversation(self, user_id if known is None else known, conversation_id, expert)
 
     def close(self) -> None:
-        """Stop the memory's background worker (its unfinished work stays queued) and close the databases."""
+        """Stop the memory's background worker (its unfinished work stays queued), close the databases and stop
+        the batching threads."""
         if self._memory is not None:
             self._memory.close()
             self._memory = None
+        if self._runtime is not None:
+            self._runtime.close()
 
     # ---- internals
 
@@ -234,7 +254,19 @@ class MoEClient:
     ) -> Iterator[str]:
         """Stream the deltas; the final `Response.text` is the answer after the experts' tools (the calculator
         recomputes the `Answer:` line from the expert's program; the streamed text is the model's own)."""
-        for event in engine.stream(ids, params, adapters):
+        from moe_system.engine.scheduler import Ticket
+
+        events = self.runtime.scheduler(engine).submit(ids, params, adapters) if self.batching else \
+            engine.stream(ids, params, adapters)
+        try:
+            yield from self._deltas(stream, events, decision, tools)
+        finally:  # the caller stopped reading (a client went away): free the batch row
+            if isinstance(events, Ticket) and events.completion is None:
+                events.cancel()
+
+    @staticmethod
+    def _deltas(stream: Stream, events: Iterable[Event], decision: RoutingDecision, tools: _ToolRun) -> Iterator[str]:
+        for event in events:
             if event.delta:
                 yield event.delta
             if event.completion is not None:

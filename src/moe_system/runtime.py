@@ -7,6 +7,7 @@ per process.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from rich.console import Console
 
 from moe_system.base import ChatTokenizer, load_base
 from moe_system.config import GenerationSettings, Settings
-from moe_system.engine import Engine, SamplingParams, build_backend
+from moe_system.engine import Engine, SamplingParams, Scheduler, build_backend
 from moe_system.errors import ExpertError, InvalidRequestError
 from moe_system.experts.batched import RowAdapters
 from moe_system.experts.cache import ExpertCache
@@ -37,6 +38,8 @@ class Runtime:
     experts: ExpertCache
     _base_sha256: str | None = field(default=None, repr=False)
     _standalone: tuple[tuple[str, str], Engine] | None = field(default=None, repr=False)
+    _schedulers: dict[int, Scheduler] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def load(cls, settings: Settings, console: Console | None = None) -> Runtime:
@@ -46,6 +49,20 @@ class Runtime:
         engine = Engine(backend, decode=base.tokenizer.decode, stop_token_ids=base.tokenizer.stop_token_ids)
         cache = ExpertCache(backend.linears, backend.dtype, settings.experts.cache_mb * 2**20)
         return cls(engine, base.tokenizer, base.name, time.perf_counter() - started, settings, cache)
+
+    def scheduler(self, engine: Engine) -> Scheduler:
+        """The continuous-batching loop of `engine` (started on first use): concurrent requests share its steps."""
+        with self._lock:
+            if id(engine) not in self._schedulers:
+                self._schedulers[id(engine)] = Scheduler(engine)
+            return self._schedulers[id(engine)]
+
+    def close(self) -> None:
+        """Stop the schedulers' threads."""
+        with self._lock:
+            for scheduler in self._schedulers.values():
+                scheduler.close()
+            self._schedulers.clear()
 
     @property
     def base_sha256(self) -> str:

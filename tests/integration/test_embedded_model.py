@@ -100,3 +100,36 @@ def test_streaming_deltas_join_to_text(model_home: Path) -> None:
     assert stream.response is not None
     assert "".join(deltas) == stream.response.text
     assert all("\ufffd" not in d for d in deltas)
+
+
+def test_batching_client_decodes_concurrent_requests_together(model_home: Path) -> None:
+    """`MoEClient(batching=True)`: requests from four threads share decode steps (continuous batching) and
+    answer exactly what they answer one at a time; a stream abandoned half-way frees its row."""
+    import threading
+
+    from moe_system import MoEClient
+
+    questions = ["What is the capital of France?", "Name a colour.", "Сколько будет два плюс два?", "Say hi."]
+    alone = MoEClient(Settings(home=model_home))
+    expected = [alone.generate(q, expert="none", max_tokens=24, temperature=0.0).text for q in questions]
+    client = MoEClient(Settings(home=model_home), batching=True)
+    answers: dict[int, str] = {}
+    threads = [threading.Thread(target=lambda i=i: answers.__setitem__(
+        i, client.generate(questions[i], expert="none", max_tokens=24, temperature=0.0).text)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert [answers[i] for i in range(4)] == expected
+    stream = client.stream_chat([{"role": "user", "content": "Tell me a long story."}], expert="none",
+                                max_tokens=200)
+    next(iter(stream))
+    scheduler = client.runtime.scheduler(client.runtime.engine)
+    assert scheduler.active == 1
+    stream.close()
+    for _ in range(100):
+        if scheduler.active == 0:
+            break
+        threading.Event().wait(0.05)
+    assert scheduler.active == 0
+    client.close()
