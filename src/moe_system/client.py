@@ -12,6 +12,7 @@ token ids for the engine, and the engine's tokens come back as text with usage a
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -61,14 +62,19 @@ class Stream:
 
     def __init__(self, produce: Callable[[Stream], Iterator[str]]) -> None:
         self.response: Response | None = None
+        self._cancel: Callable[[], None] | None = None  # set once the request is in a batch
         self._deltas = produce(self)  # the generator fills `self.response` when it ends
 
     def __iter__(self) -> Iterator[str]:
         return self._deltas
 
     def close(self) -> None:
-        """Stop generating: the rest is not wanted (with `batching`, the request's row leaves the batch)."""
-        self._deltas.close()
+        """Stop generating: the rest is not wanted (with `batching`, the request's row leaves the batch). Safe to
+        call from another thread than the one iterating (a server whose client went away)."""
+        if self._cancel is not None:
+            self._cancel()
+        with contextlib.suppress(ValueError):  # iterated in another thread: the cancel above ends it next step
+            self._deltas.close()
 
     def finish(self) -> Response:
         """Consume the rest of the stream and return the complete response."""
@@ -258,6 +264,8 @@ class MoEClient:
 
         events = self.runtime.scheduler(engine).submit(ids, params, adapters) if self.batching else \
             engine.stream(ids, params, adapters)
+        if isinstance(events, Ticket):
+            stream._cancel = events.cancel
         try:
             yield from self._deltas(stream, events, decision, tools)
         finally:  # the caller stopped reading (a client went away): free the batch row

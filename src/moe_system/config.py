@@ -114,6 +114,17 @@ class MemorySettings(BaseModel):
                     "unset = extractive summaries only")
 
 
+class ServerSettings(BaseModel):
+    """`moe serve`: where it listens and who may call it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(8000, ge=1, le=65535, description="port to listen on")
+    api_keys: list[str] = Field(default_factory=list, description="Bearer keys (also MOE_API_KEYS, comma-separated); "
+                                                                  "none = open server")
+
+
 class Settings(BaseSettings):
     """All settings of the system. Build it with `load_settings()`."""
 
@@ -127,6 +138,7 @@ class Settings(BaseSettings):
     experts: ExpertSettings = Field(default_factory=ExpertSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
     @field_validator("home")
     @classmethod
