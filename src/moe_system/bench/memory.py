@@ -31,6 +31,7 @@ from typing import Any
 import psutil
 
 from moe_system.data.conversation import PlantedFact, SyntheticConversation, synthetic_conversation
+from moe_system.errors import InvalidRequestError
 from moe_system.memory import Context, ThreeLevelMemory
 
 _SEGMENT = re.compile(r"\[#(\d+)[\] ](?:(?!\[#\d+[\] ]).)*", re.DOTALL)  # a turn label and the text under it
@@ -118,8 +119,9 @@ def run_one(conversation: SyntheticConversation, budget: int, tokenizer: str, ma
                     timings.append(time.perf_counter() - t0)
                     sizes.append(context.token_count)
                     if repeat == 0:
-                        hits += answered(fact, context)
-                        missed += [] if answered(fact, context) else [fact.key]
+                        hit = answered(fact, context)
+                        hits += hit
+                        missed += [] if hit else [fact.key]
                         strict += answered_strictly(fact, context)
                         stale_anywhere += any(old.casefold() in context.text.casefold() for old in fact.stale)
             return {
@@ -161,7 +163,10 @@ def run(tokens: int = 750_000, budgets: tuple[int, ...] = (250_000, 20_000), max
     tokenizer = base_tokenizer_dir()
     count = token_counter(tokenizer)
     progress("writing the conversation")
-    conversation = synthetic_conversation(tokens, count, facts=facts, updated=updated, seed=seed)
+    try:
+        conversation = synthetic_conversation(tokens, count, facts=facts, updated=updated, seed=seed)
+    except ValueError as err:  # too few tokens for the facts asked for: the caller's choice, said in one line
+        raise InvalidRequestError(str(err)) from err
     baseline_text = truncation(conversation, max_tokens, count).casefold()
     baseline = sum(f.answer.casefold() in baseline_text for f in conversation.facts)
     runs = [run_one(conversation, budget, tokenizer, max_tokens, passes, progress) for budget in budgets]

@@ -87,12 +87,16 @@ CREATE INDEX IF NOT EXISTS facts_body ON facts USING GIN (body);
 
 _RELATIONS = re.findall(r"(?:TABLE|INDEX) IF NOT EXISTS (\w+)", _SCHEMA)
 
-# with pgvector: the extension, a `vector` column beside each BYTEA one (filled in by `_fill_embeddings`)
+# with pgvector: the extension, a `vector` column beside each BYTEA one, and the (normally empty) partial indexes
+# of rows whose `embedding` is still to be filled in (see `_pgvector`)
 _PGVECTOR = """
 CREATE EXTENSION IF NOT EXISTS vector;
 ALTER TABLE facts ADD COLUMN IF NOT EXISTS embedding vector;
 ALTER TABLE chunks ADD COLUMN IF NOT EXISTS embedding vector;
+CREATE INDEX IF NOT EXISTS facts_unembedded ON facts(id) WHERE embedding IS NULL AND vector IS NOT NULL;
+CREATE INDEX IF NOT EXISTS chunks_unembedded ON chunks(id) WHERE embedding IS NULL AND vector IS NOT NULL;
 """
+_PGVECTOR_INDEXES = re.findall(r"INDEX IF NOT EXISTS (\w+)", _PGVECTOR)
 
 # The oldest current messages whose tokens before them are under %(amount)s: the fewest that free `amount`.
 _SHED = """WITH oldest AS (
@@ -161,19 +165,21 @@ class PostgresStore(SQLReads):
     @staticmethod
     def _pgvector(conn: psycopg.Connection[Any]) -> bool:
         """Set up the `embedding` columns where the server offers pgvector (and this role may create it); True
-        when they are in place, with every stored vector copied into them."""
+        when they are in place, with every stored vector copied into them. Rows without one were written before
+        pgvector was set up, or by a connection opened before it: the partial indexes find them (none, mostly)
+        without scanning the tables."""
         if not conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone():
             return False
-        columns = "SELECT count(*) FROM information_schema.columns WHERE column_name = 'embedding' AND " \
-                  "table_name IN ('facts', 'chunks') AND table_schema = current_schema()"
-        if conn.execute(columns).fetchone()[0] < 2:  # type: ignore[index]
+        present = conn.execute("SELECT count(to_regclass(name)) FROM unnest(%s::text[]) name",
+                               (_PGVECTOR_INDEXES,)).fetchone()
+        if present is None or present[0] < len(_PGVECTOR_INDEXES):
             try:
                 with conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
                     conn.execute(_PGVECTOR)
             except psycopg.errors.InsufficientPrivilege:
                 return False  # the extension is there but this role may not create it: rank in-process
-        for table in ("facts", "chunks"):  # rows written before pgvector was installed
+        for table in ("facts", "chunks"):
             rows = conn.execute(f"SELECT id, vector FROM {table} WHERE embedding IS NULL AND vector IS NOT NULL"
                                 ).fetchall()
             with conn.transaction(), conn.cursor() as cur:
@@ -333,9 +339,11 @@ class PostgresStore(SQLReads):
         return sum(chunk.tokens for chunk in chunks)
 
     def nearest(self, conversation_id: str, kind: Kind, vector: np.ndarray, limit: int) -> list[int]:
+        if not self.ranks_vectors:
+            return super().nearest(conversation_id, kind, vector, limit)
         scoped = self._scope(conversation_id)
-        if not self.ranks_vectors or scoped is None:
-            return [] if scoped is None else super().nearest(conversation_id, kind, vector, limit)
+        if scoped is None:
+            return []
         key, scope = scoped
         query = np.ascontiguousarray(vector, dtype=np.float32).tolist()
         if kind == "fact":
