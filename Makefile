@@ -6,9 +6,16 @@ MOE       := .venv/bin/moe
 STAMP     := .venv/.moe-installed
 TORCH     := torch==2.13.0
 
-.PHONY: setup demo test test-unit chat serve bench lint clean
+.PHONY: setup browser demo test test-unit chat serve bench lint clean
 
-setup: $(STAMP)
+setup: $(STAMP) browser
+
+# The web UI's end-to-end test drives Debian's chromium (Playwright without a browser download).
+browser:
+	@command -v chromium >/dev/null || { test "$$(id -u)" = 0 && export DEBIAN_FRONTEND=noninteractive && \
+		{ apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && \
+		  apt-get install -y -q chromium >/dev/null; }; }; } \
+		|| echo "chromium is missing and could not be installed: run 'sudo apt-get install chromium'"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv .venv

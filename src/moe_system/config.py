@@ -123,6 +123,15 @@ class ServerSettings(BaseModel):
     port: int = Field(8000, ge=1, le=65535, description="port to listen on")
     api_keys: list[str] = Field(default_factory=list, description="Bearer keys (also MOE_API_KEYS, comma-separated); "
                                                                   "none = open server")
+    rate_limit_per_minute: int = Field(600, ge=0, description="requests a minute per key (0 = no limit)")
+    rate_limit_burst: int = Field(60, ge=1, description="requests a key may make at once before the rate applies")
+    max_body_bytes: int = Field(2_000_000, ge=1024, description="largest request body (JSON routes)")
+    max_upload_bytes: int = Field(512 * 2**20, ge=1024, description="largest uploaded expert package")
+    cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS (none = CORS off)")
+    log_json: bool = Field(True, description="structured JSON log lines (false: readable console lines)")
+    max_batch: int = Field(32, ge=1, le=512, description="requests decoded together per engine")
+    max_queue: int = Field(64, ge=1, description="requests waiting for a batch row before 429")
+    max_training_jobs: int = Field(1, ge=1, le=8, description="training jobs running at once (more wait)")
 
 
 class Settings(BaseSettings):

@@ -54,7 +54,8 @@ class Runtime:
         """The continuous-batching loop of `engine` (started on first use): concurrent requests share its steps."""
         with self._lock:
             if id(engine) not in self._schedulers:
-                self._schedulers[id(engine)] = Scheduler(engine)
+                server = self.settings.server
+                self._schedulers[id(engine)] = Scheduler(engine, server.max_batch, server.max_queue)
             return self._schedulers[id(engine)]
 
     def close(self) -> None:

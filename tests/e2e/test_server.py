@@ -3,11 +3,11 @@ client (chat and streaming) and by plain HTTP (keys, errors)."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,31 +19,11 @@ pytestmark = pytest.mark.integration
 KEY = "test-key-123"
 
 
-def _serve(settings: Settings) -> Iterator[str]:
-    import uvicorn
-
-    from moe_system.server import create_app
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.1)
-    yield url
-    server.should_exit = True
-    thread.join(30)
-
-
 @pytest.fixture(scope="module")
-def server(model_home: Path) -> Iterator[str]:
+def server(server_home: Path, serve: Any) -> Iterator[str]:
     """A server with one API key."""
-    yield from _serve(Settings(home=model_home, server={"api_keys": [KEY]}))
+    with serve(Settings(home=server_home, server={"api_keys": [KEY]})) as url:
+        yield url
 
 
 def test_openai_client_chats_and_streams(server: str) -> None:

@@ -1,8 +1,17 @@
 """The FastAPI app: `create_app()` builds it, `moe serve` runs it with uvicorn.
 
+One module per resource, each an `APIRouter`:
+- `openai_api`: `/v1/models`, `/v1/chat/completions` (OpenAI-compatible);
+- `native`: `/generate`, `/status`, `/healthz`;
+- `chat`: `/chat`, `/ws/chat`, the user's conversations and memory search (scoped by the key's user);
+- `experts_api`: `/experts` (list, install an uploaded package, remove);
+- `training_jobs`: `/train` (background jobs running issue 3's trainer) and `/train/{job_id}`;
+- `observability`: request ids, JSON logs, limits (rate, size, CORS) and Prometheus `/metrics`;
+- `web`: the web UI at `/` (static files).
+
 The model loads in the app's lifespan (before the first request is accepted), through one `MoEClient` in batching
-mode, so concurrent requests share decode steps. SDK errors become JSON errors with a fitting status: a bad
-request 400, a full queue 429, a missing model 503.
+mode, so concurrent requests share decode steps. SDK errors become JSON errors in OpenAI's shape with a fitting
+status: a bad request 400, a full queue 429, a missing model 503.
 """
 
 from __future__ import annotations
@@ -10,11 +19,9 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from moe_system.client import MoEClient
@@ -29,8 +36,8 @@ from moe_system.errors import (
     ModelNotFoundError,
     MoEError,
 )
-from moe_system.server import openai_api
-from moe_system.server.auth import api_keys, current_user
+from moe_system.server import chat, experts_api, native, observability, openai_api, training_jobs, web
+from moe_system.server.auth import api_keys
 
 _STATUS: list[tuple[type[Exception], int, str]] = [  # first match wins
     (QueueFullError, 429, "rate_limit_error"),
@@ -53,9 +60,11 @@ def create_app(settings: Settings | None = None, client: MoEClient | None = None
         owned = client is None
         app.state.client = client or MoEClient(settings, batching=True)
         await run_in_threadpool(lambda: app.state.client.runtime)  # load the model before serving
+        app.state.jobs = training_jobs.JobManager(settings)
         try:
             yield
         finally:
+            app.state.jobs.close()
             if owned:
                 app.state.client.close()
 
@@ -63,48 +72,17 @@ def create_app(settings: Settings | None = None, client: MoEClient | None = None
     app.state.settings = settings
     app.state.api_keys = api_keys(settings)
     app.state.started = time.time()
-    app.include_router(openai_api.router)
+    observability.install(app, settings)
+    for module in (native, openai_api, chat, experts_api, training_jobs):
+        app.include_router(module.router)
     app.add_exception_handler(openai_api.ModelNotFound, openai_api.model_not_found)
-    app.add_exception_handler(MoEError, _moe_error)
-
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        """Liveness; open even when keys are set."""
-        return {"status": "ok"}
-
-    @app.get("/status")
-    def status(request: Request, _: str | None = Depends(current_user)) -> dict[str, Any]:
-        client: MoEClient = request.app.state.client
-        runtime = client.runtime
-        scheduler = runtime.scheduler(runtime.engine)
-        return {"model": runtime.model_name, "backend": runtime.backend_name, "context_length": runtime.context_length,
-                "experts": client.registry.names(), "uptime_s": round(time.time() - request.app.state.started, 1),
-                "batch": {"active": scheduler.active, "queued": scheduler.queued, "max_batch": scheduler.max_batch}}
-
-    @app.get("/experts")
-    def experts(request: Request, _: str | None = Depends(current_user)) -> list[dict[str, Any]]:
-        return [expert.to_dict() for expert in request.app.state.client.registry.list()]
-
-    @app.post("/generate")
-    async def generate(body: GenerateRequest, request: Request,
-                       _: str | None = Depends(current_user)) -> dict[str, Any]:
-        client: MoEClient = request.app.state.client
-        response = await run_in_threadpool(client.generate, body.prompt, body.expert, body.max_tokens,
-                                           body.temperature, body.seed)
-        return response.to_dict()
-
+    app.add_exception_handler(MoEError, moe_error)
+    web.mount(app)
     return app
 
 
-class GenerateRequest(BaseModel):
-    prompt: str = Field(min_length=1, max_length=200_000)
-    expert: str | None = Field("auto", max_length=200)
-    max_tokens: int | None = Field(None, ge=1, le=8192)
-    temperature: float | None = Field(None, ge=0.0, le=2.0)
-    seed: int | None = Field(None, ge=0, le=2**63 - 1)
-
-
-def _moe_error(_: Request, err: Exception) -> JSONResponse:
+def moe_error(_: Request, err: Exception) -> JSONResponse:
+    """An SDK error as OpenAI's error JSON, with the status its class maps to."""
     status, kind = next((status, kind) for cls, status, kind in _STATUS if isinstance(err, cls))
     return JSONResponse({"error": {"message": str(err), "type": kind, "code": None}}, status_code=status,
                         headers={"Retry-After": "1"} if status == 429 else None)

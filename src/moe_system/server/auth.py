@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from typing import Annotated
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 
 from moe_system.config import Settings
 
@@ -34,3 +35,6 @@ def current_user(request: Request) -> str | None:
                 return user
     raise HTTPException(401, "a valid API key is required: Authorization: Bearer <key>",
                         headers={"WWW-Authenticate": "Bearer"})
+
+
+CurrentUser = Annotated[str | None, Depends(current_user)]

@@ -14,13 +14,13 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from moe_system.client import MoEClient, Response
-from moe_system.server.auth import current_user
+from moe_system.server.auth import CurrentUser
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -74,7 +74,7 @@ def model_not_found(_: Request, err: Exception) -> JSONResponse:
 
 
 @router.get("/models")
-def list_models(request: Request, _: str | None = Depends(current_user)) -> dict[str, Any]:
+def list_models(request: Request, _: CurrentUser) -> dict[str, Any]:
     client: MoEClient = request.app.state.client
     created = int(request.app.state.started)
     models = [{"id": name, "object": "model", "created": created, "owned_by": "moe_system"}
@@ -84,7 +84,7 @@ def list_models(request: Request, _: str | None = Depends(current_user)) -> dict
 
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(body: ChatCompletionRequest, request: Request,
-                           _: str | None = Depends(current_user)) -> dict[str, Any] | StreamingResponse:
+                           _: CurrentUser) -> dict[str, Any] | StreamingResponse:
     client: MoEClient = request.app.state.client
     expert = _expert(client, body.model)
     messages = [message.model_dump() for message in body.messages]
@@ -99,6 +99,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request,
     created = int(time.time())
     if not body.stream:
         response: Response = await run_in_threadpool(stream.finish)
+        request.app.state.metrics.record(response)
         return {
             "id": completion_id, "object": "chat.completion", "created": created, "model": body.model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": response.text},
@@ -120,6 +121,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request,
                 yield chunk({"content": delta})
             done = stream.response
             assert done is not None
+            request.app.state.metrics.record(done)
             include_usage = body.stream_options is not None and body.stream_options.include_usage
             yield chunk({}, FINISH[done.finish_reason], _usage(done) if include_usage else None)
             yield "data: [DONE]\n\n"
