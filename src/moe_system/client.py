@@ -60,8 +60,10 @@ class Response:
 class Stream:
     """Iterate to get text deltas as they are generated; `.response` is set once it is exhausted."""
 
-    def __init__(self, produce: Callable[[Stream], Iterator[str]]) -> None:
+    def __init__(self, produce: Callable[[Stream], Iterator[str]], routing: dict[str, Any] | None = None) -> None:
+        """`routing`: the routing decision, known before the first token (a UI shows it while the answer streams)."""
         self.response: Response | None = None
+        self.routing = routing
         self._cancel: Callable[[], None] | None = None  # set once the request is in a batch
         self._deltas = produce(self)  # the generator fills `self.response` when it ends
 
@@ -187,7 +189,8 @@ class MoEClient:
         names = sorted({tool for expert, _ in chosen for tool in expert.manifest.tools}) if tools else []
         finish = _ToolRun(names, messages[-1]["content"],
                           lambda seed: _sample(engine, ids, params, adapters, seed))
-        return Stream(lambda stream: self._stream(stream, engine, ids, params, decision, adapters, finish))
+        return Stream(lambda stream: self._stream(stream, engine, ids, params, decision, adapters, finish),
+                      decision.to_dict())
 
     @property
     def memory(self) -> ThreeLevelMemory:
@@ -325,7 +328,7 @@ class Conversation:
             assert inner.response is not None
             memory.add_message(self.conversation_id, "assistant", inner.response.text or "(no answer)")
 
-        return Stream(deltas)
+        return Stream(deltas, inner.routing)
 
     @property
     def messages(self) -> list[Message]:

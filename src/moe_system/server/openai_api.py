@@ -54,7 +54,7 @@ class ChatCompletionRequest(BaseModel):
     stop: str | list[str] | None = None
 
 
-def _expert(client: MoEClient, model: str) -> str | None:
+def expert_of(client: MoEClient, model: str) -> str | None:
     """`model` as the SDK's `expert`: "auto", None (base) or an installed name (else a 404)."""
     if model in ("auto", "base"):
         return None if model == "base" else "auto"
@@ -86,7 +86,7 @@ def list_models(request: Request, _: CurrentUser) -> dict[str, Any]:
 async def chat_completions(body: ChatCompletionRequest, request: Request,
                            _: CurrentUser) -> dict[str, Any] | StreamingResponse:
     client: MoEClient = request.app.state.client
-    expert = _expert(client, body.model)
+    expert = expert_of(client, body.model)
     messages = [message.model_dump() for message in body.messages]
     options: dict[str, Any] = {"max_tokens": body.max_completion_tokens or body.max_tokens,
                                "temperature": body.temperature, "seed": body.seed}

@@ -1,0 +1,51 @@
+"""Every error the server sends has OpenAI's shape, `{"error": {"message", "type", "code"}}`, with the status its
+kind maps to: a user's mistake 400, a missing key 401, an unknown thing 404, a full queue 429, a missing model 503.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
+
+from moe_system.engine.scheduler import QueueFullError
+from moe_system.errors import (
+    ConfigError,
+    ContextLengthError,
+    DatasetError,
+    ExpertError,
+    InvalidRequestError,
+    ModelNotFoundError,
+    MoEError,
+)
+
+_STATUS: list[tuple[type[Exception], int, str]] = [  # first match wins
+    (QueueFullError, 429, "rate_limit_error"),
+    (ContextLengthError, 400, "invalid_request_error"),
+    (InvalidRequestError, 400, "invalid_request_error"),
+    (ExpertError, 400, "invalid_request_error"),
+    (DatasetError, 400, "invalid_request_error"),
+    (ModelNotFoundError, 503, "server_error"),
+    (ConfigError, 503, "server_error"),
+    (MoEError, 500, "server_error"),
+]
+
+
+def moe_error(_: Request, err: Exception) -> JSONResponse:
+    """An SDK error as OpenAI's error JSON, with the status its class maps to."""
+    status, kind = next((status, kind) for cls, status, kind in _STATUS if isinstance(err, cls))
+    return JSONResponse({"error": {"message": str(err), "type": kind, "code": None}}, status_code=status,
+                        headers={"Retry-After": "1"} if status == 429 else None)
+
+
+_HTTP_KINDS = {401: "authentication_error", 403: "permission_error", 404: "not_found_error",
+               413: "invalid_request_error", 429: "rate_limit_error"}
+
+
+def http_error(_: HTTPConnection, err: Exception) -> JSONResponse:
+    """An HTTP error (401, 404, ...) in the same JSON shape as every other error."""
+    assert isinstance(err, StarletteHTTPException)
+    kind = _HTTP_KINDS.get(err.status_code, "server_error" if err.status_code >= 500 else "invalid_request_error")
+    return JSONResponse({"error": {"message": str(err.detail), "type": kind, "code": None}},
+                        status_code=err.status_code, headers=err.headers)
