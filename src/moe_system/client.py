@@ -117,6 +117,11 @@ class MoEClient:
             return self._runtime
 
     @property
+    def loaded_runtime(self) -> Any:
+        """The runtime if it is loaded, else None (never loads it: a metrics scrape asks this)."""
+        return self._runtime
+
+    @property
     def registry(self) -> Registry:
         """The installed experts (`MOE_HOME/experts`)."""
         with self._loading:

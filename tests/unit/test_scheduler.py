@@ -109,3 +109,40 @@ def test_deliver_hands_events_to_a_callback(engine: Engine) -> None:
     ticket: Ticket = scheduler.submit(PROMPTS[3], SamplingParams(max_new_tokens=5), deliver=deliver)
     assert done.wait(30) and ticket.completion is not None and len(got) == 6  # 5 tokens and the final event
     scheduler.close()
+
+
+def test_arrivals_are_prefilled_together_and_a_bad_one_fails_alone(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    params = SamplingParams(max_new_tokens=12)
+    alone = [engine.generate([prompt], params)[0].token_ids for prompt in PROMPTS]
+    scheduler = Scheduler(engine, max_batch=8)
+    prefills: list[int] = []
+    prefill = engine.backend.prefill
+    monkeypatch.setattr(engine.backend, "prefill", lambda prompts, adapters=None: (
+        prefills.append(len(prompts)), prefill(prompts, adapters))[1])
+    with scheduler._wake:  # hold the loop while all of them arrive, as a burst of requests does
+        tickets = [scheduler.submit(prompt, params) for prompt in PROMPTS]
+    assert [list(t)[-1].completion.token_ids for t in tickets] == alone  # type: ignore[union-attr]
+    assert prefills[0] == len(PROMPTS), prefills
+
+    prefills.clear()
+    with scheduler._wake:
+        good = scheduler.submit(PROMPTS[0], params)
+        bad = scheduler.submit(list(range(1, engine.context_length + 5)), params)
+    assert list(good)[-1].completion.token_ids == alone[0]  # type: ignore[union-attr]
+    with pytest.raises(ContextLengthError):
+        list(bad)
+    scheduler.close()
+
+
+def test_the_time_budget_counts_from_arrival_not_admission(engine: Engine) -> None:
+    scheduler = Scheduler(engine, max_batch=1)
+    with scheduler._wake:  # the loop is busy for 0.5 s (say, the batch is full): the request waits in the queue
+        ticket = scheduler.submit(PROMPTS[1], SamplingParams(max_new_tokens=100, time_budget_s=0.3))
+        time.sleep(0.5)
+    completion = list(ticket)[-1].completion
+    assert completion is not None and completion.finish_reason == "time"
+    # its 0.3 s were spent waiting: it ends right after its first token, and its times include the wait
+    assert len(completion.token_ids) == 1 and completion.ttft_s >= 0.5 and completion.total_s >= 0.5
+    scheduler.close()

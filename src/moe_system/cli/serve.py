@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from moe_system.cli.common import err
+
 
 def serve(
     host: Annotated[str | None, typer.Option("--host", help="address to listen on (server.host: 127.0.0.1)")] = None,
@@ -18,5 +20,8 @@ def serve(
     from moe_system.server import create_app
 
     settings = load_settings()
-    uvicorn.run(create_app(settings), host=host or settings.server.host, port=port or settings.server.port,
-                log_level="info")
+    host, port = host or settings.server.host, port or settings.server.port
+    err.print(f"moe_system serving on http://{host}:{port} (web UI at /, OpenAI API at /v1)")
+    # the app logs one JSON line per request itself; uvicorn's access log would repeat it, with the query string,
+    # where a WebSocket's ?token= key would end up
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)

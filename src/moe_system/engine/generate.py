@@ -89,10 +89,12 @@ class DecodeBatch:
         prompts: Sequence[Sequence[int]],
         params: SamplingParams | Sequence[SamplingParams],
         adapters: Sequence[RowAdapters] | None = None,
+        arrived: Sequence[float] | None = None,
     ) -> list[int]:
         """Prefill `prompts` (one `SamplingParams` for all, or one each; `adapters[i]` = row i's experts) and add
         them to the batch; returns their row indices (the `Event.row` of their events), numbered from 0 in the
-        order of admission."""
+        order of admission. `arrived[i]` (a `time.perf_counter()` value, default now): when request i arrived;
+        its time to first token, total time and time budget count from then, so time spent waiting counts."""
         per_row = [params] * len(prompts) if isinstance(params, SamplingParams) else list(params)
         if len(per_row) != len(prompts):
             raise InvalidRequestError("give one SamplingParams, or one per prompt")
@@ -102,6 +104,8 @@ class DecodeBatch:
                 for i, (p, sp) in enumerate(zip(prompts, per_row, strict=True))]
         if not rows:
             return []
+        for row, when in zip(rows, arrived or [], strict=False):
+            row.started = when
         backend = self.engine.backend
         logits, state = backend.prefill([r.prompt for r in rows], adapters)
         if self._state is None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class Ticket:
     adapters: RowAdapters
     deliver: Deliver | None = None
     completion: Completion | None = None
+    arrived: float = field(default_factory=time.perf_counter)  # the time budget and TTFT count from here
     _events: queue.SimpleQueue[Event | BaseException] = field(default_factory=queue.SimpleQueue)
     _cancel: Callable[[Ticket], None] | None = None
 
@@ -126,6 +128,26 @@ class Scheduler:
         if waiting:
             ticket._put(Event(-1, None, "", Completion([], "", "cancelled", len(ticket.prompt), 0.0, 0.0)))
 
+    def _admit(self, arrivals: list[Ticket]) -> None:
+        """Prefill the arrivals together (one forward pass); when that fails, one at a time, so that a bad request
+        (too long, say) fails alone, with its own error."""
+        if len(arrivals) > 1:
+            try:
+                rows = self._batch.admit([t.prompt for t in arrivals], [t.params for t in arrivals],
+                                         [t.adapters for t in arrivals], [t.arrived for t in arrivals])
+            except Exception:  # one of them is bad: each is admitted on its own below
+                pass
+            else:
+                self._running.update(zip(rows, arrivals, strict=True))
+                return
+        for ticket in arrivals:
+            try:
+                [row] = self._batch.admit([ticket.prompt], ticket.params, [ticket.adapters], [ticket.arrived])
+            except Exception as err:  # delivered to its own caller
+                ticket._put(err)
+                continue
+            self._running[row] = ticket
+
     def _loop(self) -> None:
         while True:
             with self._wake:
@@ -136,13 +158,7 @@ class Scheduler:
                 arrivals = [self._waiting.popleft()
                             for _ in range(min(len(self._waiting), self.max_batch - len(self._running)))]
                 cancelled, self._cancelled = self._cancelled, set()
-            for ticket in arrivals:
-                try:  # one request at a time: a bad one (too long, say) fails alone
-                    [row] = self._batch.admit([ticket.prompt], ticket.params, [ticket.adapters])
-                except Exception as err:  # delivered to its own caller, as its own error
-                    ticket._put(err)
-                    continue
-                self._running[row] = ticket
+            self._admit(arrivals)
             for row, ticket in self._running.items():
                 if ticket in cancelled:  # cancelled while running, or between leaving the queue and its admission
                     self._batch.cancel(row)
