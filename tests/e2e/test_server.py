@@ -44,6 +44,18 @@ def test_openai_client_chats_and_streams(server: str) -> None:
         client.chat.completions.create(model="no-such-expert", messages=messages, max_tokens=4)
 
 
+def test_langchain_chat_openai_works_against_it(server: str) -> None:
+    from langchain_core.messages import HumanMessage, SystemMessage
+    from langchain_openai import ChatOpenAI
+
+    llm = ChatOpenAI(base_url=f"{server}/v1", api_key=KEY, model="base", max_tokens=24, temperature=0)
+    messages = [SystemMessage("You are a helpful assistant."), HumanMessage("What is the capital of France?")]
+    reply = llm.invoke(messages)
+    assert "Paris" in reply.content and reply.usage_metadata["output_tokens"] > 0
+    streamed = "".join(chunk.content for chunk in llm.stream(messages))
+    assert streamed == reply.content
+
+
 def test_concurrent_streams_all_complete(server: str) -> None:
     import openai
 

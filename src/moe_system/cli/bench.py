@@ -197,3 +197,32 @@ def memory(
                       f"{row['rss_mb']['process']} + {row['rss_mb']['worker']}")
     out.print(table)
     out.print(f"{result['peer']['name']}: recall {result['peer']['rate']:.0%}")
+
+
+@app.command("serve")
+def serve(
+    clients: Annotated[int, typer.Option("--clients", min=1, max=512, help="concurrent streaming clients")] = 32,
+    duration: Annotated[float, typer.Option("--duration", min=5, max=3600, help="seconds of load")] = 120.0,
+    single: Annotated[float, typer.Option("--single", min=5, max=600, help="seconds of the lone stream")] = 30.0,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, max=2048, help="tokens per answer")] = 64,
+    json_output: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
+) -> None:
+    """Concurrent streaming clients against a real `moe serve` (OpenAI API): errors, TTFT p50/p95/p99 and the
+    aggregate tokens/s, against one stream alone on the same server."""
+    from moe_system.bench.serve import run
+
+    with err.status("benchmarking the server…") as status:
+        result = run(load_settings(), clients=clients, duration_s=duration, single_s=single, max_tokens=max_tokens,
+                     progress=lambda message: status.update(f"benchmarking the server: {message}…"))
+    if json_output:
+        print_json(result)
+        return
+    table = Table(title=f"serve · {result['model']} ({result['backend']}) · {max_tokens} tokens an answer · "
+                        f"models {', '.join(result['models'])}")
+    for column in ("clients", "requests", "errors", "TTFT p50 ms", "TTFT p99 ms", "latency p50 ms", "tok/s"):
+        table.add_column(column, justify="right")
+    for row in (result["single"], result["load"]):
+        table.add_row(str(row["clients"]), str(row["requests"]), str(row["errors"]), str(row["ttft_ms"]["p50"]),
+                      str(row["ttft_ms"]["p99"]), str(row["latency_ms"]["p50"]), str(row["tokens_per_s"]))
+    out.print(table)
+    out.print(f"aggregate ÷ one stream: {result['speedup']}×")
