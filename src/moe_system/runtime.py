@@ -51,9 +51,15 @@ class Runtime:
         return cls(engine, base.tokenizer, base.name, time.perf_counter() - started, settings, cache)
 
     def scheduler(self, engine: Engine) -> Scheduler:
-        """The continuous-batching loop of `engine` (started on first use): concurrent requests share its steps."""
+        """The continuous-batching loop of `engine` (started on first use): concurrent requests share its steps.
+        Loops of engines the runtime no longer holds (a standalone expert's, once another replaced it) are stopped
+        when idle, which frees that model."""
         with self._lock:
             if id(engine) not in self._schedulers:
+                held = {id(engine), id(self.engine), *([id(self._standalone[1])] if self._standalone else [])}
+                for key in [key for key, old in self._schedulers.items()
+                            if key not in held and old.active == 0 and old.queued == 0]:
+                    self._schedulers.pop(key).close()
                 server = self.settings.server
                 self._schedulers[id(engine)] = Scheduler(engine, server.max_batch, server.max_queue)
             return self._schedulers[id(engine)]

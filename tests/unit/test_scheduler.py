@@ -146,3 +146,23 @@ def test_the_time_budget_counts_from_arrival_not_admission(engine: Engine) -> No
     # its 0.3 s were spent waiting: it ends right after its first token, and its times include the wait
     assert len(completion.token_ids) == 1 and completion.ttft_s >= 0.5 and completion.total_s >= 0.5
     scheduler.close()
+
+
+def test_the_loop_of_a_replaced_standalone_engine_stops_once_idle(tiny_llama: PreTrainedModel) -> None:
+    from moe_system.config import Settings
+    from moe_system.runtime import Runtime
+
+    base, first, second = (Engine(NativeBackend(tiny_llama)) for _ in range(3))
+    runtime = Runtime(base, None, "tiny", 0.0, Settings(), None)  # type: ignore[arg-type]
+    runtime._standalone = (("a", "1"), first)
+    old = runtime.scheduler(first)
+    with old._wake:  # a request waits in its queue while another standalone expert replaces it
+        busy = old.submit(PROMPTS[0], SamplingParams(max_new_tokens=4))
+        runtime._standalone = (("b", "1"), second)
+        runtime.scheduler(second)
+    assert old._thread.is_alive(), "a loop with a request to serve was stopped"
+    assert list(busy)[-1].completion is not None
+    runtime.scheduler(base)  # the next new loop finds the old one idle and stops it
+    assert not old._thread.is_alive() and id(first) not in runtime._schedulers
+    assert runtime.scheduler(second) is runtime._schedulers[id(second)]
+    runtime.close()
