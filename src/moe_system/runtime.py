@@ -37,7 +37,7 @@ class Runtime:
     settings: Settings
     experts: ExpertCache
     _base_sha256: str | None = field(default=None, repr=False)
-    _standalone: tuple[tuple[str, str], Engine] | None = field(default=None, repr=False)
+    _standalone: tuple[tuple[str, str, str], Engine] | None = field(default=None, repr=False)
     _schedulers: dict[int, Scheduler] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -99,7 +99,8 @@ class Runtime:
         row = []
         for expert, weight in chosen:
             self._check_base(expert)
-            row.append((self.experts.get(expert.name, expert.version, expert.kind, expert.path), weight))
+            adapter = self.experts.get(expert.name, expert.version, expert.kind, expert.path, expert.installed_at)
+            row.append((adapter, weight))
         return tuple(row)
 
     def _check_base(self, expert: InstalledExpert) -> None:
@@ -113,7 +114,7 @@ class Runtime:
     def _standalone_engine(self, expert: InstalledExpert) -> Engine:
         """The engine of a kind-`model` expert; the last one used stays loaded (they are small, and the
         adapter cache's budget is for adapters)."""
-        key = (expert.name, expert.version)
+        key = (expert.name, expert.version, expert.installed_at)  # a reinstall (retrained) loads anew
         if self._standalone is None or self._standalone[0] != key:
             from moe_system.experts.standalone import load_standalone
 

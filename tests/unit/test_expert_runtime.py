@@ -66,6 +66,9 @@ def test_cache_loads_once_and_evicts_least_recently_used(
     assert cache.get("e0", "1.0.0", "lora", folders[0]) is first
     assert cache.get("e1", "1.0.0", "lora", folders[1]) is not None and cache.stats.misses == 4
     assert cache.get("e0", "2.0.0", "lora", folders[0]) is not first  # another version is another entry
+    stamped = cache.get("e0", "1.0.0", "lora", folders[0], "2026-12-01T19:00:00+00:00")
+    assert stamped is not first  # a reinstall of the same version (retrained, same folder) loads anew
+    assert cache.get("e0", "1.0.0", "lora", folders[0], "2026-12-01T19:00:00+00:00") is stamped
 
 
 def test_cache_refuses_kinds_that_are_not_adapters(tiny_models: dict[str, PreTrainedModel], tmp_path: Path) -> None:

@@ -154,11 +154,11 @@ def test_the_loop_of_a_replaced_standalone_engine_stops_once_idle(tiny_llama: Pr
 
     base, first, second = (Engine(NativeBackend(tiny_llama)) for _ in range(3))
     runtime = Runtime(base, None, "tiny", 0.0, Settings(), None)  # type: ignore[arg-type]
-    runtime._standalone = (("a", "1"), first)
+    runtime._standalone = (("a", "1", ""), first)
     old = runtime.scheduler(first)
     with old._wake:  # a request waits in its queue while another standalone expert replaces it
         busy = old.submit(PROMPTS[0], SamplingParams(max_new_tokens=4))
-        runtime._standalone = (("b", "1"), second)
+        runtime._standalone = (("b", "1", ""), second)
         runtime.scheduler(second)
     assert old._thread.is_alive(), "a loop with a request to serve was stopped"
     assert list(busy)[-1].completion is not None

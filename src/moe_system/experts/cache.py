@@ -32,14 +32,14 @@ class CacheStats:
 
 
 class ExpertCache:
-    """LRU of `AdapterWeights` keyed by (name, version, folder)."""
+    """LRU of `AdapterWeights` keyed by (name, version, folder, install stamp)."""
 
     def __init__(self, linears: Mapping[Site, BaseLinear], dtype: torch.dtype, budget_bytes: int) -> None:
         self.linears = linears
         self.dtype = dtype
         self.budget_bytes = budget_bytes
         self.stats = CacheStats()
-        self._entries: OrderedDict[tuple[str, str, str], AdapterWeights] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str, str, str], AdapterWeights] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -49,13 +49,14 @@ class ExpertCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, name: str, version: str, kind: str, folder: Path) -> AdapterWeights:
-        """The adapter of an installed expert, loading it on a miss."""
+    def get(self, name: str, version: str, kind: str, folder: Path, stamp: str = "") -> AdapterWeights:
+        """The adapter of an installed expert, loading it on a miss; `stamp` (its `installed_at`) tells a
+        reinstall of the same version (a retrained expert, in the same folder) from the weights cached before."""
         if kind not in ADAPTER_KINDS:
             raise ExpertError(f"expert '{name}' is of kind '{kind}', which cannot run as an adapter of the base model")
         if not self.linears:
             raise ExpertError("this base model runs on the generic backend, which cannot apply experts")
-        key = (name, version, str(folder))
+        key = (name, version, str(folder), stamp)
         with self._lock:
             cached = self._entries.get(key)
             if cached is not None:
@@ -76,7 +77,7 @@ class ExpertCache:
         with self._lock:
             self._entries.clear()
 
-    def _evict(self, keep: tuple[str, str, str]) -> None:
+    def _evict(self, keep: tuple[str, str, str, str]) -> None:
         total = self.nbytes
         while total > self.budget_bytes and len(self._entries) > 1:
             oldest = next(iter(self._entries))

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from moe_system.errors import ConfigError, one_line
+from moe_system.experts.manifest import ExpertName, SemVer
 
 Method = Literal["lora", "dora", "ia3", "model"]
 Task = Literal["sql", "python", "math"]
@@ -135,8 +136,8 @@ class InferConfig(_Strict):
 class PackageInfo(_Strict):
     """What the manifest says about the expert beyond training: identity and routing hints."""
 
-    name: str
-    version: str = "0.1.0"
+    name: ExpertName  # names the run folder (MOE_HOME/runs/<name>-<version>): no path may hide in it
+    version: SemVer = "0.1.0"
     description: str = ""
     license: str = "Apache-2.0"
     author: str = "moe_system"
