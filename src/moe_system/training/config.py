@@ -163,7 +163,7 @@ class Recipe(_Strict):
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except OSError as err:
             raise ConfigError(f"cannot read recipe {path}: {err.strerror}") from err
-        except yaml.YAMLError as err:
+        except (yaml.YAMLError, ValueError, RecursionError) as err:  # also a date like 2020-13-45, deep nesting
             raise ConfigError(f"recipe {path} is not valid YAML: {one_line(err)}") from err
         if not isinstance(data, dict):
             raise ConfigError(f"recipe {path} must hold a mapping")

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from moe_system.errors import DatasetError
 from moe_system.training.config import TrainConfig
 from moe_system.training.encode import EncodedExample, collate
 from moe_system.training.state import TrainState, latest_checkpoint, load_checkpoint
@@ -74,7 +75,8 @@ class Trainer:
         console: Console | None = None,
     ) -> None:
         if not train:
-            raise ValueError("no training examples")
+            raise DatasetError("no training examples are left: are they all longer than optim.max_len, or is the "
+                               "training set empty?")
         self.model = model
         self.train_set, self.val_set = list(train), list(val)
         self.config, self.run_dir, self.pad_id = config, run_dir, pad_id
