@@ -185,12 +185,15 @@ class Registry:
     # ---- changes
 
     def install(
-        self, source: str | Path, *, base_sha256: str, allow_unsigned: bool = False, replace: bool = False
+        self, source: str | Path, *, base_sha256: str, allow_unsigned: bool = False, replace: bool = False,
+        recorded_as: str | None = None,
     ) -> InstalledExpert:
-        """Verify and install a `.expert` file, a package folder or a git source (see `experts.sources`)."""
+        """Verify and install a `.expert` file, a package folder or a git source (see `experts.sources`);
+        `recorded_as`: the source the registry keeps (default: where it came from; an upload's temporary file is
+        gone once installed)."""
         with self._staged(source) as (staged, verification, spec):
             self._check(verification, base_sha256, allow_unsigned)
-            return self._commit(staged, verification, spec, replace)
+            return self._commit(staged, verification, recorded_as or spec, replace)
 
     def update(
         self, name: str, source: str | None = None, *, base_sha256: str, allow_unsigned: bool = False
