@@ -88,7 +88,7 @@ def test_a_job_trains_installs_and_jobs_cancel(server_home: Path, serve: Any) ->
         assert "GET /train/recipes" in unknown.json()["error"]["message"]
         bad = {"expert: [unclosed": "not valid YAML", "- a list": "mapping",
                "expert: {name: x}\ntrain: {method: lora}": "field 'train.data'",
-               TINY.replace("jobtiny", "Bad Name!"): "field 'expert'",
+               TINY.replace("jobtiny", "Bad Name!"): "field 'expert.name'",
                TINY.replace("generator: {task: math, n: 8, seed: 1, lang: en}", "train: /etc/passwd"): "datasets",
                TINY.replace("generator: {task: math, n: 8, seed: 1, lang: en}", "train: ../../x.jsonl"): "datasets",
                TINY.replace("generator: {task: math, n: 8, seed: 1, lang: en}", "train: gone.jsonl"): "no such file"}

@@ -53,13 +53,12 @@ from typing import IO, Any
 import psutil
 import yaml
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import moe_system
 from moe_system.config import Settings
 from moe_system.durable import fsync_dir
 from moe_system.errors import ConfigError, InvalidRequestError, one_line
-from moe_system.experts.manifest import ExpertName, SemVer
 from moe_system.server.auth import CurrentUser
 from moe_system.training.callbacks import METRICS_FILE
 from moe_system.training.config import Recipe
@@ -228,13 +227,8 @@ def parse_recipe(text: str, datasets: Path) -> Recipe:
 
 
 def check_runnable(recipe: Recipe, source: str) -> None:
-    """What the trainer would only find out later: the expert's name and version make a package (and a run
-    folder name), and the data files exist."""
-    try:
-        TypeAdapter(ExpertName).validate_python(recipe.expert.name)
-        TypeAdapter(SemVer).validate_python(recipe.expert.version)
-    except ValidationError as err:
-        raise InvalidRequestError(f"{source}: field 'expert': {err.errors()[0]['msg']}") from None
+    """What the trainer would only find out later: the data files exist (the recipe's model already checked that
+    the expert's name and version make a package and a run folder name)."""
     for key, path in (("train.data.train", recipe.train.data.train),
                       ("train.data.eval_file", recipe.train.data.eval_file)):
         if path is not None and not _exists(path):
