@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +65,10 @@ class App:
         async def ws(websocket: WebSocket) -> None:
             await websocket.accept()
             try:
-                await websocket.send_text(await websocket.receive_text())
+                while True:
+                    await websocket.send_text(await websocket.receive_text())
             except WebSocketDisconnect:
                 return
-            await websocket.close()
 
         self.client = TestClient(app, raise_server_exceptions=False)
 
@@ -129,13 +130,29 @@ def test_a_rate_of_zero_turns_the_limit_off(tmp_path: Path) -> None:
 
 
 def test_a_websocket_handshake_over_the_limit_is_denied(tmp_path: Path) -> None:
-    app = App(tmp_path, rate_limit_per_minute=60, rate_limit_burst=1)
+    app = App(tmp_path, rate_limit_per_minute=60, rate_limit_burst=2)  # the handshake and one message
     with app.client.websocket_connect("/ws") as socket:
         socket.send_text("hi")
         assert socket.receive_text() == "hi"
     with pytest.raises(WebSocketDenialResponse) as denied, app.client.websocket_connect("/ws"):
         pass
     assert denied.value.status_code == 429 and error_of(denied.value)["type"] == "rate_limit_error"
+
+
+def test_websocket_messages_over_the_limit_get_an_error_event_and_the_socket_stays(tmp_path: Path) -> None:
+    app = App(tmp_path, rate_limit_per_minute=60, rate_limit_burst=3)
+    with app.client.websocket_connect("/ws") as socket:  # the handshake takes one token, each message one more
+        replies = []
+        for text in ("a", "b", "c", "d"):
+            socket.send_text(text)
+            replies.append(socket.receive_text())
+        assert replies[:2] == ["a", "b"]
+        for reply in replies[2:]:
+            event = json.loads(reply)
+            assert event["type"] == "error" and event["error"]["type"] == "rate_limit_error"
+        time.sleep(1.1)  # 60 a minute: a token a second
+        socket.send_text("e")
+        assert socket.receive_text() == "e"
 
 
 # ---- body size

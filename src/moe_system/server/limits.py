@@ -136,14 +136,12 @@ class LimitsMiddleware:
         if self.buckets is not None and scope["path"] not in RATE_EXEMPT:
             wait = self.buckets.take(self._caller(scope))
             if wait:
-                retry = max(1, math.ceil(wait))
-                message = (f"rate limit reached: {self.rate_per_minute} requests a minute (bursts of "
-                           f"{int(self.buckets.burst)}) per key; retry in {retry} s")
-                await refuse(scope, send, 429, error_body(message, "rate_limit_error", "rate_limit_exceeded"),
-                             {"Retry-After": str(retry)})
+                await refuse(scope, send, 429, error_body(self._over_rate(wait), "rate_limit_error",
+                                                          "rate_limit_exceeded"),
+                             {"Retry-After": str(max(1, math.ceil(wait)))})
                 return
         if scope["type"] == "websocket":
-            await self.app(scope, self._websocket_receive(receive, send), send)
+            await self.app(scope, self._websocket_receive(scope, receive, send), send)
             return
         limit = self.max_upload_bytes if (scope["method"], scope["path"].rstrip("/")) in UPLOAD_ROUTES \
             else self.max_body_bytes
@@ -160,18 +158,34 @@ class LimitsMiddleware:
         client = scope.get("client")
         return "address:" + (client[0] if client else "unknown")
 
-    def _websocket_receive(self, receive: Receive, send: Send) -> Receive:
+    def _websocket_receive(self, scope: Scope, receive: Receive, send: Send) -> Receive:
+        """The socket's `receive`, limited: a message over `max_body_bytes` closes it (1009); a message over the
+        caller's rate (each one is a request, as the handshake was) is answered with an error event and dropped,
+        and the socket stays open."""
+        caller = self._caller(scope)
+
         async def limited() -> Message:
-            message = await receive()
-            if message["type"] == "websocket.receive":
+            while True:
+                message = await receive()
+                if message["type"] != "websocket.receive":
+                    return message
                 size = len(message.get("bytes") or b"") + len((message.get("text") or "").encode())
                 if size > self.max_body_bytes:
                     await send({"type": "websocket.close", "code": 1009,
                                 "reason": f"message over {self.max_body_bytes} bytes"})
                     return {"type": "websocket.disconnect", "code": 1009}
-            return message
+                wait = self.buckets.take(caller) if self.buckets is not None else 0.0
+                if not wait:
+                    return message
+                error = {"message": self._over_rate(wait), "type": "rate_limit_error", "code": "rate_limit_exceeded"}
+                await send({"type": "websocket.send", "text": json.dumps({"type": "error", "error": error})})
 
         return limited
+
+    def _over_rate(self, wait: float) -> str:
+        assert self.buckets is not None
+        return (f"rate limit reached: {self.rate_per_minute} requests a minute (bursts of {int(self.buckets.burst)}) "
+                f"per key; retry in {max(1, math.ceil(wait))} s")
 
 
 def _too_large(limit: int) -> bytes:
