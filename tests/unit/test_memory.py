@@ -74,6 +74,10 @@ def test_facts_in_english_and_russian(text: str, key: str, value: str) -> None:
 
 def test_questions_state_no_facts_and_clauses_split() -> None:
     assert extract_facts("What is my dog's name?") == []
+    for request in ("Write a SQL query that counts rows in table users.", "Please explain decorators with an example "
+                    "from Django.", "Посчитай 15% от 2400 для моего отчёта.", "Напиши запрос к таблице Orders."):
+        assert extract_facts(request) == [], request  # requests for work are not facts about the user
+    assert [f.value for f in extract_facts("Write this down: my locker code is 4417.")] == ["4417"]
     facts = extract_facts("Меня зовут Оля, и я живу в Казани, а мой телефон +7 900 1234567.")
     assert [fact.key for fact in facts] == ["name", "residence", "phone"]
 

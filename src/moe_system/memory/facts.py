@@ -67,6 +67,13 @@ _STATEMENT_STOP = {stem(word) for word in (  # compared after stemming
 
 
 # a change announced: "Training is on Mondays now", "New role at work: ...", "Расписание поменялось: ..."
+# a request for work ("Write a SQL query that counts rows in table users."), not a statement about the user's world
+_TASK = re.compile(
+    r"^(?:please |pls |could you |can you |пожалуйста,? )?(?:write|fix|solve|compute|calculate|count|translate|"
+    r"explain|show|list|give|generate|create|make|find|sort|convert|summari[sz]e|describe|implement|refactor|"
+    r"rewrite|draw|tell|напиши|исправь|реши|посчитай|вычисли|подсчитай|переведи|объясни|покажи|перечисли|дай|"
+    r"сгенерируй|создай|сделай|найди|отсортируй|преобразуй|опиши|реализуй|перепиши|нарисуй|расскажи|составь)\b",
+    re.IGNORECASE)
 _CHANGE = re.compile(r"\b(?:now|new|newly|changed|switched|moved|since|anymore|no longer|these days|теперь|сейчас|"
                      r"нов\w*|поменял\w*|изменил\w*|сменил\w*|перенес\w*|перен[её]с\w*|больше не|с тех пор)\b",
                      re.IGNORECASE)
@@ -187,7 +194,10 @@ def _statement(clause: str) -> Fact | None:
     it (a number, a code, a name, a quote) that is in the first person or names no one else ("Попугай Яша ...",
     "Каждый год 5 января отмечаем ...": Russian drops the pronoun), short (`SHORT_STATEMENT` words) in the first
     person and about no one else, or announcing a change and about no one else ("Тренировки теперь по
-    понедельникам"). Keyed by its words other than the values ("~" marks such keys; see `similar_key`)."""
+    понедельникам"). A request for work ("Write a query that counts rows in table Users") is none of these. Keyed
+    by its words other than the values ("~" marks such keys; see `similar_key`)."""
+    if _TASK.match(clause.strip()):
+        return None
     mine = bool(FIRST_PERSON.search(clause))
     others = bool(THIRD_PARTY.search(clause))
     valued = bool(VALUE_LIKE.search(clause)) and (mine or not others)
