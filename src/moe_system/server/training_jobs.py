@@ -53,7 +53,7 @@ from typing import IO, Any
 import psutil
 import yaml
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 import moe_system
 from moe_system.config import Settings
@@ -191,32 +191,13 @@ def recipe_files(settings: Settings) -> dict[str, Path]:
     return found
 
 
-def load_recipe(path: Path) -> Recipe:
-    """`Recipe.load`, with the YAML errors it lets through (an impossible date, deep nesting) as a `ConfigError`
-    too: a broken file in a recipes folder is the server's problem (503), never a crash of the request."""
-    try:
-        return Recipe.load(path)
-    except (ValueError, TypeError, RecursionError) as err:
-        raise ConfigError(f"recipe {path}: {one_line(err)[:300]}") from None
-
-
 def parse_recipe(text: str, datasets: Path) -> Recipe:
     """An uploaded recipe, validated; its data paths resolve against `datasets` (`MOE_HOME/datasets`) and must
     stay inside it, so that a key holder cannot train on (and so read back) any file of the server."""
     try:
-        data = yaml.safe_load(text)
-    # PyYAML raises ValueError for an impossible date, RecursionError for deep nesting: both are bad input too
-    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as err:
-        raise InvalidRequestError(f"recipe_yaml is not valid YAML: {one_line(err)[:300]}") from None
-    if not isinstance(data, dict):
-        raise InvalidRequestError("recipe_yaml must be a YAML mapping: a whole recipe, as in recipes/*.yaml")
-    try:
-        recipe = Recipe.model_validate(data)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "recipe"
-        raise InvalidRequestError(f"recipe_yaml: field '{where}': {first['msg']}") from None
-    recipe = recipe.resolved(datasets)
+        recipe = Recipe.parse(text, "recipe_yaml", datasets)
+    except ConfigError as err:
+        raise InvalidRequestError(str(err)) from None
     root = Path(os.path.normpath(datasets))
     for key, path in (("train.data.train", recipe.train.data.train), ("train.data.eval_file",
                                                                         recipe.train.data.eval_file)):
@@ -352,7 +333,7 @@ class JobManager:
         listed = []
         for name, path in recipe_files(self.settings).items():
             try:
-                recipe = load_recipe(path)
+                recipe = Recipe.load(path)
             except ConfigError as err:
                 _LOG.warning("recipe %s is not offered: %s", path, err)
                 continue
@@ -370,7 +351,7 @@ class JobManager:
             if path is None:
                 raise HTTPException(404, f"recipe '{request.recipe}' does not exist: GET /train/recipes lists the "
                                          "recipes this server can run")
-            recipe, source = load_recipe(path), f"recipe {request.recipe}"
+            recipe, source = Recipe.load(path), f"recipe {request.recipe}"
         else:
             assert request.recipe_yaml is not None
             recipe, source = parse_recipe(request.recipe_yaml, self.datasets), "recipe_yaml"

@@ -160,20 +160,28 @@ class Recipe(_Strict):
     def load(cls, path: Path) -> Recipe:
         """Read a YAML recipe; relative data paths resolve against the recipe's folder."""
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
         except OSError as err:
             raise ConfigError(f"cannot read recipe {path}: {err.strerror}") from err
-        except (yaml.YAMLError, ValueError, RecursionError) as err:  # also a date like 2020-13-45, deep nesting
-            raise ConfigError(f"recipe {path} is not valid YAML: {one_line(err)}") from err
+        return cls.parse(text, f"recipe {path}", path.parent)
+
+    @classmethod
+    def parse(cls, text: str, source: str, folder: Path) -> Recipe:
+        """A recipe from YAML text (`source` names it in errors); relative data paths resolve against `folder`."""
+        try:
+            data = yaml.safe_load(text)
+        # PyYAML raises ValueError for an impossible date, RecursionError for deep nesting: bad input too
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as err:
+            raise ConfigError(f"{source} is not valid YAML: {one_line(err)[:300]}") from err
         if not isinstance(data, dict):
-            raise ConfigError(f"recipe {path} must hold a mapping")
+            raise ConfigError(f"{source} must be a YAML mapping: a whole recipe, as in recipes/*.yaml")
         try:
             recipe = cls.model_validate(data)
         except ValidationError as err:
             first = err.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "recipe"
-            raise ConfigError(f"recipe {path}: field '{where}': {first['msg']}") from err
-        return recipe.resolved(path.parent)
+            raise ConfigError(f"{source}: field '{where}': {first['msg']}") from err
+        return recipe.resolved(folder)
 
     def resolved(self, folder: Path) -> Recipe:
         data = self.train.data
