@@ -294,3 +294,17 @@ def test_metrics_count_answers_and_http_requests_by_route(tmp_path: Path) -> Non
                  'moe_http_request_duration_seconds_count{route="/items/{item_id}"} 2.0'):
         assert line in text
     assert "moe_queue_depth" not in text  # no runtime loaded: nothing read, nothing loaded
+
+
+def test_requests_served_by_a_mount_are_labelled_by_its_prefix(tmp_path: Path) -> None:
+    from moe_system.server import web
+
+    app = FastAPI()
+    log = io.StringIO()
+    observability.install(app, Settings(home=tmp_path), log_stream=log)
+    web.mount(app)
+    client = TestClient(app)
+    assert [client.get(path).status_code for path in ("/static/app.js", "/static/nope.js", "/nothing")] == [
+        200, 404, 404]
+    routes = [json.loads(line)["route"] for line in log.getvalue().splitlines()]
+    assert routes == ["/static/{path}", "/static/{path}", "unmatched"]

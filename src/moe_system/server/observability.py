@@ -89,13 +89,15 @@ def request_id_of(scope: Scope) -> str:
     return given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
-def route_of(scope: Scope) -> str:
+def route_of(scope: Scope, arrived: Scope | None = None) -> str:
     """The template of the route that served (or would serve) the request, e.g. `/conversations/{conversation_id}`;
-    a mount is its prefix plus `/{path}`."""
+    a mount is its prefix plus `/{path}`. `arrived`: the scope as it arrived, before routing rewrote its paths (a
+    mount moves its prefix into `root_path`)."""
     route = scope.get("route")
-    if route is None:  # refused before routing (429, 413): find the route it was meant for
-        app = scope.get("app")
-        route = next((r for r in getattr(app, "routes", ()) if r.matches(scope)[0] == Match.FULL), None)
+    if route is None:  # refused before routing (429, 413), or served by a mount: find the route it was meant for
+        arrived = arrived or scope
+        app = arrived.get("app") or scope.get("app")
+        route = next((r for r in getattr(app, "routes", ()) if r.matches(arrived)[0] == Match.FULL), None)
     if route is None:
         return UNMATCHED
     if isinstance(route, Mount):
@@ -117,6 +119,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = request_id_of(scope)
+        arrived = dict(scope)  # routing rewrites the scope's paths in place; the route label is found from this
         scope.setdefault("state", {})["request_id"] = request_id  # routes read it as `request.state.request_id`
         header = (REQUEST_ID_HEADER.encode(), request_id.encode())
         started = time.perf_counter()
@@ -146,11 +149,11 @@ class RequestContextMiddleware:
                 status = 500
                 raise
             finally:
-                self._finish(scope, status, time.perf_counter() - started)
+                self._finish(scope, arrived, status, time.perf_counter() - started)
 
-    def _finish(self, scope: Scope, status: int | None, seconds: float) -> None:
+    def _finish(self, scope: Scope, arrived: Scope, status: int | None, seconds: float) -> None:
         method = scope.get("method", "WS")
-        route = route_of(scope)
+        route = route_of(scope, arrived)
         status = status or 500  # the app ended without answering: uvicorn answers 500
         self.metrics.observe_http(method, route, status, seconds)
         client = scope.get("client")
