@@ -13,6 +13,8 @@ Measured:
 - `load`: `clients` clients, each sending its next request as soon as the last one ended, for `duration_s`
   seconds: requests, errors (a status other than 200, a broken stream, a stream without `[DONE]`), TTFT p50/p95/p99
   (request sent to first text), latency, and the aggregate completion tokens / duration.
+- `engine_ttft_mean_ms`: the server's own mean TTFT over the load (`moe_ttft_seconds` of `/metrics`: arrival at
+  the engine's scheduler to the first token); the rest of the client's TTFT is HTTP, routing and prompt building.
 - `speedup` = aggregate ÷ single tokens/s: what continuous batching buys (the peer is the same server serving one
   stream).
 """
@@ -49,7 +51,11 @@ def run(settings: Settings, clients: int = 32, duration_s: float = 120.0, single
         progress(f"one stream for {single_s:.0f} s")
         single = asyncio.run(_load(url, 1, single_s, max_tokens, ["base"]))
         progress(f"{clients} streams for {duration_s:.0f} s")
+        before = _engine_ttft(url)
         load = asyncio.run(_load(url, clients, duration_s, max_tokens, models))
+        after = _engine_ttft(url)
+        count = after[1] - before[1]
+        load["engine_ttft_mean_ms"] = round((after[0] - before[0]) / count * 1000, 1) if count else None
         status = httpx.get(f"{url}/status", headers=_auth(), timeout=30).json()
     speedup = load["tokens_per_s"] / single["tokens_per_s"] if single["tokens_per_s"] else None
     return {"model": status["model"], "backend": status["backend"], "max_batch": status["batch"]["max_batch"],
@@ -94,6 +100,16 @@ def _healthy(url: str) -> bool:
         return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
     except httpx.TransportError:
         return False
+
+
+def _engine_ttft(url: str) -> tuple[float, float]:
+    """(sum of seconds, count) of the server's `moe_ttft_seconds` over every expert: the engine's own time to
+    first token (arrival at the scheduler to the first token), without HTTP."""
+    text = httpx.get(f"{url}/metrics", headers=_auth(), timeout=30).text
+    total = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("moe_ttft_seconds_sum"))
+    count = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                if line.startswith("moe_ttft_seconds_count"))
+    return total, count
 
 
 def _models(url: str) -> list[str]:
