@@ -20,6 +20,12 @@ from moe_system.errors import (
     MoEError,
 )
 
+
+def error_json(message: str, kind: str, code: str | None = None) -> dict[str, dict[str, str | None]]:
+    """The one error shape: `{"error": {"message", "type", "code"}}`."""
+    return {"error": {"message": message, "type": kind, "code": code}}
+
+
 _STATUS: list[tuple[type[Exception], int, str]] = [  # first match wins
     (QueueFullError, 429, "rate_limit_error"),
     (ContextLengthError, 400, "invalid_request_error"),
@@ -35,7 +41,7 @@ _STATUS: list[tuple[type[Exception], int, str]] = [  # first match wins
 def moe_error(_: Request, err: Exception) -> JSONResponse:
     """An SDK error as OpenAI's error JSON, with the status its class maps to."""
     status, kind = next((status, kind) for cls, status, kind in _STATUS if isinstance(err, cls))
-    return JSONResponse({"error": {"message": str(err), "type": kind, "code": None}}, status_code=status,
+    return JSONResponse(error_json(str(err), kind), status_code=status,
                         headers={"Retry-After": "1"} if status == 429 else None)
 
 
@@ -47,5 +53,5 @@ def http_error(_: HTTPConnection, err: Exception) -> JSONResponse:
     """An HTTP error (401, 404, ...) in the same JSON shape as every other error."""
     assert isinstance(err, StarletteHTTPException)
     kind = _HTTP_KINDS.get(err.status_code, "server_error" if err.status_code >= 500 else "invalid_request_error")
-    return JSONResponse({"error": {"message": str(err.detail), "type": kind, "code": None}},
+    return JSONResponse(error_json(str(err.detail), kind),
                         status_code=err.status_code, headers=err.headers)

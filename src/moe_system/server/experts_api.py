@@ -32,6 +32,7 @@ from moe_system.client import MoEClient
 from moe_system.errors import ExpertError
 from moe_system.experts.registry import InstalledExpert
 from moe_system.server.auth import CurrentUser
+from moe_system.server.errors import error_json
 
 router = APIRouter(tags=["experts"])
 
@@ -110,7 +111,7 @@ def _reason(message: str, filename: str, home: Path) -> str:
 def error(status: int, message: str, code: str | None = None) -> JSONResponse:
     """An error in OpenAI's shape."""
     kind = "invalid_request_error" if status < 500 else "server_error"
-    return JSONResponse({"error": {"message": message, "type": kind, "code": code}}, status_code=status)
+    return JSONResponse(error_json(message, kind, code), status_code=status)
 
 
 # ---- the streamed multipart body

@@ -29,6 +29,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from moe_system.server.auth import bearer
+from moe_system.server.errors import error_json
 
 RATE_EXEMPT = frozenset({"/healthz"})
 UPLOAD_ROUTES = frozenset({("POST", "/experts")})
@@ -67,7 +68,7 @@ def user_of_scope(scope: Scope, users: Mapping[str, str]) -> str | None:
 
 
 def error_body(message: str, kind: str, code: str) -> bytes:
-    return json.dumps({"error": {"message": message, "type": kind, "code": code}}).encode()
+    return json.dumps(error_json(message, kind, code)).encode()
 
 
 async def refuse(scope: Scope, send: Send, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:

@@ -21,6 +21,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from moe_system.client import MoEClient, Response
 from moe_system.server.auth import CurrentUser
+from moe_system.server.errors import error_json
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -69,8 +70,7 @@ class ModelNotFound(Exception):
 
 
 def model_not_found(_: Request, err: Exception) -> JSONResponse:
-    return JSONResponse({"error": {"message": str(err), "type": "invalid_request_error", "code": "model_not_found"}},
-                        status_code=404)
+    return JSONResponse(error_json(str(err), "invalid_request_error", "model_not_found"), status_code=404)
 
 
 @router.get("/models")
