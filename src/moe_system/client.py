@@ -29,9 +29,10 @@ from moe_system.routing.decision import Candidate
 
 if TYPE_CHECKING:
     from moe_system.engine import Engine, Event
-    from moe_system.experts.batched import RowAdapters
+    from moe_system.engine.lora import RowAdapters
     from moe_system.experts.registry import InstalledExpert, Registry
     from moe_system.memory import ThreeLevelMemory
+    from moe_system.memory.summarizer import Summarize, SummarizerRef
     from moe_system.routing.router import Router
 
 Message = dict[str, str]
@@ -209,8 +210,8 @@ class MoEClient:
                 self._memory = ThreeLevelMemory(
                     config.database_url or self.settings.home / "memory", config.current_tokens,
                     config.obsolete_tokens, config.longterm_tokens,
-                    tokenizer=base_model_dir(self.settings, self._console), summarizer=config.summarizer,
-                    settings=self.settings)
+                    tokenizer=base_model_dir(self.settings, self._console), settings=self.settings,
+                    summarizer=None if config.summarizer is None else summarizer_ref(self.settings, config.summarizer))
             return self._memory
 
     def start_conversation(
@@ -358,6 +359,30 @@ class Conversation:
         return min(self.client.settings.memory.context_tokens, room)
 
 
+def summarizer_ref(settings: Settings, model: str) -> SummarizerRef:
+    """How the memory's worker builds a summarizer that asks `model` ("base" or an installed expert's name)."""
+    from moe_system.memory.summarizer import SummarizerRef
+
+    return SummarizerRef(f"{__name__}:model_summarizer", {"settings": settings.model_dump(mode="json"),
+                                                          "model": model})
+
+
+def model_summarizer(settings: dict[str, Any], model: str) -> Summarize:
+    """A `Summarize` that asks `model` ("base" or an installed expert's name), greedily, through the SDK: the
+    memory's LLM summarizer (`memory/summarizer.py`), built in its worker process from `summarizer_ref`."""
+    from moe_system.memory.summarizer import PROMPT, whole_sentences
+
+    client = MoEClient(Settings(**settings))
+    expert = None if model == "base" else model
+
+    def summarize(text: str, max_tokens: int) -> str:
+        prompt = PROMPT.format(notes=text, words=max(8, max_tokens * 2 // 3))
+        return whole_sentences(client.chat([{"role": "user", "content": prompt}], expert, max_tokens=max_tokens,
+                                           temperature=0.0, tools=False).text)
+
+    return summarize
+
+
 def _expert_defaults(chosen: Chosen, defaults: GenerationSettings) -> GenerationSettings:
     """The configured decoding defaults, with those the leading expert was validated with (its manifest's
     `generation`); options given with the request still win over both."""
@@ -370,7 +395,7 @@ def _expert_defaults(chosen: Chosen, defaults: GenerationSettings) -> Generation
 
 def _sample(engine: Engine, ids: list[int], params: Any, adapters: RowAdapters, seed: int) -> str:
     """Another answer to the same request, sampled with `seed` (for the tools that retry)."""
-    from moe_system.training.tools import RETRY_TEMPERATURE
+    from moe_system.tools.sql_check import RETRY_TEMPERATURE
 
     sampled = replace(params, temperature=RETRY_TEMPERATURE, seed=seed)
     return engine.generate([ids], sampled, [adapters])[0].text
@@ -387,7 +412,8 @@ class _ToolRun:
     sample: Callable[[int], str]
 
     def __call__(self, text: str) -> str:
-        from moe_system.training.tools import math_tool, sql_check_answer
+        from moe_system.tools.calculator import math_tool
+        from moe_system.tools.sql_check import sql_check_answer
 
         if "calculator" in self.names:
             text = math_tool(text)

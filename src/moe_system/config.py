@@ -18,9 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from moe_system.errors import ConfigError, one_line
-from moe_system.experts.manifest import NAME_PATTERN
 
 EMBEDDED_MODEL = "smollm2-135m-instruct"
+# An expert's name (the manifest checks names with it too); the config is a leaf, so the pattern lives here.
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
 
 def default_home() -> Path:

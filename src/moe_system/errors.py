@@ -45,3 +45,7 @@ class DatasetError(MoEError):
 def one_line(err: object) -> str:
     """An exception's text with its whitespace (newlines included) collapsed, for one-line messages."""
     return " ".join(str(err).split())
+
+
+class ToolError(MoEError):
+    """A tool (calculator, SQL check, sandbox) refused its input or failed on it; the message says why."""

@@ -18,8 +18,8 @@ from rich.console import Console
 from moe_system.base import ChatTokenizer, load_base
 from moe_system.config import GenerationSettings, Settings
 from moe_system.engine import Engine, SamplingParams, Scheduler, build_backend
+from moe_system.engine.lora import RowAdapters
 from moe_system.errors import ExpertError, InvalidRequestError
-from moe_system.experts.batched import RowAdapters
 from moe_system.experts.cache import ExpertCache
 
 if TYPE_CHECKING:

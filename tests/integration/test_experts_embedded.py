@@ -13,7 +13,8 @@ from peft import IA3Config, LoraConfig, get_peft_model
 from moe_system.base import load_base
 from moe_system.config import Settings
 from moe_system.engine import Engine, NativeBackend, SamplingParams
-from moe_system.experts.adapters import AdapterWeights, load_adapter
+from moe_system.engine.lora import AdapterWeights
+from moe_system.experts.adapters import load_adapter
 
 pytestmark = pytest.mark.integration
 

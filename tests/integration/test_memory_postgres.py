@@ -26,7 +26,7 @@ import pytest
 from moe_system.errors import MoEError
 from moe_system.memory.store import Budgets, MemoryStore, MessageRow, NewChunk, NewFact
 from moe_system.memory.stores import is_postgres, open_store
-from moe_system.routing.text import stems
+from moe_system.text.words import stems
 
 pytestmark = pytest.mark.integration
 

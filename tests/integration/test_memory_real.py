@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from moe_system.bench.memory import answered, truncation
+from moe_system.client import summarizer_ref
 from moe_system.config import Settings
 from moe_system.data.conversation import synthetic_conversation
 from moe_system.memory import ThreeLevelMemory
@@ -48,10 +49,10 @@ PLACES = ["the fish market", "Nordnes park", "the Fløyen trail", "Bryggen", "th
 
 def test_the_base_model_rewrites_long_term_summaries_when_asked(tmp_path: Path, tokenizer: str,
                                                                 model_home: Path) -> None:
-    """`summarizer="base"`: the worker process has the embedded model rewrite the long-term summaries once it is
-    idle (shorter, labelled with the turns they cover), and the tiers stay within their budgets."""
+    """`summarizer_ref(settings, "base")`: the worker process has the embedded model rewrite the long-term
+    summaries once it is idle (shorter, labelled with the turns they cover), and the tiers stay within budget."""
     with ThreeLevelMemory(tmp_path / "mem", 200, 400, 4000, tokenizer=tokenizer, vectors=False,
-                          summarizer="base", settings=Settings(home=model_home)) as mem:
+                          summarizer=summarizer_ref(Settings(home=model_home), "base")) as mem:
         for day in range(1, 41):
             mem.add_message("c", "user", f"On day {day} I walked {day * 3} km past {PLACES[day % 6]} with my dog "
                                          f"Rex, and we met {day % 7 + 2} other dogs.", user_id="u")

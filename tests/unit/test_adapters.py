@@ -15,9 +15,9 @@ from safetensors.torch import save_file
 from transformers import PreTrainedModel
 
 from moe_system.engine import DecodeBatch, Engine, HFBackend, NativeBackend, SamplingParams
+from moe_system.engine.lora import AdapterBatch, AdapterWeights, RowAdapters
 from moe_system.errors import ExpertError
-from moe_system.experts.adapters import AdapterWeights, load_adapter
-from moe_system.experts.batched import AdapterBatch, RowAdapters
+from moe_system.experts.adapters import load_adapter
 
 from .conftest import make_gpt2, make_llama
 

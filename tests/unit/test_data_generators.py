@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from moe_system.data import EVAL_SEED_MIN, GENERATORS, DataError, get_generator
-from moe_system.training.tools import safe_eval_program
+from moe_system.tools.calculator import safe_eval_program
 
 N = 500
 KEY = {"sql": "question", "python": "prompt", "math": "question"}

@@ -19,12 +19,12 @@ from moe_system.experts.registry import Registry
 from moe_system.routing.decision import Candidate, RoutingDecision
 from moe_system.routing.evaluation import evaluate, load_examples
 from moe_system.routing.hierarchical import HierarchicalRouter
-from moe_system.routing.languages import _PATTERNS, named_languages
 from moe_system.routing.learned import BASE, LinearRouter, TrainingSet, bundled_examples, training_set
 from moe_system.routing.profiles import ExpertProfile
 from moe_system.routing.router import Router, Strategies
 from moe_system.routing.rules import RuleRouter
-from moe_system.routing.text import is_russian, normalize, stems
+from moe_system.text.languages import _PATTERNS, named_languages
+from moe_system.text.words import is_russian, normalize, stems
 
 SQL = ExpertProfile("sql", keywords=("sql", "query", "group by", "table", "запрос", "таблица"),
                     exclude_keywords=("what is sql", "что такое sql"), category="code", priority=0.6)  # fmt: skip

@@ -8,20 +8,11 @@ from typing import get_args
 
 import pytest
 
-from moe_system.errors import MoEError
+from moe_system.errors import MoEError, ToolError
 from moe_system.experts.manifest import Manifest, ToolName
-from moe_system.training.tools import (
-    TOOLS,
-    ToolError,
-    check_sql,
-    format_number,
-    math_tool,
-    run_select,
-    safe_eval_program,
-    schema_database,
-    split_sql,
-    sql_tool,
-)
+from moe_system.tools import TOOLS
+from moe_system.tools.calculator import format_number, math_tool, safe_eval_program
+from moe_system.tools.sql_check import check_sql, run_select, schema_database, split_sql, sql_tool
 
 # ---- safe_eval_program
 

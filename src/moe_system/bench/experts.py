@@ -77,7 +77,7 @@ def run(
 ) -> dict[str, Any]:
     """Run the benchmark and return the numbers (see module docstring)."""
     from moe_system.engine import Engine, SamplingParams
-    from moe_system.experts.batched import AdapterBatch
+    from moe_system.engine.lora import AdapterBatch
     from moe_system.experts.cache import ExpertCache
     from moe_system.runtime import Runtime
 

@@ -114,8 +114,8 @@ def run(profiles: Sequence[ExpertProfile], examples: Sequence[RoutingExample], t
 def _latency(route: Callable[[str], RoutingDecision], texts: Sequence[str], passes: int) -> dict[str, float]:
     """p50 / p99 / mean milliseconds of one call, caches cleared before each pass, after one warm-up call."""
     from moe_system.routing.features import features
-    from moe_system.routing.languages import named_languages
-    from moe_system.routing.text import stem
+    from moe_system.text.languages import named_languages
+    from moe_system.text.words import stem
 
     route("warm-up: load whatever loads on first use")
     times = []
@@ -138,8 +138,8 @@ def _peer(strategies: Any, held_out: Sequence[RoutingExample], train: Sequence[R
     from semantic_router.encoders import DenseEncoder
     from semantic_router.routers import IndexedRouter
 
-    from moe_system.routing.embeddings import encode
     from moe_system.routing.learned import BASE
+    from moe_system.text.embeddings import encode
 
     class MiniLM(DenseEncoder):  # type: ignore[misc]
         """The same all-MiniLM-L6-v2 our semantic strategy uses."""

@@ -5,7 +5,7 @@ interest, 1 to 4 steps, with exact answers (integers or at most two decimals).
 The answer the math expert is taught to give: a short worked solution in the user's language, a ```python block
 with a tiny program of assignments and arithmetic that ends with `answer = ...` (the expert's calculator tool
 runs it), and a final `Answer: <number>` / `Ответ: <number>` line (always with a decimal point, so it parses the
-same in both languages). Every item is checked: the calculator tool (`training.tools.safe_eval_program`) run
+same in both languages). Every item is checked: the calculator tool (`tools.calculator.safe_eval_program`) run
 on its program gives its answer.
 
     moe data generate math --n 3000 --seed 0 -o math-train.jsonl
@@ -23,7 +23,7 @@ from fractions import Fraction
 from typing import Any
 
 from moe_system.data.common import chat_example, collect, difficulty, item_id, ru_plural
-from moe_system.training.tools import safe_eval_program
+from moe_system.tools.calculator import safe_eval_program
 
 TASK = "math"
 Num = Fraction | int

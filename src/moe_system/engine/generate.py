@@ -19,11 +19,11 @@ from typing import Any, Literal
 import torch
 
 from moe_system.engine.backends.base import Backend
+from moe_system.engine.lora import RowAdapters
 from moe_system.engine.params import SamplingParams
 from moe_system.engine.sampling import choose_token
 from moe_system.engine.text import Decode, IncrementalDetokenizer, StopStringMatcher
 from moe_system.errors import ContextLengthError, InvalidRequestError
-from moe_system.experts.batched import RowAdapters
 
 FinishReason = Literal["stop", "length", "time", "cancelled"]
 

@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from moe_system.engine.generate import Completion, DecodeBatch, Engine, Event
+from moe_system.engine.lora import RowAdapters
 from moe_system.engine.params import SamplingParams
 from moe_system.errors import MoEError
-from moe_system.experts.batched import RowAdapters
 
 Deliver = Callable[["Event | BaseException"], None]
 

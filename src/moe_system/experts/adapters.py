@@ -1,4 +1,4 @@
-"""Adapter weights in the form the engine applies them: one `SiteDelta` per adapted linear layer.
+"""PEFT adapter folders read into the form the engine applies them (`engine/lora.py`): a `SiteDelta` per linear.
 
 A PEFT adapter folder (`adapter_config.json` + `adapter_model.safetensors`) is read once into plain tensors,
 as transposed views with their scale kept aside, so that loading one is little more than reading the file,
@@ -23,69 +23,21 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
+from moe_system.engine.lora import SITE_NAMES, AdapterWeights, BaseLinear, Site, SiteDelta
 from moe_system.errors import ExpertError, one_line
-
-SITE_NAMES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-Site = tuple[int, str]  # (layer index, projection name)
 
 _KEY = re.compile(
     r"^base_model\.model\.(?:model\.)?layers\.(\d+)\.(?:self_attn|mlp)\.(\w+?)\."
     r"(lora_A\.weight|lora_B\.weight|lora_magnitude_vector|ia3_l)$"
 )
 _SUPPORTED_TYPES = {"LORA", "IA3"}
-
-
-class BaseLinear(Protocol):
-    """What adapter loading needs from a base linear layer (the engine's `FrozenLinear` is one)."""
-
-    in_features: int
-    out_features: int
-    bias: torch.Tensor | None
-    row_norms_sq: torch.Tensor  # [out] float32
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
-
-
-@dataclass
-class SiteDelta:
-    """What one adapter changes in one linear layer (any field may be None)."""
-
-    a: torch.Tensor | None = None  # [in, r]
-    b: torch.Tensor | None = None  # [r, out]
-    scale: float = 1.0  # of the low-rank term
-    in_scale: torch.Tensor | None = None  # [in]
-    out_scale: torch.Tensor | None = None  # [out]
-    out_shift: torch.Tensor | None = None  # [out]
-
-    @property
-    def rank(self) -> int:
-        return 0 if self.a is None else self.a.shape[1]
-
-    @property
-    def nbytes(self) -> int:
-        parts = (self.a, self.b, self.in_scale, self.out_scale, self.out_shift)
-        return sum(t.numel() * t.element_size() for t in parts if t is not None)
-
-
-@dataclass(eq=False)  # identity equality: the batch builder compares adapters by object
-class AdapterWeights:
-    """One loaded adapter: its deltas by site. `name` is for messages and metrics."""
-
-    name: str
-    kind: str
-    sites: dict[Site, SiteDelta]
-
-    @property
-    def nbytes(self) -> int:
-        return sum(delta.nbytes for delta in self.sites.values())
 
 
 def load_adapter(

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import torch
 
+from moe_system.engine.lora import AdapterWeights, BaseLinear, Site
 from moe_system.errors import ExpertError
-from moe_system.experts.adapters import AdapterWeights, BaseLinear, Site, load_adapter
+from moe_system.experts.adapters import load_adapter
 from moe_system.experts.package import ADAPTER_KINDS
 
 

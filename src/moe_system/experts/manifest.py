@@ -25,11 +25,11 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
+from moe_system.config import NAME_PATTERN
 from moe_system.errors import ManifestError, one_line
 
 MANIFEST_FILE = "manifest.json"
 
-NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 SEMVER_PATTERN = (
     r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
     r"(?:-((?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
@@ -37,7 +37,7 @@ SEMVER_PATTERN = (
 )
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
-ToolName = Literal["calculator", "sql_check"]  # the names of `moe_system.training.tools.TOOLS`
+ToolName = Literal["calculator", "sql_check"]  # the names of `moe_system.tools.TOOLS`
 
 _NAME_RE = re.compile(NAME_PATTERN)
 _SEMVER_RE = re.compile(SEMVER_PATTERN)

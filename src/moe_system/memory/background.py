@@ -17,7 +17,7 @@ from moe_system.memory.facts import SUBJECT_WORDS, THIRD_PARTY, extract_facts, s
 from moe_system.memory.retrieval import to_blob
 from moe_system.memory.store import LOW_WATER, Budgets, MemoryStore, NewChunk, NewFact
 from moe_system.memory.summarizer import Summarize
-from moe_system.routing.text import stems
+from moe_system.text.words import stems
 
 INDEX_BATCH = 256  # messages indexed per step (facts embedded together)
 WRITE_BATCH = 16  # messages written per transaction

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from moe_system.memory.facts import FIRST_PERSON, sentences
 from moe_system.memory.store import ChunkRow, MessageRow
-from moe_system.routing.text import stems as text_stems
+from moe_system.text.words import stems as text_stems
 
 WINDOW_TOKENS = 360  # source tokens per obsolete chunk (the kept part stays under MiniLM's 256-token window)
 OBSOLETE_RATIO = 0.5

@@ -18,8 +18,8 @@ import numpy as np
 
 from moe_system.memory.facts import VALUE_LIKE, sentences
 from moe_system.memory.store import Kind, MemoryStore
-from moe_system.routing.embeddings import DIM
-from moe_system.routing.text import stems as text_stems
+from moe_system.text.embeddings import DIM
+from moe_system.text.words import stems as text_stems
 
 RRF_K = 60
 VECTOR_WEIGHT = 0.5

@@ -1,5 +1,6 @@
 """The optional LLM summarizer: rewrites the long-term tier's extractive summaries with the base model or an
-expert (`memory.summarizer`), in the worker and only when it has nothing else to do.
+expert (`memory.summarizer`), in the worker and only when it has nothing else to do. The model comes from the
+caller, as a `Summarize` callable built from a `SummarizerRef` (the SDK's is `client.model_summarizer`).
 
 Off the hot path twice over: compression never waits for it (a summary is written extractively first, and the
 tiers are within budget without it), and the worker runs it between batches, so new messages are indexed and
@@ -10,7 +11,9 @@ a few seconds, so it keeps up with a conversation, not with an import of 750,000
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from moe_system.memory.facts import sentences
@@ -23,19 +26,23 @@ PROMPT = ("Notes from a conversation:\n{notes}\n\nSummarize the notes above in a
 Summarize = Callable[[str, int], str]  # (text, at most this many tokens) -> summary
 
 
-def model_summarizer(settings: Any, model: str) -> Summarize:
-    """A `Summarize` that asks `model` ("base" or an installed expert's name), greedily, through the SDK."""
-    from moe_system.client import MoEClient
+@dataclass(frozen=True)
+class SummarizerRef:
+    """How to build the `Summarize` callable in whichever process needs it (the memory's worker is a separate
+    process, so it gets this reference, not a live object): `factory` is an importable `"module:function"` that is
+    called with `options` (JSON values) and returns the callable. The caller that holds a model (the SDK,
+    `client.summarizer_ref`) makes one; the memory never builds a model itself."""
 
-    client = MoEClient(settings)
-    expert = None if model == "base" else model
+    factory: str
+    options: dict[str, Any] = field(default_factory=dict)
 
-    def summarize(text: str, max_tokens: int) -> str:
-        prompt = PROMPT.format(notes=text, words=max(8, max_tokens * 2 // 3))
-        return whole_sentences(client.chat([{"role": "user", "content": prompt}], expert, max_tokens=max_tokens,
-                                           temperature=0.0, tools=False).text)
+    def build(self) -> Summarize:
+        module, _, name = self.factory.partition(":")
+        function: Callable[..., Summarize] = getattr(importlib.import_module(module), name)
+        return function(**self.options)
 
-    return summarize
+    def to_json(self) -> dict[str, Any]:
+        return {"factory": self.factory, "options": self.options}
 
 
 def whole_sentences(text: str) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import subprocess
 import sys
 import threading
@@ -32,14 +31,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from moe_system.errors import InvalidRequestError, MoEError
-from moe_system.experts.manifest import NAME_PATTERN
 from moe_system.memory.background import Compaction
 from moe_system.memory.context import Context, Line, assemble
 from moe_system.memory.facts import FIRST_PERSON, THIRD_PARTY
 from moe_system.memory.retrieval import VectorIndex, fuse, query_stems, snippet
 from moe_system.memory.store import Budgets, FactRow, Kind
 from moe_system.memory.stores import is_postgres, open_store, sqlite_path
-from moe_system.memory.summarizer import model_summarizer
+from moe_system.memory.summarizer import SummarizerRef
 from moe_system.memory.tokens import base_tokenizer_dir, token_counter
 
 if TYPE_CHECKING:
@@ -68,22 +66,20 @@ class ThreeLevelMemory:
         tokenizer: str | Path | None = None,
         vectors: bool = True,
         background: bool = True,
-        summarizer: str | None = None,
+        summarizer: SummarizerRef | None = None,
         settings: Settings | None = None,
     ) -> None:
         """`path`: an SQLite file or folder (default `MOE_HOME/memory`) or a `postgresql://` URL.
         `tokenizer`: a Hugging Face tokenizer folder (default: the configured base model's).
         `vectors=False` keeps retrieval lexical only (no MiniLM); `background=False` compresses in `flush()`
-        in this process instead of a worker process. `summarizer`: "base" or an expert's name, to rewrite the
-        long-term summaries with that model when the worker is idle (summarizer.py), with `settings` (default:
-        the loaded settings); `flush` does not wait for it unless `background=False`."""
+        in this process instead of a worker process. `summarizer`: how to build the model that rewrites the
+        long-term summaries when the worker is idle (summarizer.py; the SDK's `client.summarizer_ref`); `flush`
+        does not wait for it unless `background=False`. `settings`: for the default `path` (default: loaded)."""
         for name, value in (("current_tokens", current_tokens), ("obsolete_tokens", obsolete_tokens),
                             ("longterm_tokens", longterm_tokens)):
             if not isinstance(value, int) or value < 100:
                 raise InvalidRequestError(f"{name} must be an integer of at least 100, not {value!r}")
-        if summarizer is not None and not re.fullmatch(NAME_PATTERN, summarizer):
-            raise InvalidRequestError(f"summarizer must be 'base' or an expert's name, not {summarizer!r}")
-        if settings is None and (path is None or summarizer is not None):
+        if settings is None and path is None:
             from moe_system.config import load_settings
 
             settings = load_settings()
@@ -101,10 +97,10 @@ class ThreeLevelMemory:
         self._background = background
         self._worker: Any = None
         self._executor: ThreadPoolExecutor | None = None
-        self._summarizer = None if summarizer is None else (summarizer, settings)
+        self._summarizer = summarizer
         self._compaction = None if background else Compaction(
             self.store, self.budgets, self.count_tokens, self._embed if vectors else None,
-            None if summarizer is None else model_summarizer(settings, summarizer))
+            None if summarizer is None else summarizer.build())
 
     # ---- writing
 
@@ -135,8 +131,7 @@ class ThreeLevelMemory:
                 config = {"target": self.target, "lock": self._lock_path(), "tokenizer": self.tokenizer,
                           "vectors": self.vectors, "budgets": dataclasses.asdict(self.budgets)}
                 if self._summarizer is not None:
-                    name, settings = self._summarizer
-                    config |= {"summarizer": name, "settings": settings.model_dump(mode="json")}
+                    config |= {"summarizer": self._summarizer.to_json()}
                 self._worker = subprocess.Popen(
                     [sys.executable, "-m", "moe_system.memory.worker", json.dumps(config)],
                     stdin=subprocess.PIPE, start_new_session=True)
@@ -276,7 +271,7 @@ class ThreeLevelMemory:
             return self._executor
 
     def _embed(self, texts: list[str]) -> Any:
-        from moe_system.routing.embeddings import encode
+        from moe_system.text.embeddings import encode
 
         return encode(texts)
 

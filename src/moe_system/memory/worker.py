@@ -41,15 +41,14 @@ def worker_main(argv: Sequence[str]) -> None:
         store = open_store(config["target"], checkpoints=True)
         embed = None
         if config["vectors"]:
-            from moe_system.routing.embeddings import encode
+            from moe_system.text.embeddings import encode
 
             embed = encode
         summarize = None
         if config.get("summarizer"):
-            from moe_system.config import Settings
-            from moe_system.memory.summarizer import model_summarizer
+            from moe_system.memory.summarizer import SummarizerRef
 
-            summarize = model_summarizer(Settings(**config["settings"]), config["summarizer"])
+            summarize = SummarizerRef(**config["summarizer"]).build()
         work = Compaction(store, Budgets(**config["budgets"]), token_counter(config["tokenizer"]), embed, summarize)
         stdin = sys.stdin.fileno()
         try:

@@ -16,7 +16,7 @@ from typing import Any
 
 from moe_system.errors import InvalidRequestError
 from moe_system.routing.decision import RoutingDecision
-from moe_system.routing.text import is_russian
+from moe_system.text.words import is_russian
 
 BASE_LABEL = "base"  # how the base model (null) is named in reports
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "data" / "routing"  # train.jsonl, test.jsonl (held out)

@@ -1,5 +1,5 @@
 """Sparse features of a request for the learned routers: stems, stem bigrams, character n-grams and a few
-shape flags and the programming languages named (`languages.py`), weighted TF-IDF and L2-normalized.
+shape flags and the programming languages named (`text/languages.py`), weighted TF-IDF and L2-normalized.
 
 Character n-grams (3-5, inside words) carry Russian morphology and typos that whole words miss; stem
 bigrams carry intent ("write query", "напиш функц"); the flags carry what words do not: numbers, arithmetic,
@@ -18,9 +18,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from moe_system.routing.languages import named_languages
 from moe_system.routing.rules import ABOUT_PHRASES
-from moe_system.routing.text import normalize, stem
+from moe_system.text.languages import named_languages
+from moe_system.text.words import normalize, stem
 
 _WORD = re.compile(r"\w+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")

@@ -6,7 +6,7 @@ examples) labelled with the expert; the bundled routing examples (`data/routing/
 an installed expert or the base model (those for experts not installed are left out); and, for every expert
 keyword, questions *about* it ("What is a join?", "Что такое запрос?") labelled base, since the routing
 convention sends those to the base model. Base-model requests that name only languages no installed expert
-covers are left out: the rules settle those (`languages.py`), and as examples they would teach the classifier
+covers are left out: the rules settle those (`text/languages.py`), and as examples they would teach the classifier
 that "write a function" means the base model. The held-out `test.jsonl` is never used here.
 
 Multinomial logistic regression (scikit-learn, class-balanced) is fitted once per registry revision; the
@@ -27,8 +27,8 @@ from safetensors.numpy import load_file, save_file
 from moe_system.routing.decision import Candidate, RoutingDecision
 from moe_system.routing.evaluation import bundled_split
 from moe_system.routing.features import Vectorizer
-from moe_system.routing.languages import covered_languages, uncovered
 from moe_system.routing.profiles import ExpertProfile
+from moe_system.text.languages import covered_languages, uncovered
 
 BASE = "__base__"  # the base model's label inside stored classifiers (None in decisions)
 ABOUT_TEMPLATES = ("What is {k}?", "Explain {k}.", "Why is {k} useful?", "Что такое {k}?", "Объясни, что такое {k}.")

@@ -7,7 +7,7 @@ sequence contiguously, so "queries" matches "query", "выборку" matches "�
 stronger evidence than one word); a matched exclude keyword rules it out. Phrases that mark a question *about*
 a topic ("what is", "explain", "что такое") lower the confidence, since those go to the base model by the
 routing convention. A request that names programming languages, none of which an installed expert covers
-("a JavaScript function", "скрипт на bash"; see `languages.py`), goes to the base model outright. Matching
+("a JavaScript function", "скрипт на bash"; see `text/languages.py`), goes to the base model outright. Matching
 walks the request once, looking keywords up by their first stem, so it costs microseconds whatever the number
 of experts.
 """
@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from moe_system.routing.decision import Candidate, RoutingDecision
-from moe_system.routing.languages import covered_languages, uncovered
 from moe_system.routing.profiles import ExpertProfile
-from moe_system.routing.text import stems
+from moe_system.text.languages import covered_languages, uncovered
+from moe_system.text.words import stems
 
 # Openings of questions about a topic, explanations and small talk (the base model's side of the convention).
 ABOUT_PHRASES = (

@@ -2,7 +2,7 @@
 expert fitted on data.
 
 A request's score for a label is the mean cosine similarity of its `TOP_K` nearest examples of that label
-(embeddings from `embeddings.py`). The examples are `learned.training_set`'s (the experts' own requests and
+(embeddings from `text/embeddings.py`). The examples are `learned.training_set`'s (the experts' own requests and
 requests for the base model). Each expert's threshold is fitted leave-one-out on the varied, hand-written
 requests among them (an expert's own examples come from one generator and sit too close to each other
 to calibrate on): the value that best separates that expert's requests from the rest (F1). An expert
@@ -43,7 +43,7 @@ class SemanticRouter:
         cls, texts: Sequence[str], labels: Sequence[str], calibrate: Sequence[bool] | None = None
     ) -> SemanticRouter:
         """Embed the examples; fit thresholds on the rows `calibrate` marks (all rows when None)."""
-        from moe_system.routing.embeddings import encode
+        from moe_system.text.embeddings import encode
 
         router = cls(labels, encode(texts), {})
         chosen = np.asarray(calibrate, dtype=bool)[router.order] if calibrate is not None and any(calibrate) \
@@ -69,7 +69,7 @@ class SemanticRouter:
         return dict(zip(self.names, row.tolist(), strict=True))
 
     def route(self, text: str, vector: np.ndarray | None = None) -> RoutingDecision:
-        from moe_system.routing.embeddings import encode
+        from moe_system.text.embeddings import encode
 
         scores = self.scores(encode([text])[0] if vector is None else vector)
         ranked = sorted(scores, key=lambda label: -scores[label])

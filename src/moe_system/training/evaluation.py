@@ -11,13 +11,14 @@ Items are JSONL, one object a line; keys other than these are ignored:
   returns the same rows as the gold one: a multiset, in order only when the gold query has ORDER BY, numbers
   equal within 1e-6. Only one SELECT / WITH statement runs, read-only, for at most 2 s.
 - python: `prompt`, `entry_point`, `tests` (Python source with asserts). The answer's code, then the tests,
-  run in a subprocess (`python -I -B`) in a fresh folder under `MOE_HOME/tmp`, with rlimits (CPU, 1 GiB address
-  space, file size, no core files) and a wall-clock timeout (10 s); correct when every test ran and it exits
-  with status 0. The code runs as module `solution`, so its `if __name__ == "__main__":` block does not.
+  run in the sandbox (`tools/sandbox.py`: `python -I -B` in a fresh folder under `MOE_HOME/tmp`, with rlimits
+  for CPU, 1 GiB address space, file size and core files) and a wall-clock timeout (10 s); correct when every
+  test ran and it exits with status 0. The code runs as module `solution`, so its `if __name__ == "__main__":`
+  block does not.
 - math: `question`, `answer` (a number). Correct when the answer's final number is within 1e-6 (relative) of
   it: the first number after the last `Answer:` / `Ответ:`, else the last number of the text.
 
-Decoding is greedy. Tools (`tools.py`, applied by the SDK) post-process an expert's answers only when its
+Decoding is greedy. Tools (`moe_system.tools`, applied by the SDK) post-process an expert's answers only when its
 manifest lists them:
 `calculator` runs a math answer's ```python block and rewrites its `Answer:` line; `sql_check` runs the
 greedy query on an empty copy of the schema and, when it fails, samples up to three more candidates
@@ -29,27 +30,23 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import resource
 import secrets
-import signal
 import sqlite3
-import subprocess
-import sys
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager, suppress
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from moe_system.errors import MoEError, one_line
+from moe_system.errors import MoEError, ToolError, one_line
 from moe_system.experts.spec import parse_expert_spec
-from moe_system.training.tools import ToolError, extract_code, run_select
+from moe_system.tools.code import extract_code
+from moe_system.tools.sandbox import run_python
+from moe_system.tools.sql_check import run_select
 
 TASKS = ("sql", "python", "math")
 REQUIRED_KEYS = {
@@ -60,8 +57,7 @@ REQUIRED_KEYS = {
 DEFAULT_MAX_TOKENS = {"sql": 256, "python": 512, "math": 512}
 PYTHON_TIMEOUT_S = 10.0
 GOLD_TIMEOUT_S = 30.0  # the gold query is trusted, but may be slow on a large --db
-MEMORY_LIMIT_BYTES = 1 << 30
-FILE_LIMIT_BYTES = 16 << 20
+MEMORY_LIMIT_MB = 1024
 REL_TOL = 1e-6
 
 
@@ -298,64 +294,18 @@ print(sys.argv[1], flush=True)
 
 
 def score_python(item: Mapping[str, Any], answer: str, timeout_s: float = PYTHON_TIMEOUT_S, *, scratch: Path) -> bool:
-    """Whether the answer's code passes the item's tests, run in a subprocess in a fresh folder under `scratch`
-    (removed afterwards) with resource limits and a wall-clock timeout: exit status 0 after the last test.
+    """Whether the answer's code passes the item's tests, run in the sandbox (`tools.sandbox`) in a fresh folder
+    under `scratch` with resource limits and a wall-clock timeout: exit status 0 after the last test.
     Tests that define `check(candidate)` without calling it are called with the entry point."""
     tests = item["tests"]
     if re.search(r"^def check\(", tests, re.M) and not re.search(r"^check\(", tests, re.M):
         tests += f"\n\ncheck({item['entry_point']})\n"
-    scratch.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="eval-", dir=scratch) as name:
-        folder = Path(name)
-        (folder / "solution.py").write_text(extract_code(answer, "python") + "\n", encoding="utf-8")
-        (folder / "tests.py").write_text(tests, encoding="utf-8")
-        (folder / "driver.py").write_text(_DRIVER, encoding="utf-8")
-        token = secrets.token_hex(16)
-        with open(folder / "stdout.txt", "w+b") as stdout:
-            status = _run_sandboxed(folder, ["driver.py", token], stdout, timeout_s)
-            stdout.seek(max(0, stdout.seek(0, os.SEEK_END) - 4096))
-            finished = stdout.read().rstrip().endswith(token.encode())
-        return status == 0 and finished
-
-
-def _run_sandboxed(folder: Path, args: list[str], stdout: IO[bytes], timeout_s: float) -> int | None:
-    """The exit status of `python -I -B *args` run in `folder`, or None on a timeout. Its whole process group
-    is killed afterwards, so nothing it started outlives it."""
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(folder), "TMPDIR": str(folder), "LANG": "C.UTF-8"}
-    limits = _limits(timeout_s)
-    process = subprocess.Popen(
-        [sys.executable, "-I", "-B", *args], cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=stdout,
-        stderr=subprocess.DEVNULL, start_new_session=True,
-        preexec_fn=lambda: _apply_limits(limits),  # only setrlimit calls: safe to run between fork and exec
-    )  # fmt: skip
-    try:
-        return process.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        return None
-    finally:
-        with suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-def _limits(timeout_s: float) -> list[tuple[int, int]]:
-    """(resource, value) pairs, capped at the current hard limits so that setrlimit cannot fail."""
-    wanted = [
-        (resource.RLIMIT_CPU, math.ceil(timeout_s) + 1),
-        (resource.RLIMIT_AS, MEMORY_LIMIT_BYTES),
-        (resource.RLIMIT_FSIZE, FILE_LIMIT_BYTES),
-        (resource.RLIMIT_CORE, 0),
-    ]
-    capped = []
-    for kind, value in wanted:
-        hard = resource.getrlimit(kind)[1]
-        capped.append((kind, value if hard == resource.RLIM_INFINITY else min(value, hard)))
-    return capped
-
-
-def _apply_limits(limits: list[tuple[int, int]]) -> None:
-    for kind, value in limits:
-        resource.setrlimit(kind, (value, value))
+    token = secrets.token_hex(16)
+    result = run_python(
+        _DRIVER, timeout_s=timeout_s, memory_mb=MEMORY_LIMIT_MB, args=[token], scratch=scratch,
+        files={"solution.py": extract_code(answer, "python") + "\n", "tests.py": tests},
+    )
+    return result.returncode == 0 and result.stdout.rstrip().endswith(token)
 
 
 # ---- the evaluation loop

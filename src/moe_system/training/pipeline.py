@@ -34,10 +34,11 @@ from safetensors.torch import load_file, save_file
 from moe_system.base import load_base
 from moe_system.config import Settings
 from moe_system.engine import Engine, NativeBackend, SamplingParams
+from moe_system.engine.lora import RowAdapters
 from moe_system.errors import ConfigError
 from moe_system.experts.adapters import from_peft
-from moe_system.experts.batched import RowAdapters
 from moe_system.experts.package import EXAMPLE_PROMPTS_FILE
+from moe_system.tools.calculator import math_tool
 from moe_system.training.callbacks import default_callbacks
 from moe_system.training.config import Recipe
 from moe_system.training.data import Example, load_dataset
@@ -46,7 +47,6 @@ from moe_system.training.encode import encode_dataset, pad_token_id
 from moe_system.training.evaluation import build_prompt, load_items, score_math, score_python, score_sql
 from moe_system.training.models import adapter_model, expert_model
 from moe_system.training.splits import contamination_check, eval_item_text, require_clean, split_dataset
-from moe_system.training.tools import math_tool
 from moe_system.training.trainer import Trainer
 
 PROJECT_KEY = "project.key"

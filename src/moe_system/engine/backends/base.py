@@ -12,8 +12,7 @@ from typing import Any
 
 import torch
 
-from moe_system.experts.adapters import BaseLinear, Site
-from moe_system.experts.batched import RowAdapters
+from moe_system.engine.lora import BaseLinear, RowAdapters, Site
 
 
 class Backend(ABC):

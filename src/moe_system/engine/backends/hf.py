@@ -3,7 +3,7 @@ model's own `DynamicCache`. Slower than the native backend, but works for every 
 
 Experts work here too wherever the model names its decoder linears like Llama does
 (`layers.N.self_attn.q_proj`, `layers.N.mlp.down_proj`, ...: Gemma, Phi-3-small, Mistral, Qwen, ...): each
-such `nn.Linear` gets a `forward` that applies the current batch's per-row adapters (`experts.batched`).
+such `nn.Linear` gets a `forward` that applies the current batch's per-row adapters (`engine/lora.py`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ import torch.nn.functional as F
 from transformers import DynamicCache, PreTrainedModel
 
 from moe_system.engine.backends.base import Backend
+from moe_system.engine.lora import SITE_NAMES, AdapterBatch, RowAdapters, Site, SiteBatch
 from moe_system.errors import ExpertError
-from moe_system.experts.adapters import SITE_NAMES, Site
-from moe_system.experts.batched import AdapterBatch, RowAdapters, SiteBatch
 
 _SITE = re.compile(r"^(?:.*\.)?layers\.(\d+)\.(?:self_attn|mlp)\.(\w+)$")
 

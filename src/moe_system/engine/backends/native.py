@@ -21,8 +21,7 @@ from transformers import PreTrainedModel
 
 from moe_system.engine.backends.base import Backend
 from moe_system.engine.kernels import FrozenLinear
-from moe_system.experts.adapters import Site
-from moe_system.experts.batched import AdapterBatch, RowAdapters
+from moe_system.engine.lora import AdapterBatch, RowAdapters, Site
 
 NATIVE_MODEL_TYPES = frozenset({"llama", "mistral", "qwen2", "qwen3"})
 

@@ -1,8 +1,15 @@
-"""Mixed-expert batches: every row of a batch gets its own adapter (or several, weighted, or none).
+"""Adapters as the engine applies them: per-linear deltas (`SiteDelta`), one loaded adapter (`AdapterWeights`)
+and mixed-expert batches (`AdapterBatch`), where every row of a batch gets its own adapter, several weighted, or none.
 
-The S-LoRA / Punica idea on CPU. Instead of splitting a batch into one sub-batch per adapter (what PEFT's
-`adapter_names=` does, one forward pass per adapter), the rows' adapter matrices are gathered once per batch
-into stacked tensors, and each linear applies them to all rows together:
+Every supported method (LoRA, DoRA, IA3) reduces to the same pieces per linear y = W x + bias:
+
+    y' = W (x * in_scale) * out_scale + out_shift + scale * (x @ a) @ b
+
+(`experts/adapters.py` converts PEFT files into these pieces.)
+
+Mixed-expert batches follow the S-LoRA / Punica idea on CPU. Instead of splitting a batch into one sub-batch
+per adapter (what PEFT's `adapter_names=` does, one forward pass per adapter), the rows' adapter matrices are
+gathered once per batch into stacked tensors, and each linear applies them to all rows together:
 
     y = W (x * in_scale) * out_scale + out_shift + bmm(bmm(x, A_rows), B_rows)   (B_rows pre-scaled)
 
@@ -23,10 +30,60 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
-from moe_system.experts.adapters import AdapterWeights, Site, SiteDelta
+SITE_NAMES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+Site = tuple[int, str]  # (layer index, projection name)
+
+
+class BaseLinear(Protocol):
+    """What adapter loading needs from a base linear layer (the engine's `FrozenLinear` is one)."""
+
+    in_features: int
+    out_features: int
+    bias: torch.Tensor | None
+    row_norms_sq: torch.Tensor  # [out] float32
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+@dataclass
+class SiteDelta:
+    """What one adapter changes in one linear layer (any field may be None)."""
+
+    a: torch.Tensor | None = None  # [in, r]
+    b: torch.Tensor | None = None  # [r, out]
+    scale: float = 1.0  # of the low-rank term
+    in_scale: torch.Tensor | None = None  # [in]
+    out_scale: torch.Tensor | None = None  # [out]
+    out_shift: torch.Tensor | None = None  # [out]
+
+    @property
+    def rank(self) -> int:
+        return 0 if self.a is None else self.a.shape[1]
+
+    @property
+    def nbytes(self) -> int:
+        parts = (self.a, self.b, self.in_scale, self.out_scale, self.out_shift)
+        return sum(t.numel() * t.element_size() for t in parts if t is not None)
+
+
+@dataclass(eq=False)  # identity equality: the batch builder compares adapters by object
+class AdapterWeights:
+    """One loaded adapter: its deltas by site. `name` is for messages and metrics."""
+
+    name: str
+    kind: str
+    sites: dict[Site, SiteDelta]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(delta.nbytes for delta in self.sites.values())
+
+
+# ---- mixed-expert batches
 
 RowAdapters = tuple[tuple[AdapterWeights, float], ...]  # () = the plain base model
 Linear = Callable[[torch.Tensor], torch.Tensor]

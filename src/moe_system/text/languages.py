@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
-from moe_system.routing.text import normalize
+from moe_system.text.words import normalize
 
 _CONTEXT = r"(?:in|using|на|для)\s+"  # "in Go", "using Rust", "на Rust", "для Go"
 _CODE_NOUN = r"(?:code|program|programs|script|function|functions|class|struct|module|package|library|app|" \
