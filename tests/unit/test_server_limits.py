@@ -251,7 +251,7 @@ def test_each_request_logs_one_json_line(tmp_path: Path) -> None:
     assert line["event"] == "request" and line["request_id"] == "req-1" and line["level"] == "info"
     assert (line["method"], line["path"], line["route"], line["status"]) == ("GET", "/items/7", "/items/{item_id}",
                                                                              200)
-    assert line["duration_ms"] >= 0 and line["user"] == api_keys(Settings(server={"api_keys": [KEY]}))[KEY]
+    assert line["duration_ms"] >= 0 and line["user"] == api_keys(Settings(server={"api_keys": [KEY]})).user(KEY)
     assert KEY not in app.log.getvalue() and "secret-in-query" not in app.log.getvalue()
     assert missing["route"] == "unmatched" and missing["status"] == 404 and missing["user"] is None
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -24,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from moe_system.base.source import ModelSource
-from moe_system.durable import fsync_tree
+from moe_system.durable import replace_folder
 
 MARKER = "moe_source.json"
 _CONVERT_STEPS = ("tokenizer", "dequantize weights", "save safetensors")
@@ -109,10 +108,7 @@ def _convert(source: ModelSource, target: Path, console: Console) -> None:
             }
             (staging / MARKER).write_text(json.dumps(marker, indent=2))
             progress.update(task, advance=1, description="converting: done")
-        fsync_tree(staging)
-        if target.exists():  # a stale, unmarked folder from an older crash
-            shutil.rmtree(target)
-        os.replace(staging, target)
+        replace_folder(staging, target)  # over a stale, unmarked folder from an older crash, if any
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from moe_system.base import base_model_dir
 from moe_system.config import Settings
+from moe_system.durable import write_atomic
 from moe_system.errors import ModelNotFoundError
 
 CACHE_FILE = "weights_sha256.json"
@@ -46,7 +45,7 @@ def weights_sha256(model_dir: Path, cache_dir: Path) -> str:
                 digest.update(block)
     value = digest.hexdigest()
     cache[key] = {"files": signature, "sha256": value}
-    _write_atomic(cache_dir / CACHE_FILE, cache)
+    write_atomic(cache_dir / CACHE_FILE, json.dumps(cache, indent=1))
     return value
 
 
@@ -63,17 +62,3 @@ def _read_cache(path: Path) -> dict[str, Any]:
         return {}
     return data if isinstance(data, dict) else {}
 
-
-def _write_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON to a temporary sibling, fsync it and rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -1,14 +1,16 @@
-"""Shared pieces of the benchmarks: prompts (English and Russian), a median timer, memory readings."""
+"""Shared pieces of the benchmarks: prompts (English and Russian), a median timer, percentiles, memory readings and
+the left-padded batches a Hugging Face peer generates from."""
 
 from __future__ import annotations
 
 import resource
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psutil
+import torch
 
 PROMPTS = [
     "Write a short story about a robot who learns to paint pictures of the sea at night.",
@@ -38,3 +40,21 @@ def rss_mb() -> float:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The `q`-quantile (0..1) of `values`, linearly interpolated between the closest ranks (numpy's default)."""
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def left_padded(rows: Sequence[Sequence[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token id rows as one left-padded batch for a Hugging Face `generate`: (input_ids, attention_mask),
+    both [batch, longest]."""
+    longest = max(len(row) for row in rows)
+    ids = torch.tensor([[pad] * (longest - len(row)) + list(row) for row in rows])
+    mask = torch.tensor([[0] * (longest - len(row)) + [1] * len(row) for row in rows])
+    return ids, mask

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from moe_system.bench.common import PROMPTS, median_time, peak_rss_mb, rss_mb
+from moe_system.bench.common import PROMPTS, left_padded, median_time, peak_rss_mb, rss_mb
 from moe_system.config import Settings
 
 
@@ -47,9 +47,7 @@ def run(settings: Settings, new_tokens: int = 64, repeats: int = 3, batch: int =
     pad = runtime.tokenizer.tokenizer.pad_token_id or 0
 
     def hf_generate(rows: list[list[int]], count: int) -> None:
-        longest = max(len(r) for r in rows)
-        ids = torch.tensor([[pad] * (longest - len(r)) + r for r in rows])
-        mask = torch.tensor([[0] * (longest - len(r)) + [1] * len(r) for r in rows])
+        ids, mask = left_padded(rows, pad)
         with torch.inference_mode():
             model.generate(
                 input_ids=ids, attention_mask=mask, max_new_tokens=count, min_new_tokens=count,

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
-from moe_system.bench.common import PROMPTS, median_time, rss_mb
+from moe_system.bench.common import PROMPTS, left_padded, median_time, rss_mb
 from moe_system.config import Settings
 
 SITES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -172,9 +172,7 @@ def _peft(
         swaps.append(time.perf_counter() - started)
 
     pad = runtime.tokenizer.tokenizer.pad_token_id or 0
-    longest = max(len(p) for p in prompts)
-    ids = torch.tensor([[pad] * (longest - len(p)) + p for p in prompts])
-    mask = torch.tensor([[0] * (longest - len(p)) + [1] * len(p) for p in prompts])
+    ids, mask = left_padded(prompts, pad)
 
     def generate(**extra: Any) -> None:
         with torch.inference_mode():

@@ -30,6 +30,7 @@ from typing import Any
 
 import psutil
 
+from moe_system.bench.common import percentile
 from moe_system.data.conversation import PlantedFact, SyntheticConversation, synthetic_conversation
 from moe_system.errors import InvalidRequestError
 from moe_system.memory import Context, ThreeLevelMemory
@@ -37,11 +38,6 @@ from moe_system.memory import Context, ThreeLevelMemory
 _SEGMENT = re.compile(r"\[#(\d+)[\] ](?:(?!\[#\d+[\] ]).)*", re.DOTALL)  # a turn label and the text under it
 CONVERSATION = "bench"
 USER = "bench-user"
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _ms(seconds: float) -> float:
@@ -131,17 +127,17 @@ def run_one(conversation: SyntheticConversation, budget: int, tokenizer: str, ma
                     "add_messages_per_s": round(len(conversation.messages) / add_s, 1),
                     "add_tokens_per_s": round(conversation.tokens / add_s),
                     "add_message_ms": {"p50": _ms(statistics.median(latencies)),
-                                       "p99": _ms(_percentile(latencies, 0.99)), "max": _ms(max(latencies))},
+                                       "p99": _ms(percentile(latencies, 0.99)), "max": _ms(max(latencies))},
                     "add_message_while_compressing_ms": {
                         "calls": len(busy), "p50": _ms(statistics.median(busy)) if busy else None,
-                        "p99": _ms(_percentile(busy, 0.99)) if busy else None},
+                        "p99": _ms(percentile(busy, 0.99)) if busy else None},
                     "until_compressed_s": round(ingest_s, 1),
                     "tokens_per_s_with_compression": round(conversation.tokens / ingest_s),
                 },
                 "tiers": {key: stats[key] for key in ("current_tokens", "obsolete_tokens", "longterm_tokens",
                                                       "facts", "messages")},
                 "build_context_ms": {"calls": len(timings), "p50": _ms(statistics.median(timings)),
-                                     "p95": _ms(_percentile(timings, 0.95)), "max": _ms(max(timings))},
+                                     "p95": _ms(percentile(timings, 0.95)), "max": _ms(max(timings))},
                 "context_tokens": {"max": max(sizes), "limit": max_tokens},
                 "recall": {"questions": len(conversation.facts), "answered": hits,
                            "rate": round(hits / len(conversation.facts), 3), "strictly": strict,

@@ -25,7 +25,6 @@ import asyncio
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from typing import Any
 
 import httpx
 
-from moe_system.bench.common import PROMPTS
+from moe_system.bench.common import PROMPTS, percentile
 from moe_system.config import Settings
 from moe_system.errors import MoEError
 
@@ -178,6 +177,5 @@ async def _one(http: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
 def _percentiles(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {"p50": None, "p95": None, "p99": None, "max": None}
-    cuts = statistics.quantiles(values, n=100, method="inclusive") if len(values) > 1 else values * 99
-    return {"p50": round(cuts[49], 1), "p95": round(cuts[94], 1), "p99": round(cuts[98], 1),
-            "max": round(max(values), 1)}
+    return {"p50": round(percentile(values, 0.5), 1), "p95": round(percentile(values, 0.95), 1),
+            "p99": round(percentile(values, 0.99), 1), "max": round(max(values), 1)}

@@ -11,8 +11,6 @@ same items. Files are JSONL, written atomically; an existing file is only replac
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -22,6 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from moe_system.cli.common import err, out
+from moe_system.durable import write_atomic
 
 app = typer.Typer(help="Generate training and evaluation data for the starter experts.", no_args_is_help=True)
 
@@ -39,18 +38,14 @@ def _check_format(fmt: str) -> None:
 
 
 def _write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
-    """Write one JSON document per line to a temporary file beside `path`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
+    """One JSON document per line, written atomically (`durable.write_atomic`)."""
+
+    def write(temp: Path) -> None:
+        with temp.open("w", encoding="utf-8") as file:
             for record in records:
                 file.write(json.dumps(record, ensure_ascii=False) + "\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    write_atomic(path, write)
 
 
 @app.command("generate")

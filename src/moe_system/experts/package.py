@@ -41,6 +41,7 @@ from typing import Any, Literal
 
 from safetensors import SafetensorError, safe_open
 
+from moe_system.durable import write_atomic
 from moe_system.errors import ManifestError, PackageError, one_line
 from moe_system.experts.manifest import MANIFEST_FILE, Integrity, Manifest, manifest_from_adapter_config
 from moe_system.experts.signing import fingerprint, load_private_key, public_key_b64, sign, signing_message, verify
@@ -480,38 +481,31 @@ def _readme(manifest: Manifest) -> str:
 def _write_archive(output: Path, members: Mapping[str, Path | bytes]) -> None:
     """Write a deterministic tar.gz atomically: sorted members, mtime 0, root-owned, 0644/0755, no user names."""
     folders = {str(p) for rel in members for p in PurePosixPath(rel).parents if str(p) != "."}
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            with (
-                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
-                tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
-            ):
-                for rel in sorted(folders | members.keys()):
-                    info = tarfile.TarInfo(rel)
-                    info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
-                    if rel in folders:
-                        info.type, info.mode = tarfile.DIRTYPE, 0o755
-                        tar.addfile(info)
-                        continue
-                    content = members[rel]
-                    info.mode = 0o644
-                    if isinstance(content, bytes):
-                        info.size = len(content)
-                        tar.addfile(info, io.BytesIO(content))
-                    else:
-                        info.size = os.stat(content).st_size
-                        with open(content, "rb") as handle:
-                            tar.addfile(info, handle)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, output)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+
+    def write(temp: Path) -> None:
+        with (
+            temp.open("wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+        ):
+            for rel in sorted(folders | members.keys()):
+                info = tarfile.TarInfo(rel)
+                info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+                if rel in folders:
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    tar.addfile(info)
+                    continue
+                content = members[rel]
+                info.mode = 0o644
+                if isinstance(content, bytes):
+                    info.size = len(content)
+                    tar.addfile(info, io.BytesIO(content))
+                else:
+                    info.size = os.stat(content).st_size
+                    with open(content, "rb") as handle:
+                        tar.addfile(info, handle)
+
+    write_atomic(output, write)
 
 
 def build_package(

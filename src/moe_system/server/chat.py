@@ -26,7 +26,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from moe_system.client import MoEClient, Response, Stream
 from moe_system.errors import MoEError
-from moe_system.server.auth import LOCAL_USER, CurrentUser, bearer, user_of
+from moe_system.server.auth import LOCAL_USER, CurrentUser, token_of
 from moe_system.server.errors import http_error
 from moe_system.server.openai_api import ModelNotFound, expert_of
 
@@ -109,12 +109,12 @@ async def chat(body: ChatRequest, request: Request, user: CurrentUser) -> dict[s
 
 
 @router.websocket("/ws/chat")
-async def ws_chat(websocket: WebSocket, token: str | None = Query(None)) -> None:
+async def ws_chat(websocket: WebSocket) -> None:
     """Chat over a WebSocket: each JSON message (the `/chat` body) is answered with events; many turns a socket.
     The key comes as `?token=` (browsers cannot set headers here) or an `Authorization` header; without a valid one
     the handshake is answered 401 (or, where the server cannot send an HTTP answer, closed with 1008)."""
     try:
-        user = user_of(websocket.app.state.api_keys, token or bearer(websocket.headers.get("authorization")))
+        user = websocket.app.state.api_keys.require(token_of(websocket.scope))
     except HTTPException as err:
         if "websocket.http.response" in websocket.scope.get("extensions", {}):  # uvicorn: a real HTTP 401
             await websocket.send_denial_response(http_error(websocket, err))

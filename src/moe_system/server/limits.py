@@ -16,52 +16,22 @@ Pure ASGI rather than `BaseHTTPMiddleware`, which would buffer streamed answers 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from moe_system.server.auth import bearer
+from moe_system.server.auth import ApiKeys, token_of
 from moe_system.server.errors import error_json
 
 RATE_EXEMPT = frozenset({"/healthz"})
 UPLOAD_ROUTES = frozenset({("POST", "/experts")})
 MAX_CALLERS = 10_000  # buckets kept; the least recently seen caller's is dropped first (it comes back full)
-
-
-# ---- who is calling
-
-
-def token_of(scope: Scope) -> str | None:
-    """The API key the request presents: a Bearer header, else (WebSockets from browsers) `?token=`."""
-    token = bearer(Headers(scope=scope).get("authorization"))
-    if token is None:
-        values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
-        token = values[0] if values else None
-    return token.strip() if token else None
-
-
-def key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def users_by_hash(api_keys: Mapping[str, str]) -> dict[str, str]:
-    """{sha256 of a key: its user id} for the server's keys: a token is looked up by its hash, so neither the
-    lookup's time nor a log line ever depends on the key itself."""
-    return {key_hash(key): user for key, user in api_keys.items()}
-
-
-def user_of_scope(scope: Scope, users: Mapping[str, str]) -> str | None:
-    """The user of the request's key, or None (no key, or not one of the server's)."""
-    token = token_of(scope)
-    return users.get(key_hash(token)) if token else None
 
 
 # ---- errors
@@ -122,13 +92,13 @@ class LimitsMiddleware:
     """Rate and size limits in front of the app (see the module docstring)."""
 
     def __init__(self, app: ASGIApp, *, rate_per_minute: int, burst: int, max_body_bytes: int,
-                 max_upload_bytes: int, users: Mapping[str, str], clock: Callable[[], float] = time.monotonic) -> None:
+                 max_upload_bytes: int, keys: ApiKeys, clock: Callable[[], float] = time.monotonic) -> None:
         self.app = app
         self.buckets = TokenBuckets(rate_per_minute, burst, clock) if rate_per_minute > 0 else None
         self.rate_per_minute = rate_per_minute
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
-        self.users = users
+        self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -153,7 +123,7 @@ class LimitsMiddleware:
         await _BodyCounter(self.app, limit)(scope, receive, send)
 
     def _caller(self, scope: Scope) -> str:
-        user = user_of_scope(scope, self.users)
+        user = self.keys.user(token_of(scope))
         if user is not None:
             return "user:" + user
         client = scope.get("client")

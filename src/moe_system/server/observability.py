@@ -26,7 +26,6 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Mapping
 from typing import Any, TextIO
 
 import structlog
@@ -39,8 +38,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from moe_system.config import Settings
 from moe_system.server import metrics as metrics_routes
-from moe_system.server.auth import api_keys
-from moe_system.server.limits import LimitsMiddleware, error_body, user_of_scope, users_by_hash
+from moe_system.server.auth import ApiKeys, api_keys, token_of
+from moe_system.server.limits import LimitsMiddleware, error_body
 from moe_system.server.metrics import Metrics
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -56,14 +55,13 @@ def install(app: FastAPI, settings: Settings, log_stream: TextIO | None = None) 
     app.state.metrics = Metrics(lambda: _loaded_runtime(app))
     app.include_router(metrics_routes.router)
     keys = app.state.api_keys if hasattr(app.state, "api_keys") else api_keys(settings)
-    users = users_by_hash(keys)
     app.add_middleware(LimitsMiddleware, rate_per_minute=server.rate_limit_per_minute, burst=server.rate_limit_burst,
-                       max_body_bytes=server.max_body_bytes, max_upload_bytes=server.max_upload_bytes, users=users)
+                       max_body_bytes=server.max_body_bytes, max_upload_bytes=server.max_upload_bytes, keys=keys)
     if server.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=server.cors_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Request-ID", "Retry-After"], max_age=600)
     app.add_middleware(RequestContextMiddleware, logger=request_logger(server.log_json, log_stream),
-                       metrics=app.state.metrics, users=users)
+                       metrics=app.state.metrics, keys=keys)
 
 
 def _loaded_runtime(app: FastAPI) -> Any:
@@ -108,11 +106,11 @@ def route_of(scope: Scope, arrived: Scope | None = None) -> str:
 class RequestContextMiddleware:
     """Request id, the request's log line and its HTTP metrics (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, *, logger: Any, metrics: Metrics, users: Mapping[str, str]) -> None:
+    def __init__(self, app: ASGIApp, *, logger: Any, metrics: Metrics, keys: ApiKeys) -> None:
         self.app = app
         self.logger = logger
         self.metrics = metrics
-        self.users = users
+        self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -161,5 +159,5 @@ class RequestContextMiddleware:
         # the path as sent (still percent-encoded: no control characters to forge a console line with)
         path = scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"]
         log("request", method=method, path=path[:300], route=route, status=status,
-            duration_ms=round(seconds * 1000, 1), user=user_of_scope(scope, self.users),
+            duration_ms=round(seconds * 1000, 1), user=self.keys.user(token_of(scope)),
             client=client[0] if client else None)

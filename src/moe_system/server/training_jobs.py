@@ -57,7 +57,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import moe_system
 from moe_system.config import Settings
-from moe_system.durable import fsync_dir
+from moe_system.durable import write_atomic
 from moe_system.errors import ConfigError, InvalidRequestError, one_line
 from moe_system.server.auth import CurrentUser
 from moe_system.training.callbacks import METRICS_FILE
@@ -120,17 +120,6 @@ class Job:
         data = json.loads(path.read_text(encoding="utf-8"))
         known = {f.name for f in fields(cls)}
         return cls(**{key: value for key, value in data.items() if key in known})
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file and a rename, both flushed: a crash leaves the old or the new file."""
-    staging = path.with_name(f".{path.name}.tmp")
-    with staging.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(staging, path)
-    fsync_dir(path.parent)
 
 
 def recover(root: Path) -> list[Job]:

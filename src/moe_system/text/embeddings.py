@@ -14,8 +14,6 @@ so the memory can embed a query while its lexical search runs. Batches of long t
 
 from __future__ import annotations
 
-import os
-import tempfile
 import threading
 import warnings
 from collections.abc import Sequence
@@ -24,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from moe_system.durable import write_atomic
 from moe_system.errors import ConfigError
 
 DIM = 384
@@ -70,15 +69,13 @@ def _onnx_file() -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     names = ["input_ids", "attention_mask", "token_type_ids"]
     example = torch.ones((1, 4), dtype=torch.long)
-    with tempfile.TemporaryDirectory(dir=target.parent) as folder, warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's deprecation and tracer notes; the graph is checked by use
-        staged = Path(folder) / "model.onnx"
-        torch.onnx.export(
+        write_atomic(target, lambda staged: torch.onnx.export(
             _Hidden(), (example, example, torch.zeros_like(example)), str(staged), input_names=names,
             output_names=["hidden"], opset_version=17, dynamo=False,
             dynamic_axes={name: {0: "batch", 1: "seq"} for name in [*names, "hidden"]},
-        )
-        os.replace(staged, target)
+        ))
     return target
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import psutil
 from safetensors.torch import save_file
 
+from moe_system.durable import write_atomic
 from moe_system.training.config import TrainConfig
 from moe_system.training.state import prune_checkpoints, save_checkpoint
 from moe_system.training.trainer import Callback, Trainer
@@ -166,11 +167,9 @@ def default_callbacks(config: TrainConfig) -> list[Callback]:
 
 
 def _save_weights(trainer: Trainer, folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    staging = folder / ".trainable.partial"
-    save_file({k: v.detach().contiguous() for k, v in trainer.trainable.items()}, staging)
-    os.replace(staging, folder / "trainable.safetensors")
-    (folder / "state.json").write_text(trainer.state.to_json(), encoding="utf-8")
+    tensors = {k: v.detach().contiguous() for k, v in trainer.trainable.items()}
+    write_atomic(folder / "trainable.safetensors", lambda temp: save_file(tensors, temp))
+    write_atomic(folder / "state.json", trainer.state.to_json())
 
 
 def plot_loss_curve(metrics_path: Path, output: Path) -> None:

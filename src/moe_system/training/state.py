@@ -12,7 +12,6 @@ pieces reproduces the uninterrupted run bit for bit.
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 from dataclasses import asdict, dataclass
@@ -23,7 +22,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from moe_system.durable import fsync_dir, fsync_tree
+from moe_system.durable import replace_folder
 from moe_system.errors import MoEError, one_line
 
 STATE_FILE = "state.json"
@@ -63,11 +62,7 @@ def save_checkpoint(
     save_file({"torch": torch.get_rng_state()}, staging / RNG_FILE,
               metadata={"python": json.dumps(_python_rng_state())})
     (staging / STATE_FILE).write_text(state.to_json(), encoding="utf-8")
-    fsync_tree(staging)
-    if folder.exists():
-        shutil.rmtree(folder)
-    os.replace(staging, folder)
-    fsync_dir(folder.parent)
+    replace_folder(staging, folder)
     return folder
 
 
