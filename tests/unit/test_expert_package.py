@@ -20,15 +20,7 @@ from safetensors.torch import save_file
 
 from moe_system.errors import ManifestError, PackageError
 from moe_system.experts.manifest import Manifest
-from moe_system.experts.package import (
-    build_package,
-    check_folder,
-    extract_package,
-    file_hashes,
-    sign_package,
-    verify_folder,
-    verify_package,
-)
+from moe_system.experts.package import build_package, sign_package
 from moe_system.experts.signing import (
     fingerprint,
     generate_keypair,
@@ -37,6 +29,8 @@ from moe_system.experts.signing import (
     signing_message,
     verify,
 )
+from moe_system.experts.unpack import check_folder, extract_package
+from moe_system.experts.verify import file_hashes, verify_folder, verify_package
 
 SHA = "cd" * 32
 DESCRIPTION = "Writes SQL queries."

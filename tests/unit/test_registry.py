@@ -19,9 +19,10 @@ from safetensors.torch import save_file
 from moe_system.base.fingerprint import CACHE_FILE, weights_sha256
 from moe_system.config import Settings
 from moe_system.errors import ExpertError, ModelNotFoundError, PackageError
-from moe_system.experts.package import build_package, extract_package, sign_package
+from moe_system.experts.package import build_package, sign_package
 from moe_system.experts.registry import STAGING, Registry
 from moe_system.experts.signing import fingerprint, generate_keypair
+from moe_system.experts.unpack import extract_package
 
 BASE = "ab" * 32
 OTHER_BASE = "cd" * 32
@@ -261,6 +262,20 @@ def test_base_model_mismatch(registry: Registry, adapter: Path, packages: Path, 
     message = str(refused.value)
     assert "tiny-base" in message and OTHER_BASE[:12] in message and BASE[:12] in message
     assert not (home / "experts" / "sql").exists()
+
+
+def test_a_kind_that_cannot_run_is_refused(registry: Registry, tmp_path: Path, packages: Path, home: Path) -> None:
+    """`kind: solver` is a valid manifest, but nothing runs it yet: installing one is a clear error, even unsigned
+    installs allowed, and nothing is left behind."""
+    source = tmp_path / "solver"
+    source.mkdir()
+    save_file({"embed.weight": torch.zeros(8, 4)}, str(source / "model.safetensors"))
+    manifest = {"name": "sudoku", "version": "0.1.0", "kind": "solver", "base_model": {"name": "none", "sha256": BASE}}
+    (source / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    build_package(source, packages / "sudoku-0.1.0.expert")
+    with pytest.raises(ExpertError, match="of kind 'solver', which this release cannot run .*not installed"):
+        registry.install(packages / "sudoku-0.1.0.expert", base_sha256=BASE, allow_unsigned=True)
+    assert registry.list() == [] and not (home / "experts" / "sudoku").exists()
 
 
 def test_duplicate_refused_unless_replace(registry: Registry, adapter: Path, packages: Path) -> None:

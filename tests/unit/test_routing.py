@@ -13,8 +13,9 @@ from safetensors.torch import save_file
 
 from moe_system.config import Settings
 from moe_system.errors import InvalidRequestError
+from moe_system.experts.layout import EXAMPLE_PROMPTS_FILE
 from moe_system.experts.manifest import Manifest
-from moe_system.experts.package import EXAMPLE_PROMPTS_FILE, build_package
+from moe_system.experts.package import build_package
 from moe_system.experts.registry import Registry
 from moe_system.routing.decision import Candidate, RoutingDecision
 from moe_system.routing.evaluation import evaluate, load_examples

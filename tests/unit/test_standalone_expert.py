@@ -10,9 +10,11 @@ import torch
 
 from moe_system.engine import NativeBackend
 from moe_system.errors import ExpertError, PackageError
+from moe_system.experts.layout import MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE
 from moe_system.experts.manifest import Manifest
-from moe_system.experts.package import MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, build_package, verify_package
+from moe_system.experts.package import build_package
 from moe_system.experts.standalone import load_standalone, save_standalone
+from moe_system.experts.verify import verify_package
 from moe_system.training.config import ExpertModelConfig
 from moe_system.training.models import expert_model
 

@@ -77,8 +77,8 @@ def _publisher_key(folder: Path) -> str:
 def _install_starters(client: Any, folder: Path, publisher: str) -> None:
     """Install every package of `folder` whose name and version are not installed yet."""
     from moe_system.base.fingerprint import base_sha256
-    from moe_system.experts.package import verify_package
     from moe_system.experts.registry import Registry, trusting
+    from moe_system.experts.verify import verify_package
 
     settings = trusting(client.settings, publisher)
     installed = {(e.name, e.version) for e in client.registry.list()}

@@ -217,7 +217,7 @@ def verify(
     json_output: JsonOpt = False,
 ) -> None:
     """Check every file hash and the signature; exits with code 2 on any mismatch."""
-    from moe_system.experts.package import verify_package
+    from moe_system.experts.verify import verify_package
 
     settings = load_settings()
     result = verify_package(file, _max_bytes(settings), scratch=settings.home / "tmp")  # a folder: in place

@@ -21,7 +21,7 @@ import torch
 from moe_system.engine.lora import AdapterWeights, BaseLinear, Site
 from moe_system.errors import ExpertError
 from moe_system.experts.adapters import load_adapter
-from moe_system.experts.package import ADAPTER_KINDS
+from moe_system.experts.layout import ADAPTER_KINDS
 
 
 @dataclass

@@ -35,9 +35,11 @@ from typing import Any, Self
 from moe_system.config import Settings
 from moe_system.durable import fsync_dir, fsync_tree
 from moe_system.errors import ExpertError
+from moe_system.experts.layout import RUNNABLE_KINDS
 from moe_system.experts.manifest import MANIFEST_FILE, Manifest, semver_key
-from moe_system.experts.package import Verification, check_folder, extract_package, verify_folder
 from moe_system.experts.sources import open_source
+from moe_system.experts.unpack import check_folder, extract_package
+from moe_system.experts.verify import Verification, verify_folder
 
 DB_FILE = "registry.db"
 SCHEMA_VERSION = 1
@@ -252,9 +254,15 @@ class Registry:
             shutil.rmtree(work, ignore_errors=True)
 
     def _check(self, verification: Verification, base_sha256: str, allow_unsigned: bool) -> None:
-        """Refuse a package built for another base model, or one not signed by a trusted publisher."""
+        """Refuse a package of a kind this release cannot run, one built for another base model, or one not signed by
+        a trusted publisher."""
         manifest = verification.manifest
         label = f"expert '{manifest.name}' {manifest.version}"
+        if manifest.kind not in RUNNABLE_KINDS:
+            raise ExpertError(
+                f"{label} is of kind '{manifest.kind}', which this release cannot run (it runs "
+                f"{', '.join(sorted(RUNNABLE_KINDS))}); it was not installed"
+            )
         if manifest.base_model.sha256 != base_sha256:
             raise ExpertError(
                 f"{label} was built for base model '{manifest.base_model.name}' "

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moe_system.errors import ExpertError, PackageError
+from moe_system.experts.layout import PACKAGE_SUFFIX
 from moe_system.experts.manifest import MANIFEST_FILE
-from moe_system.experts.package import PACKAGE_SUFFIX
 
 GIT_SCHEMES = ("https://", "http://", "ssh://", "file://")
 GIT_TIMEOUT_S = 300

@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from moe_system.errors import ExpertError, one_line
-from moe_system.experts.package import MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE
+from moe_system.experts.layout import MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE
 
 _TIED_HEAD = "lm_head.weight"
 

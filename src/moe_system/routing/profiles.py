@@ -15,12 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from moe_system.experts.package import (
-    DEFAULT_MAX_BYTES,
-    EXAMPLE_PROMPTS_FILE,
-    extract_package,
-    verify_folder,
-)
+from moe_system.experts.layout import DEFAULT_MAX_BYTES, EXAMPLE_PROMPTS_FILE
+from moe_system.experts.unpack import extract_package
+from moe_system.experts.verify import verify_folder
 
 if TYPE_CHECKING:
     from moe_system.experts.manifest import Manifest

@@ -37,7 +37,7 @@ from moe_system.engine import Engine, NativeBackend, SamplingParams
 from moe_system.engine.lora import RowAdapters
 from moe_system.errors import ConfigError
 from moe_system.experts.adapters import from_peft
-from moe_system.experts.package import EXAMPLE_PROMPTS_FILE
+from moe_system.experts.layout import EXAMPLE_PROMPTS_FILE
 from moe_system.tools.calculator import math_tool
 from moe_system.training.callbacks import default_callbacks
 from moe_system.training.config import Recipe
@@ -326,8 +326,9 @@ def _package(recipe: Recipe, model: Any, run_dir: Path, settings: Settings, resu
              dataset_sha256: str, prompts: Sequence[str]) -> Path:
     from moe_system.base.fingerprint import base_sha256
     from moe_system.base.source import resolve_source
+    from moe_system.experts.layout import WEIGHTS_FILE
     from moe_system.experts.manifest import Manifest
-    from moe_system.experts.package import WEIGHTS_FILE, build_package, sign_package
+    from moe_system.experts.package import build_package, sign_package
     from moe_system.experts.standalone import save_standalone
 
     folder = run_dir / "package"
