@@ -29,6 +29,7 @@ demo: setup
 	$(MOE) demo --experts experts
 
 test: setup
+	.venv/bin/lint-imports
 	$(PY) -m pytest -q tests
 
 test-unit: setup
@@ -43,8 +44,11 @@ serve: setup
 bench: setup
 	$(MOE) bench decode
 
+# ruff (style), mypy (types of src/) and import-linter (the layers of docs/architecture.md)
 lint: setup
 	.venv/bin/ruff check src tests benchmarks
+	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 clean:
 	rm -rf .venv build dist src/*.egg-info .pytest_cache

@@ -235,3 +235,22 @@ def test_bf16_autocast_trains_with_fp32_master_weights(tmp_path: Path) -> None:
     assert all(p.dtype == torch.float32 for p in half.trainable.values())
     difference = max(float((full.trainable[k] - half.trainable[k]).abs().max()) for k in full.trainable)
     assert 0 < difference < 5e-2  # bf16 rounding moves the weights a little, not a lot
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_one_lora_step_on_cuda_then_resume(tmp_path: Path) -> None:
+    """On a GPU host the batches go to the model's device: LoRA steps run on CUDA, the weights change there, and a
+    checkpoint written from CUDA tensors resumes."""
+    model = lora_model().to("cuda")
+    before = {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
+    cfg = config(optim={"max_steps": 2}, run={"save_every": 1, "eval_every": 2})
+    trainer = train(tmp_path, cfg, model=model)
+    assert trainer.device.type == "cuda" and trainer.state.step == 2
+    after = weights(trainer)
+    assert all(tensor.is_cuda for tensor in after.values())
+    assert any(not torch.equal(before[k], after[k]) for k in after)
+    assert all(record["loss"] == record["loss"] for record in metrics(tmp_path) if "loss" in record)  # not NaN
+    resumed = train(tmp_path, config(optim={"max_steps": 3}, run={"save_every": 1, "eval_every": 3}),
+                    model=lora_model().to("cuda"))
+    assert resumed.resumed_from is not None and resumed.state.step == 3

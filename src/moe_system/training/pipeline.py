@@ -112,7 +112,7 @@ def run_recipe(
     val_set = encode_dataset(splits.val, tokenizer, config.optim.max_len).examples
     torch.manual_seed(config.run.seed)  # the initial adapter (or model) weights are part of the run's identity
     if config.method == "model":
-        model = expert_model(config.model, tokenizer.vocab_size, pad_id, tokenizer.stop_token_ids[0])
+        model = expert_model(config.model, tokenizer.vocab_size, pad_id, tokenizer.stop_token_ids[0]).to(base.device)
         answerer = _ModelAnswerer(model, tokenizer, _AdapterAnswerer(NativeBackend(base.model), tokenizer))
     else:
         answerer = _AdapterAnswerer(NativeBackend(base.model), tokenizer)  # packs the frozen base once

@@ -59,8 +59,10 @@ def save_checkpoint(
     save_file({k: v.detach().contiguous() for k, v in trainable.items()}, staging / WEIGHTS_FILE)
     tensors, groups = _flatten_optimizer(optimizer.state_dict())
     save_file(tensors, staging / OPTIMIZER_FILE, metadata={"param_groups": json.dumps(groups)})
-    save_file({"torch": torch.get_rng_state()}, staging / RNG_FILE,
-              metadata={"python": json.dumps(_python_rng_state())})
+    rng = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():  # dropout on a GPU draws from its own generators
+        rng["cuda"] = torch.stack(torch.cuda.get_rng_state_all())
+    save_file(rng, staging / RNG_FILE, metadata={"python": json.dumps(_python_rng_state())})
     (staging / STATE_FILE).write_text(state.to_json(), encoding="utf-8")
     replace_folder(staging, folder)
     return folder
@@ -87,6 +89,8 @@ def load_checkpoint(
             tensor.copy_(weights[name])
     optimizer.load_state_dict(_unflatten_optimizer(optimizer_tensors, groups))
     torch.set_rng_state(rng["torch"])
+    if "cuda" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(list(rng["cuda"]))
     random.setstate((python_rng[0], tuple(python_rng[1]), python_rng[2]))
     return state
 

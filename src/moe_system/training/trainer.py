@@ -83,10 +83,11 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.task_eval = task_eval
         self.console = console or Console(stderr=True)
-        self.rank, self.world = _distributed()
         self.trainable = {name: p for name, p in model.named_parameters() if p.requires_grad}
         if not self.trainable:
             raise ValueError("the model has no trainable parameters")
+        self.device = next(iter(self.trainable.values())).device  # batches follow the model (CPU or CUDA)
+        self.rank, self.world = _distributed(self.device)
         optim = config.optim
         self.optimizer = torch.optim.AdamW(
             list(self.trainable.values()), lr=optim.lr, weight_decay=optim.weight_decay, foreach=True
@@ -138,7 +139,7 @@ class Trainer:
         if self.val_set:
             total, tokens = 0.0, 0
             for start in range(0, len(self.val_set), self.state.micro_batch):
-                batch = collate(self.val_set[start: start + self.state.micro_batch], self.pad_id)
+                batch = self._batch(self.val_set[start: start + self.state.micro_batch])
                 loss_sum, count, _ = self._loss_sum(batch, with_entropy=False)
                 total, tokens = total + float(loss_sum), tokens + count
             metrics["val_loss"] = total / max(tokens, 1)
@@ -174,7 +175,7 @@ class Trainer:
         loss_total, entropy = 0.0, None
         log_now = (self.state.step + 1) % self.config.run.log_every == 0
         for start in range(0, len(mine), self.state.micro_batch):
-            batch = collate([self.train_set[i] for i in mine[start: start + self.state.micro_batch]], self.pad_id)
+            batch = self._batch([self.train_set[i] for i in mine[start: start + self.state.micro_batch]])
             loss_sum, _, batch_entropy = self._loss_sum(batch, with_entropy=log_now and entropy is None)
             (loss_sum * self.world / max(tokens, 1)).backward()  # ranks' gradients are averaged below
             loss_total += float(loss_sum.detach())
@@ -200,6 +201,10 @@ class Trainer:
             logs["entropy"] = entropy
         for callback in self.callbacks:
             callback.on_step_end(self, logs)
+
+    def _batch(self, examples: Sequence[EncodedExample]) -> dict[str, torch.Tensor]:
+        """Padded tensors of `examples` on the model's device."""
+        return {key: tensor.to(self.device) for key, tensor in collate(examples, self.pad_id).items()}
 
     def _loss_sum(
         self, batch: dict[str, torch.Tensor], with_entropy: bool
@@ -271,13 +276,13 @@ def _seed_everything(seed: int, deterministic: bool) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def _distributed() -> tuple[int, int]:
-    """(rank, world size); joins the process group when launched by `torchrun` / `accelerate launch`
-    (gloo on CPU, nccl on CUDA)."""
+def _distributed(device: torch.device) -> tuple[int, int]:
+    """(rank, world size); joins the process group when launched by `torchrun` / `accelerate launch`, with the
+    backend of the device the gradients live on (nccl for CUDA tensors, gloo for CPU ones)."""
     if not torch.distributed.is_available():
         return 0, 1
     if not torch.distributed.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
     return 0, 1
@@ -288,7 +293,8 @@ def _all_reduce_gradients(trainable: dict[str, torch.Tensor], loss_total: float)
     average that DDP would compute equals the single-process gradient; we do it by hand on a handful of
     adapter tensors (one flat buffer, one all-reduce), which is all DDP's bucketing would do here."""
     grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in trainable.values()]
-    flat = torch.cat([g.reshape(-1) for g in grads] + [torch.tensor([loss_total], dtype=grads[0].dtype)])
+    loss = torch.tensor([loss_total], dtype=grads[0].dtype, device=grads[0].device)
+    flat = torch.cat([g.reshape(-1) for g in grads] + [loss])
     torch.distributed.all_reduce(flat)
     flat[:-1] /= torch.distributed.get_world_size()
     offset = 0
