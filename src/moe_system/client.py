@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -61,7 +61,8 @@ class Response:
 class Stream:
     """Iterate to get text deltas as they are generated; `.response` is set once it is exhausted."""
 
-    def __init__(self, produce: Callable[[Stream], Iterator[str]], routing: dict[str, Any] | None = None) -> None:
+    def __init__(self, produce: Callable[[Stream], Generator[str, None, None]],
+                 routing: dict[str, Any] | None = None) -> None:
         """`routing`: the routing decision, known before the first token (a UI shows it while the answer streams)."""
         self.response: Response | None = None
         self.routing = routing
@@ -266,7 +267,7 @@ class MoEClient:
         decision: RoutingDecision,
         adapters: RowAdapters,
         tools: _ToolRun,
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         """Stream the deltas; the final `Response.text` is the answer after the experts' tools (the calculator
         recomputes the `Answer:` line from the expert's program; the streamed text is the model's own)."""
         from moe_system.engine.scheduler import Ticket
@@ -282,7 +283,8 @@ class MoEClient:
                 events.cancel()
 
     @staticmethod
-    def _deltas(stream: Stream, events: Iterable[Event], decision: RoutingDecision, tools: _ToolRun) -> Iterator[str]:
+    def _deltas(stream: Stream, events: Iterable[Event], decision: RoutingDecision,
+                tools: _ToolRun) -> Generator[str, None, None]:
         for event in events:
             if event.delta:
                 yield event.delta
@@ -328,7 +330,7 @@ class Conversation:
         inner = self.client.stream_chat([{"role": "user", "content": text}], self.expert,
                                         context=context.text or None, **options)
 
-        def deltas(outer: Stream) -> Iterator[str]:
+        def deltas(outer: Stream) -> Generator[str, None, None]:
             yield from inner
             outer.response = inner.response
             assert inner.response is not None

@@ -82,7 +82,7 @@ def load_base(settings: Settings | None = None, console: Console | None = None) 
         )
     except (OSError, ValueError) as err:
         raise ModelNotFoundError(f"cannot load base model from {path}: {one_line(err)}") from err
-    model.to(device).eval()
+    model.to(device).eval()  # type: ignore[arg-type]  # transformers types `to` as a decorator wrapper
     eos = getattr(model.generation_config, "eos_token_id", None)
     return LoadedBase(
         model=model,

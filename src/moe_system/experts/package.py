@@ -151,7 +151,7 @@ def build_package(
     if README_FILE not in payload:
         payload[README_FILE] = _readme(manifest).encode("utf-8")
     hashes = {rel: content_sha256(content) for rel, content in sorted(payload.items())}
-    manifest = manifest.model_copy(update={"integrity": Integrity(files=hashes)})
+    manifest = manifest.model_copy(update={"integrity": Integrity(public_key=None, files=hashes)})
     check_payload(manifest, hashes, label)
     _write_archive(output, {**payload, MANIFEST_FILE: manifest.to_json().encode("utf-8")})
     return manifest

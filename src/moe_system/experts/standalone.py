@@ -59,4 +59,4 @@ def load_standalone(folder: Path, name: str, dtype: torch.dtype = torch.float32)
             f"(missing {sorted(set(missing) - allowed_missing)[:3]}, unexpected {sorted(unexpected)[:3]})"
         )
     model.tie_weights()
-    return model.to(dtype).eval()
+    return model.to(dtype).eval()  # type: ignore[arg-type]  # transformers types `to` as a decorator wrapper

@@ -104,7 +104,8 @@ class Compressor:
         for unit in units:
             unit.score = _score(unit, seen)
             seen |= unit.stems
-        chosen, used = [], 0
+        chosen: list[_Sentence] = []
+        used = 0
         for unit in sorted(units, key=lambda u: -u.score):
             if used + unit.tokens > budget and chosen:
                 continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from moe_system.memory.tokens import TokenCounter
 
@@ -58,7 +59,7 @@ class Context:
                              for s in self.sections]}
 
 
-def _take(lines: Sequence[Line], budget: float, order: Callable[[Line], object]) -> list[Line]:
+def _take(lines: Sequence[Line], budget: float, order: Callable[[Line], Any]) -> list[Line]:
     taken, used = [], 0
     for line in sorted(lines, key=order):
         cost = line.tokens + LINE_OVERHEAD

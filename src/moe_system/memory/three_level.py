@@ -24,11 +24,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from moe_system.errors import InvalidRequestError, MoEError
 from moe_system.memory.background import Compaction
@@ -51,6 +54,7 @@ FACT_POOL = 100  # newest facts in force offered beyond the retrieved ones
 RECENT_LIMIT = 64  # messages considered for the recent section
 MAX_MESSAGE_CHARS = 1_000_000
 FLUSH_POLL_S = 0.02
+VECTOR_KINDS: tuple[Kind, ...] = ("fact", "chunk")  # what has embeddings (messages are found lexically)
 
 
 class ThreeLevelMemory:
@@ -213,7 +217,7 @@ class ThreeLevelMemory:
         # the query's embedding (~10 ms of MiniLM in ONNX Runtime, GIL released) is computed in a thread while the
         # lexical part of the work runs here; only the vector ranking and the assembly wait for it
         pending = self._embedder().submit(self._embed, [query]) if self.vectors and query.strip() else None
-        limits = {"fact": CANDIDATES, "chunk": CANDIDATES, "message": SNIPPETS}
+        limits: dict[Kind, int] = {"fact": CANDIDATES, "chunk": CANDIDATES, "message": SNIPPETS}
         lexical = {kind: self.store.search(conversation_id, kind, stems, limit) for kind, limit in limits.items()}
         recent = self.store.recent_messages(conversation_id, RECENT_LIMIT)
         pool = self.store.live_facts(conversation_id, FACT_POOL)
@@ -225,10 +229,10 @@ class ThreeLevelMemory:
         ranked = dict(lexical)
         if pending is not None:
             in_process = not self.store.ranks_vectors  # pgvector ranks in the database
-            for kind in ("fact", "chunk") if in_process else ():
+            for kind in VECTOR_KINDS if in_process else ():
                 self._index(conversation_id, kind).refresh(self.store, conversation_id)
             vector = pending.result()[0]
-            for kind in ("fact", "chunk"):
+            for kind in VECTOR_KINDS:
                 nearest = self._index(conversation_id, kind).nearest(vector, CANDIDATES) if in_process else \
                     self.store.nearest(conversation_id, kind, vector, CANDIDATES)
                 ranked[kind] = [item for item, _ in fuse(lexical[kind], nearest)]
@@ -270,7 +274,7 @@ class ThreeLevelMemory:
                                                     initializer=_one_torch_thread)
             return self._executor
 
-    def _embed(self, texts: list[str]) -> Any:
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
         from moe_system.text.embeddings import encode
 
         return encode(texts)
@@ -310,7 +314,7 @@ class ThreeLevelMemory:
         return self.store.forget_user(user_id)
 
     def _drop_indexes(self, conversation_id: str) -> None:
-        for kind in ("fact", "chunk"):
+        for kind in VECTOR_KINDS:
             self._indexes.pop((conversation_id, kind), None)
 
 

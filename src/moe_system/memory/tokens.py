@@ -48,9 +48,9 @@ class TokenCounter:
         if (not self._additive or text.startswith("\n") or text.endswith("\n") or "\n\n\n" in text
                 or any(line != line.strip() for line in lines)):
             return self(text)
-        known = {line: self._line_counts.get(line) for line in lines if line}  # local: other threads may clear
-        unknown = [line for line, count in known.items() if count is None]
-        fresh = dict(zip(unknown, self.many(unknown), strict=True))
+        known = {line: count for line in lines if line and (count := self._line_counts.get(line)) is not None}
+        unknown = list(dict.fromkeys(line for line in lines if line and line not in known))  # local copy above:
+        fresh = dict(zip(unknown, self.many(unknown), strict=True))  # other threads may clear the cache
         if len(self._line_counts) + len(fresh) > LINE_CACHE:
             self._line_counts.clear()
         self._line_counts.update(fresh)

@@ -98,10 +98,10 @@ class LinearRouter:
             return cls(vectorizer, classes, np.zeros((1, len(vectorizer.vocabulary))), np.zeros(1))
         model = LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
         model.fit(vectorizer.matrix(texts), labels, sample_weight=None if weights is None else np.asarray(weights))
-        weights, bias = model.coef_, model.intercept_
+        coef, bias = model.coef_, model.intercept_
         if len(model.classes_) == 2:  # scikit-learn keeps one row for two classes: spell out both
-            weights, bias = np.vstack([-weights[0] / 2, weights[0] / 2]), np.array([-bias[0] / 2, bias[0] / 2])
-        return cls(vectorizer, [str(c) for c in model.classes_], weights, bias)
+            coef, bias = np.vstack([-coef[0] / 2, coef[0] / 2]), np.array([-bias[0] / 2, bias[0] / 2])
+        return cls(vectorizer, [str(c) for c in model.classes_], coef, bias)
 
     def probabilities(self, text: str) -> dict[str, float]:
         indices, values = self.vectorizer.sparse(text)

@@ -19,10 +19,10 @@ import json
 import shutil
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, get_args
+from typing import TYPE_CHECKING, Protocol, TypeVar, get_args
 
 from moe_system.config import RoutingStrategy
 from moe_system.errors import InvalidRequestError
@@ -53,6 +53,15 @@ class _Routes(Protocol):
     def route(self, text: str) -> RoutingDecision: ...
 
 
+class _Storable(Protocol):
+    """A fitted strategy that `Strategies` stores under the router folder and loads back."""
+
+    def save(self, folder: Path) -> None: ...
+
+
+_Stored = TypeVar("_Stored", LinearRouter, HierarchicalRouter, SemanticRouter)
+
+
 class Strategies:
     """All strategies fitted for one set of profiles (no registry needed: tests and benchmarks use it)."""
 
@@ -81,11 +90,11 @@ class Strategies:
     def get(self, strategy: str) -> _Routes:
         return self.semantic() if check_strategy(strategy) == "semantic" else getattr(self, strategy)
 
-    def _load_or_fit(self, name: str, kind: type, fit: object) -> object:  # type: ignore[type-arg]
+    def _load_or_fit(self, name: str, kind: type[_Stored], fit: Callable[[], _Stored]) -> _Stored:
         folder = self.store / name if self.store is not None else None
         if folder is not None and folder.is_dir():
             return kind.load(folder)
-        fitted = fit()  # type: ignore[operator]
+        fitted = fit()
         if folder is not None:
             folder.parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder.parent))

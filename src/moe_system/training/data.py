@@ -195,7 +195,9 @@ def _parse_txt(text: str, source: str) -> list[Example]:
     """Documents of a text file: split at `---` lines that follow a blank line, else the whole file.
     A separator after the last document is allowed."""
     lines = text.split("\n")
-    starts, chunks, current = [1], [], []
+    starts: list[int] = [1]
+    chunks: list[list[str]] = []
+    current: list[str] = []
     for number, line in enumerate(lines, start=1):
         if line.strip() == "---" and current and not current[-1].strip():
             chunks.append(current)

@@ -142,7 +142,7 @@ def length_bucketed_batches(
     if shuffle:
         rng.shuffle(order)
     bucket_size = batch_size * BUCKET_BATCHES
-    batches = []
+    batches: list[list[int]] = []
     for start in range(0, len(order), bucket_size):
         bucket = sorted(order[start : start + bucket_size], key=lambda i: len(encoded[i].input_ids))
         batches.extend(bucket[i : i + batch_size] for i in range(0, len(bucket), batch_size))
@@ -207,8 +207,8 @@ def _chat_ids_labels(example: Example, tokenizer: ChatTokenizer) -> tuple[list[i
 
 def _render(example: Example, tokenizer: ChatTokenizer, messages: list[dict[str, str]], generation_prompt: bool) -> str:
     try:
-        return tokenizer.tokenizer.apply_chat_template(
+        return str(tokenizer.tokenizer.apply_chat_template(
             messages, add_generation_prompt=generation_prompt, tokenize=False
-        )
+        ))
     except (TemplateError, ValueError) as err:
         raise DatasetError(f"{example.where}: the chat template cannot render this conversation ({err})") from None

@@ -7,7 +7,6 @@ runs it like any base model and it saves as plain safetensors.
 
 from __future__ import annotations
 
-import torch
 from peft import IA3Config, LoraConfig, PeftModel, get_peft_model
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedModel
 
@@ -16,13 +15,15 @@ from moe_system.training.config import AdapterConfig, ExpertModelConfig, Method
 
 def adapter_model(base: PreTrainedModel, method: Method, adapter: AdapterConfig) -> PeftModel:
     """Wrap `base` (frozen) with a fresh trainable adapter of the given method."""
+    config: IA3Config | LoraConfig
     if method == "ia3":
         # PEFT's defaults for the architecture (k/v/down for Llama) unless modules are named
         targets = None if adapter.target_modules == "all-linear" else adapter.target_modules
         config = IA3Config(target_modules=targets, task_type="CAUSAL_LM")
     elif method in {"lora", "dora"}:
         config = LoraConfig(
-            r=adapter.r, lora_alpha=adapter.alpha, lora_dropout=adapter.dropout,
+            r=adapter.r, lora_alpha=adapter.alpha,  # type: ignore[arg-type]  # PEFT types it int; any number scales
+            lora_dropout=adapter.dropout,
             target_modules=adapter.target_modules, use_dora=method == "dora", task_type="CAUSAL_LM",
         )
     else:
@@ -38,6 +39,4 @@ def expert_model(config: ExpertModelConfig, vocab_size: int, pad_id: int, eos_id
         num_key_value_heads=config.n_heads, max_position_embeddings=config.max_positions,
         tie_word_embeddings=True, pad_token_id=pad_id, eos_token_id=eos_id, bos_token_id=None,
     )
-    model = LlamaForCausalLM(llama)
-    model.to(torch.float32)
-    return model
+    return LlamaForCausalLM(llama).float()

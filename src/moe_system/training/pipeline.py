@@ -111,8 +111,11 @@ def run_recipe(
     train_set = encode_dataset(splits.train, tokenizer, config.optim.max_len).examples
     val_set = encode_dataset(splits.val, tokenizer, config.optim.max_len).examples
     torch.manual_seed(config.run.seed)  # the initial adapter (or model) weights are part of the run's identity
+    answerer: _AdapterAnswerer | _ModelAnswerer
+    model: torch.nn.Module
     if config.method == "model":
-        model = expert_model(config.model, tokenizer.vocab_size, pad_id, tokenizer.stop_token_ids[0]).to(base.device)
+        model = expert_model(config.model, tokenizer.vocab_size, pad_id, tokenizer.stop_token_ids[0])
+        model.to(base.device)  # type: ignore[arg-type]  # transformers types `to` as a decorator wrapper
         answerer = _ModelAnswerer(model, tokenizer, _AdapterAnswerer(NativeBackend(base.model), tokenizer))
     else:
         answerer = _AdapterAnswerer(NativeBackend(base.model), tokenizer)  # packs the frozen base once

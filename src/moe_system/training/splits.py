@@ -197,7 +197,7 @@ def contamination_check(
         text = normalize_text(raw)
         if text in exact:
             report.items.append(ContaminatedItem(index, raw[:80], "exact", 1.0, train[exact[text]].where))
-        elif item_grams := set(_iter_word_grams(text, n)) or set(_iter_char_grams(text)):
+        elif item_grams := set[Any](_iter_word_grams(text, n)) or set(_iter_char_grams(text)):
             grams[index] = item_grams
     report.items.extend(_ngram_matches(train, eval_texts, grams, n, threshold))
     report.items.sort(key=lambda item: item.index)

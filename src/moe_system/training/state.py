@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ class TrainState:
 
 
 def save_checkpoint(
-    folder: Path, state: TrainState, trainable: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer
+    folder: Path, state: TrainState, trainable: Mapping[str, torch.Tensor], optimizer: torch.optim.Optimizer
 ) -> Path:
     """Write a complete checkpoint to `folder` atomically (replacing an older one of the same name)."""
     staging = folder.with_name(f".{folder.name}.partial")
@@ -69,7 +70,7 @@ def save_checkpoint(
 
 
 def load_checkpoint(
-    folder: Path, trainable: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer
+    folder: Path, trainable: Mapping[str, torch.Tensor], optimizer: torch.optim.Optimizer
 ) -> TrainState:
     """Restore weights (in place), optimizer moments and RNG states; return the counters."""
     try:

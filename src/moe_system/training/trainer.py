@@ -25,7 +25,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -288,7 +288,7 @@ def _distributed(device: torch.device) -> tuple[int, int]:
     return 0, 1
 
 
-def _all_reduce_gradients(trainable: dict[str, torch.Tensor], loss_total: float) -> float:
+def _all_reduce_gradients(trainable: Mapping[str, torch.Tensor], loss_total: float) -> float:
     """Sum gradients (and the loss) over ranks. Each rank scaled its loss by world / step tokens, so the
     average that DDP would compute equals the single-process gradient; we do it by hand on a handful of
     adapter tensors (one flat buffer, one all-reduce), which is all DDP's bucketing would do here."""
