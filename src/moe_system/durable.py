@@ -1,10 +1,11 @@
 """Crash-safe writes: a file or folder is either the old one or the complete new one, never half written.
 
-`write_atomic` is the one way a file that must survive a crash is written (job state, converted-model
-fingerprints, packages, datasets, checkpoints): a temporary file in the same folder, fsynced, renamed over the
-target, then the folder fsynced, because a rename is only durable once the parent folder's entry reaches the
-disk. Folders (a converted model, a checkpoint) are staged beside their target and put in place by `replace_folder`
-(flushed with `fsync_tree`, renamed, the parent flushed with `fsync_dir`).
+`write_atomic` is the one way a file that must survive a crash is written (a job's recipe and settings,
+converted-model fingerprints, packages, datasets, checkpoints): a temporary file in the same folder, fsynced,
+renamed over the target, then the folder fsynced, because a rename is only durable once the parent folder's entry
+reaches the disk. Folders (a converted model, a checkpoint) are staged beside their target and put in place by
+`replace_folder` (flushed with `fsync_tree`, renamed, the parent flushed with `fsync_dir`). Databases keep their
+own guarantees (SQLite WAL).
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ runs it again."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,8 @@ import psutil
 import pytest
 
 from moe_system.config import Settings
-from moe_system.server.training_jobs import JobManager, TrainRequest
+from moe_system.server.jobs import JobManager, TrainRequest
+from moe_system.server.jobs.store import Job, JobStore
 
 pytestmark = pytest.mark.integration
 
@@ -45,6 +45,15 @@ def _trainers() -> list[psutil.Process]:
         except psutil.NoSuchProcess:
             continue
     return found
+
+
+def _stored(home: Path) -> dict[str, Job]:
+    """The jobs as the job store holds them (what the next server reads)."""
+    store = JobStore(home / "jobs")
+    try:
+        return {job.job_id: job for job in store.jobs()}
+    finally:
+        store.close()
 
 
 def _wait(check: Callable[[], Any], what: str, timeout: float = 240) -> Any:
@@ -108,8 +117,7 @@ def test_a_job_trains_installs_and_jobs_cancel(server_home: Path, serve: Any) ->
         assert [p["step"] for p in done["loss"]] == [1, 2] and all(p["loss"] > 0 for p in done["loss"])
         assert done["eval"] and "val_loss" in done["eval"][-1]
         assert done["result"]["steps"] == 2 and done["result"]["installed"]
-        assert (server_home / "jobs" / job / "job.json").is_file()
-        assert json.loads((server_home / "jobs" / job / "job.json").read_text())["loss"] == done["loss"]
+        assert _stored(server_home)[job].loss == done["loss"]
 
         # the expert it installed is served at once
         assert "jobtiny" in [e["name"] for e in http.get("/experts").json()]
@@ -138,14 +146,14 @@ def test_a_server_stop_requeues_a_running_job(tmp_path: Path, model_home: Path) 
     assert len(_trainers()) == 1
     jobs.close()
     assert not _trainers()
-    state = json.loads((home / "jobs" / job / "job.json").read_text())
-    assert state["status"] == "queued" and state["attempts"] == 1 and state["pid"] is None
+    state = _stored(home)[job]
+    assert state.status == "queued" and state.attempts == 1 and state.pid is None
     assert "queued again" in (home / "jobs" / job / "train.log").read_text()
 
     again = JobManager(settings)
     try:
         running = _wait(lambda: (v := again.get(job, None))["status"] == "running" and v, "running", timeout=30)
-        assert running["started"] == state["started"] and len(_trainers()) == 1
+        assert running["started"] == state.started and len(_trainers()) == 1
         assert again.cancel(job, None)["status"] == "cancelled" and not _trainers()
     finally:
         again.close()

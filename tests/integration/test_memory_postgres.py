@@ -16,8 +16,11 @@ import shutil
 import socket
 import sqlite3
 import subprocess
+import sys
 import tempfile
+import textwrap
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -592,10 +595,9 @@ def _unit_vectors(count: int, seed: int) -> list[bytes]:
 def test_pgvector_ranks_in_the_database_as_the_in_process_index_does(pgvector_target: str,
                                                                      postgres_server: str) -> None:
     """With pgvector the store ranks vectors itself (`nearest`), the same ids as `VectorIndex` over `vectors()`:
-    chunks of the conversation, facts of the user's scope without superseded ones; rows stored before the
-    extension existed are filled in when a store connects."""
+    chunks of the conversation, facts of the user's scope without superseded ones (rows stored before the
+    extension existed: see `test_a_database_of_the_previous_release_is_upgraded`)."""
     import numpy as np
-    import psycopg
 
     from moe_system.memory.retrieval import VectorIndex
 
@@ -618,16 +620,8 @@ def test_pgvector_ranks_in_the_database_as_the_in_process_index_does(pgvector_ta
             assert len(index.ids) == (30 if kind == "chunk" else 10)
             assert store.nearest(conversation, kind, query, 8) == index.nearest(query, 8)
         assert store.nearest("missing", "fact", query, 8) == []
-        before = store.nearest("c0", "fact", query, 8)
     finally:
         store.close()
-    with psycopg.connect(pgvector_target, autocommit=True) as conn:
-        conn.execute("DROP EXTENSION vector CASCADE")  # as if the rows were written before pgvector came
-    reopened = open_store(pgvector_target)
-    try:
-        assert reopened.ranks_vectors and reopened.nearest("c0", "fact", query, 8) == before
-    finally:
-        reopened.close()
 
 
 def test_three_level_memory_retrieves_through_pgvector(pgvector_target: str, tokenizer_dir: Path) -> None:
@@ -642,3 +636,86 @@ def test_three_level_memory_retrieves_through_pgvector(pgvector_target: str, tok
         mem.flush()
         context = mem.build_context("c", "Which food do I like best?", 600)
     assert "laksa" in context.text
+
+
+# ---- schema migrations
+
+PREVIOUS_RELEASE = Path(__file__).parents[1] / "fixtures" / "previous_release"
+
+
+@pytest.mark.parametrize("server", ["postgres_server", "pgvector_server"])
+def test_a_database_of_the_previous_release_is_upgraded(server: str, request: pytest.FixtureRequest) -> None:
+    """A database the release before Alembic wrote (`pg_dump` of it, without pgvector) opens with every row at the
+    head revision; on a server with pgvector its stored vectors are copied into new `embedding` columns. A second
+    open changes nothing, and a database from a newer release is refused in one line."""
+    import numpy as np
+    import psycopg
+
+    from moe_system.memory.postgres_store import VERSION_TABLE
+    from moe_system.migrations import SchemaError
+
+    url = request.getfixturevalue(server)
+    target = url.rsplit("/", 1)[0] + f"/t{next(_databases)}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {target.rsplit('/', 1)[1]}")
+    with psycopg.connect(target, autocommit=True) as conn:
+        conn.execute((PREVIOUS_RELEASE / "memory_postgres.sql").read_text(encoding="utf-8"))
+    store = open_store(target)
+    try:
+        assert store.ranks_vectors == (server == "pgvector_server")
+        c1 = store.conversation("c1")
+        assert c1 is not None and (c1.messages, c1.current_tokens, c1.obsolete_tokens, c1.longterm_tokens) == (
+            4, 10, 9, 15)
+        assert sorted(f.value for f in store.live_facts("c1")) == ["Bergen", "Rex"]
+        assert store.search("c1", "message", ["bergen"], 5) == [4] and store.search("c1", "fact", ["rex"], 5) == [2]
+        (chunk,) = store.oldest_chunks("c1", "obsolete", 5)
+        assert [np.frombuffer(blob, dtype=np.float32).tolist() for _, blob in store.vectors("c1", "chunk", 0)] == [
+            [0, 1, 2, 3]]
+        if store.ranks_vectors:  # the vectors the release before stored, now in the database's `embedding`
+            query = np.arange(4, dtype=np.float32)
+            assert store.nearest("c1", "chunk", query, 5) == [chunk.id]
+            assert set(store.nearest("c1", "fact", query, 5)) == {2, 3}
+        added = store.add_message("c1", "u1", "user", "My cat is called Tom.", 6, BIG)
+        assert (added.id, added.seq) == (6, 5)
+    finally:
+        store.close()
+    with psycopg.connect(target, autocommit=True) as conn:
+        assert conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchall() == [("0001",)]
+        if server == "pgvector_server":
+            for table in ("facts", "chunks"):
+                assert conn.execute(f"SELECT count(*) FROM {table} WHERE embedding IS NULL").fetchone() == (0,)
+        tables = conn.execute("SELECT count(*) FROM pg_class").fetchone()
+    open_store(target).close()
+    with psycopg.connect(target, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_class").fetchone() == tables
+        conn.execute(f"UPDATE {VERSION_TABLE} SET version_num = '0099'")
+    with pytest.raises(SchemaError) as refused:
+        open_store(target)
+    assert "\n" not in str(refused.value) and "written by a newer release (schema revision 0099" in str(refused.value)
+
+
+def test_processes_opening_a_new_database_at_once_upgrade_it_once(postgres_server: str) -> None:
+    """The upgrade holds an advisory lock: the first process creates the schema, the others wait and find it."""
+    import psycopg
+
+    from moe_system.memory.postgres_store import VERSION_TABLE
+
+    target = postgres_server.rsplit("/", 1)[0] + f"/t{next(_databases)}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {target.rsplit('/', 1)[1]}")
+    start = time.time() + 2.0  # every process has imported the store by then
+    opener = textwrap.dedent(f"""
+        import time
+        import alembic.command, sqlalchemy  # loaded before the start, so that the upgrades overlap
+        from moe_system.memory.postgres_store import PostgresStore
+        time.sleep(max(0.0, {start} - time.time()))
+        store = PostgresStore({target!r})
+        store.add_message("c", "u", "user", "hello", 1, 100)
+        store.close()
+    """)
+    openers = [subprocess.Popen([sys.executable, "-c", opener], stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    for process in openers:
+        assert process.wait(120) == 0, process.stderr.read() if process.stderr else ""
+    with psycopg.connect(target, autocommit=True) as conn:
+        assert conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchall() == [("0001",)]
+        assert conn.execute("SELECT seq FROM messages ORDER BY seq").fetchall() == [(1,), (2,), (3,)]

@@ -273,7 +273,7 @@ def test_a_kind_that_cannot_run_is_refused(registry: Registry, tmp_path: Path, p
     manifest = {"name": "sudoku", "version": "0.1.0", "kind": "solver", "base_model": {"name": "none", "sha256": BASE}}
     (source / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     build_package(source, packages / "sudoku-0.1.0.expert")
-    with pytest.raises(ExpertError, match="of kind 'solver', which this release cannot run .*not installed"):
+    with pytest.raises(ExpertError, match=r"of kind 'solver', which this release cannot run .*not installed"):
         registry.install(packages / "sudoku-0.1.0.expert", base_sha256=BASE, allow_unsigned=True)
     assert registry.list() == [] and not (home / "experts" / "sudoku").exists()
 

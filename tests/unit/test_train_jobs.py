@@ -17,17 +17,12 @@ from fastapi import HTTPException
 
 from moe_system.config import Settings
 from moe_system.errors import ConfigError, InvalidRequestError
-from moe_system.server.training_jobs import (
-    JOB_FILE,
-    LOG_FILE,
-    Job,
-    JobManager,
-    TrainRequest,
-    estimate_steps,
-    parse_recipe,
-    read_metrics,
-    recover,
-)
+from moe_system.server.jobs import JobManager, TrainRequest
+from moe_system.server.jobs.processes import LOG_FILE
+from moe_system.server.jobs.progress import estimate_steps, read_metrics
+from moe_system.server.jobs.recipes import parse_recipe
+from moe_system.server.jobs.store import DB_FILE, Job, JobStore
+from moe_system.server.jobs.supervisor import LOCK_FILE, recover
 
 RECIPE = """
 expert: {name: tiny, version: 0.1.0}
@@ -37,36 +32,41 @@ train:
 """
 
 
-def _job(root: Path, job_id: str, created: float, **state: Any) -> Job:
+def _job(store: JobStore, root: Path, job_id: str, created: float, **state: Any) -> Job:
     job = Job(job_id=job_id, user=None, recipe=None, expert="tiny", version="0.1.0", created=created, epochs=1.0,
               step_examples=2, **state)
     (root / job_id).mkdir(parents=True)
-    job.save(root / job_id)
+    store.save(job)
     return job
 
 
 def test_recovery_stops_an_orphaned_trainer_and_queues_its_job(tmp_path: Path) -> None:
+    store = JobStore(tmp_path)
     orphan = subprocess.Popen(["sleep", "60"], start_new_session=True)  # what a crashed server leaves behind
     try:
-        _job(tmp_path, "b-orphan", 2.0, status="running", pid=orphan.pid,
-             pid_created=psutil.Process(orphan.pid).create_time(), step=4)
+        _job(store, tmp_path, "b-orphan", 2.0, status="running", pid=orphan.pid,
+             pid_created=psutil.Process(orphan.pid).create_time(), step=4, loss=[{"step": 4, "loss": 1.5}])
         me = psutil.Process()  # a pid now used by another process: never signalled
-        _job(tmp_path, "c-reused", 3.0, status="running", pid=me.pid, pid_created=me.create_time() - 100)
-        _job(tmp_path, "a-done", 1.0, status="succeeded", result={"steps": 3})
-        _job(tmp_path, "d-queued", 4.0)
-        (tmp_path / "e-broken").mkdir()
-        (tmp_path / "e-broken" / JOB_FILE).write_text("{not json", encoding="utf-8")
+        _job(store, tmp_path, "c-reused", 3.0, status="running", pid=me.pid, pid_created=me.create_time() - 100)
+        _job(store, tmp_path, "a-done", 1.0, status="succeeded", result={"steps": 3})
+        _job(store, tmp_path, "d-queued", 4.0)
 
-        jobs = recover(tmp_path)
+        jobs = recover(store, tmp_path)
         assert orphan.wait(5) is not None
     finally:
         orphan.kill()
+        store.close()
     assert [(j.job_id, j.status) for j in jobs] == [("a-done", "succeeded"), ("b-orphan", "queued"),
                                                      ("c-reused", "queued"), ("d-queued", "queued")]
-    saved = Job.load(tmp_path / "b-orphan" / JOB_FILE)
-    assert saved.status == "queued" and saved.pid is None and saved.step == 4
+    store = JobStore(tmp_path)  # what the next server reads
+    try:
+        saved = {job.job_id: job for job in store.jobs()}
+    finally:
+        store.close()
+    assert saved["b-orphan"].status == "queued" and saved["b-orphan"].pid is None and saved["b-orphan"].step == 4
+    assert saved["b-orphan"].loss == [{"step": 4, "loss": 1.5}] and saved["a-done"].result == {"steps": 3}
+    assert saved["a-done"].install is True and saved["a-done"].fresh is False
     assert "queued again" in (tmp_path / "b-orphan" / LOG_FILE).read_text()
-    assert not list(tmp_path.glob("*/.*.tmp"))  # atomic writes leave no staging file
 
 
 def test_uploaded_recipes_read_data_only_under_datasets(tmp_path: Path) -> None:
@@ -123,7 +123,9 @@ def test_one_manager_per_home_and_bad_requests_write_nothing(tmp_path: Path) -> 
             jobs.submit(TrainRequest(recipe="baddate"), None)
         with pytest.raises(HTTPException):
             jobs.get("job-nope", None)
-        assert jobs.list(None) == [] and [p.name for p in (tmp_path / "jobs").iterdir()] == ["manager.lock"]
+        assert jobs.list(None) == [] and not [p for p in (tmp_path / "jobs").iterdir() if p.is_dir()]
+        assert {p.name for p in (tmp_path / "jobs").iterdir()} <= {LOCK_FILE, DB_FILE, f"{DB_FILE}-wal",
+                                                                   f"{DB_FILE}-shm"}
     finally:
         started = time.monotonic()
         jobs.close()

@@ -40,31 +40,15 @@ from moe_system.experts.manifest import MANIFEST_FILE, Manifest, semver_key
 from moe_system.experts.sources import open_source
 from moe_system.experts.unpack import check_folder, extract_package
 from moe_system.experts.verify import Verification, verify_folder
+from moe_system.migrations import migrate_sqlite
 
 DB_FILE = "registry.db"
-SCHEMA_VERSION = 1
+MIGRATIONS = Path(__file__).parent / "migrations"  # the schema: Alembic scripts (see moe_system.migrations)
+VERSION_TABLE = "alembic_registry"
 STAGING = ".staging"
 STALE_STAGING_S = 3600  # a staging entry older than this belongs to a crashed install
 _LOG = logging.getLogger(__name__)
 
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS experts (
-        name TEXT NOT NULL,
-        version TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        base_model TEXT NOT NULL,
-        base_sha256 TEXT NOT NULL,
-        signed INTEGER NOT NULL,
-        publisher TEXT,
-        source TEXT NOT NULL,
-        installed_at TEXT NOT NULL,
-        size_bytes INTEGER NOT NULL,
-        manifest TEXT NOT NULL,
-        PRIMARY KEY (name, version)
-    )""",
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-    "INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', 0)",
-)
 
 
 @dataclass
@@ -125,16 +109,11 @@ class Registry:
         self.root.mkdir(parents=True, exist_ok=True)
         self._max_bytes = settings.experts.max_package_mb * 2**20
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.root / DB_FILE, timeout=30, isolation_level=None, check_same_thread=False)
+        path = self.root / DB_FILE
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
-        with self._transaction() as db:
-            found = db.execute("PRAGMA user_version").fetchone()[0]
-            if found > SCHEMA_VERSION:
-                raise ExpertError(f"{self.root / DB_FILE} has schema {found}; this program reads {SCHEMA_VERSION}")
-            for statement in _SCHEMA:
-                db.execute(statement)
-            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        migrate_sqlite(self._db, path, MIGRATIONS, VERSION_TABLE, f"the expert registry {path}")
         self._reconcile()
 
     def close(self) -> None:
@@ -395,8 +374,6 @@ class Registry:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 
 
 def _remove_if_empty(folder: Path) -> None:

@@ -17,22 +17,24 @@ Lexical search: a `tsvector` column per table (NULL on a message until it is ind
 the caller gives, built with the 'simple' configuration (lower-casing only: the stems are already stems), a GIN
 index, OR queries through `to_tsquery('simple', ...)`, ranked by `ts_rank_cd`.
 
-Vectors: BYTEA always (float32, as in SQLite). Where the server offers the pgvector extension, each fact and chunk
-also gets an `embedding vector` column (older rows are filled in on connect) and `nearest` ranks by cosine
-distance in the database (`ranks_vectors`), so the caller holds no vectors; the scan is exact, over the rows of
-one conversation or user, which the btree indexes on `scope` and `conv_key` find, so no approximate (HNSW) index
-is needed. Without pgvector the caller ranks the BYTEA vectors in-process, as with SQLite. One connection per
-store, guarded by a lock, reopened when it breaks, so threads may share a store.
+Vectors: BYTEA always (float32, as in SQLite). Where the server offered the pgvector extension when the schema was
+made, each fact and chunk also has an `embedding vector` column and `nearest` ranks by cosine distance in the
+database (`ranks_vectors`), so the caller holds no vectors; the scan is exact, over the rows of one conversation
+or user, which the btree indexes on `scope` and `conv_key` find, so no approximate (HNSW) index is needed.
+Without pgvector the caller ranks the BYTEA vectors in-process, as with SQLite.
+
+The schema is the Alembic scripts of `migrations/postgres/`, applied on open (see `moe_system.migrations`). One
+connection per store, guarded by a lock, reopened when it breaks, so threads may share a store.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,61 +44,12 @@ from psycopg.conninfo import conninfo_to_dict
 from moe_system.errors import InvalidRequestError, MoEError
 from moe_system.memory.sql_reads import SQLReads, scope_of_facts
 from moe_system.memory.store import LOW_WATER, PREFIX_FROM, Kind, MessageRow, NewChunk, NewFact, Tier
+from moe_system.migrations import migrate
 
 CONNECT_TIMEOUT_S = 10  # unless the URL sets connect_timeout: libpq's default waits for the OS (minutes)
 MAX_BODY_BYTES = 1_000_000  # a tsvector holds at most 1 MiB of distinct lexemes; longer stem lists are cut
-SCHEMA_LOCK = 0x6D6F655F6D656D  # advisory lock id ("moe_mem") serializing schema creation across processes
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    key BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, revision BIGINT NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS conversations (
-    key BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, user_key BIGINT NOT NULL REFERENCES users(key),
-    created DOUBLE PRECISION NOT NULL, seq BIGINT NOT NULL DEFAULT 0, revision BIGINT NOT NULL DEFAULT 0,
-    current_tokens BIGINT NOT NULL DEFAULT 0, moving_tokens BIGINT NOT NULL DEFAULT 0,
-    obsolete_tokens BIGINT NOT NULL DEFAULT 0, longterm_tokens BIGINT NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS conversations_by_user ON conversations(user_key);
-CREATE TABLE IF NOT EXISTS messages (
-    id BIGSERIAL PRIMARY KEY, conv_key BIGINT NOT NULL REFERENCES conversations(key), seq BIGINT NOT NULL,
-    role TEXT NOT NULL, text TEXT NOT NULL, tokens BIGINT NOT NULL, created DOUBLE PRECISION NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('current', 'moving')), indexed BOOLEAN NOT NULL DEFAULT FALSE,
-    body TSVECTOR);
-CREATE INDEX IF NOT EXISTS messages_by_state ON messages(conv_key, state, seq);
-CREATE INDEX IF NOT EXISTS messages_unindexed ON messages(id) WHERE NOT indexed;
-CREATE INDEX IF NOT EXISTS messages_body ON messages USING GIN (body);
-CREATE TABLE IF NOT EXISTS chunks (
-    id BIGSERIAL PRIMARY KEY, conv_key BIGINT NOT NULL REFERENCES conversations(key),
-    tier TEXT NOT NULL CHECK (tier IN ('obsolete', 'longterm')), text TEXT NOT NULL, tokens BIGINT NOT NULL,
-    first_seq BIGINT NOT NULL, last_seq BIGINT NOT NULL, created DOUBLE PRECISION NOT NULL, vector BYTEA,
-    body TSVECTOR NOT NULL);
-ALTER TABLE chunks ADD COLUMN IF NOT EXISTS refined BOOLEAN NOT NULL DEFAULT FALSE;
-CREATE INDEX IF NOT EXISTS chunks_by_tier ON chunks(conv_key, tier, first_seq);
-CREATE INDEX IF NOT EXISTS chunks_unrefined ON chunks(id) WHERE tier = 'longterm' AND NOT refined;
-CREATE INDEX IF NOT EXISTS chunks_body ON chunks USING GIN (body);
-CREATE TABLE IF NOT EXISTS facts (
-    id BIGSERIAL PRIMARY KEY, conv_key BIGINT NOT NULL REFERENCES conversations(key),
-    user_key BIGINT NOT NULL REFERENCES users(key), scope TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
-    text TEXT NOT NULL, tokens BIGINT NOT NULL, seq BIGINT NOT NULL, created DOUBLE PRECISION NOT NULL,
-    superseded_by BIGINT, vector BYTEA, body TSVECTOR NOT NULL, others BOOLEAN NOT NULL DEFAULT FALSE);
-CREATE INDEX IF NOT EXISTS facts_by_scope ON facts(scope, key) WHERE superseded_by IS NULL;
-CREATE INDEX IF NOT EXISTS facts_newest ON facts(scope, seq, id) WHERE superseded_by IS NULL;
-CREATE INDEX IF NOT EXISTS facts_by_conv ON facts(conv_key, seq);
-CREATE INDEX IF NOT EXISTS facts_by_user ON facts(user_key);
-CREATE INDEX IF NOT EXISTS facts_body ON facts USING GIN (body);
-"""
-
-_RELATIONS = re.findall(r"(?:TABLE|INDEX) IF NOT EXISTS (\w+)", _SCHEMA)
-
-# with pgvector: the extension, a `vector` column beside each BYTEA one, and the (normally empty) partial indexes
-# of rows whose `embedding` is still to be filled in (see `_pgvector`)
-_PGVECTOR = """
-CREATE EXTENSION IF NOT EXISTS vector;
-ALTER TABLE facts ADD COLUMN IF NOT EXISTS embedding vector;
-ALTER TABLE chunks ADD COLUMN IF NOT EXISTS embedding vector;
-CREATE INDEX IF NOT EXISTS facts_unembedded ON facts(id) WHERE embedding IS NULL AND vector IS NOT NULL;
-CREATE INDEX IF NOT EXISTS chunks_unembedded ON chunks(id) WHERE embedding IS NULL AND vector IS NOT NULL;
-"""
-_PGVECTOR_INDEXES = re.findall(r"INDEX IF NOT EXISTS (\w+)", _PGVECTOR)
+MIGRATIONS = Path(__file__).parent / "migrations" / "postgres"  # the schema (see moe_system.migrations)
+VERSION_TABLE = "alembic_memory"
 
 # The oldest current messages whose tokens before them are under %(amount)s: the fewest that free `amount`.
 _SHED = """WITH oldest AS (
@@ -123,7 +76,7 @@ _LONGTERM_VICTIMS = """SELECT kind, id, tokens FROM (
 
 
 class PostgresStore(SQLReads):
-    """The store for a `postgresql://` URL (`memory.database_url`); the schema is created on first connect. Its
+    """The store for a `postgresql://` URL (`memory.database_url`); the schema is created or upgraded on open. Its
     reads are those of `SQLReads`."""
 
     _UNINDEXED = "NOT m.indexed"
@@ -131,61 +84,42 @@ class PostgresStore(SQLReads):
 
     def __init__(self, url: str) -> None:
         try:
-            params = conninfo_to_dict(url)
+            params: dict[str, Any] = conninfo_to_dict(url)
         except psycopg.Error as err:
             raise MoEError(f"invalid memory database URL: {_one_line(err)}") from err
         params.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
         self._params = params
         self.location = f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{params.get('dbname', '')}"
         self._lock = threading.RLock()
-        self.ranks_vectors = False
         self._conn = self._connect()
+        try:
+            migrate(self._applied(), MIGRATIONS, VERSION_TABLE, f"the memory database {self.location}",
+                    "postgresql+psycopg", lambda: psycopg.connect(**params))
+            self.ranks_vectors = self._conn.execute(  # pgvector was there when the schema was made
+                "SELECT 1 FROM pg_attribute WHERE attrelid = 'facts'::regclass AND attname = 'embedding' "
+                "AND NOT attisdropped").fetchone() is not None
+        except psycopg.Error as err:
+            self._conn.close()
+            raise MoEError(f"cannot open the memory database {self.location}: {_one_line(err)}") from err
+        except BaseException:
+            self._conn.close()
+            raise
 
     # ---- plumbing
 
     def _connect(self) -> psycopg.Connection[Any]:
-        """A new autocommit connection (reads need no transaction), with the schema in place. The DDL runs only
-        when something is missing: even `CREATE INDEX IF NOT EXISTS` locks its table against writers first."""
-        conn = None
+        """A new autocommit connection (reads need no transaction)."""
         try:
-            conn = psycopg.connect(**self._params, autocommit=True)
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-                present = conn.execute("SELECT count(to_regclass(name)) FROM unnest(%s::text[]) name",
-                                       (_RELATIONS,)).fetchone()
-                if present is None or present[0] < len(_RELATIONS):
-                    conn.execute(_SCHEMA)
-            self.ranks_vectors = self._pgvector(conn)
+            return psycopg.connect(**self._params, autocommit=True)
         except psycopg.Error as err:
-            if conn is not None:
-                conn.close()
             raise MoEError(f"cannot open the memory database {self.location}: {_one_line(err)}") from err
-        return conn
 
-    @staticmethod
-    def _pgvector(conn: psycopg.Connection[Any]) -> bool:
-        """Set up the `embedding` columns where the server offers pgvector (and this role may create it); True
-        when they are in place, with every stored vector copied into them. Rows without one were written before
-        pgvector was set up, or by a connection opened before it: the partial indexes find them (none, mostly)
-        without scanning the tables."""
-        if not conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone():
-            return False
-        present = conn.execute("SELECT count(to_regclass(name)) FROM unnest(%s::text[]) name",
-                               (_PGVECTOR_INDEXES,)).fetchone()
-        if present is None or present[0] < len(_PGVECTOR_INDEXES):
-            try:
-                with conn.transaction():
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-                    conn.execute(_PGVECTOR)
-            except psycopg.errors.InsufficientPrivilege:
-                return False  # the extension is there but this role may not create it: rank in-process
-        for table in ("facts", "chunks"):
-            rows = conn.execute(f"SELECT id, vector FROM {table} WHERE embedding IS NULL AND vector IS NOT NULL"
-                                ).fetchall()
-            with conn.transaction(), conn.cursor() as cur:
-                cur.executemany(f"UPDATE {table} SET embedding = %s::real[] WHERE id = %s",
-                                [(_floats(blob), row_id) for row_id, blob in rows])
-        return True
+    def _applied(self) -> list[str]:
+        """The schema revisions recorded in the database ([] before the first migration)."""
+        try:
+            return [row[0] for row in self._conn.execute(f"SELECT version_num FROM {VERSION_TABLE}")]
+        except psycopg.errors.UndefinedTable:
+            return []
 
     @contextmanager
     def _cursor(self, write: bool) -> Iterator[psycopg.Cursor[Any]]:

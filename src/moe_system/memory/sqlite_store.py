@@ -3,7 +3,8 @@
 Durability: WAL with `synchronous=NORMAL` keeps every committed transaction through a process crash (kill -9);
 only a power cut could lose the last ones. The connection that serves `add_message` never checkpoints (a
 checkpoint fsyncs and would stall a caller for milliseconds); the background worker does, after each batch.
-One connection per process, guarded by a lock, so threads (the server) may share a store.
+One connection per process, guarded by a lock, so threads (the server) may share a store. The schema is the Alembic
+scripts of `migrations/sqlite/`, applied on open (see `moe_system.migrations`).
 """
 
 from __future__ import annotations
@@ -19,42 +20,12 @@ from typing import Any
 from moe_system.errors import MoEError
 from moe_system.memory.sql_reads import SQLReads, scope_of_facts
 from moe_system.memory.store import LOW_WATER, PREFIX_FROM, Kind, MessageRow, NewChunk, NewFact, Tier
+from moe_system.migrations import migrate_sqlite
 
 LOCK_POLL_S = 0.0002
 LOCK_WAIT_S = 30.0
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    key INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, revision INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS conversations (
-    key INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, user_key INTEGER NOT NULL REFERENCES users(key),
-    created REAL NOT NULL, seq INTEGER NOT NULL DEFAULT 0, revision INTEGER NOT NULL DEFAULT 0,
-    current_tokens INTEGER NOT NULL DEFAULT 0, moving_tokens INTEGER NOT NULL DEFAULT 0,
-    obsolete_tokens INTEGER NOT NULL DEFAULT 0, longterm_tokens INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS messages (
-    id INTEGER PRIMARY KEY, conv_key INTEGER NOT NULL REFERENCES conversations(key), seq INTEGER NOT NULL,
-    role TEXT NOT NULL, text TEXT NOT NULL, tokens INTEGER NOT NULL, created REAL NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('current', 'moving')), indexed INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS messages_by_state ON messages(conv_key, state, seq);
-CREATE INDEX IF NOT EXISTS messages_unindexed ON messages(id) WHERE indexed = 0;
-CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY, conv_key INTEGER NOT NULL REFERENCES conversations(key),
-    tier TEXT NOT NULL CHECK (tier IN ('obsolete', 'longterm')), text TEXT NOT NULL, tokens INTEGER NOT NULL,
-    first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, created REAL NOT NULL, vector BLOB,
-    refined INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS chunks_by_tier ON chunks(conv_key, tier, first_seq);
-CREATE TABLE IF NOT EXISTS facts (
-    id INTEGER PRIMARY KEY, conv_key INTEGER NOT NULL REFERENCES conversations(key),
-    user_key INTEGER NOT NULL REFERENCES users(key), scope TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
-    text TEXT NOT NULL, tokens INTEGER NOT NULL, seq INTEGER NOT NULL, created REAL NOT NULL,
-    superseded_by INTEGER, vector BLOB, others INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS facts_by_scope ON facts(scope, key) WHERE superseded_by IS NULL;
-CREATE INDEX IF NOT EXISTS facts_newest ON facts(scope, seq, id) WHERE superseded_by IS NULL;
-CREATE INDEX IF NOT EXISTS facts_by_conv ON facts(conv_key, seq);
-CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(scope, body);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(scope, body);
-CREATE VIRTUAL TABLE IF NOT EXISTS facts_fts USING fts5(scope, body);
-"""
+MIGRATIONS = Path(__file__).parent / "migrations" / "sqlite"  # the schema: Alembic scripts (see moe_system.migrations)
+VERSION_TABLE = "alembic_memory"
 
 
 def _retry(action: Callable[[], object]) -> None:
@@ -85,24 +56,14 @@ class SQLiteStore(SQLReads):
         try:
             # no busy handler: SQLite's sleeps in 1, 2, 5, 10... ms steps; `_retry` polls at 0.2 ms instead
             self._db = sqlite3.connect(path, timeout=0.0, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            _retry(lambda: self._db.execute("PRAGMA journal_mode=WAL"))  # a new file: another opener may be at it
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA secure_delete=ON")  # forgotten rows leave no bytes behind in freed pages
             self._db.execute(f"PRAGMA wal_autocheckpoint={1000 if checkpoints else 0}")
-            _retry(lambda: self._db.executescript(_SCHEMA))  # idempotent; manages its own transaction
-            self._migrate()
+            _retry(lambda: migrate_sqlite(self._db, path, MIGRATIONS, VERSION_TABLE, f"the memory database {path}"))
         except sqlite3.DatabaseError as err:
             raise MoEError(f"cannot open the memory database {path}: {err}") from err
-
-    def _migrate(self) -> None:
-        """Bring a database made by an earlier version up to `_SCHEMA` (idempotent; under the write lock, so two
-        processes opening it at once do not both alter it)."""
-        with self._write() as db:
-            if "refined" not in {row[1] for row in db.execute("PRAGMA table_info(chunks)")}:
-                db.execute("ALTER TABLE chunks ADD COLUMN refined INTEGER NOT NULL DEFAULT 0")
-            db.execute("CREATE INDEX IF NOT EXISTS chunks_unrefined ON chunks(id) "
-                       "WHERE tier = 'longterm' AND refined = 0")
 
     # ---- plumbing
 

@@ -5,7 +5,7 @@ One module per resource, each an `APIRouter`:
 - `native`: `/generate`, `/status`, `/healthz`;
 - `chat`: `/chat`, `/ws/chat`, the user's conversations and memory search (scoped by the key's user);
 - `experts_api`: `/experts` (list, install an uploaded package, remove);
-- `training_jobs`: `/train` (background jobs running issue 3's trainer) and `/train/{job_id}`;
+- `jobs`: `/train` (background jobs running issue 3's trainer) and `/train/{job_id}`;
 - `observability`: request ids, JSON logs, limits (rate, size, CORS) and Prometheus `/metrics`;
 - `web`: the web UI at `/` (static files);
 - `errors`: every error in OpenAI's JSON shape.
@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from moe_system.client import MoEClient
 from moe_system.config import Settings, load_settings
 from moe_system.errors import MoEError
-from moe_system.server import chat, experts_api, native, observability, openai_api, training_jobs, web
+from moe_system.server import chat, experts_api, jobs, native, observability, openai_api, web
 from moe_system.server.auth import api_keys
 from moe_system.server.errors import http_error, moe_error
 
@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None, client: MoEClient | None = None
         owned = client is None
         app.state.client = client or MoEClient(settings, batching=True)
         await run_in_threadpool(lambda: app.state.client.runtime)  # load the model before serving
-        app.state.jobs = training_jobs.JobManager(settings)
+        app.state.jobs = jobs.JobManager(settings)
         try:
             yield
         finally:
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, client: MoEClient | None = None
     app.state.api_keys = api_keys(settings)
     app.state.started = time.time()
     observability.install(app, settings)
-    for module in (native, openai_api, chat, experts_api, training_jobs):
+    for module in (native, openai_api, chat, experts_api, jobs):
         app.include_router(module.router)
     app.add_exception_handler(openai_api.ModelNotFound, openai_api.model_not_found)
     app.add_exception_handler(MoEError, moe_error)
