@@ -17,6 +17,7 @@ notice changes through `revision()`. Nothing is written outside `experts_dir`.
 
 from __future__ import annotations
 
+import builtins
 import fcntl
 import logging
 import os
@@ -137,7 +138,7 @@ class Registry:
         experts.sort(key=lambda e: e.name)  # stable: versions stay newest first within a name
         return experts
 
-    def names(self) -> list[str]:
+    def names(self) -> builtins.list[str]:
         with self._lock:
             return [row[0] for row in self._db.execute("SELECT DISTINCT name FROM experts ORDER BY name")]
 
@@ -192,7 +193,7 @@ class Registry:
             self._check(verification, base_sha256, allow_unsigned)
             return self._commit(staged, verification, spec, replace=False)
 
-    def remove(self, name: str, version: str | None = None) -> list[InstalledExpert]:
+    def remove(self, name: str, version: str | None = None) -> builtins.list[InstalledExpert]:
         """Uninstall one version, or every version when `version` is None; returns what was removed."""
         if version is None:
             self.get(name)  # raises the "not installed" error

@@ -170,8 +170,8 @@ class PostgresStore(SQLReads):
         with self._cursor(write=True) as cur:
             row = cur.execute(find, (conversation_id,)).fetchone()
             while row is None:  # a new conversation (or one deleted meanwhile): lock or create its user first
-                user_key = cur.execute("INSERT INTO users(id) VALUES (%s) ON CONFLICT (id) DO UPDATE SET id = "
-                                       "EXCLUDED.id RETURNING key", (user_id or "",)).fetchone()[0]
+                user_key = _returned(cur.execute("INSERT INTO users(id) VALUES (%s) ON CONFLICT (id) DO UPDATE SET id "
+                                                 "= EXCLUDED.id RETURNING key", (user_id or "",)))
                 cur.execute("INSERT INTO conversations(id, user_key, created) VALUES (%s, %s, %s) "
                             "ON CONFLICT (id) DO NOTHING", (conversation_id, user_key, now))
                 row = cur.execute(find, (conversation_id,)).fetchone()
@@ -179,10 +179,10 @@ class PostgresStore(SQLReads):
             if user_id is not None and owner != user_id:
                 raise MoEError(f"conversation {conversation_id!r} belongs to another user")
             seq, current = seq + 1, current + tokens
-            message_id = cur.execute(
+            message_id = _returned(cur.execute(
                 "INSERT INTO messages(conv_key, seq, role, text, tokens, created, state) "
                 "VALUES (%s, %s, %s, %s, %s, %s, 'current') RETURNING id", (key, seq, role, text, tokens, now),
-            ).fetchone()[0]
+            ))
             freed = 0
             if current > current_budget:
                 amount = current - int(current_budget * LOW_WATER)
@@ -216,13 +216,13 @@ class PostgresStore(SQLReads):
                 conv_key, seq, user_key, user_id = by_message[fact.message_id]
                 scope = scope_of_facts(conv_key, user_key, user_id)
                 column, value, embedding = self._embedding(fact.vector)
-                fact_id = cur.execute(
+                fact_id = _returned(cur.execute(
                     "INSERT INTO facts(conv_key, user_key, scope, key, value, text, tokens, seq, created, vector, "
                     f"others, body{column}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
                     f"to_tsvector('simple', %s){value}) RETURNING id",
                     (conv_key, user_key, scope, fact.key, fact.value, fact.text, fact.tokens, seq, now, fact.vector,
                      fact.about_others, _fit(fact.stems), *embedding),
-                ).fetchone()[0]
+                ))
                 older = cur.execute("UPDATE facts SET superseded_by = %s WHERE scope = %s AND key = %s AND "
                                     "superseded_by IS NULL AND id <> %s RETURNING id",
                                     (fact_id, scope, fact.key, fact_id)).fetchall()
@@ -418,3 +418,10 @@ def _one_line(err: Exception) -> str:
 def _floats(vector: bytes | None) -> list[float] | None:
     """A stored float32 vector as the list psycopg sends as an array (for pgvector's `embedding`)."""
     return None if vector is None else np.frombuffer(vector, dtype=np.float32).tolist()
+
+
+def _returned(cursor: Any) -> Any:
+    """The first value of the row an `INSERT ... RETURNING` gave (it always gives one)."""
+    row = cursor.fetchone()
+    assert row is not None
+    return row[0]

@@ -101,8 +101,8 @@ class SQLiteStore(SQLReads):
             if row is None:
                 db.execute("INSERT OR IGNORE INTO users(id) VALUES (?)", (user_id or "",))
                 user_key = db.execute("SELECT key FROM users WHERE id = ?", (user_id or "",)).fetchone()[0]
-                key = db.execute("INSERT INTO conversations(id, user_key, created) VALUES (?, ?, ?)",
-                                 (conversation_id, user_key, now)).lastrowid
+                key = int(db.execute("INSERT INTO conversations(id, user_key, created) VALUES (?, ?, ?)",
+                                     (conversation_id, user_key, now)).lastrowid or 0)
             elif user_id is not None and row[1] != user_id:
                 raise MoEError(f"conversation {conversation_id!r} belongs to another user")
             else:
@@ -110,12 +110,12 @@ class SQLiteStore(SQLReads):
             seq, current = db.execute(
                 "UPDATE conversations SET seq = seq + 1, current_tokens = current_tokens + ? WHERE key = ? "
                 "RETURNING seq, current_tokens", (tokens, key)).fetchone()
-            message_id = db.execute(
+            message_id = int(db.execute(
                 "INSERT INTO messages(conv_key, seq, role, text, tokens, created, state) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'current')", (key, seq, role, text, tokens, now)).lastrowid
+                "VALUES (?, ?, ?, ?, ?, ?, 'current')", (key, seq, role, text, tokens, now)).lastrowid or 0)
             if current > current_budget:
                 self._shed_current(db, key, current - int(current_budget * LOW_WATER))
-        return MessageRow(int(message_id), conversation_id, int(seq), role, text, tokens, now)
+        return MessageRow(message_id, conversation_id, int(seq), role, text, tokens, now)
 
     def _shed_current(self, db: sqlite3.Connection, key: int, amount: int) -> None:
         """Move the oldest current messages (at least `amount` tokens) to 'moving'."""
@@ -251,7 +251,8 @@ class SQLiteStore(SQLReads):
                 "tier = 'longterm' UNION ALL SELECT 'fact', id, tokens, CASE WHEN others THEN 2 ELSE 3 END, seq "
                 "FROM facts WHERE conv_key = ?1 AND superseded_by IS NULL ORDER BY rank, 5, id",
                 (key,)).fetchall() if excess else []
-            facts, chunks = [], []
+            facts: list[int] = []
+            chunks: list[int] = []
             for kind, item_id, tokens, _, _ in victims:
                 if dropped >= excess:
                     break
