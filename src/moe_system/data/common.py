@@ -1,5 +1,6 @@
 """Pieces shared by the offline data generators: seeded random streams, the language pick, stable ids, the
-chat-example shape and the draw-deduplicate-validate loop.
+chat-example shape, the draw-deduplicate-validate loop, and reading the YAML files that hold each generator's
+wording and word lists (`data/<generator>/*.yaml`, checked when read).
 
 Seed policy: training sets use seeds below 1000 and held-out evaluation sets use seeds from 1000 up
 (`EVAL_SEED_MIN`). On top of the different random streams, the text a user would type is split by its hash:
@@ -14,8 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import random
+import string
 from collections.abc import Callable
+from functools import cache
+from importlib.resources import files
 from typing import Any
+
+import yaml
 
 from moe_system.errors import MoEError
 
@@ -29,6 +35,8 @@ class DataError(MoEError):
 
 Draft = Callable[[random.Random, str], dict[str, Any] | None]
 Validate = Callable[[list[dict[str, Any]]], list[bool]]
+Phrases = dict[str, list[str]]  # language -> the templates to pick one from
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the same data, faster
 
 
 def check_request(n: int, lang: str) -> None:
@@ -104,3 +112,42 @@ def ru_plural(n: int, forms: tuple[str, str, str]) -> str:
 def stable_choice(item_id_: str, options: tuple[str, ...]) -> str:
     """Pick one of `options` from an item's id: varied across items, fixed for one item."""
     return options[int(item_id_.rsplit("-", 1)[-1], 16) % len(options)]
+
+
+# ---------------------------------------------------------------------------------------------------- data files
+
+
+def bad_data(source: str, entry: str, problem: str) -> DataError:
+    """The one-line error for a malformed data file: the file, the entry, what is wrong."""
+    return DataError(f"{source}: {entry}: {problem}")
+
+
+@cache
+def read_yaml(package: str, name: str) -> Any:
+    """The parsed YAML file `name` shipped in `package` (e.g. `moe_system.data.sql`), read once. Callers validate
+    what they read and must not change it."""
+    source = f"{package.replace('.', '/')}/{name}"
+    try:
+        return yaml.load((files(package) / name).read_text(encoding="utf-8"), Loader=_LOADER)
+    except (OSError, yaml.YAMLError) as exc:
+        raise bad_data(source, "file", " ".join(str(exc).split())) from None
+
+
+def placeholders(template: str, source: str, entry: str) -> set[str]:
+    """The `{name}` fields of a `str.format` template (a field's format spec is not part of its name)."""
+    try:
+        return {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
+    except ValueError as exc:
+        raise bad_data(source, entry, f"{exc} in {template!r}") from None
+
+
+def phrases(value: Any, source: str, entry: str, langs: tuple[str, ...] = ("en", "ru")) -> Phrases:
+    """Check a `{en: [template, ...], ru: [...]}` entry: a non-empty list of well-formed templates per language."""
+    if not isinstance(value, dict) or set(value) != set(langs):
+        raise bad_data(source, entry, f"expected a mapping with the keys {', '.join(langs)}")
+    for lang, templates in value.items():
+        if not isinstance(templates, list) or not templates or not all(isinstance(t, str) for t in templates):
+            raise bad_data(source, f"{entry}.{lang}", "expected a non-empty list of strings")
+        for template in templates:
+            placeholders(template, source, f"{entry}.{lang}")
+    return value
