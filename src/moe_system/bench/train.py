@@ -83,7 +83,7 @@ def run(
     peer_model = adapter_model(base.model, "lora", config.adapter)
     flat = [example for batch_examples in step_batches for example in batch_examples]
 
-    class _Dataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
+    class _Dataset(torch.utils.data.Dataset[Any]):
         def __len__(self) -> int:
             return len(flat)
 
@@ -104,9 +104,12 @@ def run(
         learning_rate=2e-4, lr_scheduler_type="constant", report_to=[], save_strategy="no", logging_strategy="no",
         use_cpu=True, dataloader_num_workers=0, disable_tqdm=True, seed=0, bf16=precision == "bf16",
     )
-    trainer = HFTrainer(model=peer_model, args=args, train_dataset=_Dataset(),
-                        data_collator=lambda rows: collate(rows, pad), callbacks=[_PeerClock()])
-    trainer._get_train_sampler = lambda *a, **k: torch.utils.data.SequentialSampler(flat)  # same order as ours
+    class _InOrder(HFTrainer):  # the same order as ours: no shuffling
+        def _get_train_sampler(self, *args: Any, **kwargs: Any) -> torch.utils.data.Sampler[int]:
+            return torch.utils.data.SequentialSampler(flat)
+
+    trainer = _InOrder(model=peer_model, args=args, train_dataset=_Dataset(),
+                       data_collator=lambda rows: collate(rows, pad), callbacks=[_PeerClock()])
     with contextlib.redirect_stdout(sys.stderr):  # HF prints its summary dict; stdout carries our JSON only
         trainer.train()
     peer_s = sum(peer_times[1:])
