@@ -1,6 +1,7 @@
-"""Memory benchmark: ingest, build_context latency, RSS and planted-fact recall vs truncation.
+"""Memory benchmark: ingest, build_context latency, RSS and planted-fact recall on the tuning and held-out template
+sets, against a BM25 peer and a truncation peer.
 
-    python benchmarks/memory.py [--json] [--tokens 750000] [--budgets 250000,20000]
+    python benchmarks/memory.py [--json] [--tokens 750000] [--budgets 250000,20000] [--passes 3] [--sets tuning,heldout]
 
 Same as `moe bench memory`; see `moe_system.bench.memory` for what is measured.
 """

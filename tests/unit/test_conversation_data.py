@@ -1,7 +1,9 @@
 """The long-conversation memory benchmark data (`moe_system.data.conversation`): determinism, size, alternating
 roles, both languages, planted facts that are stated where their positions say and nowhere else (the filler and its
-distractors never contain a planted value, current or stale), updates placed after their originals and partly near
-the end, clear errors for impossible requests, and a 750k-token conversation generated in well under 10 s. Tokens are
+distractors never contain a planted value, current or stale), updates placed after their originals, partly near the
+end and a few in the last 3,000 tokens, clear errors for impossible requests, and a 750k-token conversation generated
+in well under 10 s. The template files (`data/memory_bench/`) are checked by schema: the tuning set and the held-out
+set (whose contents these tests never look at beyond their shape), and malformed files are refused. Tokens are
 counted as whitespace-separated words.
 
     .venv/bin/pytest -q tests/unit/test_conversation_data.py
@@ -13,10 +15,14 @@ import itertools
 import re
 import statistics
 import time
+from importlib.resources import files
 
 import pytest
+import yaml
 
-from moe_system.data.conversation import _KINDS, SyntheticConversation, synthetic_conversation
+from moe_system.data.common import DataError
+from moe_system.data.conversation import SyntheticConversation, synthetic_conversation
+from moe_system.data.conversation_templates import FOLDER, PACKAGE, chats, kinds, parse_kinds
 
 CYRILLIC = re.compile("[А-Яа-яЁё]")
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -75,6 +81,27 @@ def test_updates_come_later_and_some_near_the_end(conversation: SyntheticConvers
     assert any(not fact.stale and fact.positions[0] < 0.5 * n for fact in conversation.facts)
 
 
+def test_a_few_updates_lie_in_the_last_3000_tokens(conversation: SyntheticConversation) -> None:
+    tail, used = set(), 0
+    for index in range(len(conversation.messages) - 1, -1, -1):
+        used += words(conversation.messages[index][1])
+        if used > 3000 + 1000:  # the recent window counts filler only; the statements in it add to it
+            break
+        tail.add(index)
+    recent = [fact for fact in conversation.facts if fact.positions[-1] in tail]
+    assert len(recent) >= 3 and all(fact.stale and fact.positions[0] not in tail for fact in recent)  # 36 / 12
+
+
+def test_template_sets_share_the_filler() -> None:
+    tuning = synthetic_conversation(30_000, words, facts=10, updated=4, seed=5)
+    other = synthetic_conversation(30_000, words, facts=10, updated=4, seed=5, templates="heldout")
+    first, second = (
+        [text for i, (_, text) in enumerate(c.messages) if not {i, i - 1} & {p for f in c.facts for p in f.positions}]
+        for c in (tuning, other))
+    same = sum(a == b for a, b in zip(first, second, strict=False))
+    assert same >= 0.9 * min(len(first), len(second))  # one stream, but for messages drawn again for a planted value
+
+
 def test_updates_are_phrased_differently() -> None:
     compared = 0
     for seed in range(4):
@@ -110,11 +137,52 @@ def test_filler_is_varied_and_concrete(conversation: SyntheticConversation) -> N
 
 
 def test_subject_kinds_and_phrasings() -> None:
-    assert len(_KINDS) >= 36
-    for kind in _KINDS:
+    assert len(kinds("tuning")) >= 50
+    for kind in kinds("tuning"):
         for side in (kind.en, kind.ru):
-            assert len(side.says) >= 3 and len(side.updates) >= 3
+            assert len(side.questions) == 3 and len(side.says) >= 3 and len(side.updates) >= 3
             assert all(t.count("{v}") == 1 for t in (*side.says, *side.updates))
+
+
+def test_the_held_out_set_has_the_schema() -> None:
+    """Read through the loader only (which checks every entry): a direct question and two paraphrases per side."""
+    held_out = kinds("heldout")
+    assert len(held_out) >= 36 and sum(kind.changes for kind in held_out) >= 12
+    for kind in held_out:
+        for side in (kind.en, kind.ru):
+            assert len(side.questions) == 3 and side.says and side.updates
+    conversation = synthetic_conversation(60_000, words, facts=min(20, len(held_out)), updated=6, seed=2,
+                                          templates="heldout")
+    assert all(len(fact.paraphrases) == 2 for fact in conversation.facts)
+
+
+def test_filler_files_read() -> None:
+    for language, chat in chats().items():
+        assert len(chat.topics) >= 10 and len(chat.distractors) >= 20, language
+        assert all({"name", "rel", "city", "phone"} <= set(chat.vocab) for chat in chats().values())
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("kinds: []", "non-empty list"),
+    ("kinds: [{key: a, changes: true, en: {}, ru: {}}]", "exactly questions, values"),
+    ("kinds: [{key: a, changes: maybe, en: {}, ru: {}}]", "changes a boolean"),
+    ("kinds: [{key: a, changes: true, en: &s {questions: [q], values: [x], says: ['no value'], updates: ['{v}']},"
+     " ru: *s}]", "exactly one {v}"),
+    ("kinds: [{key: a, changes: true, en: &s {questions: [q], values: {generator: nope}, says: ['{v}'],"
+     " updates: ['{v}']}, ru: *s}]", "unknown value generator"),
+    ("kinds: [{key: a, changes: true, en: &s {questions: [q], values: {int: [9, 1]}, says: ['{v}'],"
+     " updates: ['{v}']}, ru: *s}]", "LO <= HI"),
+])
+def test_malformed_template_files_are_refused(text: str, message: str) -> None:
+    with pytest.raises(DataError, match=r"^bad\.yaml: .*" + re.escape(message)):
+        parse_kinds(yaml.safe_load(text), "bad.yaml")
+    with pytest.raises(DataError, match="unknown template set"):
+        kinds("nope")
+
+
+def test_template_files_are_there() -> None:
+    shipped = {entry.name for entry in (files(PACKAGE) / FOLDER).iterdir()}
+    assert shipped >= {"tuning.yaml", "heldout.yaml", "common.yaml", "filler_en.yaml", "filler_ru.yaml"}
 
 
 @pytest.mark.parametrize(("facts", "updated"), [(1, 0), (1, 1), (5, 5), (40, 20)])
@@ -127,7 +195,7 @@ def test_other_fact_counts(facts: int, updated: int) -> None:
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"facts": 0}, "facts must be between"),
-    ({"facts": len(_KINDS) + 1}, "facts must be between"),
+    ({"facts": len(kinds("tuning")) + 1}, "facts must be between"),
     ({"facts": 5, "updated": 6}, "updated must be between"),
     ({"updated": -1}, "updated must be between"),
     ({"total_tokens": 0}, "total_tokens must be positive"),

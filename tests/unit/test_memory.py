@@ -18,7 +18,7 @@ import pytest
 from moe_system.errors import InvalidRequestError
 from moe_system.memory import ThreeLevelMemory
 from moe_system.memory.compress import Compressor
-from moe_system.memory.facts import extract_facts, similar_key
+from moe_system.memory.facts import THIRD_PARTY, extract_facts, similar_key
 from moe_system.memory.store import MessageRow
 
 CORPUS = [
@@ -82,12 +82,63 @@ def test_questions_state_no_facts_and_clauses_split() -> None:
     assert [fact.key for fact in facts] == ["name", "residence", "phone"]
 
 
+@pytest.mark.parametrize("text, key, value", [
+    ("My best friend Tamsin is flying in on Friday.", "best friend", "Tamsin"),
+    ("Anselm, my cousin on my mum's side, is staying with us.", "cousin", "Anselm"),
+    ("Priya is my closest friend.", "best friend", "Priya"),
+    ("I have a sister called Anna.", "sister", "Anna"),
+    ("Dad sold his flat and moved to Bergamo.", "father residence", "Bergamo"),
+    ("I'm on the Data Platform team at work.", "team", "Data Platform"),
+    ("At work I'm on a project called Nightjar.", "project", "Nightjar"),
+    ("I play the bassoon in an amateur orchestra.", "instrument", "bassoon"),
+    ("I play handball twice a week.", "sport", "handball"),
+    ("I'm halfway through Piranesi right now.", "reading", "Piranesi"),
+    ("I'm a technical writer by trade.", "job", "technical writer"),
+    ("The registration on my car is BW12 GFZ.", "car registr", "BW12 GFZ"),
+    ("Моя двоюродная сестра Таисия выходит замуж в июне.", "двоюродн сестр", "Таисия"),
+    ("Сегодня звонил Мирон, мой самый близкий друг.", "друг лучш", "Мирон"),
+    ("Двоюродную сестру зовут Пелагея.", "двоюродн сестр", "Пелагея"),
+    ("У меня есть брат Олег.", "брат", "Олег"),
+    ("Папа переехал в город Кострома.", "отец residence", "Кострома"),
+    ("Я работаю в команде «Аналитика рисков».", "team", "Аналитика рисков"),
+    ("Сейчас я техлид проекта «Кристалл».", "project", "Кристалл"),
+    ("Уже много лет играю на кларнете.", "instrument", "кларнете"),
+    ("Дважды в неделю играю в регби.", "sport", "регби"),
+    ("Сейчас читаю «Лавр», уже на середине.", "reading", "Лавр"),
+    ("У меня новый номер — +7 999 442-30-40.", "phone", "+7 999 442-30-40"),
+    ("По профессии я технический писатель.", "job", "технический писатель"),
+])
+def test_people_work_and_hobbies(text: str, key: str, value: str) -> None:
+    assert [(fact.key, fact.value) for fact in extract_facts(text)] == [(key, value)]
+
+
+@pytest.mark.parametrize("text", [
+    "My cousin is allergic to wasp stings.",  # describes the cousin: no new name for them
+    "My best friend is visiting until Friday.",
+    "У подруги собаку зовут Найда.",  # someone else's dog, not "the dog"
+    "В команде 12 человек в трёх часовых поясах.",  # no team named
+    "Today, my boss left early.",
+])
+def test_what_names_no_one_keeps_the_name(text: str) -> None:
+    assert all(fact.key not in {"cousin", "best friend", "собак", "team", "boss"} for fact in extract_facts(text))
+
+
+def test_implied_first_person_and_inflected_relatives() -> None:
+    assert extract_facts("Каждое утро беру двойной эспрессо в кофейне у дома.")  # Russian drops the "я"
+    assert extract_facts("Dad lives in Aberdeen, so I only see him at Christmas.")
+    assert THIRD_PARTY.findall("Как зовут мою двоюродную сестру?") == THIRD_PARTY.findall("Моя сестра Анна")
+    assert THIRD_PARTY.findall("my friends") == ["friend"] and not THIRD_PARTY.search("Другой вариант")
+
+
 def test_statements_no_pattern_knows_share_a_key_with_their_update() -> None:
     old = extract_facts("The policy number on my travel insurance is SVF-4332-17.")[0]
     new = extract_facts("I renewed the travel insurance; the new policy number is YFF-6608-77.")[0]
     assert new.key.startswith("~")
     assert similar_key(new.key, [old.key]) == old.key
     assert similar_key(extract_facts("My neighbour's dog is called Bruno.")[0].key, ["dog"]) is None
+    named = extract_facts("My best friend Tamsin is flying in on Friday.")[0].key
+    visiting = extract_facts("My best friend is visiting until Friday.")[0].key  # who, but nothing in common about them
+    assert visiting.startswith("~") and similar_key(visiting, [named]) is None
 
 
 def test_compression_keeps_facts_and_drops_duplicates() -> None:

@@ -1,20 +1,30 @@
-"""Memory benchmark: ingest, context latency, RSS and planted-fact recall against a truncation baseline.
+"""Memory benchmark: ingest, context latency, RSS and planted-fact recall on a tuning and a held-out template set,
+against a BM25 peer and a truncation peer in the same run.
 
     moe bench memory --json          # or: python benchmarks/memory.py --json
+    moe bench memory --tokens 150000 --budgets 20000 --passes 1     # a quick run
 
-One synthetic English/Russian conversation (`data/conversation.py`, 750k tokens by default, counted with the
-base tokenizer) with planted facts, some updated later, is fed to a fresh `ThreeLevelMemory` (SQLite, with its
-background worker) once per budget setting — the default 250k per tier, and small tiers (20k each) so that all
-three tiers overflow and the long-term tier is trimmed. Measured per run:
+One synthetic English/Russian conversation per template set (`data/conversation.py`, 750k tokens by default,
+counted with the base tokenizer; the same seed, so the same filler) with planted facts, some updated later. The
+planted statements and questions come from the **tuning** set (`data/memory_bench/tuning.yaml`: the templates the
+fact patterns and retrieval weights were developed on) or the **held-out** set (`heldout.yaml`: written apart from
+the generator and the patterns, and never tuned on; each fact is asked directly and in two paraphrases). Where the
+facts lie: the first statement of each in the first 65% of the chat; updates later, about a third of them in 82-97%
+of it, and one fact in twelve gets its last update within the final 3,000 tokens (so the truncation peer can
+answer those, as it would in a real chat). Each conversation is fed to a fresh `ThreeLevelMemory` (SQLite, with
+its background worker) once per budget setting — the default 250k per tier, and small tiers (20k each) so that all
+three tiers overflow and the long-term tier is trimmed. Measured per set and budget:
 
 - **ingest**: `add_message` latency p50/p99/max (also over the calls made while the worker was compressing),
   messages/s of `add_message` itself, and the wall time until `flush()` returned (compression included);
 - **tiers** after `flush()`: tokens held per tier, facts in force;
-- **build_context** p50/p95 at the full history, one call per planted question (repeated `passes` times);
+- **build_context** p50/p95 at the full history, one call per question asked (repeated `passes` times);
 - **recall**: a question counts as answered when its newest value is in the 4,000-token context under a later
   turn label (`[#N]`) than any of its superseded values there (`answered`); strictly, when moreover no superseded
-  value is listed among the facts in force (`answered_strictly`); also how often a stale value appears at all;
-- **truncation baseline** (the peer): the last 4,000 tokens of the conversation as the context, same check;
+  value is listed among the facts in force (`answered_strictly`); split into direct and paraphrased questions and
+  into facts never updated and updated; also how often a stale value appears at all, and the keys missed;
+- **peers** (per set, same questions, same 4,000-token budget, same check; `bench/memory_peers.py`): the last
+  4,000 tokens of the chat (**tail**), and the messages **BM25** ranks highest for the question;
 - **RSS** of this process and of the worker.
 """
 
@@ -25,19 +35,24 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 from moe_system.bench.common import percentile
+from moe_system.bench.memory_peers import PeerContexts
 from moe_system.data.conversation import PlantedFact, SyntheticConversation, synthetic_conversation
+from moe_system.data.conversation_templates import TEMPLATE_SETS, kinds
 from moe_system.errors import InvalidRequestError
 from moe_system.memory import Context, ThreeLevelMemory
+from moe_system.memory.tokens import TokenCounter
 
 _SEGMENT = re.compile(r"\[#(\d+)[\] ](?:(?!\[#\d+[\] ]).)*", re.DOTALL)  # a turn label and the text under it
 CONVERSATION = "bench"
 USER = "bench-user"
+GROUPS = ("direct", "paraphrased", "never_updated", "updated")
 
 
 def _ms(seconds: float) -> float:
@@ -68,22 +83,39 @@ def answered_strictly(fact: PlantedFact, context: Context) -> bool:
     return answered(fact, context) and not any(old.casefold() in facts for old in fact.stale)
 
 
-def truncation(conversation: SyntheticConversation, max_tokens: int, count: Callable[[str], int]) -> str:
-    """The baseline context: the newest messages that fit into `max_tokens`."""
-    lines: list[str] = []
-    used = 0
-    for role, text in reversed(conversation.messages):
-        cost = count(text) + 4
-        if used + cost > max_tokens:
-            break
-        lines.append(f"{role}: {text}")
-        used += cost
-    return "\n".join(reversed(lines))
+@dataclass(frozen=True)
+class Question:
+    fact: PlantedFact
+    text: str
+    direct: bool  # the fact's first question; otherwise a paraphrase
+
+
+def questions(conversation: SyntheticConversation) -> list[Question]:
+    """Every fact asked directly, then in each of its paraphrases (the held-out set has two; the tuning set none)."""
+    return [Question(fact, text, number == 0) for fact in conversation.facts
+            for number, text in enumerate((fact.question, *fact.paraphrases))]
+
+
+def recall(asked: Sequence[Question], contexts: Sequence[Context]) -> dict[str, Any]:
+    """Answered questions overall and per group (`GROUPS`; a group with no question is null), the keys missed."""
+    hits = [answered(q.fact, context) for q, context in zip(asked, contexts, strict=True)]
+    members = {"direct": [q.direct for q in asked], "paraphrased": [not q.direct for q in asked],
+               "never_updated": [not q.fact.stale for q in asked], "updated": [bool(q.fact.stale) for q in asked]}
+    result: dict[str, Any] = {"questions": len(asked), "answered": sum(hits), "rate": round(sum(hits) / len(asked), 3)}
+    for group in GROUPS:
+        chosen = [hit for hit, member in zip(hits, members[group], strict=True) if member]
+        result[group] = {"questions": len(chosen), "answered": sum(chosen),
+                         "rate": round(sum(chosen) / len(chosen), 3)} if chosen else None
+    result["missed"] = sorted({q.fact.key for q, hit in zip(asked, hits, strict=True) if not hit and q.direct})
+    result["missed_paraphrased"] = sorted({q.fact.key for q, hit in zip(asked, hits, strict=True)
+                                           if not hit and not q.direct})
+    return result
 
 
 def run_one(conversation: SyntheticConversation, budget: int, tokenizer: str, max_tokens: int, passes: int,
             progress: Callable[[str], None]) -> dict[str, Any]:
     """One fresh memory with `budget` tokens per tier: ingest, flush, then the questions."""
+    asked = questions(conversation)
     with tempfile.TemporaryDirectory(prefix="moe-bench-memory-") as folder:
         memory = ThreeLevelMemory(Path(folder), budget, budget, budget, tokenizer=tokenizer)
         try:
@@ -106,20 +138,18 @@ def run_one(conversation: SyntheticConversation, budget: int, tokenizer: str, ma
             worker = memory._worker
             worker_rss = psutil.Process(worker.pid).memory_info().rss / 2**20 if worker and worker.poll() is None \
                 else None
-            memory.build_context(CONVERSATION, conversation.facts[0].question, max_tokens)  # warm the caches
-            timings, hits, strict, stale_anywhere, sizes, missed = [], 0, 0, 0, [], []
+            memory.build_context(CONVERSATION, asked[0].text, max_tokens)  # warm the caches
+            timings: list[float] = []
+            contexts: list[Context] = []
             for repeat in range(passes):
-                for fact in conversation.facts:
+                for question in asked:
                     t0 = time.perf_counter()
-                    context = memory.build_context(CONVERSATION, fact.question, max_tokens)
+                    context = memory.build_context(CONVERSATION, question.text, max_tokens)
                     timings.append(time.perf_counter() - t0)
-                    sizes.append(context.token_count)
                     if repeat == 0:
-                        hit = answered(fact, context)
-                        hits += hit
-                        missed += [] if hit else [fact.key]
-                        strict += answered_strictly(fact, context)
-                        stale_anywhere += any(old.casefold() in context.text.casefold() for old in fact.stale)
+                        contexts.append(context)
+            found = recall(asked, contexts)
+            strict = sum(answered_strictly(q.fact, c) for q, c in zip(asked, contexts, strict=True))
             return {
                 "budget_per_tier": budget,
                 "ingest": {
@@ -138,12 +168,10 @@ def run_one(conversation: SyntheticConversation, budget: int, tokenizer: str, ma
                                                       "facts", "messages")},
                 "build_context_ms": {"calls": len(timings), "p50": _ms(statistics.median(timings)),
                                      "p95": _ms(percentile(timings, 0.95)), "max": _ms(max(timings))},
-                "context_tokens": {"max": max(sizes), "limit": max_tokens},
-                "recall": {"questions": len(conversation.facts), "answered": hits,
-                           "rate": round(hits / len(conversation.facts), 3), "strictly": strict,
-                           "strict_rate": round(strict / len(conversation.facts), 3),
-                           "updated_facts": sum(bool(f.stale) for f in conversation.facts),
-                           "stale_value_anywhere": stale_anywhere, "missed": missed},
+                "context_tokens": {"max": max(c.token_count for c in contexts), "limit": max_tokens},
+                "recall": {**found, "strictly": strict, "strict_rate": round(strict / len(asked), 3),
+                           "stale_value_anywhere": sum(any(old.casefold() in c.text.casefold() for old in q.fact.stale)
+                                                       for q, c in zip(asked, contexts, strict=True))},
                 "rss_mb": {"process": round(psutil.Process().memory_info().rss / 2**20),
                            "worker": round(worker_rss) if worker_rss else None},
             }
@@ -151,27 +179,59 @@ def run_one(conversation: SyntheticConversation, budget: int, tokenizer: str, ma
             memory.close()
 
 
-def run(tokens: int = 750_000, budgets: tuple[int, ...] = (250_000, 20_000), max_tokens: int = 4000,
-        facts: int = 36, updated: int = 12, passes: int = 3, seed: int = 0,
-        progress: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
-    from moe_system.memory.tokens import base_tokenizer_dir, token_counter
+def peers(conversation: SyntheticConversation, count: TokenCounter, max_tokens: int) -> dict[str, Any]:
+    """The tail and BM25 peers' recall on the same questions, within the same budget."""
+    asked = questions(conversation)
+    contexts = PeerContexts(conversation, count)
+    tail = contexts.tail(max_tokens)
+    return {
+        "tail": {"name": f"last {max_tokens} tokens", **recall(asked, [tail] * len(asked))},
+        "bm25": {"name": f"BM25 over all messages, best first within {max_tokens} tokens",
+                 **recall(asked, [contexts.best_matches(q.text, max_tokens) for q in asked])},
+    }
 
-    tokenizer = base_tokenizer_dir()
+
+def run_set(templates: str, tokens: int, budgets: Sequence[int], max_tokens: int, facts: int, updated: int,
+            passes: int, seed: int, tokenizer: str, progress: Callable[[str], None]) -> dict[str, Any]:
+    """One template set: its conversation (as many facts as the set has subjects, up to `facts`; the same share
+    of them updated), the memory at each budget and the peers."""
+    from moe_system.memory.tokens import token_counter
+
     count = token_counter(tokenizer)
-    progress("writing the conversation")
+    planted = min(facts, len(kinds(templates)))
+    progress(f"{templates}: writing the conversation")
     try:
-        conversation = synthetic_conversation(tokens, count, facts=facts, updated=updated, seed=seed)
+        conversation = synthetic_conversation(tokens, count, facts=planted, updated=round(updated * planted / facts),
+                                              seed=seed, templates=templates)
     except ValueError as err:  # too few tokens for the facts asked for: the caller's choice, said in one line
         raise InvalidRequestError(str(err)) from err
-    baseline_text = truncation(conversation, max_tokens, count).casefold()
-    baseline = sum(f.answer.casefold() in baseline_text for f in conversation.facts)
-    runs = [run_one(conversation, budget, tokenizer, max_tokens, passes, progress) for budget in budgets]
+    runs = [run_one(conversation, budget, tokenizer, max_tokens, passes,
+                    lambda message: progress(f"{templates}, {message}")) for budget in budgets]
     return {
         "conversation": {"tokens": conversation.tokens, "messages": len(conversation.messages),
                          "facts": len(conversation.facts), "updated": sum(bool(f.stale) for f in conversation.facts),
-                         "seed": seed},
-        "max_context_tokens": max_tokens,
+                         "questions": len(questions(conversation)), "seed": seed},
         "runs": runs,
-        "peer": {"name": f"truncation (last {max_tokens} tokens)", "answered": baseline,
-                 "rate": round(baseline / len(conversation.facts), 3)},
+        "peers": peers(conversation, count, max_tokens),
+    }
+
+
+def run(tokens: int = 750_000, budgets: tuple[int, ...] = (250_000, 20_000), max_tokens: int = 4000,
+        facts: int = 36, updated: int = 12, passes: int = 3, seed: int = 0,
+        template_sets: Sequence[str] = TEMPLATE_SETS,
+        progress: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
+    from moe_system.memory.tokens import base_tokenizer_dir
+
+    unknown = [name for name in template_sets if name not in TEMPLATE_SETS]
+    if unknown or not template_sets:
+        raise InvalidRequestError(f"template sets must be among {', '.join(TEMPLATE_SETS)}, not {unknown}")
+    tokenizer = base_tokenizer_dir()
+    sets = {name: run_set(name, tokens, budgets, max_tokens, facts, updated, passes, seed, tokenizer, progress)
+            for name in template_sets}
+    return {
+        "max_context_tokens": max_tokens,
+        "recall": {name: {"memory": {str(row["budget_per_tier"]): row["recall"]["rate"] for row in result["runs"]},
+                          **{peer: result["peers"][peer]["rate"] for peer in ("bm25", "tail")}}
+                   for name, result in sets.items()},
+        "sets": sets,
     }

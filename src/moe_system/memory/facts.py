@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from moe_system.text.words import normalize, stem
+from moe_system.text.words import normalize, stem, stems
 
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+(?=[\"«(]?[A-ZА-ЯЁ0-9])|\n+")
 _VALUE_END = re.compile(
@@ -21,16 +21,25 @@ _VALUE_END = re.compile(
     r"который|которая|которое|хотя)\s", re.IGNORECASE)
 _LEADING = re.compile(r"^(?:now|still|actually|currently|officially|теперь|сейчас|уже|всё ещё|все еще|по-прежнему)"
                       r"\s+", re.IGNORECASE)
-_TRAILING = re.compile(r"\s+(?:now|these days|at the moment|for now|again|too|as well|last (?:week|month|year)|"
-                       r"recently|officially|теперь|сейчас|уже|тоже|недавно|в прошлом (?:месяце|году))$", re.IGNORECASE)
+_TRAILING = re.compile(r"\s+(?:right now|now|these days|at the moment|for now|again|too|as well|"
+                       r"last (?:week|month|year)|recently|officially|теперь|сейчас|уже|тоже|недавно|"
+                       r"в прошлом (?:месяце|году))$", re.IGNORECASE)
 _EN_FILLER = {"my", "our", "new", "current", "old", "the", "a", "an", "own", "actual", "real", "s", "personal",
               "home", "main", "primary", "usual", "these", "days", "day", "nowadays",
-              "currently", "today", "lately", "still"}
+              "currently", "today", "lately", "still", "at", "in", "on", "of", "for", "from", "with", "by"}
 _RU_FILLER = {"мой", "моя", "мое", "мои", "моего", "моей", "мою", "наш", "наша", "наше", "наши", "нашего", "нашей",
-              "нашу", "новый", "новая", "новое", "новые", "текущий", "старый", "нынешний"}
-_HEADS = {"name", "number", "имя", "номер", "назван", "кличк"}  # dropped when the subject has other words
+              "нашу", "новый", "новая", "новое", "новые", "текущий", "старый", "нынешний", "самый", "самая", "самое",
+              "самые", "самого", "самую", "в", "во", "на", "у", "по", "с", "из", "для"}
+# dropped when the subject has other words: generic heads, and where the thing is ("my parking spot at work")
+_HEADS = {"name", "number", "имя", "номер", "назван", "кличк", "work", "job", "работ"}
 _SYNONYMS = {"mobil": "phone", "cell": "phone", "telephon": "phone", "телефон": "phone", "мобильн": "phone",
-             "favourit": "favorit", "colour": "color", "surnam": "famili", "фамил": "famili"}
+             "favourit": "favorit", "colour": "color", "surnam": "famili", "фамил": "famili",
+             "mum": "mother", "mom": "mother", "мам": "мат", "матер": "мат", "dad": "father", "пап": "отец",
+             "отц": "отец",
+             "gran": "grandmoth", "granni": "grandmoth", "grandma": "grandmoth", "grandad": "grandfath",
+             "grandpa": "grandfath", "mate": "friend", "closest": "best", "близк": "лучш",
+             "depart": "team", "squad": "team", "команд": "team", "отдел": "team", "проект": "project",
+             "инструмент": "instrument", "спорт": "sport"}
 _BARE = {"номер": "phone", "number": "phone", "дом": "residence", "home": "residence", "город": "residence",
          "citi": "residence", "address": "residence", "адрес": "residence"}  # a subject of one generic word
 # words a question about a canonical subject uses, indexed with the fact so that "where do I live?" finds "we
@@ -46,20 +55,43 @@ SUBJECT_WORDS = {
     "birthday": "birthday born date день рождения родился родилась когда",
     "age": "age old years возраст лет сколько",
     "car": "car drive vehicle машина автомобиль езжу",
+    "team": "team department group work команда отдел работа",
+    "project": "project work working проект работа работаю",
+    "instrument": "instrument play music musical играю инструмент музыка музыкальный",
+    "sport": "sport play game спорт играю игра вид",
+    "reading": "reading read book currently читаю читать книга книгу сейчас",
 }
 _FAVOURITE = {"favourit", "favorit", "любим"}  # stems: "my favourite X" and "мой любимый/любимым X" share a key
 
 
 VALUE_LIKE = re.compile(r"\d|«|\"|(?<=\s)[A-ZА-ЯЁ][\w-]+")
-FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|my|we|we're|our|me|я|мой|моя|мое|моё|мои|моего|моей|мы|наш|наша|наше|"
-                           r"наши|меня|мне|у меня|у нас)\b", re.IGNORECASE)
-# someone else's: a statement naming one of these is about another person ("my sister's dog is called Bruno")
+FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|my|we|we're|our|me|я|мой|моя|мое|моё|мои|моего|моей|мою|моему|моим|моём|"
+                           r"моем|моих|мы|наш|наша|наше|наши|нашего|нашей|нашу|нашему|нашим|нашем|наших|меня|мне|"
+                           r"у меня|у нас)\b", re.IGNORECASE)
+# what says "I" without a pronoun: a Russian verb in the first person singular ("Играю в регби", "Каждое утро беру
+# эспрессо"), or a parent named as only one's own is ("Dad moved to Bergamo", "Мама теперь на пенсии")
+_IMPLIED_FIRST_PERSON = re.compile(
+    r"(?<![\w-])(?:[а-яё]+(?:аю|яю|ею|аюсь|яюсь|еюсь|уюсь|(?:с|ц|ств|ир)ую)|живу|хожу|беру|пью|езжу|учусь|веду|"
+    r"пишу|вожу|люблю|сижу|иду|еду|могу|хочу|сплю|готовлю|ношу|смотрю|говорю|слежу|держу|пеку|вяжу|шью|"
+    r"тренируюсь)(?![\w-])|^(?:mum|mom|dad|gran|granny|grandma|grandpa|grandad|папа|мама|бабушка|дедушка)\b",
+    re.IGNORECASE)
+# someone else's: a statement naming one of these is about another person ("my sister's dog is called Bruno"). The
+# one group is the word without its ending, so "сестру" in a question and "сестра" in a fact name the same person
 THIRD_PARTY = re.compile(
-    r"\b(?:sisters?|brothers?|mother|father|mum|mom|dad|parents|aunt|uncle|cousin|niece|nephew|grand\w+|friends?|"
-    r"colleagues?|co-?workers?|boss|manager|neighbou?rs?|flatmate|roommate|classmate|landlord|in-laws?|"
-    r"сестр\w*|брат[аеуо]?м?|мама|мамы|маме|маму|мамой|папа|папы|папе|папу|папой|родител\w*|т[её]т[яиеюй]\w*|"
-    r"дяд\w*|племянни\w*|бабушк\w*|дедушк\w*|друг|друга|другу|друзья|друзей|подруг\w*|коллег\w*|начальни\w*|"
-    r"сосед\w*|одноклассни\w*|однокурсни\w*|кума?|куму|кумом|свекров\w*|т[её]щ\w*)\b", re.IGNORECASE)
+    r"\b(sister|brother|mother|father|mum|mom|dad|parent|aunt|uncle|cousin|niece|nephew|grandmother|grandfather|"
+    r"grandma|grandpa|grandparent|grandson|granddaughter|grandchild|granny|grandad|friend|colleague|co-?worker|boss|"
+    r"manager|neighbou?r|flatmate|roommate|classmate|landlord|in-law|"
+    r"сестр|брат|мам|пап|родител|т[её]т|дяд|племянник|племянниц|бабушк|дедушк|друг(?!(?:ой|ие|ое|ая|их|ими|ую|ого|"
+    r"ому)\b)|друз|подруг|коллег|начальник|начальниц|соседк|сосед|одноклассник|одноклассниц|однокурсник|"
+    r"однокурсниц|кум|свекров|т[её]щ)"
+    r"(?:s|es|а|ы|е|у|ой|ою|ом|ем|ам|ами|ах|и|ей|ю|я|ям|ями|ях|ов|ев|ья|ь|ью|ьям|ьями|ьях)?\b", re.IGNORECASE)
+# stems that say who a statement is about (`similar_key` needs more than these in common)
+_PERSON_STEMS = set(stems(
+    "sister brother mother father mum mom dad parent aunt uncle cousin niece nephew grandmother grandfather grandma "
+    "grandpa granny gran friend friends best closest mate colleague coworker boss manager neighbour neighbor "
+    "flatmate roommate classmate landlord partner wife husband son daughter сестра брат мама мать папа отец "
+    "родители тётя тетя дядя племянник племянница бабушка дедушка друг подруга лучший близкий коллега начальник "
+    "сосед соседка одноклассник однокурсник кум свекровь тёща теща жена муж сын дочь дочка двоюродный"))
 _STATEMENT_STOP = {stem(word) for word in (  # compared after stemming
     "i", "my", "we", "our", "me", "is", "are", "was", "the", "a", "an", "and", "to", "in", "on", "of",
     "at", "for", "with", "it", "that", "this", "now", "so", "я", "мой", "моя", "мое", "мо", "мы", "наш",
@@ -106,9 +138,57 @@ def _value(raw: str) -> str:
     return value.strip(" \t\"'«»“”„.,:;—–-")[:80]
 
 
-# (pattern, fixed key or None: the `s` group gives it; suffix added to a subject key)
+# people and pets known by name ("my best friend Tamsin", "Tamsin, my best friend", "мой брат Олег")
+_REL_EN = (r"(?:(?:best|closest|oldest|old|childhood|older|younger|little|big|elder|twin) )?(?:step|half-|god)?"
+           r"(?:friend|mate|pal|sister|brother|cousin|aunt|auntie|uncle|niece|nephew|mother|father|mum|mom|dad|gran|"
+           r"granny|grandma|grandmother|grandpa|grandad|grandfather|wife|husband|partner|girlfriend|boyfriend|"
+           r"fianc[eé]e?|son|daughter|neighbou?r|colleague|boss|manager|flatmate|roommate|landlord|landlady|coach|"
+           r"tutor|teacher|therapist|dentist|doctor|vet|mentor|dog|cat|puppy|kitten|parrot|rabbit|hamster|horse|"
+           r"tortoise)(?:-in-law)?")
+_NAME_EN = r"(?-i:(?:Dr |Mr |Mrs |Ms )?[A-Z][\w-]+(?: [A-Z][\w-]+)?)"
+_REL_RU = (r"(?:(?:лучш(?:ий|ая|его|ую|ей)|сам(?:ый|ая|ого|ую) близк(?:ий|ая|ого|ую)|старш(?:ий|ая|его|ую)|"
+           r"младш(?:ий|ая|его|ую)|двоюродн(?:ый|ая|ого|ую)|родн(?:ой|ая|ого|ую)) )?(?:друга?|подруг[аиу]|сестр[аыу]|"
+           r"брата?|кузин[аыу]|кузена?|т[её]т[яиюе]|дяд[яюи]|племянни(?:ка?|ц[аыу])|мам[аыу]|мать|папа|папу|отец|"
+           r"отца|бабушк[аиу]|дедушк[аиу]|жена|жену|муж|мужа|сына?|дочь|дочк[аиу]|соседк?[аиу]?|коллег[аиу]|"
+           r"начальни(?:ка?|ц[аыу])|руководител[ья]|свекров[ьи]|т[её]щ[аиу]|св[её]кор|св[её]кра|тесть|тестя|"
+           r"кр[её]стн(?:ый|ая|ого|ую)|тренера?|врача?|ветеринара?|собак[аиу]|п[её]с|пса|кота?|кошк[аиу]|"
+           r"попуга[йя]|щенка?|щенок|кот[её]нка?|кот[её]нок)")
+_NAME_RU = r"(?-i:(?:[А-ЯЁ][а-яё-]+|[A-Z][a-z-]+)(?: [А-ЯЁ][а-яё-]+)?)"
+_PLACE_EN = r"(?:lives|has lived|moved|has moved|relocated|has relocated|settled|is moving|is living)"
+_PLACE_RU = r"(?:живет|живёт|живут|переехал[аи]?|перебрал(?:ся|ась|ись)|поселил(?:ся|ась|ись)|обосновал(?:ся|ась|ись))"
+# words with a capital that are no name: a pattern's value never is one of these
+_NOT_NAMES = {"oh", "hey", "hi", "hello", "yes", "no", "well", "so", "and", "but", "also", "anyway", "today",
+              "tonight", "yesterday", "tomorrow", "honestly", "actually", "sorry", "thanks", "please", "okay", "ok",
+              "right", "morning", "evening", "luckily", "sadly", "apparently", "finally", "meanwhile", "this", "that",
+              "it", "he", "she", "they", "there", "here", "what", "which", "monday", "tuesday", "wednesday",
+              "thursday", "friday", "saturday", "sunday", "сегодня", "вчера", "завтра", "кстати", "теперь", "сейчас",
+              "привет", "слушай", "ладно", "короче", "спасибо", "поправка", "кажется", "вообще", "ну", "да", "нет",
+              "итак", "также", "это", "он", "она", "они", "тогда", "здесь", "там"}
+
+# (pattern, fixed key or None: the `s` group gives it; "{s} residence": the `s` group's key with a suffix)
 _EN = [
     (r"\bmy name is (?P<v>.+)|\bcall me (?P<v2>.+)", "name"),
+    (rf"\b(?:my|our) (?P<s>{_REL_EN}),? (?P<v>{_NAME_EN})(?=['’\s,.;:!?)—–]|$)", None),
+    (rf"\b(?:i|we) (?:have|'ve got|have got|had) an? (?P<s>{_REL_EN}) (?:called |named )?(?P<v>{_NAME_EN})"
+     r"(?=['’\s,.;:!?)—–]|$)", None),
+    (rf"(?:^|[\s(])(?P<v>{_NAME_EN}),? (?:[,—–-] ?)?(?:my|our) (?P<s>{_REL_EN})\b(?!['’])", None),
+    (rf"(?:^|[\s(])(?P<v>{_NAME_EN}) (?:is|has become|became) (?:now |really )?(?:my|our) (?:new )?(?P<s>{_REL_EN})"
+     r"\b(?!['’])", None),
+    (rf"\b(?:(?:my|our) )?(?P<s>{_REL_EN})\b(?!['’])(?:[:,]? [\w']+){{0,6}}? {_PLACE_EN}(?: back)? (?:to|in) "
+     r"(?P<v>(?-i:[A-Z]).+)", "{s} residence"),
+    (r"\bthe (?P<s>[\w -]{2,30}? (?:of|on|for|at) (?:my|our) [\w -]{2,30}?) (?:is|was|are|has become|changed to|:) "
+     r"(?:now |still |actually )?(?P<v>.+)", None),
+    (r"\bi(?:'m| am)? (?:now |currently |still )?(?:on|in|part of|with) the (?P<v>(?-i:[A-Z])[\w&' -]+?) "
+     r"(?:team|department|squad)\b", "team"),
+    (r"\b(?:project|codename|code name) (?:called |named |codenamed |code-named )?[«\"“]?(?P<v>(?-i:[A-Z])[\w -]*)",
+     "project"),
+    (r"\bi (?:now |still |also |mostly )?(?:play|practi[sc]e|am learning|'m learning|took up|have taken up|"
+     r"'ve taken up) the (?P<v>[a-z][\w -]{2,30}?)(?=[\s,.;:!?]|$)", "instrument"),
+    (r"\bi (?:now |still |also |mostly )?(?:play|took up|have taken up|'ve taken up) (?P<v>(?!(?:the|a|an|with|it|"
+     r"them|for|on|in|at|some|games?|music|around|along|outside|by|to)\b)[a-z][\w -]{2,30}?)(?=[\s,.;:!?]|$)",
+     "sport"),
+    (r"\bi(?:'m| am) (?:now |currently |still |just )?(?:reading|halfway through|listening to) "
+     r"(?P<v>(?-i:[A-Z«\"“]).+)", "reading"),
     (r"\b(?:we|i) (?:have )?(?:named|called) (?:our|my|the) (?P<s>[\w -]{2,30}?) (?P<v>[A-Z0-9«\"][^,;]*)", None),
     (r"\b(?:my|our) (?P<s>[\w' -]{2,40}?) (?:is|was|'s) (?:now |still )?(?:called|named) (?P<v>.+)", None),
     (r"\b(?:i|we)(?:'ve| have|'re| are|'m| am)? (?:now |currently |still |just |finally |recently )?"
@@ -116,12 +196,13 @@ _EN = [
     (r"\bi(?:'m| am)? (?:now |currently |still )?(?:work|working|employed) (?:at|for|in) (?P<v>.+)", "employer"),
     (r"\bi (?:just |recently )?(?:joined|started (?:a job )?at|got a job at|switched jobs to) (?P<v>.+)", "employer"),
     (r"\bi(?:'m| am)? (?:now |currently )?(?:work|working) as (?:an? )?(?P<v>.+)", "job"),
+    (r"\bi(?:'m| am) (?:now )?an? (?P<v>[\w -]+?) by (?:trade|profession)\b", "job"),
     (r"\bi(?:'m| am) allergic to (?P<v>.+)", "allergy"),
     (r"\bi was born in (?P<v>[A-Z].+)", "birthplace"),
     (r"\bi was born on (?P<v>.+)", "birthday"),
     (r"\bi(?:'m| am) (?P<v>\d{1,3}) years old", "age"),
-    (r"^(?:[\w ,']+: )?(?P<v>[\w' -]{2,40}?) (?:is|has become|became) (?:now )?my (?:new )?(?P<s>favou?rite"
-     r" [\w -]{2,30}?)(?: now| these days)?[.!]?$", None),
+    (r"^(?:[\w ,']+: )?(?P<v>[\w' -]{2,40}?) (?:is|has become|became) (?:now )?my (?:new |main |only )?"
+     r"(?P<s>(?:favou?rite )?[\w -]{2,30}?)(?: now| these days)?[.!]?$", None),
     (r"\bi (?:now )?drive an? (?P<v>.+)", "car"),
     (r"\b(?:my|our) (?P<s>[\w' -]{2,40}?)(?: is| are| was| has become| became| changed to|:| =)"
      r" (?:now |still |actually )?(?P<v>.+)", None),
@@ -130,13 +211,28 @@ _RU = [
     (r"\bменя зовут (?P<v>.+)", "name"),
     (r"\b(?:моего|мою|мою|моих|нашего|нашу|наших) (?P<s>[\w-]+(?: [\w-]+)?) (?:теперь |сейчас )?зовут (?P<v>.+)",
      None),
+    (rf"\b(?:мой|моя|моё|мое|наш|наша) (?P<s>{_REL_RU}) (?P<v>{_NAME_RU})(?=[\s,.;:!?)—–]|$)", None),
+    (rf"(?:^|[\s(])(?P<v>{_NAME_RU}),? (?:[,—–-] ?)?(?:мой|моя|наш|наша) (?P<s>{_REL_RU})(?![\w-])", None),
+    (rf"^(?:[^:]{{1,30}}: )?(?P<s>{_REL_RU}) (?:теперь |сейчас )?зовут (?P<v>(?-i:[А-ЯЁA-Z]).+)", None),
+    (rf"\b(?:(?:мой|моя|наш|наша) )?(?P<s>{_REL_RU})(?![\w-])(?: [\w-]+){{0,5}}? {_PLACE_RU} (?:в|во) "
+     r"(?:город[еу]? )?(?P<v>(?-i:[А-ЯЁA-Z]).+)", "{s} residence"),
+    (r"\bв (?:нашей |моей |новой |свою )?(?:команде|отделе|команду|отдел) [«\"“]?(?P<v>(?-i:[А-ЯЁA-Z]).+)", "team"),
+    (r"\b(?:проект\w*|кодов\w+ назван\w+) (?:под названием )?[«\"“](?P<v>[^»\"”]+)", "project"),
+    (r"(?:^|\s)(?:я )?(?:теперь |сейчас |уже |тоже |давно )?(?:играю|занимаюсь|учусь играть|"
+     r"(?:начал[аи]? )?учиться играть|научил(?:ся|ась) играть) на (?P<v>[а-яё-]+)", "instrument"),
+    (r"(?:^|\s)(?:я )?(?:теперь |сейчас |уже |тоже |давно )?играю в (?P<v>[а-яё -]+?)(?=[\s,.;:!?]|$)", "sport"),
+    (r"(?:^|\s)(?:я )?(?:сейчас |теперь |как раз |уже )?(?:читаю|дочитываю) [«\"“](?P<v>[^»\"”]+)", "reading"),
+    (r"^(?P<s>[\w-]+(?: [\w-]+)?) у (?:меня|нас) (?:—|–|-) (?:это )?(?P<v>.+)", None),
     (r"\bу (?:меня|нас) (?:есть |теперь )?(?P<s>[\w-]+(?: [\w-]+)?) по (?:имени|кличке) (?P<v>.+)", None),
+    (rf"\bу (?:меня|нас) (?:есть |теперь )?(?P<s>{_REL_RU}),? (?P<v>{_NAME_RU})(?=[\s,.;:!?)—–]|$)", None),
     (r"\b(?:я|мы) (?:теперь |сейчас |уже |недавно |наконец )?(?:живу|живем|переехал|переехала|переехали|"
-     r"перебрался|перебралась|перебрались|поселился|поселилась|поселились) (?:в|во|на) (?P<v>(?-i:[А-ЯЁA-Z]).+)",
-     "residence"),  # a place has a capital: "moved into a bigger flat" is no new city
-    (r"\bя (?:теперь |сейчас |уже )?(?:работаю|устроился|устроилась|перешел|перешла) (?:в|во|на) (?P<v>.+)",
-     "employer"),
+     r"перебрался|перебралась|перебрались|поселился|поселилась|поселились) (?:в|во|на) (?:город[еу]? )?"
+     r"(?P<v>(?-i:[А-ЯЁA-Z]).+)", "residence"),  # a place has a capital: "moved into a bigger flat" is no new city
+    (r"\bя (?:теперь |сейчас |уже )?(?:работаю|устроился|устроилась|перешел|перешла) (?:в|во|на) "
+     r"(?!команд|отдел|проект)(?P<v>.+)", "employer"),
     (r"\bя (?:теперь |сейчас )?работаю (?P<v>\w+(?:ом|ем|ой|ицей))\b", "job"),
+    (r"\bпо профессии я (?P<v>.+)|\bя (?:теперь )?по профессии (?P<v2>.+)", "job"),
+    (r"\bу (?:меня|нас) (?:теперь |сейчас )?(?:нов\w+ )?(?P<s>[\w-]+(?: [\w-]+)?) (?:—|–|-|:) (?P<v>.+)", None),
     (r"\bу меня аллергия на (?P<v>.+)", "allergy"),
     (r"\bя родил(?:ся|ась) (?:в|во) (?P<v>[А-ЯA-Z].+)", "birthplace"),
     (r"\bя родил(?:ся|ась) (?P<v>\d.+)", "birthday"),
@@ -146,6 +242,8 @@ _RU = [
      r"\bсейчас\b)\s*(?:теперь |сейчас |уже )?(?P<v>.+)", None),
     (r"\b(?:мой|моя|мое|моё|мои|наш|наша|наше|наши) (?P<s>[а-я][а-я ]{1,40}?) (?P<v>[+\d«\"A-ZА-Я].*)", None),
 ]
+_PERSON = re.compile(rf"{_REL_EN}|{_REL_RU}", re.IGNORECASE)
+_NAMED = re.compile(r"(?:Dr |Mr |Mrs |Ms )?[\"«“]?[A-ZА-ЯЁ]")  # a name or a quoted one (case-sensitive)
 _PATTERNS = [(re.compile(p, re.IGNORECASE), key) for p, key in _EN] + \
             [(re.compile(p, re.IGNORECASE), key) for p, key in _RU]
 _LOWER_SUBJECT = re.compile(r"^[\w' -]+$")
@@ -181,9 +279,12 @@ def _pattern_fact(sentence: str) -> Fact | None:
             raw = groups.get("v") or groups.get("v2") or ""
             value = _value(raw)
             subject = groups.get("s")
-            if not value or (subject is not None and not _LOWER_SUBJECT.match(subject)):
+            if not value or value.casefold() in _NOT_NAMES or (subject is not None and
+                                                                not _LOWER_SUBJECT.match(subject)):
                 continue
-            key = fixed or _key(subject or "")
+            if fixed is None and subject is not None and _PERSON.fullmatch(subject) and not _NAMED.match(value):
+                continue  # "my cousin is allergic to wasp stings" describes the cousin, it does not name them
+            key = fixed.replace("{s}", _key(subject or "")) if fixed else _key(subject or "")
             if key:
                 return Fact(key, value, sentence[:400])
     return None
@@ -198,7 +299,7 @@ def _statement(clause: str) -> Fact | None:
     by its words other than the values ("~" marks such keys; see `similar_key`)."""
     if _TASK.match(clause.strip()):
         return None
-    mine = bool(FIRST_PERSON.search(clause))
+    mine = bool(FIRST_PERSON.search(clause) or _IMPLIED_FIRST_PERSON.search(clause.strip()))
     others = bool(THIRD_PARTY.search(clause))
     valued = bool(VALUE_LIKE.search(clause)) and (mine or not others)
     short = mine and len(clause.split()) <= SHORT_STATEMENT and not others
@@ -216,15 +317,15 @@ def similar_key(key: str, keys: Sequence[str]) -> str | None:
     """An existing key about the same subject as `key`, or None: equal, or sharing at least two stems that make
     up most of the shorter key, so a statement no pattern understood can still supersede an older one ("the
     policy number on my travel insurance is X" ... "I renewed the travel insurance; the new policy number is
-    Y"). Only a statement key ("~") is matched loosely. The most recent such key wins."""
+    Y"). Only a statement key ("~") is matched loosely, and the two stems must say what about someone, not only
+    who: "my best friend is visiting" does not replace "my best friend Tamsin". The most recent such key wins."""
     mine = set(key.lstrip("~").split())
     for other in reversed(keys):
         if other == key:
             return other
         if not (key.startswith("~") or other.startswith("~")):
             continue  # two understood subjects are the same only when equal: "colour" is not "landlord colour"
-        theirs = set(other.lstrip("~").split())
-        common = len(mine & theirs)
-        if common >= 2 and common >= 0.6 * min(len(mine), len(theirs)):
+        shared = mine & set(other.lstrip("~").split())
+        if len(shared - _PERSON_STEMS) >= 2 and len(shared) >= 0.6 * min(len(mine), len(other.split())):
             return other
     return None
