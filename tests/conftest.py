@@ -10,6 +10,12 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# One torch (and so ONNX Runtime) thread in this process and in every process it starts (`moe` subprocesses, the
+# memory worker, trainers, servers' engines): set before torch is imported. On a 2-core machine that also runs a
+# server, a subprocess or other work, two threads that meet at a barrier after every op wait on each other: under
+# load the embedded-model tests ran ten times slower with two threads, and e2e + integration took 648 s with two
+# against 553 s with one even at a load average of 2. An explicit value wins.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(autouse=True)

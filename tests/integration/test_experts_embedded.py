@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from peft import IA3Config, LoraConfig, get_peft_model
+from peft.helpers import DoraCaching
 
 from moe_system.base import load_base
 from moe_system.config import Settings
@@ -56,12 +57,14 @@ def test_logits_and_greedy_text_equal_peft(kind: str, setup) -> None:  # type: i
     adapter: AdapterWeights = ours[kind]
     engine = Engine(backend)
     for prompt in prompts:
-        with torch.inference_mode():
-            expected = peft_models[kind](torch.tensor([prompt])).logits[0, -1]
-            reference = peft_models[kind].generate(
+        # PEFT's DoRA recomputes every weight norm at every forward unless asked to cache them (same values); the
+        # prompt's last logits are those of the reference run's first step (raw, before any logits processor)
+        with torch.inference_mode(), DoraCaching():
+            run = peft_models[kind].generate(
                 input_ids=torch.tensor([prompt]), max_new_tokens=16, min_new_tokens=16, do_sample=False,
-                repetition_penalty=1.0,
-            )[0, len(prompt):].tolist()
+                repetition_penalty=1.0, output_logits=True, return_dict_in_generate=True,
+            )
+        expected, reference = run.logits[0][0], run.sequences[0, len(prompt):].tolist()
         logits, _ = backend.prefill([prompt], [((adapter, 1.0),)])
         torch.testing.assert_close(logits[0], expected, rtol=1e-3, atol=1e-3)
         [completion] = engine.generate([prompt], SamplingParams(max_new_tokens=16), [((adapter, 1.0),)])
