@@ -27,8 +27,8 @@ TIERS = ("current_tokens", "obsolete_tokens", "longterm_tokens")
 
 @contextmanager
 def _memory() -> Iterator[Any]:
-    """The configured memory, without a background worker (these commands only read or delete)."""
-    from moe_system.base import base_model_dir
+    """The configured memory, without a background worker (these commands only read or delete; the tokenizer loads
+    only for `search`, which counts a context's tokens)."""
     from moe_system.config import load_settings
     from moe_system.memory import ThreeLevelMemory
 
@@ -36,7 +36,7 @@ def _memory() -> Iterator[Any]:
     config = settings.memory
     memory = ThreeLevelMemory(config.database_url or settings.home / "memory", config.current_tokens,
                               config.obsolete_tokens, config.longterm_tokens,
-                              tokenizer=base_model_dir(settings, err), background=False)
+                              background=False, settings=settings)
     try:
         yield memory
     finally:

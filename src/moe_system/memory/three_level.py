@@ -27,7 +27,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +41,7 @@ from moe_system.memory.retrieval import VectorIndex, fuse, query_stems, snippet
 from moe_system.memory.store import Budgets, FactRow, Kind
 from moe_system.memory.stores import is_postgres, open_store, sqlite_path
 from moe_system.memory.summarizer import SummarizerRef
-from moe_system.memory.tokens import base_tokenizer_dir, token_counter
+from moe_system.memory.tokens import TokenCounter, base_tokenizer_dir, token_counter
 
 if TYPE_CHECKING:
     from moe_system.config import Settings
@@ -78,7 +78,8 @@ class ThreeLevelMemory:
         `vectors=False` keeps retrieval lexical only (no MiniLM); `background=False` compresses in `flush()`
         in this process instead of a worker process. `summarizer`: how to build the model that rewrites the
         long-term summaries when the worker is idle (summarizer.py; the SDK's `client.summarizer_ref`); `flush`
-        does not wait for it unless `background=False`. `settings`: for the default `path` (default: loaded)."""
+        does not wait for it unless `background=False`. `settings`: for the default `path` and tokenizer (default:
+        the loaded settings)."""
         for name, value in (("current_tokens", current_tokens), ("obsolete_tokens", obsolete_tokens),
                             ("longterm_tokens", longterm_tokens)):
             if not isinstance(value, int) or value < 100:
@@ -92,19 +93,33 @@ class ThreeLevelMemory:
             path = settings.memory.database_url or settings.home / "memory"
         self.target = str(path) if is_postgres(str(path)) else str(sqlite_path(path))
         self.budgets = Budgets(current_tokens, obsolete_tokens, longterm_tokens)
-        self.tokenizer = str(tokenizer) if tokenizer is not None else base_tokenizer_dir()
-        self.count_tokens = token_counter(self.tokenizer)
+        self._tokenizer = tokenizer
         self.vectors = vectors
         self.store = open_store(self.target)
         self._indexes: dict[tuple[str, Kind], VectorIndex] = {}
         self._lock = threading.Lock()
         self._background = background
+        self._settings = settings
         self._worker: Any = None
         self._executor: ThreadPoolExecutor | None = None
         self._summarizer = summarizer
-        self._compaction = None if background else Compaction(
-            self.store, self.budgets, self.count_tokens, self._embed if vectors else None,
-            None if summarizer is None else summarizer.build())
+
+    @cached_property
+    def _compaction(self) -> Compaction:
+        """The compression run in this process (`background=False`), built on first need."""
+        return Compaction(self.store, self.budgets, self.count_tokens, self._embed if self.vectors else None,
+                          None if self._summarizer is None else self._summarizer.build())
+
+    @cached_property
+    def tokenizer(self) -> str:
+        """The folder of the tokenizer that counts tokens (the configured base model's unless given)."""
+        return str(self._tokenizer) if self._tokenizer is not None else base_tokenizer_dir(self._settings)
+
+    @cached_property
+    def count_tokens(self) -> TokenCounter:
+        """The tokenizer's counter, loaded on first need (about 3 s of imports): listing, showing or forgetting
+        conversations counts nothing."""
+        return token_counter(self.tokenizer)
 
     # ---- writing
 
@@ -150,12 +165,12 @@ class ThreeLevelMemory:
         if is_postgres(self.target):
             from moe_system.config import load_settings
 
-            return str(load_settings().home / "memory" / "postgres-worker.lock")
+            return str((self._settings or load_settings()).home / "memory" / "postgres-worker.lock")
         return self.target + ".worker-lock"
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until the background work (indexing, compression) is done."""
-        if self._compaction is not None:
+        if not self._background:
             self._compaction.run_until_idle()
             return
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moe_system.errors import ConfigError
+
+if TYPE_CHECKING:
+    from moe_system.config import Settings
 
 LINE_CACHE = 32_768  # lines whose counts `lines` keeps (facts, titles, recent messages come back on every request)
 
@@ -81,8 +84,8 @@ def token_counter(tokenizer: str) -> TokenCounter:
     return TokenCounter(tokenizer)
 
 
-def base_tokenizer_dir() -> str:
-    """The configured base model's folder (its tokenizer counts the memory's tokens)."""
+def base_tokenizer_dir(settings: Settings | None = None) -> str:
+    """The configured base model's folder (its tokenizer counts the memory's tokens); `settings` default: loaded."""
     from moe_system.base import base_model_dir
 
-    return str(base_model_dir())
+    return str(base_model_dir(settings))
