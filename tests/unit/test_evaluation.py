@@ -295,6 +295,33 @@ def test_evaluate_base_model_math_without_tools(tmp_path: Path) -> None:
     assert {call["max_tokens"] for call in client.calls} == {512}
 
 
+def test_a_batching_client_answers_items_at_once_and_the_results_keep_their_order(tmp_path: Path) -> None:
+    """With `batching`, up to `batch_size` items are in flight together (they would decode in one batch); the
+    details still come in item order, whatever order the answers finish in."""
+    import threading
+
+    in_flight, most = 0, 0
+    lock = threading.Lock()
+
+    def slow_reply(prompt: str, temperature: float, seed: int | None) -> str:
+        nonlocal in_flight, most
+        number = int(prompt.split("What is ")[1].split(" ")[0])
+        with lock:
+            in_flight += 1
+            most = max(most, in_flight)
+        time.sleep(0.05 * (6 - number))  # the first items finish last
+        with lock:
+            in_flight -= 1
+        return f"Answer: {number}"
+
+    client = FakeClient(tmp_path, slow_reply)
+    client.batching = True  # type: ignore[attr-defined]
+    items = [{"question": f"What is {n} plus zero?", "answer": n, "id": str(n)} for n in range(1, 6)]
+    result = evaluate(client, "math", items, "none", batch_size=4, progress=False)
+    assert result.correct == 5 and [entry["id"] for entry in result.details()] == ["1", "2", "3", "4", "5"]
+    assert most == 4
+
+
 def test_evaluate_expert_math_with_the_calculator(tmp_path: Path) -> None:
     client = FakeClient(tmp_path, lambda p, t, s: "```python\nanswer = 17 * 23\n```\nAnswer: 390", ["calculator"])
     result = evaluate(client, "math", [MATH_ITEM], "math", max_tokens=64, progress=False)
@@ -340,7 +367,7 @@ def test_evaluate_python_and_argument_errors(tmp_path: Path) -> None:
 
 
 def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch, client: FakeClient) -> int:
-    monkeypatch.setattr(eval_cli, "make_client", lambda: client)
+    monkeypatch.setattr(eval_cli, "make_client", lambda batching=False: client)
     monkeypatch.setattr(sys, "argv", ["moe", "eval", *args])
     with pytest.raises(SystemExit) as info:
         main()

@@ -18,7 +18,7 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-def make_client() -> Any:
+def make_client(batching: bool = False) -> Any:
     from moe_system.client import MoEClient
 
-    return MoEClient(console=err)
+    return MoEClient(console=err, batching=batching)

@@ -43,13 +43,13 @@ def demo(
     """Show the starter experts beside the base model, then answer a few English and Russian prompts."""
     started = time.perf_counter()
     # a missing key is a user error: say so before the model loads
-    starters = (experts, _publisher_key(experts)) if experts is not None else None
+    starters = (experts, publisher_key(experts)) if experts is not None else None
     client = make_client()
     runtime = client.runtime
     err.print(f"[bold]model[/] {runtime.model_name} · backend {runtime.backend_name} · loaded in "
               f"{runtime.load_s:.1f} s")
     if starters is not None:
-        _install_starters(client, *starters)
+        install_shipped(client, *starters)
         for task in STARTER_TASKS:
             if task in client.registry.names():
                 _expert_beside_base(client, task)
@@ -64,7 +64,7 @@ def demo(
     out.print(f"demo finished in {time.perf_counter() - started:.1f} s")
 
 
-def _publisher_key(folder: Path) -> str:
+def publisher_key(folder: Path) -> str:
     """The public key in `folder/publisher.pub`, which signed the packages beside it."""
     from moe_system.errors import ExpertError
 
@@ -74,8 +74,9 @@ def _publisher_key(folder: Path) -> str:
     return key.read_text(encoding="utf-8")
 
 
-def _install_starters(client: Any, folder: Path, publisher: str) -> None:
-    """Install every package of `folder` whose name and version are not installed yet."""
+def install_shipped(client: Any, folder: Path, publisher: str) -> None:
+    """Install every package of `folder` whose name and version are not installed yet, trusting `publisher` (the
+    key in `folder`'s publisher.pub, `publisher_key`) for these installs only."""
     from moe_system.base.fingerprint import base_sha256
     from moe_system.experts.registry import Registry, trusting
     from moe_system.experts.verify import verify_package

@@ -45,7 +45,8 @@ def evaluate(
 ) -> None:
     """Score an expert (or `none`, the base model) on a task file with greedy decoding."""
     items = load_items(file, task.value)[:limit]
-    result = run_evaluation(make_client(), task.value, items, expert, max_tokens=max_tokens, tools=not no_tools, db=db)
+    result = run_evaluation(make_client(batching=True), task.value, items, expert, max_tokens=max_tokens,
+                            tools=not no_tools, db=db)
     if json_output:
         print_json(result.to_dict())
         return

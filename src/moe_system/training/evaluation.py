@@ -34,6 +34,7 @@ import re
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -329,8 +330,9 @@ def evaluate(
     `client` is a `MoEClient` (anything with `generate`, `registry` and `settings.home` will do).
     `max_tokens` defaults per task (`DEFAULT_MAX_TOKENS`); `db` is an SQLite file for sql items without
     `db_sql`; `timeout_s` limits each python run; `tools=False` asks the SDK not to apply the manifest's
-    tools. Items are generated one at a time for now; `batch_size` is the number a batched engine call will
-    take."""
+    tools. With a batching client (`MoEClient(batching=True)`) up to `batch_size` items are answered at once from
+    as many threads, so they decode together; otherwise one at a time (the same greedy tokens, but for float
+    rounding in a near tie)."""
     _required_keys(task)
     if batch_size < 1:
         raise EvalError("batch_size must be at least 1")
@@ -344,17 +346,22 @@ def evaluate(
         response = client.generate(prompt, expert=name or "none", max_tokens=limit, temperature=0.0, tools=tools)
         return str(response.text)
 
+    def answer(index: int) -> dict[str, Any]:
+        item = items[index]
+        label = item.get("id", index + 1)
+        try:
+            prediction, correct = score_answer(item, task, generate(build_prompt(item, task)), db, timeout_s,
+                                               scratch=scratch)
+        except EvalError as err:
+            raise EvalError(f"item {label}: {err}") from err
+        return {"id": label, "prediction": prediction, "correct": correct}
+
     per_item: list[dict[str, Any]] = []
-    with _progress_bar(progress, f"eval {task}", len(items)) as advance:
-        for index, item in enumerate(items):
-            label = item.get("id", index + 1)
-            try:
-                prediction, correct = score_answer(item, task, generate(build_prompt(item, task)), db, timeout_s,
-                                                   scratch=scratch)
-            except EvalError as err:
-                raise EvalError(f"item {label}: {err}") from err
-            per_item.append({"id": label, "prediction": prediction, "correct": correct})
-            advance(correct)
+    workers = batch_size if getattr(client, "batching", False) else 1
+    with _progress_bar(progress, f"eval {task}", len(items)) as advance, ThreadPoolExecutor(workers) as pool:
+        for entry in pool.map(answer, range(len(items))):  # in item order, whatever order they finish in
+            per_item.append(entry)
+            advance(entry["correct"])
     right = sum(entry["correct"] for entry in per_item)
     return EvalResult(task, name, len(per_item), right, right / len(per_item) if per_item else 0.0, per_item)
 

@@ -42,11 +42,11 @@ from moe_system.tools.calculator import math_tool
 from moe_system.training.callbacks import default_callbacks
 from moe_system.training.config import Recipe
 from moe_system.training.data import Example, load_dataset
-from moe_system.training.dedup import dedup
+from moe_system.training.dedup import DedupReport, dedup
 from moe_system.training.encode import encode_dataset, pad_token_id
 from moe_system.training.evaluation import build_prompt, load_items, score_math, score_python, score_sql
 from moe_system.training.models import adapter_model, expert_model
-from moe_system.training.splits import contamination_check, eval_item_text, require_clean, split_dataset
+from moe_system.training.splits import Splits, contamination_check, eval_item_text, require_clean, split_dataset
 from moe_system.training.trainer import Trainer
 
 PROJECT_KEY = "project.key"
@@ -94,14 +94,9 @@ def run_recipe(
     if config.run.threads:
         torch.set_num_threads(config.run.threads)
 
-    examples = _with_system_prompt(_training_examples(recipe), recipe.infer.system_prompt)
-    report = None
-    if config.data.dedup:
-        examples, report = dedup(examples, config.data.near_duplicate_threshold)
-        console.print(f"data: {report.summary()}")
-    splits = split_dataset(examples, config.data.val_fraction, config.data.test_fraction, config.data.split_seed)
+    data = prepare_data(recipe, console)
+    splits, report, items, dropped = data.splits, data.dedup, data.items, data.items_replaced
     splits.manifest().save(run_dir / "split_manifest.json")
-    items, dropped = _clean_eval_items(recipe, splits.train, console)
     if items:  # the held-out set as `moe eval --file` reads it, to re-score the installed expert
         (run_dir / HELD_OUT_FILE).write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items),
                                              encoding="utf-8")
@@ -174,6 +169,31 @@ def run_recipe(
 
 
 # ---- data
+
+
+@dataclass
+class PreparedData:
+    """A recipe's data as a run uses it: the split, the dedup report, and the clean held-out items."""
+
+    splits: Splits
+    dedup: DedupReport | None
+    items: list[dict[str, Any]]
+    items_replaced: int  # generated held-out items that overlapped training and were replaced
+
+
+def prepare_data(recipe: Recipe, console: Console) -> PreparedData:
+    """Steps 1 and 2 of a run: the recipe's examples (with its system prompt, deduplicated), the deterministic
+    split and the held-out items checked against the training split. A pure function of the recipe, so a finished
+    run's held-out set can be rebuilt without its run folder (`moe bench quality`)."""
+    data = recipe.train.data
+    examples = _with_system_prompt(_training_examples(recipe), recipe.infer.system_prompt)
+    report = None
+    if data.dedup:
+        examples, report = dedup(examples, data.near_duplicate_threshold)
+        console.print(f"data: {report.summary()}")
+    splits = split_dataset(examples, data.val_fraction, data.test_fraction, data.split_seed)
+    items, replaced = _clean_eval_items(recipe, splits.train, console)
+    return PreparedData(splits, report, items, replaced)
 
 
 def _training_examples(recipe: Recipe) -> list[Example]:
