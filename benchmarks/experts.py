@@ -1,6 +1,6 @@
-"""Expert benchmark: cold load, hot swap and mixed-expert batches vs PEFT on the configured base model.
+"""Expert benchmark: adapter loads (page cache and cold), hot swap and mixed-expert batches vs PEFT, same run.
 
-    python benchmarks/experts.py [--json] [--new-tokens 32] [--repeats 3] [--no-peer]
+    python benchmarks/experts.py [--json] [--new-tokens 32] [--repeats 5] [--no-peer]
 
 Same as `moe bench experts`; see `moe_system.bench.experts` for what is measured.
 """

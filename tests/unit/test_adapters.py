@@ -121,6 +121,36 @@ def test_every_row_of_a_mixed_batch_equals_the_row_alone(
     assert [joined[i] for i in range(len(rows))] == [c.token_ids for c in together]
 
 
+@pytest.mark.parametrize("kind", ["lora", "dora"])
+def test_rows_of_experts_alike_are_stacked_and_each_equals_the_row_alone(
+    kind: str, tiny_models: dict[str, PreTrainedModel], tmp_path: Path
+) -> None:
+    """Experts of one rank and scale (the common case) are gathered by stacking, the scale kept as `alpha`, and
+    the A matrices of q/k/v (and of gate/up) side by side in one tensor, one product for the group."""
+    model = tiny_models["llama"]
+    backend = NativeBackend(model)
+    for seed in (41, 42):
+        _peft_adapter(model, kind, tmp_path / str(seed), seed=seed)
+    first, second = (_load(backend, tmp_path / str(seed), str(seed)) for seed in (41, 42))
+    rows: list[RowAdapters] = [((first, 1.0),), ((second, 1.0),), ((first, 1.0),)]
+    batch = AdapterBatch.build(rows)
+    assert batch is not None
+    q, v = batch.sites[(0, "q_proj")], batch.sites[(0, "v_proj")]
+    assert not q.shared and q.scale == first.sites[(0, "q_proj")].scale
+    group = batch.groups[(0, ("q_proj", "k_proj", "v_proj"))].a  # [rows, 3 r, in]: q's and v's A are slices of it
+    assert q.a is not None and v.a is not None and group.shape[1] == 3 * q.a.shape[1]
+    assert q.a.data_ptr() == group.data_ptr() and torch.equal(v.a, group[:, 2 * q.a.shape[1]:])
+    prompts = PROMPTS[:3]
+    mixed = _logits(backend, prompts, rows)
+    for index, (prompt, row) in enumerate(zip(prompts, rows, strict=True)):
+        torch.testing.assert_close(mixed[index], _logits(backend, [prompt], [row])[0], rtol=1e-5, atol=1e-5)
+    engine = Engine(backend)
+    params = [SamplingParams(max_new_tokens=3 + 3 * i) for i in range(len(rows))]  # rows leave at different steps
+    for prompt, param, row, completion in zip(prompts, params, rows, engine.generate(prompts, params, rows),
+                                              strict=True):
+        assert completion.token_ids == engine.generate([prompt], param, [row])[0].token_ids
+
+
 @pytest.mark.parametrize("kind", ["lora", "dora", "ia3"])
 def test_generic_backend_applies_adapters_like_peft_and_mixes_rows(kind: str, tmp_path: Path) -> None:
     """The transformers-driven backend (for non-native architectures) applies the same adapters, per row."""

@@ -1,4 +1,5 @@
-"""The `expert=` parser every interface shares, and the LRU cache of loaded adapters."""
+"""The `expert=` parser every interface shares, the LRU cache of loaded adapters, and the page-cache drop that
+`moe bench experts` makes its cold loads with."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 from transformers import PreTrainedModel
 
-from moe_system.bench.experts import write_random_lora
+from moe_system.bench.experts import drop_from_page_cache, resident_share, write_random_lora
 from moe_system.engine import NativeBackend
 from moe_system.errors import ExpertError, InvalidRequestError
 from moe_system.experts.cache import ExpertCache
@@ -69,6 +70,18 @@ def test_cache_loads_once_and_evicts_least_recently_used(
     stamped = cache.get("e0", "1.0.0", "lora", folders[0], "2026-12-01T19:00:00+00:00")
     assert stamped is not first  # a reinstall of the same version (retrained, same folder) loads anew
     assert cache.get("e0", "1.0.0", "lora", folders[0], "2026-12-01T19:00:00+00:00") is stamped
+
+
+def test_the_page_cache_drop_is_measured_not_assumed(tmp_path: Path) -> None:
+    """A file just written is resident; after the drop, mincore says how much is left (nothing on a disk; a
+    tmpfs keeps its pages, and the bench then reports `dropped: false`); reading it brings it back."""
+    path = tmp_path / "weights.bin"
+    path.write_bytes(bytes(range(256)) * 4096)  # 1 MiB
+    assert resident_share(path) == 1.0
+    before, after = drop_from_page_cache(tmp_path)
+    assert before == 1.0 and 0.0 <= after <= 1.0
+    path.read_bytes()
+    assert resident_share(path) == 1.0
 
 
 def test_cache_refuses_kinds_that_are_not_adapters(tiny_models: dict[str, PreTrainedModel], tmp_path: Path) -> None:

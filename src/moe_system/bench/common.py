@@ -1,8 +1,9 @@
-"""Shared pieces of the benchmarks: prompts (English and Russian), a median timer, percentiles, memory readings and
-the left-padded batches a Hugging Face peer generates from."""
+"""Shared pieces of the benchmarks: prompts (English and Russian), a median timer, percentiles, memory readings, the
+CPU's name and the left-padded batches a Hugging Face peer generates from."""
 
 from __future__ import annotations
 
+import platform
 import resource
 import statistics
 import time
@@ -40,6 +41,19 @@ def rss_mb() -> float:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_model() -> str:
+    """The CPU's model name, as `lscpu` shows it ("model name" of /proc/cpuinfo; `platform.processor()` elsewhere),
+    for every published number to name the machine that measured it."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def percentile(values: Sequence[float], q: float) -> float:

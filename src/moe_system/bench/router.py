@@ -11,11 +11,16 @@ On the installed experts (their profiles, as `Router` sees them) and the bundled
 - the same latencies with synthesized experts added up to `total_experts` (64 by default): pseudo-word
   keywords and templated example requests in English and Russian, as many examples per expert as a real
   package ships, so the vocabulary, the classes and the semantic index grow as they would;
-- the **peer**: semantic-router's `IndexedRouter` with one route per expert whose utterances are exactly
-  the examples our strategies fit on (base-model requests have no route, as semantic-router intends),
-  encoded by the same all-MiniLM-L6-v2. As semantic-router asks, it is calibrated (its own `fit`) on
-  queries that are not utterances: every other request of the bundled training split is held back from
-  the routes for that, and the confidence threshold that scores best on them is kept. Same process.
+- the **peer**: semantic-router's `IndexedRouter` (defaults: top 5 neighbours, mean per route) on the same
+  all-MiniLM-L6-v2, fitted and calibrated on exactly what our strategies fit and calibrate on: its routes hold
+  every example of `learned.training_set` (the experts' own requests and the bundled training split,
+  `data/routing/train.jsonl`), with one route more, the **base route**, for the requests the base model answers
+  (labelled null), so it can say "base model" by choice as well as by missing its threshold. Our semantic
+  strategy calibrates leave-one-out on the bundled training requests; the peer, whose `fit` wants queries that
+  are not stored utterances, gets the same requests cross-fitted: in each of `PEER_FOLDS` folds a router without
+  that fold's requests scores them, semantic-router's own Platt `Calibrator` is fitted on all the out-of-fold
+  top-1 scores, and the confidence threshold that routes those requests best is kept. The held-out split
+  (`data/routing/test.jsonl`) only scores, both sides on the same requests, in the same process.
 """
 
 from __future__ import annotations
@@ -26,12 +31,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from moe_system.bench.common import cpu_model, percentile
 from moe_system.routing.decision import RoutingDecision
 from moe_system.routing.evaluation import RoutingExample, evaluate
 from moe_system.routing.profiles import ExpertProfile
 
 STRATEGY_ORDER = ("rules", "learned", "hierarchical", "semantic", "cascade")
 SYNTHETIC_EXAMPLES = 200  # per synthesized expert: what a trained package ships in examples/prompts.jsonl
+PEER_FOLDS = 5  # cross-fitting folds of the peer's calibration
 _PEER_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(20))
 _EN_TEMPLATES = (
     "set up the {a} for the {b}", "how do I configure {a} with {b} in production", "{a} keeps failing on {b}, fix it",
@@ -70,8 +77,8 @@ def synthetic_profiles(count: int, seed: int = 0) -> list[ExpertProfile]:
 def run(profiles: Sequence[ExpertProfile], examples: Sequence[RoutingExample], train: Sequence[RoutingExample],
         total_experts: int = 64, passes: int = 2, peer: bool = True,
         progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
-    """Measure (see the module doc). `examples` is the held-out split; both our strategies and the peer fit on
-    `train` (the bundled training split)."""
+    """Measure (see the module doc). `examples` is the held-out split (scored only); both our strategies and the
+    peer fit and calibrate on `train` (the bundled training split) and the experts' examples."""
     from moe_system.routing.router import Strategies
 
     names = {p.name for p in profiles}
@@ -82,7 +89,8 @@ def run(profiles: Sequence[ExpertProfile], examples: Sequence[RoutingExample], t
     started = time.perf_counter()
     strategies = Strategies(profiles, None, bundled)
     strategies.semantic()
-    result: dict[str, Any] = {"experts": sorted(names), "held_out": len(held_out),
+    result: dict[str, Any] = {"cpu": cpu_model(), "experts": sorted(names), "held_out": len(held_out),
+                              "fitted_on": len(strategies.data.texts), "calibrated_on": sum(strategies.data.varied),
                               "fit_s": round(time.perf_counter() - started, 2), "strategies": {}}
     for name in STRATEGY_ORDER:
         progress(f"{name}: accuracy and latency")
@@ -106,8 +114,7 @@ def run(profiles: Sequence[ExpertProfile], examples: Sequence[RoutingExample], t
         result["scaled"] = scaled
     if peer:
         progress("semantic-router (aurelio) on the same encoder and data")
-        result["peer"] = _peer(strategies, held_out, [e for e in train if e.expert is None or e.expert in names],
-                               texts, passes)
+        result["peer"] = _peer(strategies, held_out, texts, passes)
     return result
 
 
@@ -126,52 +133,85 @@ def _latency(route: Callable[[str], RoutingDecision], texts: Sequence[str], pass
             started = time.perf_counter()
             route(text)
             times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return {"p50_ms": round(statistics.median(times), 3), "p99_ms": round(times[int(0.99 * (len(times) - 1))], 3),
+    return {"p50_ms": round(percentile(times, 0.5), 3), "p99_ms": round(percentile(times, 0.99), 3),
             "mean_ms": round(statistics.fmean(times), 3)}
 
 
-def _peer(strategies: Any, held_out: Sequence[RoutingExample], train: Sequence[RoutingExample],
-          texts: Sequence[str], passes: int) -> dict[str, Any]:
-    """semantic-router's IndexedRouter over the same examples, calibrated and thresholded on `train`."""
+def _peer(strategies: Any, held_out: Sequence[RoutingExample], texts: Sequence[str], passes: int) -> dict[str, Any]:
+    """semantic-router's IndexedRouter on `strategies.data`, with a base route, cross-fitted (see the module doc)."""
+    import numpy as np
+    from pydantic import Field
     from semantic_router import Route
+    from semantic_router.calibration import Calibrator
     from semantic_router.encoders import DenseEncoder
     from semantic_router.routers import IndexedRouter
+    from semantic_router.schema import RouteChoice
 
     from moe_system.routing.learned import BASE
     from moe_system.text.embeddings import encode
 
-    class MiniLM(DenseEncoder):  # type: ignore[misc]
-        """The same all-MiniLM-L6-v2 our semantic strategy uses."""
+    class MiniLM(DenseEncoder):
+        """The same all-MiniLM-L6-v2 our semantic strategy uses. `known` holds the training texts' vectors while
+        the fold routers are built (each text is embedded once); it is emptied before anything is timed."""
+
+        known: dict[str, list[float]] = Field(default_factory=dict)
 
         def __call__(self, docs: list[Any]) -> list[list[float]]:
-            return encode([str(d) for d in docs]).tolist()
+            texts = [str(d) for d in docs]
+            new = [t for t in texts if t not in self.known]
+            fresh = dict(zip(new, encode(new).tolist(), strict=True)) if new else {}
+            return [self.known[t] if t in self.known else fresh[t] for t in texts]
 
-    calibration = list(train)[1::2]  # semantic-router asks for queries that are not utterances to fit on
-    held = {e.text for e in calibration}
     data = strategies.data
-    routes = [Route(name=label, utterances=[t for t, lab in zip(data.texts, data.labels, strict=True)
-                                            if lab == label and t not in held])
-              for label in sorted(set(data.labels) - {BASE})]  # fmt: skip
+
+    def first(router: IndexedRouter, text: str, threshold: float | None = None) -> RouteChoice:
+        choice = router(text, threshold=threshold)  # limit=1: one choice, its name None when no route passed
+        assert isinstance(choice, RouteChoice)
+        return choice
+
+    def router_without(held: set[str]) -> IndexedRouter:
+        return IndexedRouter(encoder=encoder, routes=[
+            Route(name=label, utterances=[t for t, lab in zip(data.texts, data.labels, strict=True)
+                                          if lab == label and t not in held])
+            for label in sorted(set(data.labels))])  # BASE is a route too: the base route
+
     started = time.perf_counter()
-    router = IndexedRouter(encoder=MiniLM(name="all-MiniLM-L6-v2"), routes=routes)
-    x, y = [e.text for e in calibration], [e.expert for e in calibration]
-    router.fit(x, y)
-    top = [router(text, threshold=0.0) for text in x]  # calibrated confidences fall with the raw score,
-    best = max(_PEER_THRESHOLDS, key=lambda bar: (_peer_accuracy(top, y, bar), -bar))  # so top-1 decides
+    encoder = MiniLM(name="all-MiniLM-L6-v2")
+    encoder.known = dict(zip(data.texts, encode(data.texts).tolist(), strict=True))
+    requests = [(t, lab) for t, lab, varied in zip(data.texts, data.labels, data.varied, strict=True) if varied]
+    top: list[str | None] = []
+    raw: list[float] = []
+    truth: list[str] = []
+    for fold in range(PEER_FOLDS):
+        part = requests[fold::PEER_FOLDS]
+        scorer = router_without({t for t, _ in part})
+        for text, label in part:
+            choice = first(scorer, text, threshold=0.0)  # no calibrator yet: the raw top-1 score
+            top.append(choice.name)
+            raw.append(float(choice.confidence or 0.0))
+            truth.append(label)
+    router = router_without(set())
+    correct = np.array([t == y for t, y in zip(top, truth, strict=True)])
+    if 0 < correct.sum() < len(correct):  # Platt needs right and wrong answers; otherwise raw scores stay
+        router.calibrator = Calibrator.fit(np.array(raw), correct)
+    confidence = router.calibrator(np.array(raw)) if router.calibrator is not None else np.array(raw)
+
+    def accuracy(bar: float) -> float:
+        picked = [t if c >= bar else BASE for t, c in zip(top, confidence, strict=True)]
+        return sum(p == y for p, y in zip(picked, truth, strict=True)) / len(truth)
+
+    best = max(_PEER_THRESHOLDS, key=lambda bar: (accuracy(bar), -bar))
     router.confidence_threshold = best
+    encoder.known.clear()  # from here on every query is embedded, as our semantic strategy does
     fit_s = time.perf_counter() - started
 
     def route(text: str) -> RoutingDecision:
-        choice = router(text)
-        return RoutingDecision(choice.name, float(choice.confidence or 0.0), strategy="semantic-router")
+        choice = first(router, text)
+        expert = None if choice.name in (None, BASE) else choice.name
+        return RoutingDecision(expert, float(choice.confidence or 0.0), strategy="semantic-router")
 
     report = evaluate(route, held_out)
-    return {"name": "semantic-router (aurelio) IndexedRouter", "threshold": best, "fit_s": round(fit_s, 2),
-            "accuracy": report.accuracy, "by_language": report.by_language, **_latency(route, texts, passes)}
-
-
-def _peer_accuracy(top: Sequence[Any], y: Sequence[str | None], bar: float) -> float:
-    """Accuracy of semantic-router's top-1 choices `top` (made with no threshold) under threshold `bar`."""
-    picked = [c.name if c.confidence is not None and c.confidence >= bar else None for c in top]
-    return sum(p == t for p, t in zip(picked, y, strict=True)) / len(y)
+    return {"name": "semantic-router (aurelio) IndexedRouter", "routes": len(set(data.labels)), "base_route": True,
+            "utterances": len(data.texts), "calibrated_on": len(requests), "folds": PEER_FOLDS, "threshold": best,
+            "fit_s": round(fit_s, 2), "accuracy": report.accuracy, "by_language": report.by_language,
+            **_latency(route, texts, passes)}

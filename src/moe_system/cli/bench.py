@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from moe_system.cli.common import err, out, print_json
+from moe_system.cli.common import err, make_client, out, print_json
 from moe_system.config import load_settings
 from moe_system.errors import InvalidRequestError
 
@@ -46,35 +46,42 @@ def decode(
 @app.command("experts")
 def experts(
     new_tokens: Annotated[int, typer.Option("--new-tokens", min=1, max=2048)] = 32,
-    repeats: Annotated[int, typer.Option("--repeats", min=1, max=50)] = 3,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, max=50, help="turns of the six timed runs")] = 5,
     rank: Annotated[int, typer.Option("--rank", min=1, max=256, help="LoRA rank of the synthetic experts")] = 16,
     load_count: Annotated[int, typer.Option("--load-count", min=8, max=256, help="experts loaded in a row")] = 16,
     peer: Annotated[bool, typer.Option("--peer/--no-peer", help="also measure PEFT (slow)")] = True,
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
 ) -> None:
-    """Cold load, hot swap and mixed-expert batch-8 throughput, against PEFT on the same adapters."""
+    """Adapter loads (page cache and cold), hot swap and batch-8 throughput with one expert, with a different expert
+    per row and without adapters, against PEFT on the same adapters."""
     from moe_system.bench.experts import run
 
-    with err.status("benchmarking experts (ours, then PEFT)…"):
+    with err.status("benchmarking experts (ours and PEFT, taking turns)…"):
         result = run(load_settings(), new_tokens=new_tokens, repeats=repeats, rank=rank, load_count=load_count,
                      peer=peer)
     if json_output:
         print_json(result)
         return
     table = Table(title=f"experts · {result['model']} · LoRA r{result['rank']} all linears "
-                        f"({result['adapter_mb']} MB) · batch {result['batch']}")
-    for column in ("", "moe engine", "peft", "ours ÷ peft"):
+                        f"({result['adapter_mb']} MB) · batch {result['batch']} · {result['cpu']}")
+    for column in ("", "moe engine (native)", "peft (transformers)", "ours ÷ peft"):
         table.add_column(column, justify="right")
     theirs = result.get("peer", {})
-    for key, label in (("cold_load_ms", "cold load ms (median)"), ("cold_load_ms_last", "cold load ms (last)"),
-                       ("hot_swap_ms", "hot swap ms"), ("uniform_tokens_per_s", "1 expert × 8 rows tok/s"),
-                       ("mixed_tokens_per_s", "8 experts × 1 row tok/s"), ("mixed_ratio", "mixed ratio")):
+    for key, label in (("load_ms_page_cache", "load ms, page cache (median)"),
+                       ("load_ms_page_cache_last", "load ms, page cache (last)"), ("load_ms_cold", "load ms, cold"),
+                       ("hot_swap_ms", "hot swap ms"), ("base_tokens_per_s", "no adapter tok/s"),
+                       ("uniform_tokens_per_s", "1 expert × 8 rows tok/s"),
+                       ("mixed_tokens_per_s", "8 experts × 1 row tok/s"), ("mixed_ratio", "mixed ÷ 1 expert"),
+                       ("uniform_vs_base", "1 expert ÷ no adapter"), ("mixed_vs_base", "mixed ÷ no adapter")):
         mine, other = result[key], theirs.get(key)
-        ratio = "" if other is None else f"{(mine / other if key.endswith(('per_s', 'ratio')) else other / mine):.1f}×"
+        higher_is_better = key.endswith(("per_s", "ratio", "vs_base"))
+        ratio = "" if other is None else f"{(mine / other if higher_is_better else other / mine):.2f}×"
         table.add_row(label, str(mine), "" if other is None else str(other), ratio)
     out.print(table)
-    out.print(f"base model alone: {result['base_tokens_per_s']} tok/s at batch {result['batch']}; "
-              f"RSS {result['rss_mb']} MB; {result['experts_loaded']} experts loaded")
+    drop = result["cold_cache"]
+    out.print(f"cold loads: {drop['resident_before_drop']:.0%} of the files resident before the drop, "
+              f"{drop['resident_after_drop']:.0%} after; RSS {result['rss_mb']} MB; {result['experts_loaded']} "
+              f"experts loaded; load average {result['load_average_1m']['start']} → {result['load_average_1m']['end']}")
 
 
 @app.command("train")
@@ -134,7 +141,8 @@ def router(
     if json_output:
         print_json(result)
         return
-    table = Table(title=f"routing · {', '.join(result['experts'])} · {result['held_out']} held-out requests")
+    table = Table(title=f"routing · {', '.join(result['experts'])} · {result['held_out']} held-out requests · "
+                        f"{result['cpu']}")
     scaled = result.get("scaled")
     columns = ["", "accuracy", "en", "ru", "p50 ms", "p99 ms"]
     if scaled:
@@ -163,11 +171,13 @@ def memory(
     budgets: Annotated[str, typer.Option("--budgets", help="tier budgets to run, comma-separated")] = "250000,20000",
     context: Annotated[int, typer.Option("--context", min=256, max=100_000, help="max_tokens of each context")] = 4000,
     passes: Annotated[int, typer.Option("--passes", min=1, max=20, help="timed passes over the questions")] = 3,
+    sets: Annotated[str, typer.Option("--sets", help="template sets, comma-separated")] = "tuning,heldout",
     seed: Annotated[int, typer.Option("--seed")] = 0,
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
 ) -> None:
     """Ingest rate, build_context p50/p95, RSS and planted-fact recall of the three-level memory on a synthetic
-    EN/RU conversation, against a last-N-tokens truncation baseline."""
+    EN/RU conversation, for the tuning and the held-out template sets, against a BM25 peer and a last-N-tokens
+    peer in the same 4,000-token budget."""
     from moe_system.bench.memory import run
 
     try:
@@ -176,27 +186,76 @@ def memory(
         raise InvalidRequestError(f"--budgets must be comma-separated integers, not {budgets!r}") from error
     if not sizes or min(sizes) < 1000:
         raise InvalidRequestError("--budgets needs at least one budget of at least 1000 tokens")
+    template_sets = tuple(part.strip() for part in sets.split(",") if part.strip())
     with err.status("benchmarking memory…") as status:
-        result = run(tokens, sizes, context, passes=passes, seed=seed,
+        result = run(tokens, sizes, context, passes=passes, seed=seed, template_sets=template_sets,
                      progress=lambda message: status.update(f"benchmarking memory: {message}…"))
     if json_output:
         print_json(result)
         return
-    talk = result["conversation"]
-    table = Table(title=f"memory · {talk['tokens']} tokens, {talk['messages']} messages, {talk['facts']} facts "
-                        f"({talk['updated']} updated) · {result['max_context_tokens']}-token contexts")
-    for column in ("tiers", "recall", "ctx p50 ms", "ctx p95 ms", "add p99 ms", "add p99 busy", "msgs/s",
-                   "compressed in s", "RSS MB"):
+    first = next(iter(result["sets"].values()))["conversation"]
+    table = Table(title=f"memory · {first['tokens']} tokens, {first['messages']} messages · "
+                        f"{result['max_context_tokens']}-token contexts · recall = questions answered")
+    for column in ("set", "context from"):
+        table.add_column(column)
+    for column in ("recall", "direct", "paraphrased", "never updated", "updated", "ctx p50 ms", "ctx p95 ms",
+                   "add p99 ms", "msgs/s", "compressed in s", "RSS MB"):
         table.add_column(column, justify="right")
-    for row in result["runs"]:
-        ingest = row["ingest"]
-        table.add_row(f"{row['budget_per_tier'] // 1000}k ×3", f"{row['recall']['rate']:.0%}",
-                      str(row["build_context_ms"]["p50"]), str(row["build_context_ms"]["p95"]),
-                      str(ingest["add_message_ms"]["p99"]), str(ingest["add_message_while_compressing_ms"]["p99"]),
-                      str(ingest["add_messages_per_s"]), str(ingest["until_compressed_s"]),
-                      f"{row['rss_mb']['process']} + {row['rss_mb']['worker']}")
+    for name, part in result["sets"].items():
+        label = f"{name} ({part['conversation']['facts']} facts, {part['conversation']['questions']} q.)"
+        for row in part["runs"]:
+            ingest = row["ingest"]
+            table.add_row(label, f"memory {row['budget_per_tier'] // 1000}k ×3", *_rates(row["recall"]),
+                          str(row["build_context_ms"]["p50"]), str(row["build_context_ms"]["p95"]),
+                          str(ingest["add_message_ms"]["p99"]), str(ingest["add_messages_per_s"]),
+                          str(ingest["until_compressed_s"]), f"{row['rss_mb']['process']} + {row['rss_mb']['worker']}")
+            label = ""
+        for peer, title in (("bm25", "BM25 peer"), ("tail", "tail peer")):
+            table.add_row(label, title, *_rates(part["peers"][peer]), *[""] * 6)
     out.print(table)
-    out.print(f"{result['peer']['name']}: recall {result['peer']['rate']:.0%}")
+
+
+def _rates(recall: dict[str, Any]) -> list[str]:
+    """Overall and per-group recall as percentages ("–" for a group with no question)."""
+    groups = (recall[group] for group in ("direct", "paraphrased", "never_updated", "updated"))
+    return [f"{recall['rate']:.0%}", *(f"{group['rate']:.0%}" if group else "–" for group in groups)]
+
+
+@app.command("quality")
+def quality(
+    recipes: Annotated[Path, typer.Option("--recipes", help="folder of the recipes that trained the experts")] = Path(
+        "recipes"),
+    packages: Annotated[Path | None, typer.Option(
+        "--packages", help="first install the .expert packages of this folder (signed by its publisher.pub)")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="only the first N held-out items each")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
+) -> None:
+    """Held-out accuracy of the installed experts (items rebuilt as their training runs built them) beside the base
+    model on the same items."""
+    from moe_system.bench.quality import run
+    from moe_system.cli.demo import install_shipped, publisher_key
+
+    files = sorted(recipes.glob("*.yaml")) if recipes.is_dir() else []
+    if not files:
+        raise InvalidRequestError(f"--recipes {recipes}: no recipe (*.yaml) there")
+    starters = (packages, publisher_key(packages)) if packages is not None else None
+    client = make_client(batching=True)  # the items of one expert decode together
+    if starters is not None:
+        install_shipped(client, *starters)
+    with err.status("benchmarking quality…") as status:
+        result = run(client, files, limit, progress=lambda message: status.update(f"benchmarking quality: {message}…"))
+    if json_output:
+        print_json(result)
+        return
+    table = Table(title=f"quality · {result['kind']} items · greedy · {result['cpu']}")
+    for column in ("expert", "task", "items", "expert accuracy", "base accuracy"):
+        table.add_column(column, justify="right")
+    for row in result["experts"]:
+        table.add_row(f"{row['expert']} {row['version']}", row["task"], str(row["items"]),
+                      f"{row['scores']['expert']['accuracy']:.1%}", f"{row['scores']['base']['accuracy']:.1%}")
+    out.print(table)
+    for line in result["skipped"]:
+        err.print(f"skipped {line}")
 
 
 @app.command("serve")

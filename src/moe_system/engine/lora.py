@@ -11,30 +11,48 @@ Mixed-expert batches follow the S-LoRA / Punica idea on CPU. Instead of splittin
 per adapter (what PEFT's `adapter_names=` does, one forward pass per adapter), the rows' adapter matrices are
 gathered once per batch into stacked tensors, and each linear applies them to all rows together:
 
-    y = W (x * in_scale) * out_scale + out_shift + bmm(bmm(x, A_rows), B_rows)   (B_rows pre-scaled)
+    y = W (x * in_scale) * out_scale + out_shift + scale * bmm(bmm(A_rows, x^T)^T, B_rows)
 
-    x: [B, T, in]   A_rows: [B, in, R]   B_rows: [B, R, out]   (R = the largest summed rank of any row)
+    x: [B, T, in]   A_rows: [B, R, in]   B_rows: [B, R, out]   (R = the largest summed rank of any row)
 
-A row that combines several experts with weights (composition) gets their A matrices side by side and their
+At decode (T = 1) these products are memory-bound: a batch of 8 different experts reads 8 adapters' matrices
+every step (150 MB at r16 on SmolLM2's 210 linears) where one expert reads one (19 MB). So the gathered form
+is laid out for reading and for few calls: A_rows keeps each row's A as PEFT stores it ([r, in]: at T = 1 the
+product is a batch of dot products over contiguous memory); projections that read the same input (q, k, v; gate,
+up) keep their A_rows side by side in one tensor (`GroupBatch`), so one product serves the group; the result
+accumulates into y in place (`baddbmm_`, no new tensor and copy of y per linear); rows of one rank and scale are
+simply stacked, the scale riding on `alpha`. Decode step at batch 8 on a 2-core AMD EPYC (2 threads, medians of
+36 steps taking turns, 8 r16 experts against one): base 47.3 ms, one expert 56.6 ms, 8 experts 57.3 ms, where
+`matmul(x, A[B, in, R])` + `baddbmm(y, ...)` per linear took 59.3 ms (and 58.3 ms without the groups; running the
+products on one thread: 61.2 ms). Building the 8-row batch: 31 ms (2 threads), 131 ms (one thread) with per-row
+copies into zeroed tensors. Concatenating every row's A into one matrix with a block mask (8x the flops) and
+elementwise products were slower.
+
+A row that combines several experts with weights (composition) gets their A matrices stacked and their
 B matrices stacked, each B scaled by the expert's weight, which is exactly the weighted sum of their LoRA
-deltas. Rows with a smaller (or no) rank are zero-padded, which adds nothing. Scale vectors (IA3, DoRA)
-combine as 1 + sum_j w_j (s_j - 1), the same weighted sum of deltas.
+deltas. Rows with a smaller (or no) rank are zero-padded, which adds nothing; when rows' scales differ, each
+row's scale is applied to its B and `alpha` is 1. Scale vectors (IA3, DoRA) combine as 1 + sum_j w_j (s_j - 1),
+the same weighted sum of deltas.
 
 When every row wants the same adapters (the common case), nothing is gathered: the expert's own tensors
 are used as they are, with plain matmuls and the scale (times the request's weight) as addmm's `alpha`, so
 switching between cached experts, at any weight, costs no copy at all.
-Gathering happens once when a batch is built and again only when rows leave it (`select`).
+Gathering happens once when a batch is built and again when rows leave it (`select` gathers the rows left).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 import torch
 
+from moe_system.engine.arena import Arena
+
 SITE_NAMES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+INPUT_GROUPS = (("q_proj", "k_proj", "v_proj"), ("gate_proj", "up_proj"))  # projections of a layer with one input
 Site = tuple[int, str]  # (layer index, projection name)
 
 
@@ -60,14 +78,30 @@ class SiteDelta:
     out_scale: torch.Tensor | None = None  # [out]
     out_shift: torch.Tensor | None = None  # [out]
 
-    @property
-    def rank(self) -> int:
+    @functools.cached_property
+    def rank(self) -> int:  # cached, like the two below: a batch with 8 experts asks 3,000 times a build
         return 0 if self.a is None else self.a.shape[1]
+
+    @functools.cached_property
+    def a_rows(self) -> torch.Tensor | None:
+        """`a` as [r, in]: PEFT's lora_A itself when `a` is its transposed view (no copy)."""
+        return None if self.a is None else self.a.t().contiguous()
+
+    @functools.cached_property
+    def b_rows(self) -> torch.Tensor | None:
+        """`b` as a contiguous [r, out] tensor, made on first use: `b` is usually a transposed view of PEFT's
+        lora_B ([out, r]), and gathering a mixed batch from views transposes every time (29 ms of a 38 ms build
+        for 8 r16 experts, one thread); so an expert pays one 10 MB copy the first time it joins a mixed batch."""
+        return None if self.b is None else self.b.contiguous()
 
     @property
     def nbytes(self) -> int:
-        parts = (self.a, self.b, self.in_scale, self.out_scale, self.out_shift)
-        return sum(t.numel() * t.element_size() for t in parts if t is not None)
+        """Bytes held, counting the copies gathering made (`a_rows`, `b_rows`) unless they share a tensor's memory."""
+        tensors = [t for t in (self.a, self.b, self.in_scale, self.out_scale, self.out_shift) if t is not None]
+        shared = {t.untyped_storage().data_ptr() for t in tensors}
+        copies = [copy for name in ("a_rows", "b_rows") if (copy := self.__dict__.get(name)) is not None
+                  and copy.untyped_storage().data_ptr() not in shared]
+        return sum(t.numel() * t.element_size() for t in tensors + copies)
 
 
 @dataclass(eq=False)  # identity equality: the batch builder compares adapters by object
@@ -94,44 +128,55 @@ class SiteBatch:
     """The adapters of every row for one linear. Tensors are per row ([B, ...]) unless `shared`."""
 
     shared: bool
-    a: torch.Tensor | None  # [in, R] shared, else [B, in, R]
-    b: torch.Tensor | None  # [R, out] shared, else [B, R, out] (scales already applied)
-    scale: float  # of the low-rank term when shared
+    a: torch.Tensor | None  # [in, R] shared, else [B, R, in]
+    b: torch.Tensor | None  # [R, out] shared, else [B, R, out]
+    scale: float  # of the low-rank term (rows whose scales differ have them applied to `b`, and 1.0 here)
     in_scale: torch.Tensor | None  # [in] shared, else [B, 1, in]
     out_scale: torch.Tensor | None  # [out] shared, else [B, 1, out]
     out_shift: torch.Tensor | None  # [out] shared, else [B, 1, out]
 
-    def __call__(self, linear: Linear, x: torch.Tensor) -> torch.Tensor:  # x: [B, T, in] -> [B, T, out]
+    def __call__(self, linear: Linear, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+        """x: [B, T, in] -> [B, T, out]. `h`: x times this site's A ([B, T, R]) when the caller has it already (one
+        product for a group of projections that read the same input)."""
         y = linear(x if self.in_scale is None else x * self.in_scale)
         if self.out_scale is not None:
             y = y * self.out_scale
         if self.out_shift is not None:
             y = y + self.out_shift
-        if self.a is None:
+        if self.a is None or self.b is None:
             return y
-        h = torch.matmul(x, self.a)  # [B, T, R]
-        if self.shared:  # y += scale * h @ b on [B*T, ...] views, one fused op
+        if self.shared:  # y += scale * (x @ a) @ b on [B*T, ...] views, one fused op
+            h = torch.matmul(x, self.a)  # [B, T, R]
             return y.view(-1, y.shape[-1]).addmm_(h.view(-1, h.shape[-1]), self.b, alpha=self.scale).view(y.shape)
-        return torch.baddbmm(y, h, self.b)  # [B, T, out]
+        h = _times_a(self.a, x) if h is None else h
+        return y.baddbmm_(h, self.b, alpha=self.scale)  # y += scale h b, in place (y is this call's own)
 
-    def select(self, index: torch.Tensor) -> SiteBatch:
-        if self.shared:
-            return self
 
-        def pick(t: torch.Tensor | None) -> torch.Tensor | None:
-            return None if t is None else t.index_select(0, index)
+@dataclass
+class GroupBatch:
+    """The gathered A matrices of projections that read the same input (`INPUT_GROUPS`), side by side, so that one
+    product serves them all; their `SiteBatch.a` are slices of `a`."""
 
-        return SiteBatch(
-            False, pick(self.a), pick(self.b), 1.0, pick(self.in_scale), pick(self.out_scale), pick(self.out_shift)
-        )
+    a: torch.Tensor  # [B, sum of R, in]
+    ranks: list[int]
+
+
+def _times_a(a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Each row's tokens times its A: x [B, T, in], a [B, R, in] -> [B, T, R]. At decode (T = 1) as dot products
+    over a's contiguous rows (see the module doc), in prefill as a plain batched product."""
+    if x.shape[1] == 1:
+        return torch.bmm(a, x.transpose(1, 2)).transpose(1, 2)
+    return torch.bmm(x, a.transpose(1, 2))
 
 
 class AdapterBatch:
     """Per-row adapters of one batch, ready for every adapted linear. Build it with `AdapterBatch.build`."""
 
-    def __init__(self, rows: tuple[RowAdapters, ...], sites: dict[Site, SiteBatch]) -> None:
+    def __init__(self, rows: tuple[RowAdapters, ...], sites: dict[Site, SiteBatch],
+                 groups: dict[tuple[int, tuple[str, ...]], GroupBatch] | None = None) -> None:
         self.rows = rows
         self.sites = sites
+        self.groups = groups or {}
 
     @classmethod
     def build(cls, rows: Sequence[RowAdapters]) -> AdapterBatch | None:
@@ -142,7 +187,15 @@ class AdapterBatch:
         site_keys = sorted({site for row in rows for adapter, _ in row for site in adapter.sites})
         if _uniform(rows):
             return cls(rows, {site: _shared_site(rows[0], site) for site in site_keys})
-        return cls(rows, {site: _gathered_site(rows, site) for site in site_keys})
+        deltas = {site: [_combined(row, site) if row else SiteDelta() for row in rows] for site in site_keys}
+        reference = next(t for row in deltas.values() for d in row
+                         for t in (d.a, d.b, d.in_scale, d.out_scale, d.out_shift) if t is not None)
+        arena = Arena(reference.dtype, reference.device)
+        groups, group_parts = _input_groups(deltas, arena)
+        batch = cls(rows, {site: _gathered_site(deltas[site], arena, group_parts.get(site)) for site in site_keys},
+                    groups)
+        arena.release_with(batch)
+        return batch
 
     @staticmethod
     def join(first: AdapterBatch | None, first_rows: int, second: AdapterBatch | None,
@@ -153,11 +206,20 @@ class AdapterBatch:
         return AdapterBatch.build(rows)
 
     def select(self, index: torch.Tensor) -> AdapterBatch | None:
-        """Keep / reorder / repeat rows (index: [B'] into the current rows), like the KV cache."""
-        rows = tuple(self.rows[i] for i in index.tolist())
-        if _uniform(rows) and not _uniform(self.rows):
-            return AdapterBatch.build(rows)  # now every row agrees: switch to the cheaper shared form
-        return AdapterBatch(rows, {site: batch.select(index) for site, batch in self.sites.items()})
+        """Keep / reorder / repeat rows (index: [B'] into the current rows), like the KV cache. Gathered again from
+        the rows' adapters, which costs what selecting the gathered tensors would, and switches to the shared form
+        when the rows left all agree."""
+        return AdapterBatch.build([self.rows[i] for i in index.tolist()])
+
+    def project(
+        self, layer: int, names: tuple[str, ...], linears: Sequence[Linear], x: torch.Tensor
+    ) -> list[torch.Tensor]:
+        """The projections `names` of `layer` (`linears`, all reading x: [B, T, in]) with every row's adapters, one
+        product with the rows' A matrices for all of them when they are a group."""
+        group = self.groups.get((layer, names))
+        products = _times_a(group.a, x).split(group.ranks, dim=-1) if group is not None else [None] * len(names)
+        return [linear(x) if (site := self.sites.get((layer, name))) is None else site(linear, x, h)
+                for name, linear, h in zip(names, linears, products, strict=True)]
 
 
 # ---- building
@@ -179,21 +241,26 @@ def _combined(row: RowAdapters, site: Site) -> SiteDelta:
             return delta  # one expert at full weight: its own tensors, no copy
         if delta.in_scale is None and delta.out_scale is None and delta.out_shift is None:
             return SiteDelta(a=delta.a, b=delta.b, scale=delta.scale * weight)  # plain LoRA: weight on the scale
-    low_rank = [(d, w) for d, w in parts if d.a is not None]
+    low_rank = [(d.a, d.b, w * d.scale) for d, w in parts if d.a is not None and d.b is not None]
 
     def scale_sum(get: Callable[[SiteDelta], torch.Tensor | None]) -> torch.Tensor | None:
-        terms = [(get(d), w) for d, w in parts if get(d) is not None]
-        return 1 + sum(w * (t - 1) for t, w in terms) if terms else None  # type: ignore[operator]
+        total = _weighted_sum([(t - 1, w) for d, w in parts if (t := get(d)) is not None])
+        return None if total is None else 1 + total
 
-    shifts = [(d.out_shift, w) for d, w in parts if d.out_shift is not None]
     return SiteDelta(
-        a=torch.cat([d.a for d, _ in low_rank], dim=1) if low_rank else None,  # type: ignore[misc]
-        b=torch.cat([d.b * (w * d.scale) for d, w in low_rank], dim=0)  # type: ignore[operator]
-        if low_rank else None,
+        a=torch.cat([a for a, _, _ in low_rank], dim=1) if low_rank else None,
+        b=torch.cat([b * scale for _, b, scale in low_rank], dim=0) if low_rank else None,
         in_scale=scale_sum(lambda d: d.in_scale),
         out_scale=scale_sum(lambda d: d.out_scale),
-        out_shift=sum(w * s for s, w in shifts) if shifts else None,  # type: ignore[arg-type,misc]
+        out_shift=_weighted_sum([(d.out_shift, w) for d, w in parts if d.out_shift is not None]),
     )
+
+
+def _weighted_sum(terms: Sequence[tuple[torch.Tensor, float]]) -> torch.Tensor | None:
+    total: torch.Tensor | None = None
+    for tensor, weight in terms:
+        total = weight * tensor if total is None else total + weight * tensor
+    return total
 
 
 def _shared_site(row: RowAdapters, site: Site) -> SiteBatch:
@@ -201,36 +268,64 @@ def _shared_site(row: RowAdapters, site: Site) -> SiteBatch:
     return SiteBatch(True, delta.a, delta.b, delta.scale, delta.in_scale, delta.out_scale, delta.out_shift)
 
 
-def _gathered_site(rows: tuple[RowAdapters, ...], site: Site) -> SiteBatch:
-    """Stack each row's combined delta into [B, ...] tensors, zero-padding ranks and using identity scales."""
-    deltas = [_combined(row, site) if row else SiteDelta() for row in rows]
-    sample = next(d for d in deltas if any(t is not None for t in (d.a, d.in_scale, d.out_scale, d.out_shift)))
-    reference = next(t for t in (sample.a, sample.b, sample.in_scale, sample.out_scale, sample.out_shift)
-                     if t is not None)
-    batch, dtype, device = len(rows), reference.dtype, reference.device
-    rank = max(d.rank for d in deltas)
+def _gathered_site(deltas: list[SiteDelta], arena: Arena, a_out: torch.Tensor | None = None) -> SiteBatch:
+    """Stack the rows' combined deltas at one site into [B, ...] tensors from `arena`, zero-padding ranks and using
+    identity scales; A goes into `a_out` ([B, R, in], a slice of its group's tensor) when given."""
+    batch = len(deltas)
+    ranks, scales = {d.rank for d in deltas}, {d.scale for d in deltas}
+    n_in = next((d.a.shape[0] for d in deltas if d.a is not None), 0)
+    rank, scale = max(ranks), 1.0
     a = b = None
-    if rank:
-        n_in, n_out = next((d.a.shape[0], d.b.shape[1]) for d in deltas if d.a is not None)  # type: ignore[union-attr]
-        a = torch.zeros(batch, n_in, rank, dtype=dtype, device=device)
-        b = torch.zeros(batch, rank, n_out, dtype=dtype, device=device)
+    if rank and len(ranks) == 1 and len(scales) == 1:
+        # every row has the same rank and scale (experts trained alike, no composition): two stacks, the scale as
+        # baddbmm's alpha (3.7x faster to build than copies into zeroed tensors, see the module doc)
+        b_rows = cast(list[torch.Tensor], [d.b_rows for d in deltas])
+        a = torch.stack(cast(list[torch.Tensor], [d.a_rows for d in deltas]),
+                        out=arena.empty(batch, rank, n_in) if a_out is None else a_out)
+        b = torch.stack(b_rows, out=arena.empty(batch, rank, b_rows[0].shape[1]))
+        scale = scales.pop()
+    elif rank:
+        n_out = next(d.b.shape[1] for d in deltas if d.b is not None)
+        a = (arena.empty(batch, rank, n_in) if a_out is None else a_out).zero_()
+        b = arena.empty(batch, rank, n_out).zero_()
         for row, delta in enumerate(deltas):
             if delta.a is not None and delta.b is not None:
-                a[row, :, : delta.rank] = delta.a
-                torch.mul(delta.b, delta.scale, out=b[row, : delta.rank])
+                a[row, : delta.rank] = cast(torch.Tensor, delta.a_rows)
+                torch.mul(cast(torch.Tensor, delta.b_rows), delta.scale, out=b[row, : delta.rank])
 
     def stack(get: Callable[[SiteDelta], torch.Tensor | None], fill: float) -> torch.Tensor | None:
         present = [get(d) for d in deltas]
         size = next((t.shape[0] for t in present if t is not None), None)
         if size is None:
             return None
-        out = torch.full((batch, 1, size), fill, dtype=dtype, device=device)
+        out = arena.full((batch, 1, size), fill)
         for row, t in enumerate(present):
             if t is not None:
                 out[row, 0] = t
         return out
 
     return SiteBatch(
-        False, a, b, 1.0, stack(lambda d: d.in_scale, 1.0), stack(lambda d: d.out_scale, 1.0),
+        False, a, b, scale, stack(lambda d: d.in_scale, 1.0), stack(lambda d: d.out_scale, 1.0),
         stack(lambda d: d.out_shift, 0.0),
     )
+
+
+def _input_groups(
+    deltas: dict[Site, list[SiteDelta]], arena: Arena
+) -> tuple[dict[tuple[int, tuple[str, ...]], GroupBatch], dict[Site, torch.Tensor]]:
+    """One tensor for the gathered A matrices of each `INPUT_GROUPS` group whose projections all have a low-rank
+    part (one product for q, k and v, one for gate and up: 90 products a decode step fewer on a 30-layer model),
+    and the slice of it that each projection's A fills. Carved from the batch's arena (see `arena.py`)."""
+    groups: dict[tuple[int, tuple[str, ...]], GroupBatch] = {}
+    parts: dict[Site, torch.Tensor] = {}
+    for layer in sorted({layer for layer, _ in deltas}):
+        for names in INPUT_GROUPS:
+            members = [deltas.get((layer, name), []) for name in names]
+            ranks = [max((d.rank for d in rows), default=0) for rows in members]
+            if not all(ranks):
+                continue  # a projection of the group has no low-rank part here: each keeps its own product
+            a = next(d.a for d in members[0] if d.a is not None)
+            group = GroupBatch(arena.empty(len(members[0]), sum(ranks), a.shape[0]), ranks)
+            groups[(layer, names)] = group
+            parts.update(zip(((layer, name) for name in names), group.a.split(ranks, dim=1), strict=True))
+    return groups, parts

@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import random
@@ -278,14 +279,22 @@ def _seed_everything(seed: int, deterministic: bool) -> None:
 
 def _distributed(device: torch.device) -> tuple[int, int]:
     """(rank, world size); joins the process group when launched by `torchrun` / `accelerate launch`, with the
-    backend of the device the gradients live on (nccl for CUDA tensors, gloo for CPU ones)."""
+    backend of the device the gradients live on (nccl for CUDA tensors, gloo for CPU ones). A group joined here
+    is left at exit: gloo's threads still running at interpreter teardown abort the process ("terminate called
+    without an active exception"), which fails the launch even though training finished."""
     if not torch.distributed.is_available():
         return 0, 1
     if not torch.distributed.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        atexit.register(_leave_group)
     if torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
     return 0, 1
+
+
+def _leave_group() -> None:
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 def _all_reduce_gradients(trainable: Mapping[str, torch.Tensor], loss_total: float) -> float:

@@ -7,7 +7,7 @@ of different lengths share a batch with correct per-row positions.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -22,7 +22,7 @@ class Backend(ABC):
     context_length: int
     device: torch.device
     dtype: torch.dtype
-    linears: dict[Site, BaseLinear]  # the linears adapters can target; empty when the backend takes none
+    linears: Mapping[Site, BaseLinear]  # the linears adapters can target; empty when the backend takes none
 
     @abstractmethod
     def prefill(

@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 from transformers import DynamicCache, PreTrainedModel
+from transformers.cache_utils import DynamicLayer
 
 from moe_system.engine.backends.base import Backend
 from moe_system.engine.lora import SITE_NAMES, AdapterBatch, RowAdapters, Site, SiteBatch
@@ -40,10 +41,10 @@ class TorchLinear:
     def __init__(self, module: torch.nn.Linear) -> None:
         self.module = module
         self.in_features, self.out_features = module.in_features, module.out_features
-        self.bias = module.bias.detach() if module.bias is not None else None
+        self.bias: torch.Tensor | None = module.bias.detach() if module.bias is not None else None
         self.row_norms_sq = module.weight.detach().float().square().sum(dim=1)  # [out]
         self.site: SiteBatch | None = None  # the running batch's adapters for this linear, if any
-        module.forward = self._forward  # type: ignore[method-assign]
+        module.forward = self._forward  # type: ignore[method-assign,assignment]
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.module.weight, self.module.bias)
@@ -64,10 +65,9 @@ class HFBackend(Backend):
             match = _SITE.match(name)
             if match and match.group(2) in SITE_NAMES and type(module) is torch.nn.Linear:
                 self.linears[(int(match.group(1)), match.group(2))] = TorchLinear(module)
-        self.vocab_size = int(model.config.get_text_config().vocab_size)
-        self.context_length = int(
-            context_length or getattr(model.config.get_text_config(), "max_position_embeddings", 2048)
-        )
+        text_config = model.config.get_text_config()
+        self.vocab_size = int(text_config.vocab_size)
+        self.context_length: int = context_length or int(getattr(text_config, "max_position_embeddings", 2048))
 
     @torch.inference_mode()
     def prefill(
@@ -106,7 +106,7 @@ class HFBackend(Backend):
 
     def select(self, state: HFState, index: torch.Tensor) -> HFState:
         index = index.to(self.device)
-        state.cache.reorder_cache(index)
+        state.cache.reorder_cache(cast(torch.LongTensor, index))
         adapters = state.adapters.select(index) if state.adapters is not None else None
         return HFState(
             state.cache, state.mask.index_select(0, index), state.next_position.index_select(0, index), adapters
@@ -116,13 +116,16 @@ class HFBackend(Backend):
         """Left-pads the shorter state's cache and mask (rows are left-aligned: new tokens go at the end)."""
         span = max(first.mask.shape[1], second.mask.shape[1])
 
-        def left(tensor: torch.Tensor, dim: int) -> torch.Tensor:
+        def left(tensor: torch.Tensor | None, dim: int) -> torch.Tensor:
+            assert tensor is not None, "every cache layer holds keys and values after prefill"
             pad = span - tensor.shape[dim]
             return tensor if pad == 0 else torch.cat(
                 [tensor.new_zeros((*tensor.shape[:dim], pad, *tensor.shape[dim + 1:])), tensor], dim=dim)
 
         cache = DynamicCache(config=self.model.config)
-        for index, (one, two) in enumerate(zip(first.cache.layers, second.cache.layers, strict=True)):
+        layers = zip(cast(list[DynamicLayer], first.cache.layers), cast(list[DynamicLayer], second.cache.layers),
+                     strict=True)
+        for index, (one, two) in enumerate(layers):
             cache.update(torch.cat([left(one.keys, 2), left(two.keys, 2)]),  # [B1 + B2, KV, span, hd]
                          torch.cat([left(one.values, 2), left(two.values, 2)]), index)
         return HFState(

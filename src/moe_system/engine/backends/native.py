@@ -97,20 +97,23 @@ class NativeBackend(Backend):
 
     @staticmethod
     def _read_layer(layer: torch.nn.Module) -> _Layer:
-        attn, mlp = layer.self_attn, layer.mlp
+        """Llama-style decoder layer -> its frozen weights (attribute names as transformers' Llama family)."""
+        attn, mlp = layer.get_submodule("self_attn"), layer.get_submodule("mlp")
 
-        def lin(module: torch.nn.Linear) -> FrozenLinear:
-            return FrozenLinear(module.weight, module.bias)
+        def lin(module: torch.nn.Module, name: str) -> FrozenLinear:
+            linear = module.get_submodule(name)
+            return FrozenLinear(linear.get_parameter("weight"), getattr(linear, "bias", None))
+
+        def weight(module: torch.nn.Module, name: str) -> torch.Tensor:
+            return module.get_submodule(name).get_parameter("weight").detach()
 
         def norm(name: str) -> torch.Tensor | None:
-            module = getattr(attn, name, None)
-            return module.weight.detach() if module is not None else None
+            return weight(attn, name) if hasattr(attn, name) else None
 
         return _Layer(
-            input_norm=layer.input_layernorm.weight.detach(),
-            post_norm=layer.post_attention_layernorm.weight.detach(),
-            q=lin(attn.q_proj), k=lin(attn.k_proj), v=lin(attn.v_proj), o=lin(attn.o_proj),
-            gate=lin(mlp.gate_proj), up=lin(mlp.up_proj), down=lin(mlp.down_proj),
+            input_norm=weight(layer, "input_layernorm"), post_norm=weight(layer, "post_attention_layernorm"),
+            q=lin(attn, "q_proj"), k=lin(attn, "k_proj"), v=lin(attn, "v_proj"), o=lin(attn, "o_proj"),
+            gate=lin(mlp, "gate_proj"), up=lin(mlp, "up_proj"), down=lin(mlp, "down_proj"),
             q_norm=norm("q_norm"), k_norm=norm("k_norm"),
         )
 
@@ -195,17 +198,19 @@ class NativeBackend(Backend):
         x = F.embedding(tokens, self.embed)  # [B, T, d_model]
         cos, sin = self.rotary(x, positions)  # [B, T, head_dim] each
         cos, sin = cos[:, None].to(x.dtype), sin[:, None].to(x.dtype)
-        sites = cache.adapters.sites if cache.adapters is not None else {}
+        adapters = cache.adapters
 
-        def linear(index: int, name: str, module: FrozenLinear, h: torch.Tensor) -> torch.Tensor:
-            site = sites.get((index, name))
-            return module(h) if site is None else site(module, h)
+        def project(index: int, names: tuple[str, ...], modules: tuple[FrozenLinear, ...],
+                    h: torch.Tensor) -> list[torch.Tensor]:
+            """The projections `names` of layer `index`, which all read `h`, with the rows' adapters if any."""
+            return [m(h) for m in modules] if adapters is None else adapters.project(index, names, modules, h)
 
         for index, layer in enumerate(self.layers):
             h = F.rms_norm(x, (x.shape[-1],), layer.input_norm, self.eps)
-            q = linear(index, "q_proj", layer.q, h).view(batch, steps, self.n_heads, self.head_dim)
-            k = linear(index, "k_proj", layer.k, h).view(batch, steps, self.n_kv_heads, self.head_dim)
-            v = linear(index, "v_proj", layer.v, h).view(batch, steps, self.n_kv_heads, self.head_dim)
+            q, k, v = project(index, ("q_proj", "k_proj", "v_proj"), (layer.q, layer.k, layer.v), h)
+            q = q.view(batch, steps, self.n_heads, self.head_dim)
+            k = k.view(batch, steps, self.n_kv_heads, self.head_dim)
+            v = v.view(batch, steps, self.n_kv_heads, self.head_dim)
             if layer.q_norm is not None:
                 q = F.rms_norm(q, (self.head_dim,), layer.q_norm, self.eps)
             if layer.k_norm is not None:
@@ -219,10 +224,12 @@ class NativeBackend(Backend):
                 attn_mask=mask, enable_gqa=self.n_heads != self.n_kv_heads,
             )  # [B, H, T, hd]
             attn = attn.transpose(1, 2).reshape(batch, steps, self.n_heads * self.head_dim)
-            x = x + linear(index, "o_proj", layer.o, attn)
+            [o] = project(index, ("o_proj",), (layer.o,), attn)
+            x = x + o
             h = F.rms_norm(x, (x.shape[-1],), layer.post_norm, self.eps)
-            gated = F.silu(linear(index, "gate_proj", layer.gate, h)) * linear(index, "up_proj", layer.up, h)
-            x = x + linear(index, "down_proj", layer.down, gated)
+            gate, up = project(index, ("gate_proj", "up_proj"), (layer.gate, layer.up), h)
+            [down] = project(index, ("down_proj",), (layer.down,), F.silu(gate) * up)
+            x = x + down
         cache.lengths += counts
         last = x[torch.arange(batch, device=self.device), counts - 1]  # [B, d_model]
         last = F.rms_norm(last, (last.shape[-1],), self.final_norm, self.eps)

@@ -1,0 +1,56 @@
+"""Quality of the installed experts on the held-out items of the runs that trained them, beside the base model.
+
+    moe bench quality --json                      # the experts installed in MOE_HOME, recipes from ./recipes
+    moe bench quality --packages experts --json   # installs the shipped packages first (as `make demo` does)
+
+For each recipe whose expert is installed, the held-out items are rebuilt exactly as its training run built them
+(`training.pipeline.prepare_data`: the recipe's eval generator and seed, items that overlap the training split
+replaced), answered greedily by the expert (with the tools its manifest lists) and by the base model, and scored
+by `moe eval`'s scorers (`training.evaluation`). These are **generator held-out** scores: other seeds of the same
+generators the expert was trained on, so they say how well it learned its generator, not how it does on requests
+written apart from it.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from moe_system.bench.common import cpu_model
+from moe_system.errors import InvalidRequestError
+from moe_system.training.config import Recipe
+from moe_system.training.evaluation import evaluate
+from moe_system.training.pipeline import prepare_data
+
+
+def run(client: Any, recipes: Sequence[Path], limit: int | None = None,
+        progress: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
+    """Score every installed expert that one of `recipes` trains, and the base model, on the same items."""
+    installed = set(client.registry.names())
+    rows, skipped = [], []
+    for path in recipes:
+        recipe = Recipe.load(path)
+        name, task = recipe.expert.name, recipe.task
+        if task is None or name not in installed:
+            skipped.append(f"{path.name}: {'no task' if task is None else f'expert {name!r} is not installed'}")
+            continue
+        progress(f"{name}: rebuilding the held-out items")
+        items = prepare_data(recipe, Console(file=io.StringIO())).items[:limit]  # the run's words stay quiet
+        scores = {}
+        for expert in (name, "none"):
+            progress(f"{name}: {len(items)} items answered by {'the base model' if expert == 'none' else expert}")
+            started = time.perf_counter()
+            result = evaluate(client, task, items, expert=expert, progress=False)
+            scores["expert" if expert == name else "base"] = {**result.to_dict(),
+                                                              "seconds": round(time.perf_counter() - started, 1)}
+        rows.append({"expert": name, "version": client.registry.get(name).version, "task": task,
+                     "recipe": path.name, "items": len(items), "scores": scores})
+    if not rows:
+        raise InvalidRequestError("no installed expert has a recipe here: install the starter experts "
+                                  "(`moe bench quality --packages experts`, or `make demo`) or pass --recipes")
+    return {"cpu": cpu_model(), "kind": "generator held-out", "experts": rows, "skipped": skipped}
