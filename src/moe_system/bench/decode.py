@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from moe_system.bench.common import PROMPTS, left_padded, median_time, peak_rss_mb, rss_mb
+from moe_system.bench.common import PROMPTS, cpu_model, left_padded, median_time, peak_rss_mb, rss_mb
 from moe_system.config import Settings
 
 
@@ -69,6 +69,7 @@ def run(settings: Settings, new_tokens: int = 64, repeats: int = 3, batch: int =
 
     mine, theirs = rates(ours), rates(peer)
     return {
+        "cpu": cpu_model(),
         "model": runtime.model_name,
         "backend": runtime.backend_name,
         "dtype": "float32",

@@ -41,7 +41,7 @@ from typing import Any
 
 import psutil
 
-from moe_system.bench.common import percentile
+from moe_system.bench.common import cpu_model, percentile
 from moe_system.bench.memory_peers import PeerContexts
 from moe_system.data.conversation import PlantedFact, SyntheticConversation, synthetic_conversation
 from moe_system.data.conversation_templates import TEMPLATE_SETS, kinds
@@ -229,6 +229,7 @@ def run(tokens: int = 750_000, budgets: tuple[int, ...] = (250_000, 20_000), max
     sets = {name: run_set(name, tokens, budgets, max_tokens, facts, updated, passes, seed, tokenizer, progress)
             for name in template_sets}
     return {
+        "cpu": cpu_model(),
         "max_context_tokens": max_tokens,
         "recall": {name: {"memory": {str(row["budget_per_tier"]): row["recall"]["rate"] for row in result["runs"]},
                           **{peer: result["peers"][peer]["rate"] for peer in ("bm25", "tail")}}

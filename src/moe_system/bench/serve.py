@@ -35,7 +35,7 @@ from typing import Any
 
 import httpx
 
-from moe_system.bench.common import PROMPTS, percentile
+from moe_system.bench.common import PROMPTS, cpu_model, percentile
 from moe_system.config import Settings
 from moe_system.errors import MoEError
 
@@ -57,7 +57,8 @@ def run(settings: Settings, clients: int = 32, duration_s: float = 120.0, single
         load["engine_ttft_mean_ms"] = round((after[0] - before[0]) / count * 1000, 1) if count else None
         status = httpx.get(f"{url}/status", headers=_auth(), timeout=30).json()
     speedup = load["tokens_per_s"] / single["tokens_per_s"] if single["tokens_per_s"] else None
-    return {"model": status["model"], "backend": status["backend"], "max_batch": status["batch"]["max_batch"],
+    return {"cpu": cpu_model(), "model": status["model"], "backend": status["backend"],
+            "max_batch": status["batch"]["max_batch"],
             "max_tokens": max_tokens, "models": models, "single": single, "load": load,
             "speedup": round(speedup, 2) if speedup else None, "cpu_count": os.cpu_count()}
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from moe_system.bench.common import cpu_model
 from moe_system.config import Settings
 
 
@@ -116,6 +117,7 @@ def run(
     peer_tokens = sum(len(e.input_ids) for batch_examples in step_batches[1:] for e in batch_examples)
     ours_rate, peer_rate = ours_tokens / ours_s, peer_tokens / peer_s
     return {
+        "cpu": cpu_model(),
         "model": base.name, "method": "lora r16 all-linear", "precision": precision, "threads": torch.get_num_threads(),
         "batch": batch, "steps": steps, "task": task, "tokens_per_step": round(ours_tokens / steps, 1),
         "tokens_per_s": round(ours_rate, 1), "s_per_step": round(ours_s / steps, 3),

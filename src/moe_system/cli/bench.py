@@ -29,7 +29,8 @@ def decode(
     if json_output:
         print_json(result)
         return
-    table = Table(title=f"decode · {result['model']} · {result['backend']} · {result['threads']} threads")
+    table = Table(title=f"decode · {result['model']} · {result['backend']} · {result['threads']} threads · "
+                        f"{result['cpu']}")
     for column in ("", "moe engine", "transformers.generate", "ratio"):
         table.add_column(column, justify="right")
     peer, ratio = result["peer"], result["ratio"]
@@ -101,7 +102,8 @@ def train(
         print_json(result)
         return
     peer = result["peer"]
-    out.print(f"training {result['method']} · batch {result['batch']} · {result['tokens_per_step']} tokens/step")
+    out.print(f"training {result['method']} · batch {result['batch']} · {result['tokens_per_step']} tokens/step · "
+              f"{result['cpu']}")
     out.print(f"  moe trainer:             {result['tokens_per_s']} tok/s ({result['s_per_step']} s/step)")
     out.print(f"  {peer['name']}: {peer['tokens_per_s']} tok/s ({peer['s_per_step']} s/step)")
     out.print(f"  ratio {result['ratio']}×")
@@ -195,7 +197,8 @@ def memory(
         return
     first = next(iter(result["sets"].values()))["conversation"]
     table = Table(title=f"memory · {first['tokens']} tokens, {first['messages']} messages · "
-                        f"{result['max_context_tokens']}-token contexts · recall = questions answered")
+                        f"{result['max_context_tokens']}-token contexts · recall = questions answered · "
+                        f"{result['cpu']}")
     for column in ("set", "context from"):
         table.add_column(column)
     for column in ("recall", "direct", "paraphrased", "never updated", "updated", "ctx p50 ms", "ctx p95 ms",
@@ -277,7 +280,7 @@ def serve(
         print_json(result)
         return
     table = Table(title=f"serve · {result['model']} ({result['backend']}) · {max_tokens} tokens an answer · "
-                        f"models {', '.join(result['models'])}")
+                        f"models {', '.join(result['models'])} · {result['cpu']}")
     for column in ("clients", "requests", "errors", "TTFT p50 ms", "TTFT p99 ms", "latency p50 ms", "tok/s"):
         table.add_column(column, justify="right")
     for row in (result["single"], result["load"]):
