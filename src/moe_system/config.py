@@ -109,6 +109,8 @@ class MemorySettings(BaseModel):
     obsolete_tokens: int = Field(250_000, ge=100, description="compressed older messages per conversation")
     longterm_tokens: int = Field(250_000, ge=100, description="facts and short summaries per conversation")
     context_tokens: int = Field(1536, ge=64, description="tokens of memory put into each chat request")
+    index_cache_conversations: int = Field(
+        64, ge=1, description="conversations whose vector indexes stay in memory (least recently used evicted)")
     summarizer: str | None = Field(
         None, pattern=NAME_PATTERN,
         description="'base' or an expert's name: rewrites long-term summaries when the memory's worker is idle; "

@@ -11,14 +11,21 @@ import subprocess
 import sys
 import textwrap
 import time
+import zlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
+from moe_system.config import Settings
 from moe_system.errors import InvalidRequestError
 from moe_system.memory import ThreeLevelMemory
 from moe_system.memory.compress import Compressor
 from moe_system.memory.facts import THIRD_PARTY, extract_facts, similar_key
+from moe_system.memory.retrieval import VectorIndex
 from moe_system.memory.store import MessageRow
 
 CORPUS = [
@@ -398,3 +405,71 @@ def test_background_worker_compresses_while_the_caller_goes_on(tmp_path: Path, t
         assert stats["moving_tokens"] == 0 and stats["obsolete_tokens"] > 0
         assert json.dumps(stats)
     integrity(tmp_path / "mem" / "memory.db")
+
+
+# ---- vector indexes held for the most recently used conversations only
+
+
+def fake_embed(self: ThreeLevelMemory, texts: Sequence[str]) -> np.ndarray:
+    """Deterministic bag-of-words vectors (hashed words, L2-normalised) instead of MiniLM: cheap, and texts that
+    share words are near each other."""
+    from moe_system.text.embeddings import DIM
+
+    vectors = np.zeros((len(texts), DIM), dtype=np.float32)
+    for row, text in enumerate(texts):
+        for word in text.casefold().split():
+            vectors[row, zlib.crc32(word.encode()) % DIM] += 1.0
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-6)
+
+
+def test_vector_indexes_are_bounded_and_rebuilt_after_eviction(tmp_path: Path, tokenizer_dir: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ThreeLevelMemory, "_embed", fake_embed)
+    with memory(tmp_path, tokenizer_dir, budget=400, vectors=True, index_conversations=3) as mem:
+        for number in range(30):
+            mem.add_message(f"c{number % 6}", "user", f"{filler(number)} My locker code is {number}-Q.", user_id="u")
+        mem.flush()
+        first = mem.build_context("c0", "What is my locker code?", 300).text
+        for conversation in ("c1", "c2", "c3", "c4", "c5"):
+            mem.build_context(conversation, "the weather", 300)
+            assert len(mem._indexes) <= 3
+        assert "c0" not in mem._indexes and "c5" in mem._indexes
+        assert mem.build_context("c0", "What is my locker code?", 300).text == first  # rebuilt from the store
+        assert "c0" in mem._indexes and len(mem._indexes) == 3
+        mem.build_context("c4", "the weather", 300)  # c4 used again: c5 is now the least recent after c0
+        mem.build_context("c1", "the weather", 300)
+        assert "c4" in mem._indexes and "c5" not in mem._indexes
+    settings = Settings.model_validate({"memory": {"index_cache_conversations": 5}})
+    with memory(tmp_path, tokenizer_dir, settings=settings) as mem:
+        assert mem._indexes.conversations == 5
+
+
+def test_concurrent_refreshes_give_the_serial_index(tmp_path: Path, tokenizer_dir: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ThreeLevelMemory, "_embed", fake_embed)
+    with memory(tmp_path, tokenizer_dir, budget=400, vectors=True) as mem:
+        for number in range(40):
+            mem.add_message("c", "user", f"{filler(number)} My locker code is {number}-Q.", user_id="u")
+        mem.flush()
+        serial = VectorIndex("chunk")
+        serial.refresh(mem.store, "c")
+        assert serial.ids
+
+        class SlowStore:  # a store that answers slowly, so that unlocked refreshes would interleave
+            def revision(self, conversation_id: str) -> int:
+                return mem.store.revision(conversation_id)
+
+            def vectors(self, *args: Any) -> list[tuple[int, bytes]]:
+                time.sleep(0.002)
+                return mem.store.vectors(*args)
+
+        for _ in range(3):
+            shared = VectorIndex("chunk")
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(shared.refresh, [SlowStore()] * 16, ["c"] * 16))  # type: ignore[arg-type]
+            assert shared.ids == serial.ids and shared.last_id == serial.last_id
+            np.testing.assert_array_equal(shared.matrix, serial.matrix)
+        with ThreadPoolExecutor(8) as pool:  # many threads asking for contexts of more conversations than held
+            texts = list(pool.map(lambda n: mem.build_context(f"c{n % 4}" if n % 4 else "c", "locker code", 300).text,
+                                  range(32)))
+        assert len(set(texts[::4])) == 1 and texts[0] == mem.build_context("c", "locker code", 300).text

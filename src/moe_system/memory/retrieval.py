@@ -5,11 +5,15 @@ Vectors of a conversation's chunks and facts are held in memory per conversation
 new rows are appended by id, and the whole index reloads only when the store's revision says rows were deleted
 or superseded. At 750k tokens of history that is a few thousand 384-float rows: one exact matrix product in
 torch (not numpy: right after the torch encoder, numpy's BLAS threads contend with torch's and double the time).
+`IndexCache` holds the indexes of the most recently used conversations only (`memory.index_cache_conversations`);
+an evicted conversation's index is rebuilt from the store when it is asked again.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -45,35 +49,77 @@ def to_blob(vector: np.ndarray) -> bytes:
 
 @dataclass
 class VectorIndex:
-    """The vectors of one conversation's chunks or facts, kept in step with the store."""
+    """The vectors of one conversation's chunks or facts, kept in step with the store. `refresh` and `nearest`
+    hold the index's lock: the server answers requests from a thread pool, and two requests of one conversation
+    must not append the same rows twice or rank a matrix whose ids are half extended."""
 
     kind: Kind
     revision: int = -1
     last_id: int = 0
     ids: list[int] = field(default_factory=list)
     matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, DIM), dtype=np.float32))
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def refresh(self, store: MemoryStore, conversation_id: str) -> None:
-        revision = store.revision(conversation_id)
-        if revision != self.revision:
-            self.revision, self.last_id, self.ids = revision, 0, []
-            self.matrix = np.zeros((0, DIM), dtype=np.float32)
-        rows = store.vectors(conversation_id, self.kind, self.last_id)
-        if rows:
-            self.ids.extend(int(row_id) for row_id, _ in rows)
-            fresh = np.frombuffer(b"".join(bytes(blob) for _, blob in rows), dtype=np.float32).reshape(-1, DIM)
-            self.matrix = np.concatenate([self.matrix, fresh]) if len(self.matrix) else fresh.copy()
-            self.last_id = self.ids[-1]
+        with self.lock:
+            revision = store.revision(conversation_id)
+            if revision != self.revision:
+                self.revision, self.last_id, self.ids = revision, 0, []
+                self.matrix = np.zeros((0, DIM), dtype=np.float32)
+            rows = store.vectors(conversation_id, self.kind, self.last_id)
+            if rows:
+                self.ids.extend(int(row_id) for row_id, _ in rows)
+                fresh = np.frombuffer(b"".join(bytes(blob) for _, blob in rows), dtype=np.float32).reshape(-1, DIM)
+                self.matrix = np.concatenate([self.matrix, fresh]) if len(self.matrix) else fresh.copy()
+                self.last_id = self.ids[-1]
 
     def nearest(self, query: np.ndarray, limit: int) -> list[int]:
         """Ids of the `limit` most similar rows, best first."""
-        if not self.ids:
+        with self.lock:
+            ids, matrix = list(self.ids), self.matrix
+        if not ids:
             return []
         import torch
 
-        scores = torch.from_numpy(self.matrix) @ torch.from_numpy(np.ascontiguousarray(query, dtype=np.float32))
-        top = torch.topk(scores, min(limit, len(self.ids))).indices.tolist()  # [limit]
-        return [self.ids[i] for i in top]
+        scores = torch.from_numpy(matrix) @ torch.from_numpy(np.ascontiguousarray(query, dtype=np.float32))
+        top = torch.topk(scores, min(limit, len(ids))).indices.tolist()  # [limit]
+        return [ids[i] for i in top]
+
+
+class IndexCache:
+    """The `VectorIndex`es of at most `conversations` conversations, least recently used evicted first
+    (thread-safe). An evicted conversation's index is rebuilt from the store on its next `refresh`."""
+
+    def __init__(self, conversations: int) -> None:
+        if conversations < 1:
+            raise ValueError(f"an index cache holds at least one conversation, not {conversations}")
+        self.conversations = conversations
+        self._held: OrderedDict[str, dict[Kind, VectorIndex]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, conversation_id: str, kind: Kind) -> VectorIndex:
+        """The conversation's index of `kind` (a new, empty one if it was not held), marked most recently used."""
+        with self._lock:
+            indexes = self._held.get(conversation_id)
+            if indexes is None:
+                indexes = self._held[conversation_id] = {}
+                while len(self._held) > self.conversations:
+                    self._held.popitem(last=False)
+            else:
+                self._held.move_to_end(conversation_id)
+            return indexes.setdefault(kind, VectorIndex(kind))
+
+    def drop(self, conversation_id: str) -> None:
+        with self._lock:
+            self._held.pop(conversation_id, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._held)
+
+    def __contains__(self, conversation_id: object) -> bool:
+        with self._lock:
+            return conversation_id in self._held
 
 
 def fuse(lexical: Sequence[int], vectors: Sequence[int]) -> list[tuple[int, float]]:

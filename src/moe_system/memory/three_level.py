@@ -37,7 +37,7 @@ from moe_system.errors import InvalidRequestError, MoEError
 from moe_system.memory.background import Compaction
 from moe_system.memory.context import Context, Line, assemble
 from moe_system.memory.facts import FIRST_PERSON, THIRD_PARTY
-from moe_system.memory.retrieval import VectorIndex, fuse, query_stems, snippet
+from moe_system.memory.retrieval import IndexCache, VectorIndex, fuse, query_stems, snippet
 from moe_system.memory.store import Budgets, FactRow, Kind
 from moe_system.memory.stores import is_postgres, open_store, sqlite_path
 from moe_system.memory.summarizer import SummarizerRef
@@ -55,6 +55,7 @@ RECENT_LIMIT = 64  # messages considered for the recent section
 MAX_MESSAGE_CHARS = 1_000_000
 FLUSH_POLL_S = 0.02
 VECTOR_KINDS: tuple[Kind, ...] = ("fact", "chunk")  # what has embeddings (messages are found lexically)
+INDEX_CONVERSATIONS = 64  # conversations whose vector indexes stay in memory (`memory.index_cache_conversations`)
 
 
 class ThreeLevelMemory:
@@ -72,6 +73,7 @@ class ThreeLevelMemory:
         background: bool = True,
         summarizer: SummarizerRef | None = None,
         settings: Settings | None = None,
+        index_conversations: int | None = None,
     ) -> None:
         """`path`: an SQLite file or folder (default `MOE_HOME/memory`) or a `postgresql://` URL.
         `tokenizer`: a Hugging Face tokenizer folder (default: the configured base model's).
@@ -79,7 +81,8 @@ class ThreeLevelMemory:
         in this process instead of a worker process. `summarizer`: how to build the model that rewrites the
         long-term summaries when the worker is idle (summarizer.py; the SDK's `client.summarizer_ref`); `flush`
         does not wait for it unless `background=False`. `settings`: for the default `path` and tokenizer (default:
-        the loaded settings)."""
+        the loaded settings). `index_conversations`: how many conversations keep their vector indexes in memory,
+        least recently used evicted first (default `settings.memory.index_cache_conversations`, else 64)."""
         for name, value in (("current_tokens", current_tokens), ("obsolete_tokens", obsolete_tokens),
                             ("longterm_tokens", longterm_tokens)):
             if not isinstance(value, int) or value < 100:
@@ -96,7 +99,9 @@ class ThreeLevelMemory:
         self._tokenizer = tokenizer
         self.vectors = vectors
         self.store = open_store(self.target)
-        self._indexes: dict[tuple[str, Kind], VectorIndex] = {}
+        if index_conversations is None:
+            index_conversations = settings.memory.index_cache_conversations if settings else INDEX_CONVERSATIONS
+        self._indexes = IndexCache(index_conversations)
         self._lock = threading.Lock()
         self._background = background
         self._settings = settings
@@ -243,12 +248,15 @@ class ThreeLevelMemory:
         snippets = {item: snippet(text, stems) for item, (text, _, _) in texts.items()}
         ranked = dict(lexical)
         if pending is not None:
-            in_process = not self.store.ranks_vectors  # pgvector ranks in the database
-            for kind in VECTOR_KINDS if in_process else ():
-                self._index(conversation_id, kind).refresh(self.store, conversation_id)
+            # pgvector ranks in the database; otherwise the indexes are held here (the same objects for the refresh
+            # and the ranking, even if another thread evicts the conversation from the cache in between)
+            indexes: dict[Kind, VectorIndex] = {} if self.store.ranks_vectors else {
+                kind: self._index(conversation_id, kind) for kind in VECTOR_KINDS}
+            for index in indexes.values():
+                index.refresh(self.store, conversation_id)
             vector = pending.result()[0]
             for kind in VECTOR_KINDS:
-                nearest = self._index(conversation_id, kind).nearest(vector, CANDIDATES) if in_process else \
+                nearest = indexes[kind].nearest(vector, CANDIDATES) if indexes else \
                     self.store.nearest(conversation_id, kind, vector, CANDIDATES)
                 ranked[kind] = [item for item, _ in fuse(lexical[kind], nearest)]
             extra = [item for item in ranked["chunk"][:SNIPPETS] if ("chunk", item) not in texts]
@@ -278,7 +286,7 @@ class ThreeLevelMemory:
                         for position, row in enumerate(row for row in reversed(pool) if row.id not in chosen)]
 
     def _index(self, conversation_id: str, kind: Kind) -> VectorIndex:
-        return self._indexes.setdefault((conversation_id, kind), VectorIndex(kind))
+        return self._indexes.get(conversation_id, kind)
 
     def _embedder(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -329,8 +337,7 @@ class ThreeLevelMemory:
         return self.store.forget_user(user_id)
 
     def _drop_indexes(self, conversation_id: str) -> None:
-        for kind in VECTOR_KINDS:
-            self._indexes.pop((conversation_id, kind), None)
+        self._indexes.drop(conversation_id)
 
 
 def _about_others_last(lines: list[Line], asked: frozenset[str]) -> list[Line]:
