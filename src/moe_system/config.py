@@ -135,6 +135,9 @@ class ServerSettings(BaseModel):
     max_batch: int = Field(32, ge=1, le=512, description="requests decoded together per engine")
     max_queue: int = Field(64, ge=1, description="requests waiting for a batch row before 429")
     max_training_jobs: int = Field(1, ge=1, le=8, description="training jobs running at once (more wait)")
+    job_history_days: int = Field(30, ge=1, description="days a finished training job stays listed (its run folder "
+                                                        "under MOE_HOME/runs stays regardless)")
+    job_history_max: int = Field(500, ge=1, description="finished training jobs kept listed (the newest)")
 
 
 class Settings(BaseSettings):

@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ from moe_system.server.jobs.store import Job, JobStore
 
 RECIPE_FILE, SETTINGS_FILE, LOCK_FILE = "recipe.yaml", "settings.yaml", "manager.lock"
 POLL_S = 0.5  # how often the supervisor looks at its children
+PRUNE_S = 60.0  # how often it deletes the finished jobs past the history (`server.job_history_days`, `_max`)
+DAY_S = 86_400.0
 FINISHED = ("succeeded", "failed", "cancelled")
 
 
@@ -45,6 +48,13 @@ def recover(store: JobStore, root: Path) -> list[Job]:
                                     "last checkpoint")
             store.save(job)
     return jobs
+
+
+def expired(jobs: Iterable[Job], now: float, days: int, keep: int) -> list[Job]:
+    """The finished jobs past the history: finished more than `days` days before `now`, or older than the `keep`
+    most recently finished. A queued or running job never is."""
+    done = sorted((job for job in jobs if job.status in FINISHED), key=lambda job: -(job.finished or job.created))
+    return [job for rank, job in enumerate(done) if rank >= keep or (job.finished or job.created) < now - days * DAY_S]
 
 
 class JobManager:
@@ -64,6 +74,8 @@ class JobManager:
         self._lock = threading.Lock()
         self._jobs = {job.job_id: job for job in recover(self._store, self.root)}
         self._running: dict[str, Child] = {}
+        self._pruned = 0.0  # time.monotonic() of the last `_prune`
+        self._prune()
         self._closed = False
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._supervise, name="training-jobs", daemon=True)
@@ -157,6 +169,8 @@ class JobManager:
                     if child.process.poll() is not None:
                         self._finish(self._jobs[job_id], child)
                 self._start_queued()
+                if time.monotonic() - self._pruned >= PRUNE_S:
+                    self._prune()
             self._wake.wait(POLL_S)
             self._wake.clear()
 
@@ -168,6 +182,20 @@ class JobManager:
             if job.status == "queued" and job.run_key not in busy:
                 self._launch(job)
                 busy.add(job.run_key)
+
+    def _prune(self) -> None:
+        """Delete the finished jobs past the history (under the lock, or before the supervisor starts): their rows
+        and their folders under `MOE_HOME/jobs/` (recipe, settings, log, output). Their run folders under
+        `MOE_HOME/runs/` are the user's results and stay."""
+        server = self.settings.server
+        gone = [job.job_id for job in expired(self._jobs.values(), time.time(), server.job_history_days,
+                                              server.job_history_max) if job.job_id not in self._running]
+        self._pruned = time.monotonic()
+        if gone:
+            self._store.delete(gone)
+            for job_id in gone:
+                del self._jobs[job_id]
+                shutil.rmtree(self.root / job_id, ignore_errors=True)
 
     def _run_dir(self, job: Job) -> Path:
         return self.settings.home / "runs" / job.run_key
