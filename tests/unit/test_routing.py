@@ -4,7 +4,9 @@ stored, loaded), the evaluation report, and a router that follows installs and r
 from __future__ import annotations
 
 import json
+import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -233,3 +235,27 @@ def test_cascade_settles_by_rules_first_then_the_classifiers() -> None:
     assert cascade.route("Tell me a joke about cats").expert is None
     decision = cascade.route("fix my function: def add(a, b): return a - b")
     assert decision.expert == "python" and decision.candidates[0].expert == "python"
+
+
+def test_storing_a_fit_removes_older_fits_of_other_expert_sets(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / ".router"
+    Strategies([SQL, MATH], root / "old")
+    assert (root / "old" / "learned").is_dir() and (root / "old" / "hierarchical").is_dir()
+    newer = root / "newer" / "learned"  # stored meanwhile by a process that already sees a newer set
+    newer.mkdir(parents=True)
+    os.utime(newer, ns=(time.time_ns() + 10**12,) * 2)  # (its mtime says later than any fit made here)
+    (root / "other" / "semantic").mkdir(parents=True)  # a strategy not fitted here stays until it is
+    Strategies([SQL, PYTHON, MATH], root / "current")
+    assert not (root / "old").exists()  # both of its fits are gone, and then the folder
+    assert (root / "current" / "learned" / "weights.safetensors").is_file()
+    assert (root / "other" / "semantic").is_dir() and newer.is_dir()
+    Strategies([SQL, PYTHON], root / "latest")
+    assert newer.is_dir() and not (root / "current").exists()  # a later fit than this one's stays
+    assert sorted(path.name for path in root.iterdir()) == ["latest", "newer", "other"]
+
+    def vanished(folder: Path) -> LinearRouter:  # another process removed the fit as this one began to load it
+        raise FileNotFoundError(folder / "weights.safetensors")
+
+    monkeypatch.setattr(LinearRouter, "load", staticmethod(vanished))
+    assert Strategies([SQL, PYTHON], root / "latest").learned.route("solve 2x = 4") is not None  # fitted again

@@ -3,7 +3,8 @@
 Every `route` call first compares the registry's revision with the one it was built for (one SQLite read),
 so an expert installed or removed by any process is routable, or gone, on the next request without a
 restart. The fitted strategies are stored under `MOE_HOME/experts/.router/KEY/`, where KEY hashes the
-profiles and the bundled examples, so a process that finds them there loads them instead of refitting.
+profiles and the bundled examples, so a process that finds them there loads them instead of refitting; storing
+a fit removes the same strategy's older fits for other expert sets (`remove_older_fits`).
 The semantic strategy is fitted on first need (it embeds every example once); the others at build time.
 
     router = Router(registry)
@@ -93,7 +94,8 @@ class Strategies:
     def _load_or_fit(self, name: str, kind: type[_Stored], fit: Callable[[], _Stored]) -> _Stored:
         folder = self.store / name if self.store is not None else None
         if folder is not None and folder.is_dir():
-            return kind.load(folder)
+            with contextlib.suppress(FileNotFoundError):  # another process removed it as outdated: fit it again
+                return kind.load(folder)
         fitted = fit()
         if folder is not None:
             folder.parent.mkdir(parents=True, exist_ok=True)
@@ -102,7 +104,32 @@ class Strategies:
             with contextlib.suppress(OSError):  # another process stored the same meanwhile: keep theirs
                 (tmp / "x").rename(folder)
             shutil.rmtree(tmp, ignore_errors=True)
+            remove_older_fits(folder)
         return fitted
+
+
+def remove_older_fits(folder: Path) -> None:
+    """Remove the fits of `folder`'s strategy stored for other expert sets (`.router/OTHER/<strategy>`) before
+    `folder` was, and the key folders they leave empty: the fits of sets no longer installed would otherwise pile
+    up with every install and removal. Each goes by a rename out of the way first, so a process never loads half
+    of one (a process that finds it gone fits again); errors are ignored, as another process may be removing or
+    storing the same."""
+    try:
+        written = folder.stat().st_mtime_ns
+        keys = [key for key in folder.parent.parent.iterdir() if key != folder.parent and not key.name.startswith(".")]
+    except OSError:
+        return
+    for key in keys:
+        old = key / folder.name
+        with contextlib.suppress(OSError):
+            if old.stat().st_mtime_ns <= written:  # a fit stored since, by a process that sees a newer set, stays
+                gone = Path(tempfile.mkdtemp(prefix=f".{folder.name}-old-", dir=key))
+                try:
+                    old.rename(gone / "x")
+                finally:
+                    shutil.rmtree(gone, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            key.rmdir()  # only once empty (every strategy's fit gone)
 
 
 class Router:
