@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -279,17 +280,20 @@ def test_metrics_count_answers_and_http_requests_by_route(tmp_path: Path) -> Non
     metrics = app.app.state.metrics
     metrics.record(Response("hi", None, {"strategy": "explicit"}, {"prompt_tokens": 5, "completion_tokens": 2},
                             {"ttft_ms": 30.0, "total_ms": 90.0}))
-    metrics.record(Response("ok", "sql,python", {"strategy": "semantic"},
-                            {"prompt_tokens": 1, "completion_tokens": 1}, {"ttft_ms": 5.0, "total_ms": 6.0}))
+    for expert in ("sql,python", "python,math,sql", "sql@1.0.0"):  # compositions share one label; no @version
+        metrics.record(Response("ok", expert, {"strategy": "semantic"},
+                                {"prompt_tokens": 1, "completion_tokens": 1}, {"ttft_ms": 5.0, "total_ms": 6.0}))
     for item in (1, 2):
         app.client.get(f"/items/{item}", headers=AUTH)
     assert app.client.get("/metrics").status_code == 401
     text = app.client.get("/metrics", headers=AUTH).text
-    for line in ('moe_requests_total{expert="base"} 1.0', 'moe_requests_total{expert="sql,python"} 1.0',
+    assert set(re.findall(r'expert="([^"]*)"', text)) == {"base", "composed", "sql"}
+    for line in ('moe_requests_total{expert="base"} 1.0', 'moe_requests_total{expert="composed"} 2.0',
+                 'moe_requests_total{expert="sql"} 1.0', 'moe_tokens_total{expert="composed",kind="prompt"} 2.0',
                  'moe_tokens_total{expert="base",kind="prompt"} 5.0',
                  'moe_ttft_seconds_count{expert="base"} 1.0', 'moe_ttft_seconds_bucket{expert="base",le="0.05"} 1.0',
                  'moe_request_latency_seconds_count{expert="base"} 1.0',
-                 'moe_routing_decisions_total{expert="sql,python",strategy="semantic"} 1.0',
+                 'moe_routing_decisions_total{expert="composed",strategy="semantic"} 2.0',
                  'moe_http_requests_total{method="GET",route="/items/{item_id}",status="200"} 2.0',
                  'moe_http_request_duration_seconds_count{route="/items/{item_id}"} 2.0'):
         assert line in text

@@ -3,7 +3,8 @@
     curl -H "Authorization: Bearer $KEY" http://127.0.0.1:8000/metrics
 
 Every app has its own `CollectorRegistry` (never the process-global one: tests build many apps in one process).
-The `expert` label is the expert that answered, "base" for the base model, "a,b" for a composition.
+The `expert` label is the expert that answered (its name, without a pinned `@version`), "base" for the base model,
+"composed" for several experts at once (`expert_label`): one value per installed expert, never one per combination.
 
 - Answers (`Metrics.record`, called by every route once an answer finishes): `moe_requests_total{expert}`,
   `moe_tokens_total{expert,kind}` (kind "prompt" | "completion"), `moe_ttft_seconds{expert}` and
@@ -59,7 +60,7 @@ class Metrics:
 
     def record(self, response: Response) -> None:
         """Count one finished answer."""
-        expert = response.expert or "base"
+        expert = expert_label(response.expert)
         self.requests.labels(expert).inc()
         for kind in ("prompt", "completion"):
             self.tokens.labels(expert, kind).inc(response.usage.get(f"{kind}_tokens", 0))
@@ -76,6 +77,15 @@ class Metrics:
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format."""
         return generate_latest(self.registry)
+
+
+def expert_label(expert: str | None) -> str:
+    """The `expert` label of an answer by `expert` (`Response.expert`). An answer names only experts the registry
+    found (an unknown name fails the request first), so a request cannot add label values beyond the installed
+    names, "base" and "composed"."""
+    if not expert:
+        return "base"
+    return "composed" if "," in expert else expert.partition("@")[0]
 
 
 class RuntimeCollector(Collector):
