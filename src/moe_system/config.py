@@ -77,6 +77,9 @@ class ExpertSettings(BaseModel):
         "without --allow-unsigned",
     )
     max_package_mb: int = Field(2048, ge=1, description="largest .expert archive (and unpacked size) accepted")
+    allow_unsigned_uploads: bool = Field(
+        False, description="let the server install uploaded packages that are unsigned or signed by an untrusted key "
+        "(an admin's upload with allow_unsigned=true); the CLI's --allow-unsigned is for local use and unaffected")
 
 
 RoutingStrategy = Literal["cascade", "rules", "learned", "semantic", "hierarchical"]
@@ -117,6 +120,28 @@ class MemorySettings(BaseModel):
                     "unset = extractive summaries only")
 
 
+Role = Literal["admin", "user"]
+ROLES: tuple[Role, ...] = ("admin", "user")
+
+
+class ApiKeySettings(BaseModel):
+    """One Bearer key of the server: the user it stands for and what that user may do (see docs/security.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=1, description="the secret a client sends as `Authorization: Bearer <key>`")
+    user: str | None = Field(None, pattern=NAME_PATTERN, description="the user it stands for (default: key-<hash>)")
+    role: Role = Field("user", description="admin: also install/remove experts and run jobs that install")
+
+    @classmethod
+    def parse(cls, spec: str) -> ApiKeySettings:
+        """A key written as `KEY` or `KEY:ROLE` (as in `MOE_API_KEYS="k1:admin,k2"`); no role is a user."""
+        key, _, role = spec.strip().rpartition(":")
+        if key and role in ROLES:
+            return cls(key=key, role=role)
+        return cls(key=spec.strip())
+
+
 class ServerSettings(BaseModel):
     """`moe serve`: where it listens and who may call it."""
 
@@ -124,8 +149,9 @@ class ServerSettings(BaseModel):
 
     host: str = Field("127.0.0.1", description="address to listen on")
     port: int = Field(8000, ge=1, le=65535, description="port to listen on")
-    api_keys: list[str] = Field(default_factory=list, description="Bearer keys (also MOE_API_KEYS, comma-separated); "
-                                                                  "none = open server")
+    api_keys: list[ApiKeySettings] = Field(
+        default_factory=list, description="Bearer keys, each {key, user, role} or 'KEY[:admin|user]' (also "
+        "MOE_API_KEYS, comma-separated); none = an open server, which only listens on loopback addresses")
     rate_limit_per_minute: int = Field(600, ge=0, description="requests a minute per key (0 = no limit)")
     rate_limit_burst: int = Field(60, ge=1, description="requests a key may make at once before the rate applies")
     max_body_bytes: int = Field(2_000_000, ge=1024, description="largest request body (JSON routes)")
@@ -138,6 +164,14 @@ class ServerSettings(BaseModel):
     job_history_days: int = Field(30, ge=1, description="days a finished training job stays listed (its run folder "
                                                         "under MOE_HOME/runs stays regardless)")
     job_history_max: int = Field(500, ge=1, description="finished training jobs kept listed (the newest)")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _key_specs(cls, value: Any) -> Any:
+        """`'KEY:ROLE'` strings become `ApiKeySettings`."""
+        if isinstance(value, list):
+            return [ApiKeySettings.parse(item) if isinstance(item, str) else item for item in value]
+        return value
 
 
 class Settings(BaseSettings):

@@ -21,7 +21,7 @@ def test_no_operation_answers_a_server_error(server_home: Path, serve: Any, tmp_
     # answers are capped at a quarter of a second (the per-request time budget: a few tokens each), so hundreds of
     # generated requests fit in about a minute; the rate limit is off, or most would be 429s that prove nothing
     settings = Settings(home=server_home, generation={"time_budget_s": 0.25},
-                        server={"api_keys": [KEY], "rate_limit_per_minute": 0})
+                        server={"api_keys": [f"{KEY}:admin"], "rate_limit_per_minute": 0})
     with serve(settings) as url:
         run = subprocess.run(
             [str(Path(sys.executable).with_name("schemathesis")), "run", f"{url}/openapi.json",

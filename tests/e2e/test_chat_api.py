@@ -125,3 +125,19 @@ def test_websocket_carries_many_turns_and_reports_bad_ones(server: str) -> None:
         with pytest.raises(InvalidStatus) as refused, connect(url, open_timeout=30):
             pass
         assert refused.value.response.status_code == 401
+
+
+def test_conversation_reads_come_in_pages(server: str) -> None:
+    for text in ("one", "two", "three"):
+        _chat(server, ALICE, text, "paged")
+    whole = httpx.get(f"{server}/conversations/paged", headers=_as(ALICE)).json()
+    assert len(whole["messages"]) == 6 and whole["next_before"] is None
+    seqs = [m["seq"] for m in whole["messages"]]
+    newest = httpx.get(f"{server}/conversations/paged", headers=_as(ALICE), params={"limit": 4}).json()
+    assert [m["seq"] for m in newest["messages"]] == seqs[2:] and newest["next_before"] == seqs[2]
+    older = httpx.get(f"{server}/conversations/paged", headers=_as(ALICE),
+                      params={"limit": 4, "before": newest["next_before"]}).json()
+    assert [m["seq"] for m in older["messages"]] == seqs[:2] and older["next_before"] is None
+    assert older["messages"][0] == {"seq": seqs[0], "role": "user", "content": "one"}
+    for params in ({"limit": 0}, {"limit": 1001}, {"before": 0}):
+        assert httpx.get(f"{server}/conversations/paged", headers=_as(ALICE), params=params).status_code == 422

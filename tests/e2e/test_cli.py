@@ -69,6 +69,7 @@ def test_chat_one_shot_prompt(model_home: Path) -> None:
         (["bench", "router"], {}, "no experts are installed"),
         (["bench", "router", "--packages", "/no/such/dir"], {}, "no .expert packages"),
         (["route", "--strategy", "magic", "x"], {}, "unknown routing strategy"),
+        (["serve", "--host", "0.0.0.0"], {}, "refusing to serve on 0.0.0.0 without API keys: set MOE_API_KEYS"),
     ],
 )
 def test_user_errors_are_one_line_exit_2(args: list[str], env: dict[str, str], needle: str, model_home: Path) -> None:

@@ -26,7 +26,7 @@ RATE, BURST = 120, 8  # two requests a second once a burst of eight is spent
 
 @pytest.fixture(scope="module")
 def server(server_home: Path, serve: Any) -> Iterator[str]:
-    settings = Settings(home=server_home, server={"api_keys": [KEY], "rate_limit_per_minute": RATE,
+    settings = Settings(home=server_home, server={"api_keys": [f"{KEY}:admin"], "rate_limit_per_minute": RATE,
                                                   "rate_limit_burst": BURST})
     with serve(settings) as url:
         yield url

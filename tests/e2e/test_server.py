@@ -16,13 +16,13 @@ from moe_system.config import Settings
 
 pytestmark = pytest.mark.integration
 
-KEY = "test-key-123"
+KEY, USER_KEY = "test-key-123", "user-key-456"
 
 
 @pytest.fixture(scope="module")
 def server(server_home: Path, serve: Any) -> Iterator[str]:
-    """A server with one API key."""
-    with serve(Settings(home=server_home, server={"api_keys": [KEY]})) as url:
+    """A server with an admin's key and a user's (unsigned uploads off, as by default)."""
+    with serve(Settings(home=server_home, server={"api_keys": [f"{KEY}:admin", USER_KEY]})) as url:
         yield url
 
 
@@ -113,3 +113,20 @@ def test_a_client_that_goes_away_frees_its_batch_row(server: str) -> None:
     while httpx.get(f"{server}/status", headers=auth).json()["batch"]["active"] and time.monotonic() < deadline:
         time.sleep(0.1)
     assert httpx.get(f"{server}/status", headers=auth).json()["batch"]["active"] == 0
+
+
+def test_a_users_key_cannot_administer_and_unsigned_uploads_are_off(server: str) -> None:
+    user, admin = {"Authorization": f"Bearer {USER_KEY}"}, {"Authorization": f"Bearer {KEY}"}
+    package = {"file": ("pkg.expert", b"not a package")}
+    for method, path, kwargs in (("POST", "/experts", {"files": package}), ("DELETE", "/experts/sql", {}),
+                                 ("GET", "/metrics", {})):
+        refused = httpx.request(method, f"{server}{path}", headers=user, **kwargs)
+        assert refused.status_code == 403, (path, refused.text)
+        assert "needs an admin key; this key's role is 'user'" in refused.json()["error"]["message"]
+    assert httpx.get(f"{server}/experts", headers=user).status_code == 200  # reading is every user's
+    assert httpx.get(f"{server}/metrics", headers=admin).status_code == 200
+    unsigned = httpx.post(f"{server}/experts", headers=admin, files=package, data={"allow_unsigned": "true"})
+    assert unsigned.status_code == 403 and unsigned.json()["error"]["code"] == "unsigned_upload_refused"
+    assert "experts.allow_unsigned_uploads" in unsigned.json()["error"]["message"]
+    refused = httpx.post(f"{server}/experts", headers=admin, files=package)  # checked as a package: not one
+    assert refused.status_code == 400 and "not a valid .expert archive" in refused.json()["error"]["message"]

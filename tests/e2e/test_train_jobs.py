@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from moe_system.config import Settings
+from moe_system.server.auth import OPEN_SERVER
 from moe_system.server.jobs import JobManager, TrainRequest
 from moe_system.server.jobs.store import Job, JobStore
 
@@ -67,7 +68,7 @@ def _wait(check: Callable[[], Any], what: str, timeout: float = 240) -> Any:
 def test_a_job_trains_installs_and_jobs_cancel(server_home: Path, serve: Any) -> None:
     (server_home / "recipes").mkdir()
     (server_home / "recipes" / "tiny.yaml").write_text(TINY, encoding="utf-8")
-    settings = Settings(home=server_home, server={"api_keys": [KEY, OTHER], "max_training_jobs": 1})
+    settings = Settings(home=server_home, server={"api_keys": [f"{KEY}:admin", OTHER], "max_training_jobs": 1})
     with serve(settings) as url, httpx.Client(base_url=url, headers=AUTH, timeout=60) as http:
         first = http.post("/train", json={"recipe_yaml": TINY, "max_steps": 2})
         assert first.status_code == 202 and first.json()["status"] == "queued", first.text
@@ -90,6 +91,16 @@ def test_a_job_trains_installs_and_jobs_cancel(server_home: Path, serve: Any) ->
         assert http.get("/train", headers=other).json() == []
         assert http.get(f"/train/{job}", headers=other).status_code == 404
         assert http.delete(f"/train/{job}", headers=other).status_code == 404
+        for body in ({"recipe": "tiny", "install": True}, {"recipe": "tiny", "install": False, "fresh": True}):
+            refused = http.post("/train", json=body, headers=other)  # a user's key: no installing, no starting over
+            assert refused.status_code == 403 and "needs an admin key" in refused.json()["error"]["message"], body
+        assert http.get("/train", params={"all": "true"}, headers=other).status_code == 403
+        mine = http.post("/train", json={"recipe": "tiny", "max_steps": 2}, headers=other).json()
+        assert mine["install"] is False and mine["status"] == "queued"  # a user's job builds a package only
+        assert http.get(f"/train/{mine['job_id']}/package", headers=other).status_code == 404  # none yet
+        assert http.get(f"/train/{mine['job_id']}").json()["job_id"] == mine["job_id"]  # an admin sees every job
+        assert mine["job_id"] in [j["job_id"] for j in http.get("/train", params={"all": "true"}).json()]
+        assert http.delete(f"/train/{mine['job_id']}", headers=other).json()["status"] == "cancelled"
         missing = http.get("/train/job-nope")
         assert missing.status_code == 404 and "does not exist" in missing.json()["error"]["message"]
         unknown = http.post("/train", json={"recipe": "nope"})
@@ -141,8 +152,8 @@ def test_a_server_stop_requeues_a_running_job(tmp_path: Path, model_home: Path) 
     (home / "models").symlink_to(model_home / "models", target_is_directory=True)
     settings = Settings(home=home)
     jobs = JobManager(settings)
-    job = jobs.submit(TrainRequest(recipe_yaml=SLOW, max_steps=100_000, install=False), None)["job_id"]
-    _wait(lambda: jobs.get(job, None)["status"] == "running", "running", timeout=30)
+    job = jobs.submit(TrainRequest(recipe_yaml=SLOW, max_steps=100_000, install=False), OPEN_SERVER)["job_id"]
+    _wait(lambda: jobs.get(job, OPEN_SERVER)["status"] == "running", "running", timeout=30)
     assert len(_trainers()) == 1
     jobs.close()
     assert not _trainers()
@@ -152,13 +163,13 @@ def test_a_server_stop_requeues_a_running_job(tmp_path: Path, model_home: Path) 
 
     again = JobManager(settings)
     try:
-        running = _wait(lambda: (v := again.get(job, None))["status"] == "running" and v, "running", timeout=30)
+        running = _wait(lambda: (v := again.get(job, OPEN_SERVER))["status"] == "running" and v, "running", timeout=30)
         assert running["started"] == state.started and len(_trainers()) == 1
-        assert again.cancel(job, None)["status"] == "cancelled" and not _trainers()
+        assert again.cancel(job, OPEN_SERVER)["status"] == "cancelled" and not _trainers()
     finally:
         again.close()
     last = JobManager(settings)  # a cancelled job stays cancelled
     try:
-        assert last.get(job, None)["status"] == "cancelled" and not _trainers()
+        assert last.get(job, OPEN_SERVER)["status"] == "cancelled" and not _trainers()
     finally:
         last.close()

@@ -40,8 +40,9 @@ TIMEOUT_MS = 60_000  # one answer of the embedded model on a busy 2-core machine
 
 @pytest.fixture(scope="module")
 def server(server_home: Path, serve: Any) -> Iterator[str]:
-    """A server with one API key and no experts."""
-    with serve(Settings(home=server_home, server={"api_keys": [KEY]})) as url:
+    """A server with an admin's key, that takes unsigned uploads, and no experts."""
+    with serve(Settings(home=server_home, server={"api_keys": [f"{KEY}:admin"]},
+                        experts={"allow_unsigned_uploads": True})) as url:
         yield url
 
 

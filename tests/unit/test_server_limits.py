@@ -276,7 +276,7 @@ def test_console_lines_when_json_is_off(tmp_path: Path) -> None:
 
 
 def test_metrics_count_answers_and_http_requests_by_route(tmp_path: Path) -> None:
-    app = App(tmp_path, api_keys=[KEY])
+    app = App(tmp_path, api_keys=[f"{KEY}:admin"])
     metrics = app.app.state.metrics
     metrics.record(Response("hi", None, {"strategy": "explicit"}, {"prompt_tokens": 5, "completion_tokens": 2},
                             {"ttft_ms": 30.0, "total_ms": 90.0}))

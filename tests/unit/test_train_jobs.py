@@ -17,6 +17,7 @@ from fastapi import HTTPException
 
 from moe_system.config import Settings
 from moe_system.errors import ConfigError, InvalidRequestError
+from moe_system.server.auth import OPEN_SERVER
 from moe_system.server.jobs import JobManager, TrainRequest
 from moe_system.server.jobs.processes import LOG_FILE
 from moe_system.server.jobs.progress import estimate_steps, read_metrics
@@ -115,15 +116,15 @@ def test_one_manager_per_home_and_bad_requests_write_nothing(tmp_path: Path) -> 
                    TrainRequest(recipe_yaml=RECIPE), TrainRequest(recipe_yaml=RECIPE.replace("0.1.0", "one"))]
         for request in refused:
             with pytest.raises(InvalidRequestError):
-                jobs.submit(request, None)
+                jobs.submit(request, OPEN_SERVER)
         with pytest.raises(HTTPException) as missing:
-            jobs.submit(TrainRequest(recipe="nope"), None)
+            jobs.submit(TrainRequest(recipe="nope"), OPEN_SERVER)
         assert missing.value.status_code == 404
         with pytest.raises(ConfigError, match="baddate"):
-            jobs.submit(TrainRequest(recipe="baddate"), None)
+            jobs.submit(TrainRequest(recipe="baddate"), OPEN_SERVER)
         with pytest.raises(HTTPException):
-            jobs.get("job-nope", None)
-        assert jobs.list(None) == [] and not [p for p in (tmp_path / "jobs").iterdir() if p.is_dir()]
+            jobs.get("job-nope", OPEN_SERVER)
+        assert jobs.list(OPEN_SERVER) == [] and not [p for p in (tmp_path / "jobs").iterdir() if p.is_dir()]
         assert {p.name for p in (tmp_path / "jobs").iterdir()} <= {LOCK_FILE, DB_FILE, f"{DB_FILE}-wal",
                                                                    f"{DB_FILE}-shm"}
     finally:

@@ -19,13 +19,15 @@ def train(
     install: Annotated[bool, typer.Option("--install/--no-install", help="install the expert at the end")] = True,
     max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="stop after N optimizer steps")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
+    run_dir: Annotated[Path | None, typer.Option("--run-dir", help="run folder (default: MOE_HOME/runs/NAME-VERSION)",
+                                                 file_okay=False)] = None,
 ) -> None:
     """Train the expert a recipe describes; a second run of the same recipe resumes where it stopped."""
     from moe_system.training.config import Recipe
     from moe_system.training.pipeline import run_recipe
 
     result = run_recipe(Recipe.load(recipe), load_settings(), fresh=fresh, install=install, max_steps=max_steps,
-                        console=err)
+                        console=err, run_dir=run_dir)
     if json_output:
         print_json(asdict(result))
         return

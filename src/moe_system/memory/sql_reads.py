@@ -77,9 +77,9 @@ class SQLReads(ABC):
         rows = self._all(_CONVERSATION + " WHERE u.id = ? ORDER BY c.created, c.key", (user_id,))
         return [ConversationRow(*row) for row in rows]
 
-    def recent_messages(self, conversation_id: str, limit: int) -> list[MessageRow]:
-        rows = self._all(_MESSAGE + " WHERE c.id = ? AND m.state = 'current' ORDER BY m.seq DESC LIMIT ?",
-                         (conversation_id, limit))
+    def recent_messages(self, conversation_id: str, limit: int, before: int | None = None) -> list[MessageRow]:
+        rows = self._all(_MESSAGE + " WHERE c.id = ? AND m.state = 'current' AND m.seq < ? ORDER BY m.seq DESC "
+                         "LIMIT ?", (conversation_id, before if before is not None else 2**62, limit))
         return [MessageRow(*row) for row in reversed(rows)]
 
     def unindexed_messages(self, limit: int) -> list[MessageRow]:

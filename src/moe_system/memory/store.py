@@ -127,8 +127,8 @@ class MemoryStore(Protocol):
 
     def conversations(self, user_id: str | None = None) -> list[ConversationRow]: ...
 
-    def recent_messages(self, conversation_id: str, limit: int) -> list[MessageRow]:
-        """The newest `limit` messages still in the current tier, oldest first."""
+    def recent_messages(self, conversation_id: str, limit: int, before: int | None = None) -> list[MessageRow]:
+        """The newest `limit` messages still in the current tier (of those with `seq < before`), oldest first."""
         ...
 
     def unindexed_messages(self, limit: int) -> list[MessageRow]:

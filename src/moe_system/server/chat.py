@@ -33,6 +33,7 @@ from moe_system.server.openai_api import ModelNotFound, expert_of
 router = APIRouter(tags=["chat"])
 
 ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+PAGE, MAX_PAGE = 200, 1000  # turns a conversation read returns by default, and at most
 
 
 class ChatRequest(BaseModel):
@@ -114,7 +115,7 @@ async def ws_chat(websocket: WebSocket) -> None:
     The key comes as `?token=` (browsers cannot set headers here) or an `Authorization` header; without a valid one
     the handshake is answered 401 (or, where the server cannot send an HTTP answer, closed with 1008)."""
     try:
-        user = websocket.app.state.api_keys.require(token_of(websocket.scope))
+        user = websocket.app.state.api_keys.require(token_of(websocket.scope)).user
     except HTTPException as err:
         if "websocket.http.response" in websocket.scope.get("extensions", {}):  # uvicorn: a real HTTP 401
             await websocket.send_denial_response(http_error(websocket, err))
@@ -171,11 +172,18 @@ def conversations(request: Request, user: CurrentUser) -> list[dict[str, Any]]:
 
 
 @router.get("/conversations/{conversation_id}")
-def conversation(conversation_id: str, request: Request, user: CurrentUser) -> dict[str, Any]:
-    """The turns of one of the caller's conversations that the memory keeps verbatim, oldest first."""
+def conversation(conversation_id: str, request: Request, user: CurrentUser,
+                 limit: int = Query(PAGE, ge=1, le=MAX_PAGE, description="turns per page"),
+                 before: int | None = Query(None, ge=1, description="only turns older than this `seq`")
+                 ) -> dict[str, Any]:
+    """One page of the turns of one of the caller's conversations that the memory keeps verbatim: the newest
+    `limit` (older than `before`), oldest first. `next_before` asks for the page before it (null: none left)."""
     scoped = _owned(request, user, conversation_id)
-    rows = request.app.state.client.memory.store.recent_messages(scoped, 1_000_000)
-    return {"conversation_id": conversation_id, "messages": [{"role": r.role, "content": r.text} for r in rows]}
+    rows = request.app.state.client.memory.store.recent_messages(scoped, limit + 1, before)
+    older, page = rows[:-limit], rows[-limit:]
+    return {"conversation_id": conversation_id,
+            "messages": [{"seq": r.seq, "role": r.role, "content": r.text} for r in page],
+            "next_before": page[0].seq if older else None}
 
 
 @router.delete("/conversations/{conversation_id}")

@@ -4,12 +4,14 @@
     curl -H "Authorization: Bearer $KEY" -X DELETE http://HOST/experts/sql
 
 An upload installs through `Registry.install`, the code path of `moe experts install FILE`: safe extraction, every
-file hash, the signature, the trust rules (a key in `experts.trusted_publishers`, else only with `allow_unsigned`)
-and the base model's fingerprint; `replace=true` reinstalls a version, as `--replace` does. The multipart body is
+file hash, the signature, the trust rules (a key in `experts.trusted_publishers`, else only with `allow_unsigned`,
+which the server accepts only when the operator set `experts.allow_unsigned_uploads`) and the base model's
+fingerprint; `replace=true` reinstalls a version, as `--replace` does. The multipart body is
 parsed as it arrives and the package written to a file of its own under `MOE_HOME/tmp` (never held in memory; the
 limits middleware caps it at `server.max_upload_bytes`), removed once installed or refused. A refused package is a
 400 with the registry's reason. The app's client owns the registry that changed, so `GET /experts`, `GET /v1/models`
 and the router (it refits when the registry's revision moves) see an install or a removal at once.
+Installing and removing need an admin key (403 for a user's).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from starlette.requests import ClientDisconnect
 from moe_system.client import MoEClient
 from moe_system.errors import ExpertError
 from moe_system.experts.registry import InstalledExpert
-from moe_system.server.auth import CurrentUser
+from moe_system.server.auth import CurrentCaller, CurrentUser
 from moe_system.server.errors import error_json
 
 if TYPE_CHECKING:
@@ -62,8 +64,9 @@ def experts(request: Request, _: CurrentUser) -> list[dict[str, Any]]:
 
 
 @router.post("/experts", status_code=201, response_model=None, openapi_extra={"requestBody": _UPLOAD_BODY})
-async def install_expert(request: Request, _: CurrentUser) -> dict[str, Any] | JSONResponse:
+async def install_expert(request: Request, caller: CurrentCaller) -> dict[str, Any] | JSONResponse:
     """Verify an uploaded `.expert` package and install it; answers the installed expert."""
+    caller.require_admin("installing experts")
     client: MoEClient = request.app.state.client
     scratch = client.settings.home / "tmp"
     scratch.mkdir(parents=True, exist_ok=True)
@@ -74,6 +77,9 @@ async def install_expert(request: Request, _: CurrentUser) -> dict[str, Any] | J
         except UploadError as err:
             return error(err.status, str(err), err.code)
         allow_unsigned, replace = (upload.fields.get(name, "").strip().lower() in TRUE for name in FLAGS)
+        if allow_unsigned and not client.settings.experts.allow_unsigned_uploads:
+            return error(403, "this server does not install unsigned or untrusted uploads (the operator can allow "
+                              "them with experts.allow_unsigned_uploads: true)", "unsigned_upload_refused")
         try:
             expert = await run_in_threadpool(_install, client, upload.path, upload.filename, allow_unsigned, replace)
         except ExpertError as err:
@@ -85,9 +91,10 @@ async def install_expert(request: Request, _: CurrentUser) -> dict[str, Any] | J
 
 @router.delete("/experts/{name}", response_model=None)
 def remove_expert(
-    name: str, request: Request, _: CurrentUser, version: str | None = None
+    name: str, request: Request, caller: CurrentCaller, version: str | None = None
 ) -> dict[str, Any] | JSONResponse:
     """Uninstall every version of `name` (or only `?version=`)."""
+    caller.require_admin("removing experts")
     client: MoEClient = request.app.state.client
     try:
         removed = client.registry.remove(name, version)

@@ -1,4 +1,4 @@
-"""Prometheus metrics of one app, served at `GET /metrics` (text format; needs a key when the server has keys).
+"""Prometheus metrics of one app, served at `GET /metrics` (text format; needs an admin key when the server has keys).
 
     curl -H "Authorization: Bearer $KEY" http://127.0.0.1:8000/metrics
 
@@ -29,7 +29,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from prometheus_client.registry import Collector
 
 from moe_system.client import Response
-from moe_system.server.auth import CurrentUser
+from moe_system.server.auth import CurrentCaller
 
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
@@ -108,6 +108,7 @@ class RuntimeCollector(Collector):
 
 
 @router.get("/metrics", response_class=HTTPResponse)
-def metrics(request: Request, _: CurrentUser) -> HTTPResponse:
-    """Prometheus metrics (text exposition format)."""
+def metrics(request: Request, caller: CurrentCaller) -> HTTPResponse:
+    """Prometheus metrics (text exposition format); an admin key's (the whole server's traffic)."""
+    caller.require_admin("reading the server's metrics")
     return HTTPResponse(request.app.state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

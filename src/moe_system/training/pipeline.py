@@ -80,14 +80,15 @@ class RunResult:
 
 def run_recipe(
     recipe: Recipe, settings: Settings, *, fresh: bool = False, install: bool = True,
-    max_steps: int | None = None, console: Console | None = None,
+    max_steps: int | None = None, console: Console | None = None, run_dir: Path | None = None,
 ) -> RunResult:
-    """Train, evaluate, package and install the expert a recipe describes (see the module doc)."""
+    """Train, evaluate, package and install the expert a recipe describes (see the module doc); `run_dir`
+    replaces the run folder `MOE_HOME/runs/<name>-<version>` (the server keeps each user's runs apart)."""
     console = console or Console(stderr=True)
     config = recipe.train
     if max_steps is not None:
         config = config.model_copy(update={"optim": config.optim.model_copy(update={"max_steps": max_steps})})
-    run_dir = settings.home / "runs" / f"{recipe.expert.name}-{recipe.expert.version}"
+    run_dir = run_dir or settings.home / "runs" / f"{recipe.expert.name}-{recipe.expert.version}"
     if fresh and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -28,8 +28,11 @@ class TrainRequest(BaseModel):
     recipe: str | None = Field(None, min_length=1, max_length=200, description="a name from GET /train/recipes")
     recipe_yaml: str | None = Field(None, min_length=1, max_length=1_000_000, description="a whole recipe (YAML)")
     max_steps: int | None = Field(None, ge=1, le=10_000_000, description="stop after N optimizer steps")
-    fresh: bool = Field(False, description="discard an earlier run of this recipe instead of resuming it")
-    install: bool = Field(True, description="install the expert at the end")
+    fresh: bool = Field(False, description="discard an earlier run of this recipe instead of resuming it (needs an "
+                                           "admin key)")
+    install: bool | None = Field(None, description="install the expert at the end (needs an admin key; default: "
+                                                  "yes for an admin's job, no for a user's, whose package is "
+                                                  "downloaded from GET /train/{job_id}/package)")
 
 
 def recipe_files(settings: Settings) -> dict[str, Path]:

@@ -53,8 +53,11 @@ class Job:
 
     @property
     def run_key(self) -> str:
-        """The run folder's name under `MOE_HOME/runs/`."""
-        return f"{self.expert}-{self.version}"
+        """The run folder's path under `MOE_HOME/runs/`: `<expert>-<version>` for the one user of a server without
+        keys (where `moe train` puts it too), under `users/<user>/` for a key's user, so that users never share,
+        resume or discard each other's runs."""
+        folder = f"{self.expert}-{self.version}"
+        return folder if self.user is None else f"users/{self.user}/{folder}"
 
 
 # The columns of `jobs` are the fields of `Job`; these hold JSON, these booleans.

@@ -22,6 +22,7 @@ from fastapi import HTTPException
 
 from moe_system.config import Settings
 from moe_system.durable import write_atomic
+from moe_system.server.auth import Caller
 from moe_system.server.jobs import processes
 from moe_system.server.jobs.processes import Child, note
 from moe_system.server.jobs.progress import refresh, stamps
@@ -112,16 +113,22 @@ class JobManager:
         """The runnable recipes (a file that does not load is left out, with a warning in the log)."""
         return offered(self.settings)
 
-    def submit(self, request: TrainRequest, user: str | None) -> dict[str, Any]:
+    def submit(self, request: TrainRequest, caller: Caller) -> dict[str, Any]:
         """Validate the recipe and queue a job; a bad recipe is an `InvalidRequestError` (400), an unknown name
-        a 404. Nothing is written for a refused job."""
+        a 404, a job that installs or starts over from a user's key a 403. Nothing is written for a refused job."""
+        install = caller.role == "admin" if request.install is None else request.install
+        if install:
+            caller.require_admin("a training job that installs its expert (send install: false to get a package "
+                                 "to download)")
+        if request.fresh:
+            caller.require_admin("a training job that discards an earlier run (fresh)")
         recipe = resolve(request, self.settings)
         optim = recipe.train.optim
-        job = Job(job_id=f"job-{uuid.uuid4().hex[:16]}", user=user, recipe=request.recipe,
+        job = Job(job_id=f"job-{uuid.uuid4().hex[:16]}", user=caller.user, recipe=request.recipe,
                   expert=recipe.expert.name, version=recipe.expert.version, created=time.time(),
                   epochs=optim.epochs, step_examples=optim.batch_size * optim.grad_accum,
                   steps_override=request.max_steps, planned_steps=request.max_steps or optim.max_steps,
-                  install=request.install, fresh=request.fresh)
+                  install=install, fresh=request.fresh)
         folder = self.root / job.job_id
         folder.mkdir()
         write_atomic(folder / RECIPE_FILE, recipe_yaml(recipe))
@@ -132,20 +139,31 @@ class JobManager:
         self._wake.set()
         return view
 
-    def list(self, user: str | None) -> list[dict[str, Any]]:
-        """The user's jobs, newest first."""
+    def list(self, caller: Caller, everyone: bool = False) -> list[dict[str, Any]]:
+        """The caller's jobs, newest first; with `everyone`, every user's (an admin's key only)."""
+        if everyone:
+            caller.require_admin("listing other users' jobs")
         with self._lock:
-            return [self._view(job) for job in reversed(self._jobs.values()) if job.user == user]
+            return [self._view(job) for job in reversed(self._jobs.values()) if everyone or job.user == caller.user]
 
-    def get(self, job_id: str, user: str | None) -> dict[str, Any]:
+    def get(self, job_id: str, caller: Caller) -> dict[str, Any]:
         with self._lock:
-            return self._view(self._job(job_id, user))
+            return self._view(self._job(job_id, caller))
 
-    def cancel(self, job_id: str, user: str | None) -> dict[str, Any]:
+    def package(self, job_id: str, caller: Caller) -> Path:
+        """The `.expert` package a succeeded job built (404 before it has one)."""
+        with self._lock:
+            job = self._job(job_id, caller)
+            built = (job.result or {}).get("package") if job.status == "succeeded" else None
+        if not built or not Path(built).is_file():
+            raise HTTPException(404, f"training job '{job_id}' has no package (status: {job.status})")
+        return Path(built)
+
+    def cancel(self, job_id: str, caller: Caller) -> dict[str, Any]:
         """A queued job never starts; a running one's trainer is terminated (killed after a grace period) before
         this returns. A finished job is returned as it is."""
         with self._lock:
-            job = self._job(job_id, user)
+            job = self._job(job_id, caller)
             child = self._running.get(job_id)
             if job.status == "queued":
                 job.status, job.finished = "cancelled", time.time()
@@ -208,7 +226,7 @@ class JobManager:
         # The trainer loads exactly the server's settings; keys and the memory database's URL stay out of the file.
         write_atomic(folder / SETTINGS_FILE, yaml.safe_dump(
             self.settings.model_dump(mode="json", exclude={"server", "memory"}), sort_keys=False))
-        arguments = ["train", "--recipe", str(folder / RECIPE_FILE), "--json"]
+        arguments = ["train", "--recipe", str(folder / RECIPE_FILE), "--run-dir", str(run_dir), "--json"]
         if job.steps_override is not None:
             arguments += ["--max-steps", str(job.steps_override)]
         if not job.install:
@@ -250,9 +268,10 @@ class JobManager:
             job.finished = time.time()
         self._store.save(job)
 
-    def _job(self, job_id: str, user: str | None) -> Job:
+    def _job(self, job_id: str, caller: Caller) -> Job:
+        """A job the caller may see: their own, or anyone's for an admin (404 otherwise, as for a missing one)."""
         job = self._jobs.get(job_id)
-        if job is None or job.user != user:
+        if job is None or (job.user != caller.user and caller.role != "admin"):
             raise HTTPException(404, f"training job '{job_id}' does not exist")
         return job
 
