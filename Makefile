@@ -6,16 +6,24 @@ MOE       := .venv/bin/moe
 STAMP     := .venv/.moe-installed
 TORCH     := torch==2.13.0
 
-.PHONY: setup browser demo test test-unit chat serve bench lint clean
+.PHONY: setup browser sandbox demo test test-unit chat serve bench lint clean
 
-setup: $(STAMP) browser
+setup: $(STAMP) browser sandbox
+
+# $(call apt_install,COMMAND,PACKAGE): install a Debian package when its command is missing (only as root, quietly;
+# apt-get update only when the install fails), else say how to.
+apt_install = command -v $(1) >/dev/null || { test "$$(id -u)" = 0 && export DEBIAN_FRONTEND=noninteractive && \
+	{ apt-get install -y -q $(2) >/dev/null || { apt-get update -q >/dev/null && \
+	  apt-get install -y -q $(2) >/dev/null; }; }; } \
+	|| echo "$(1) is missing and could not be installed: run 'sudo apt-get install $(2)'"
 
 # The web UI's end-to-end test drives Debian's chromium (Playwright without a browser download).
 browser:
-	@command -v chromium >/dev/null || { test "$$(id -u)" = 0 && export DEBIAN_FRONTEND=noninteractive && \
-		{ apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && \
-		  apt-get install -y -q chromium >/dev/null; }; }; } \
-		|| echo "chromium is missing and could not be installed: run 'sudo apt-get install chromium'"
+	@$(call apt_install,chromium,chromium)
+
+# Generated code runs under bubblewrap (tools/sandbox.py); without it, it is refused unless sandbox.mode is rlimits.
+sandbox:
+	@$(call apt_install,bwrap,bubblewrap)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv .venv

@@ -174,6 +174,16 @@ class ServerSettings(BaseModel):
         return value
 
 
+class SandboxSettings(BaseModel):
+    """How generated or uploaded code is run (`tools.sandbox.run_python`: evaluation, tests in training)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["namespaces", "rlimits"] = Field(
+        "namespaces", description="namespaces = under bubblewrap (no network, no view of MOE_HOME), refused where "
+        "it is missing; rlimits = resource limits only, on a machine without bubblewrap (no isolation)")
+
+
 class Settings(BaseSettings):
     """All settings of the system. Build it with `load_settings()`."""
 
@@ -188,6 +198,7 @@ class Settings(BaseSettings):
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 
     @field_validator("home")
     @classmethod
