@@ -226,9 +226,11 @@ def _run_in_namespaces(bwrap: str, folder: Path, args: list[str], stdout: IO[byt
         finally:
             os.close(info_write)
         pid1 = _child_pid(info_read, deadline)  # the sandbox's PID 1, as the host sees it
-        pidfd = os.pidfd_open(pid1) if pid1 else None
-        if pidfd is not None:
-            stack.callback(os.close, pidfd)
+        pidfd = None
+        if pid1 is not None:
+            with suppress(ProcessLookupError):  # a short run may be over by now
+                pidfd = os.pidfd_open(pid1)
+                stack.callback(os.close, pidfd)
         try:
             returncode = process.wait(timeout=max(0.0, deadline - time.monotonic()))
             # bubblewrap exits with 128 + N when the code was killed by signal N
