@@ -11,8 +11,9 @@ Items are JSONL, one object a line; keys other than these are ignored:
   returns the same rows as the gold one: a multiset, in order only when the gold query has ORDER BY, numbers
   equal within 1e-6. Only one SELECT / WITH statement runs, read-only, for at most 2 s.
 - python: `prompt`, `entry_point`, `tests` (Python source with asserts). The answer's code, then the tests,
-  run in the sandbox (`tools/sandbox.py`: `python -I -B` in a fresh folder under `MOE_HOME/tmp`, with rlimits
-  for CPU, 1 GiB address space, file size and core files) and a wall-clock timeout (10 s); correct when every
+  run in the sandbox (`tools/sandbox.py`: under bubblewrap, no network and no view of `MOE_HOME`, `python -I -B`
+  in a fresh folder, with limits on processes, CPU, 1 GiB address space, file size and core files) and a
+  wall-clock timeout (10 s); correct when every
   test ran and it exits with status 0. The code runs as module `solution`, so its `if __name__ == "__main__":`
   block does not.
 - math: `question`, `answer` (a number). Correct when the answer's final number is within 1e-6 (relative) of
