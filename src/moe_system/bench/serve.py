@@ -45,8 +45,8 @@ KEY = "bench-serve-key"
 def run(settings: Settings, clients: int = 32, duration_s: float = 120.0, single_s: float = 30.0,
         max_tokens: int = 64, progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """Start a server on `settings.home`, measure one stream, then `clients` streams; stop the server."""
-    with _server(settings) as url:
-        models = _models(url)
+    with running_server(settings) as (url, _):
+        models = served_models(url, _auth())
         progress(f"one stream for {single_s:.0f} s")
         single = asyncio.run(_load(url, 1, single_s, max_tokens, ["base"]))
         progress(f"{clients} streams for {duration_s:.0f} s")
@@ -68,8 +68,9 @@ def _auth() -> dict[str, str]:
 
 
 @contextmanager
-def _server(settings: Settings) -> Iterator[str]:
-    """`moe serve` in a child process on a free port; its log goes to a temporary file (shown if it fails)."""
+def running_server(settings: Settings) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`moe serve` in a child process on a free port, one key (`KEY`), no rate limit: yields (its URL, the process)
+    once it answers; its log goes to a temporary file (shown if it fails)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -77,7 +78,7 @@ def _server(settings: Settings) -> Iterator[str]:
         "MOE_HOME": str(settings.home), "MOE_API_KEYS": KEY, "MOE_SERVER__RATE_LIMIT_PER_MINUTE": "0"}
     with tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen([sys.executable, "-m", "moe_system.cli", "serve", "--port", str(port)],
-                                   env=env, stdout=log, stderr=log)
+                                   env=env, stdout=log, stderr=log, text=True)
         try:
             url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 300
@@ -86,7 +87,7 @@ def _server(settings: Settings) -> Iterator[str]:
                     log.seek(0)
                     raise MoEError(f"the server did not start; its log:\n{log.read()[-3000:]}")
                 time.sleep(0.5)
-            yield url
+            yield url, process
         finally:
             process.terminate()
             try:
@@ -112,9 +113,9 @@ def _engine_ttft(url: str) -> tuple[float, float]:
     return total, count
 
 
-def _models(url: str) -> list[str]:
+def served_models(url: str, headers: dict[str, str]) -> list[str]:
     """`base`, `auto` and the installed experts: the models the clients take turns asking for."""
-    listed = httpx.get(f"{url}/v1/models", headers=_auth(), timeout=30).json()["data"]
+    listed = httpx.get(f"{url}/v1/models", headers=headers, timeout=30).json()["data"]
     return ["base", "auto", *sorted(m["id"] for m in listed if m["id"] not in ("auto", "base"))]
 
 

@@ -289,3 +289,42 @@ def serve(
     out.print(table)
     out.print(f"aggregate ÷ one stream: {result['speedup']}×; the engine's own mean TTFT under load: "
               f"{result['load']['engine_ttft_mean_ms']} ms")
+
+
+@app.command("soak")
+def soak(
+    minutes: Annotated[float, typer.Option("--minutes", min=0.1, max=1440, help="minutes of load")] = 10.0,
+    streams: Annotated[int, typer.Option("--streams", min=1, max=512, help="concurrent streaming clients")] = 32,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, max=2048, help="tokens per answer")] = 64,
+    url: Annotated[str | None, typer.Option("--url", help="soak this running server instead of starting one")] = None,
+    key: Annotated[str | None, typer.Option("--key", envvar="MOE_BENCH_KEY", help="the key for --url")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
+) -> None:
+    """Concurrent streaming clients (OpenAI API and /chat) that hang up at random points against a real `moe serve`:
+    server errors, requests done and cancelled, tokens/s, the server's RSS growth after warm-up, and whether every
+    cancelled row was freed. Exits 1 when the server failed any of it."""
+    from moe_system.bench.soak import run
+
+    with err.status("soaking the server…") as status:
+        result = run(load_settings(), minutes=minutes, streams=streams, max_tokens=max_tokens, url=url, key=key,
+                     progress=lambda message: status.update(f"soaking the server: {message}…"))
+    if json_output:
+        print_json(result)
+    else:
+        rss = result["rss_mb"]
+        table = Table(title=f"soak · {result['model']} ({result['backend']}) · {streams} streams · {minutes:g} min · "
+                            f"{result['cpu']}")
+        for column in ("requests", "completed", "cancelled", "429", "server errors", "tok/s", "RSS MB after warm-up",
+                       "RSS MB end", "growth", "rows left"):
+            table.add_column(column, justify="right")
+        table.add_row(str(result["requests"]), str(result["completed"]), str(result["cancelled"]),
+                      str(result["rejected"]), str(result["server_errors"] + result["client_errors"]),
+                      str(result["tokens_per_s"]), str(rss.get("after_warmup", "–")), str(rss.get("end", "–")),
+                      "–" if rss["growth_pct"] is None else f"{rss['growth_pct']}%",
+                      f"{result['batch_after']['active']} active, {result['batch_after']['queued']} queued")
+        out.print(table)
+        for example in result["error_examples"]:
+            err.print(f"error: {example}")
+    growth = result["rss_mb"]["growth_pct"]
+    if result["server_errors"] or result["client_errors"] or not result["rows_freed"] or (growth or 0) >= 5:
+        raise typer.Exit(1)
