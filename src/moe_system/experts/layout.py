@@ -36,6 +36,8 @@ EXAMPLE_PROMPTS_FILE = "examples/prompts.jsonl"  # optional: requests the expert
 
 DEFAULT_MAX_BYTES = 2048 * 2**20
 MAX_MEMBERS = 1000
+MAX_DEPTH = 16  # folders a path may nest (examples/a/b/...): deep trees are a way to exhaust path lengths
+MAX_NAME_BYTES = 255  # one part of a path, in UTF-8: what Linux file systems take
 
 ADAPTER_KINDS = frozenset({"lora", "dora", "ia3"})
 RUNNABLE_KINDS = ADAPTER_KINDS | {"model"}  # kind solver is a valid manifest, but nothing runs it yet

@@ -24,7 +24,15 @@ from typing import Literal
 from safetensors import SafetensorError, safe_open
 
 from moe_system.errors import PackageError, one_line
-from moe_system.experts.layout import CHUNK, MAX_MEMBERS, PICKLE_SUFFIXES, TOP_FILES, TOP_FOLDERS
+from moe_system.experts.layout import (
+    CHUNK,
+    MAX_DEPTH,
+    MAX_MEMBERS,
+    MAX_NAME_BYTES,
+    PICKLE_SUFFIXES,
+    TOP_FILES,
+    TOP_FOLDERS,
+)
 
 _Kind = Literal["file", "dir", "symlink", "hardlink", "device", "fifo", "other"]
 _KIND_REASONS = {
@@ -46,7 +54,8 @@ class _Checker:
         self.total = 0
 
     def refuse(self, name: str, reason: str) -> PackageError:
-        return PackageError(f"{self.label}: {self.noun} {name!r} {reason}")
+        shown = name if len(name) <= 200 else name[:200] + "…"  # a hostile name may be a megabyte long
+        return PackageError(f"{self.label}: {self.noun} {shown!r} {reason}")
 
     def add(self, name: str, kind: _Kind, size: int) -> str | None:
         """Check one entry; returns its normalised relative path, or None for the package root itself."""
@@ -66,6 +75,10 @@ class _Checker:
         parts = [part for part in name.split("/") if part not in {"", "."}]
         if ".." in parts:
             raise self.refuse(name, "leaves the package ('..' in its path)")
+        if len(parts) > MAX_DEPTH:
+            raise self.refuse(name, f"is nested {len(parts)} levels deep, over the limit of {MAX_DEPTH}")
+        if any(len(part.encode("utf-8")) > MAX_NAME_BYTES for part in parts):
+            raise self.refuse(name, f"has a name longer than {MAX_NAME_BYTES} bytes")
         if kind not in {"file", "dir"}:
             raise self.refuse(name, _KIND_REASONS[kind])
         if not parts:
@@ -209,7 +222,8 @@ def _unpack(archive: Path, root: Path, max_bytes: int, label: str) -> None:
     checker = _Checker(label, max_bytes, noun="member")
     files: dict[str, Path] = {}
     try:
-        with tarfile.open(archive, mode="r:gz") as tar:
+        with gzip.open(archive, "rb") as inflated, \
+                tarfile.TarFile(fileobj=_Bounded(inflated, max_bytes, label), mode="r") as tar:
             for info in tar:
                 rel = checker.add(info.name, _tar_kind(info), info.size)
                 if rel is None:
@@ -221,6 +235,40 @@ def _unpack(archive: Path, root: Path, max_bytes: int, label: str) -> None:
         raise PackageError(f"{label}: not a valid .expert archive (tar.gz): {one_line(err)}") from err
     for rel, path in files.items():
         _check_content(path, rel, checker)
+
+
+class _Bounded:
+    """The inflated tar stream as tarfile reads it, refusing a gzip bomb before it is inflated: any one read longer
+    than `CHUNK` (tarfile reads a GNU long name or a pax header whole, so a 1 GB header of zeros compressed to 1 MB
+    would land in memory, and pax parsing of it takes minutes) and any read or seek past the content limit plus the
+    room the headers of `MAX_MEMBERS` members take."""
+
+    def __init__(self, raw: gzip.GzipFile, max_bytes: int, label: str) -> None:
+        self.raw, self.label = raw, label
+        self.limit = max_bytes + MAX_MEMBERS * 8 * tarfile.BLOCKSIZE + CHUNK
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0 or size > CHUNK:
+            raise PackageError(f"{self.label}: an archive header declares {_human(max(size, 0))} of data, over the "
+                               f"limit of {_human(CHUNK)}")
+        if self.raw.tell() + size > self.limit:
+            raise PackageError(f"{self.label}: the archive inflates past the limit of {_human(self.limit)}")
+        return self.raw.read(size)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        target = offset if whence == os.SEEK_SET else self.raw.tell() + offset if whence == os.SEEK_CUR else None
+        if target is None or target > self.limit:
+            raise PackageError(f"{self.label}: the archive inflates past the limit of {_human(self.limit)}")
+        return self.raw.seek(target)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def write(self, data: bytes) -> int:
+        raise PackageError(f"{self.label}: the archive is read-only here")
+
+    def close(self) -> None:
+        self.raw.close()
 
 
 def _write_member(tar: tarfile.TarFile, info: tarfile.TarInfo, target: Path, checker: _Checker, rel: str) -> None:
