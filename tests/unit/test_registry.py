@@ -18,6 +18,7 @@ from safetensors.torch import save_file
 
 from moe_system.base.fingerprint import CACHE_FILE, weights_sha256
 from moe_system.config import Settings
+from moe_system.durable import Scratch
 from moe_system.errors import ExpertError, ModelNotFoundError, PackageError
 from moe_system.experts.package import build_package, sign_package
 from moe_system.experts.registry import STAGING, Registry
@@ -369,11 +370,13 @@ def test_reopen_cleans_orphans(
     stale = home / "experts" / STAGING / "install-crashed"
     stale.mkdir()
     os.utime(stale, (0, 0))
-    running = home / "experts" / STAGING / "install-running"  # another process's install in progress
-    running.mkdir()
-    with caplog.at_level(logging.WARNING), Registry(settings) as registry:
-        assert [e.name for e in registry.list()] == ["sql"]
-    assert not orphan.parent.exists() and not stale.exists() and running.is_dir() and kept.path.is_dir()
+    killed = home / "experts" / STAGING / "install-killed"  # a new folder nobody holds: its install was killed
+    killed.mkdir()
+    with Scratch(home / "experts" / STAGING, "install-") as running:  # another process's install in progress
+        with caplog.at_level(logging.WARNING), Registry(settings) as registry:
+            assert [e.name for e in registry.list()] == ["sql"]
+        assert running.path.is_dir()
+    assert not orphan.parent.exists() and not stale.exists() and not killed.exists() and kept.path.is_dir()
     assert "math" in caplog.text
 
 

@@ -7,9 +7,11 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import io
 import json
 import re
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -22,8 +24,10 @@ from starlette.types import Message
 
 from moe_system.client import Response
 from moe_system.config import Settings
+from moe_system.errors import MoEError
 from moe_system.server import observability
 from moe_system.server.auth import CurrentUser, api_keys
+from moe_system.server.errors import moe_error
 from moe_system.server.limits import TokenBuckets
 
 KEY, OTHER_KEY = "unit-key-1", "unit-key-2"
@@ -312,3 +316,29 @@ def test_requests_served_by_a_mount_are_labelled_by_its_prefix(tmp_path: Path) -
         200, 404, 404]
     routes = [json.loads(line)["route"] for line in log.getvalue().splitlines()]
     assert routes == ["/static/{path}", "/static/{path}", "unmatched"]
+
+
+def test_a_full_disk_is_a_507_and_any_other_failure_a_bare_500(tmp_path: Path) -> None:
+    app = App(tmp_path)
+    app.app.add_exception_handler(MoEError, moe_error)
+
+    @app.app.get("/full")
+    def full() -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    @app.app.get("/wrapped")
+    def wrapped() -> None:
+        raise MoEError("cannot open the memory database") from OSError(errno.ENOSPC, "No space left on device")
+
+    @app.app.get("/broken")
+    def broken() -> None:
+        raise RuntimeError("a detail of the server's")
+
+    with TestClient(app.app, raise_server_exceptions=False) as client:
+        for path in ("/full", "/wrapped", "/full"):  # the connection stays usable after a 507
+            answer = client.get(path)
+            assert answer.status_code == 507 and answer.json()["error"]["code"] == "insufficient_storage", path
+            assert "disk is full" in answer.json()["error"]["message"]
+        failed = client.get("/broken")
+        assert failed.status_code == 500 and failed.json()["error"]["code"] == "internal_error"
+        assert "detail" not in failed.text

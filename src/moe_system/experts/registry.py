@@ -6,9 +6,10 @@ is in `experts.trusted_publishers`, else only with `allow_unsigned`), the base m
 `base_model.sha256` must equal the running base's fingerprint) and duplicates. It is then atomic: the
 package is unpacked and re-verified in `experts/.staging/`, fsynced, renamed into `NAME/VERSION` and only
 then recorded, in one transaction that also bumps `revision()`. A crash in between leaves a folder without a
-row, which the next `Registry()` removes (and a row without a folder is dropped with a warning). Installs and
-that cleanup hold an exclusive file lock, so several processes can share one `MOE_HOME`; other processes
-notice changes through `revision()`. Nothing is written outside `experts_dir`.
+row, which the next `Registry()` removes (and a row without a folder is dropped with a warning), as it removes the
+staging folder of an install that was killed (a `durable.Scratch`: another process's install in progress stays).
+Installs and that cleanup hold an exclusive file lock, so several processes can share one `MOE_HOME`; other
+processes notice changes through `revision()`. Nothing is written outside `experts_dir`.
 
     with Registry(load_settings()) as registry:
         registry.install("sql-1.0.0.expert", base_sha256=base_sha256(settings))
@@ -23,7 +24,6 @@ import logging
 import os
 import shutil
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from moe_system.config import Settings
-from moe_system.durable import fsync_dir, fsync_tree
+from moe_system.durable import Scratch, fsync_dir, fsync_tree, sweep_scratch
 from moe_system.errors import ExpertError
 from moe_system.experts.layout import RUNNABLE_KINDS
 from moe_system.experts.manifest import MANIFEST_FILE, Manifest, semver_key
@@ -47,6 +47,7 @@ DB_FILE = "registry.db"
 MIGRATIONS = Path(__file__).parent / "migrations"  # the schema: Alembic scripts (see moe_system.migrations)
 VERSION_TABLE = "alembic_registry"
 STAGING = ".staging"
+INSTALL_PREFIX = "install-"  # .staging/install-*: one install's scratch folder
 STALE_STAGING_S = 3600  # a staging entry older than this belongs to a crashed install
 _LOG = logging.getLogger(__name__)
 
@@ -217,12 +218,9 @@ class Registry:
         """Unpack or copy `source` into a staging folder and verify it there (hashes and signature).
 
         Verifying the staged copy (not the source) means what gets installed is exactly what was checked."""
-        staging = self.root / STAGING
-        staging.mkdir(exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix="install-", dir=staging))
-        try:
-            with open_source(source, staging) as resolved:
-                staged = work / "expert"
+        with Scratch(self.root / STAGING, INSTALL_PREFIX) as work:
+            with open_source(source, work.path.parent) as resolved:
+                staged = work.path / "expert"
                 if resolved.path.is_file():
                     extract_package(resolved.path, staged, self._max_bytes)  # safe: checks every member first
                 else:
@@ -230,8 +228,6 @@ class Registry:
                     shutil.copytree(resolved.path, staged, symlinks=True)
             verification = verify_folder(staged, self._max_bytes)
             yield staged, verification, resolved.source
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
 
     def _check(self, verification: Verification, base_sha256: str, allow_unsigned: bool) -> None:
         """Refuse a package of a kind this release cannot run, one built for another base model, or one not signed by
@@ -343,6 +339,7 @@ class Registry:
             for parent in {folder.parent for folder in orphans} | {self.root / n for n, _ in missing}:
                 _remove_if_empty(parent)
             staging = self.root / STAGING
+            sweep_scratch(staging, INSTALL_PREFIX)  # installs that were killed
             if staging.is_dir():
                 for entry in staging.iterdir():
                     if time.time() - entry.lstat().st_mtime > STALE_STAGING_S:

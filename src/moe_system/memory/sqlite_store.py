@@ -9,6 +9,8 @@ scripts of `migrations/sqlite/`, applied on open (see `moe_system.migrations`).
 
 from __future__ import annotations
 
+import errno
+import shutil
 import sqlite3
 import threading
 import time
@@ -62,22 +64,25 @@ class SQLiteStore(SQLReads):
             self._db.execute("PRAGMA secure_delete=ON")  # forgotten rows leave no bytes behind in freed pages
             self._db.execute(f"PRAGMA wal_autocheckpoint={1000 if checkpoints else 0}")
             _retry(lambda: migrate_sqlite(self._db, path, MIGRATIONS, VERSION_TABLE, f"the memory database {path}"))
-        except sqlite3.DatabaseError as err:
-            raise MoEError(f"cannot open the memory database {path}: {err}") from err
+        except sqlite3.DatabaseError as err:  # SQLite says "disk I/O error" where it cannot create the WAL's files
+            cause = err if shutil.disk_usage(path.parent).free else OSError(errno.ENOSPC, "no space left", str(path))
+            raise MoEError(f"cannot open the memory database {path}: {err}") from cause
 
     # ---- plumbing
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One IMMEDIATE transaction (takes the write lock up front, so it never fails half-way on a busy lock)."""
+        """One IMMEDIATE transaction (takes the write lock up front, so it never fails half-way on a busy lock).
+        A failed COMMIT (a full disk) rolls back too, so the connection is ready for the next one."""
         with self._lock:
             _retry(lambda: self._db.execute("BEGIN IMMEDIATE"))
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     def _all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:

@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, client: MoEClient | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = client is None
+        await run_in_threadpool(experts_api.sweep_uploads, settings)  # what a killed server left in MOE_HOME/tmp
         app.state.client = client or MoEClient(settings, batching=True)
         await run_in_threadpool(lambda: app.state.client.runtime)  # load the model before serving
         app.state.jobs = jobs.JobManager(settings)

@@ -25,9 +25,10 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from moe_system.client import MoEClient, Response, Stream
+from moe_system.durable import disk_full
 from moe_system.errors import MoEError
 from moe_system.server.auth import LOCAL_USER, CurrentUser, token_of
-from moe_system.server.errors import http_error
+from moe_system.server.errors import http_error, unexpected
 from moe_system.server.openai_api import ModelNotFound, expert_of
 
 router = APIRouter(tags=["chat"])
@@ -71,9 +72,10 @@ def _error(err: Exception) -> dict[str, Any]:
     if isinstance(err, ValidationError):
         message = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in err.errors())
         return {"type": "error", "error": {"message": message, "type": "invalid_request_error"}}
-    if isinstance(err, ModelNotFound | MoEError):
+    if isinstance(err, ModelNotFound | MoEError) and not disk_full(err):
         return {"type": "error", "error": {"message": str(err), "type": "invalid_request_error"}}
-    return {"type": "error", "error": {"message": "the server failed to answer", "type": "server_error"}}
+    _, answer = unexpected(err)  # a full disk says so
+    return {"type": "error", "error": {"message": answer["error"]["message"], "type": answer["error"]["type"]}}
 
 
 def _events(conversation_id: str, stream: Stream, record: Any) -> Iterator[dict[str, Any]]:

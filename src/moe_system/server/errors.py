@@ -1,5 +1,6 @@
 """Every error the server sends has OpenAI's shape, `{"error": {"message", "type", "code"}}`, with the status its
-kind maps to: a user's mistake 400, a missing key 401, an unknown thing 404, a full queue 429, a missing model 503.
+kind maps to: a user's mistake 400, a missing key 401, an unknown thing 404, a full queue 429, a missing model 503,
+a full disk 507 (whatever raised it: `unexpected` is also the answer of the request middleware to any other error).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
 
+from moe_system.durable import disk_full
 from moe_system.engine.scheduler import QueueFullError
 from moe_system.errors import (
     ConfigError,
@@ -38,8 +40,22 @@ _STATUS: list[tuple[type[Exception], int, str]] = [  # first match wins
 ]
 
 
+STORAGE_FULL = "the server's disk is full: try again once the operator has freed space"
+
+
+def unexpected(err: BaseException) -> tuple[int, dict[str, dict[str, str | None]]]:
+    """The answer to an error no route expected: 507 for a full disk (what was stored before stays whole, the
+    server goes on once space returns), else a generic 500 that shows nothing of the error."""
+    if disk_full(err):
+        return 507, error_json(STORAGE_FULL, "server_error", "insufficient_storage")
+    return 500, error_json("the server failed to answer", "server_error", "internal_error")
+
+
 def moe_error(_: Request, err: Exception) -> JSONResponse:
-    """An SDK error as OpenAI's error JSON, with the status its class maps to."""
+    """An SDK error as OpenAI's error JSON, with the status its class maps to (507 when a full disk caused it)."""
+    if disk_full(err):
+        status, body = unexpected(err)
+        return JSONResponse(body, status_code=status)
     status, kind = next((status, kind) for cls, status, kind in _STATUS if isinstance(err, cls))
     return JSONResponse(error_json(str(err), kind), status_code=status,
                         headers={"Retry-After": "1"} if status == 429 else None)

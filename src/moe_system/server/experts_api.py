@@ -8,7 +8,8 @@ file hash, the signature, the trust rules (a key in `experts.trusted_publishers`
 which the server accepts only when the operator set `experts.allow_unsigned_uploads`) and the base model's
 fingerprint; `replace=true` reinstalls a version, as `--replace` does. The multipart body is
 parsed as it arrives and the package written to a file of its own under `MOE_HOME/tmp` (never held in memory; the
-limits middleware caps it at `server.max_upload_bytes`), removed once installed or refused. A refused package is a
+limits middleware caps it at `server.max_upload_bytes`), removed once installed or refused (an upload cut short by a
+crash is removed when the server starts again: `sweep_uploads`). A refused package is a
 400 with the registry's reason. The app's client owns the registry that changed, so `GET /experts`, `GET /v1/models`
 and the router (it refits when the registry's revision moves) see an install or a removal at once.
 Installing and removing need an admin key (403 for a user's).
@@ -17,8 +18,8 @@ Installing and removing need an admin key (403 for a user's).
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -31,6 +32,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from moe_system.client import MoEClient
+from moe_system.config import Settings
+from moe_system.durable import Scratch, sweep_scratch
 from moe_system.errors import ExpertError
 from moe_system.experts.registry import InstalledExpert
 from moe_system.server.auth import CurrentCaller, CurrentUser
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
 router = APIRouter(tags=["experts"])
 
 FILE_FIELD = "file"
+UPLOAD_PREFIX = "upload-"  # MOE_HOME/tmp/upload-*: one upload's scratch folder
 MAX_FIELD_BYTES = 1024  # a plain form field (allow_unsigned) is a word
 FLAGS = ("allow_unsigned", "replace")  # the form's yes/no fields, as `moe experts install` has them
 TRUE = {"1", "true", "on", "yes"}
@@ -68,12 +72,10 @@ async def install_expert(request: Request, caller: CurrentCaller) -> dict[str, A
     """Verify an uploaded `.expert` package and install it; answers the installed expert."""
     caller.require_admin("installing experts")
     client: MoEClient = request.app.state.client
-    scratch = client.settings.home / "tmp"
-    scratch.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="upload-", dir=scratch))
+    work = await run_in_threadpool(Scratch, client.settings.home / "tmp", UPLOAD_PREFIX)
     try:
         try:
-            upload = await receive_upload(request, work / "upload.expert")
+            upload = await receive_upload(request, work.path / "upload.expert")
         except UploadError as err:
             return error(err.status, str(err), err.code)
         allow_unsigned, replace = (upload.fields.get(name, "").strip().lower() in TRUE for name in FLAGS)
@@ -85,8 +87,13 @@ async def install_expert(request: Request, caller: CurrentCaller) -> dict[str, A
         except ExpertError as err:
             return error(400, _reason(str(err), upload.filename, client.settings.home), "invalid_package")
     finally:
-        await run_in_threadpool(shutil.rmtree, work, True)
+        await run_in_threadpool(work.close)
     return expert.to_dict()
+
+
+def sweep_uploads(settings: Settings) -> list[Path]:
+    """Remove the scratch folders of uploads that a killed server left in `MOE_HOME/tmp` (at start)."""
+    return sweep_scratch(settings.home / "tmp", UPLOAD_PREFIX)
 
 
 @router.delete("/experts/{name}", response_model=None)
@@ -168,6 +175,8 @@ async def receive_upload(request: Request, path: Path) -> Upload:
         raise UploadError(400, "the upload was cut off", "bad_upload") from err
     finally:
         parts.close()
+    if parts.failed is not None:  # the package could not be written (a full disk: 507); the body was read to its end
+        raise parts.failed
     if not parts.ended:
         raise UploadError(400, "the multipart body ended early", "bad_upload")
     if not parts.got_file:
@@ -187,6 +196,7 @@ class _Parts:
         self._name = ""
         self._value = bytearray()
         self._file: IO[bytes] | None = None
+        self.failed: OSError | None = None  # the file part could not be written: the rest of it is read and dropped
 
     def callbacks(self) -> MultipartCallbacks:
         return {"on_part_begin": self._part_begin, "on_header_field": self._header_field,
@@ -222,21 +232,36 @@ class _Parts:
         self.got_file = True
         filename = options.get(b"filename", b"").decode("utf-8", "replace")
         self.upload.filename = Path(filename.replace("\\", "/")).name or "the uploaded package"
-        self._file = self.upload.path.open("wb")
+        self._guard(lambda: setattr(self, "_file", self.upload.path.open("wb")))
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self._file is not None:
-            self._file.write(data[start:end])
+            file = self._file
+            self._guard(lambda: file.write(data[start:end]))
             return
+        if self._name == FILE_FIELD:
+            return  # after a failed write
         self._value += data[start:end]
         if len(self._value) > MAX_FIELD_BYTES:
             raise UploadError(400, f"form field '{self._name}' is over {MAX_FIELD_BYTES} bytes", "bad_upload")
 
     def _part_end(self) -> None:
         if self._file is not None:
-            self.close()
-        elif self._name:
+            self._guard(self.close)
+        elif self._name and self._name != FILE_FIELD:
             self.upload.fields[self._name] = self._value.decode("utf-8", "replace")
 
     def _end(self) -> None:
         self.ended = True
+
+    def _guard(self, write: Callable[[], object]) -> None:
+        """Write the file part; an `OSError` (a full disk) is kept for the end and the rest of the part dropped, so
+        the whole body is read and the client gets the answer rather than a connection reset under its upload."""
+        try:
+            write()
+        except OSError as err:
+            self.failed = self.failed or err
+            file, self._file = self._file, None
+            if file is not None:
+                with suppress(OSError):
+                    file.close()

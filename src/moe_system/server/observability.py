@@ -22,6 +22,7 @@ so that refusals below still carry CORS headers), limits (`limits.py`).
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import time
@@ -39,7 +40,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from moe_system.config import Settings
 from moe_system.server import metrics as metrics_routes
 from moe_system.server.auth import ApiKeys, api_keys, token_of
-from moe_system.server.limits import LimitsMiddleware, error_body
+from moe_system.server.errors import unexpected
+from moe_system.server.limits import LimitsMiddleware
 from moe_system.server.metrics import Metrics
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -138,14 +140,18 @@ class RequestContextMiddleware:
                 await self.app(scope, receive, send_with_id)
             except ClientDisconnect:  # the client went away while the app read its body: nobody to answer
                 status = status or CLIENT_GONE
-            except Exception:
+            except Exception as err:
+                answer, error = unexpected(err)  # 500, or 507 for a full disk
                 if status is None and scope["type"] == "http":  # answer in the usual shape, with the id
-                    body = error_body("the server failed to answer", "server_error", "internal_error")
-                    await send_with_id({"type": "http.response.start", "status": 500, "headers": [
+                    body = json.dumps(error).encode()
+                    await send_with_id({"type": "http.response.start", "status": answer, "headers": [
                         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
                     await send_with_id({"type": "http.response.body", "body": body})
-                status = 500
-                raise
+                status = answer
+                if answer != 507:
+                    raise
+                # a full disk is answered and logged, not raised: uvicorn would close the connection
+                self.logger.error("the disk is full", error=f"{type(err).__name__}: {err}")
             finally:
                 self._finish(scope, arrived, status, time.perf_counter() - started)
 
