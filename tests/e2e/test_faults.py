@@ -172,11 +172,11 @@ def test_kill_9_during_compaction_loses_no_acknowledged_turn(tmp_path: Path, mod
     assert pending_at_kill, "the kill came after the worker had finished: nothing was interrupted"
     assert _covered(db, "c4") >= set(range(1, turns + 1))
 
-    with _server(home) as (http, _):
+    with _server(home) as (http, _):  # its worker starts at once on the interrupted work, before any message
         _integrity(db)
-        say(http, 22)  # the next message starts the new server's worker, which finishes the interrupted work too
         _wait(lambda: not _pending(db), "the next server's worker to finish the interrupted compaction", 120)
         assert _covered(db, "c4") >= set(range(1, turns + 1))
+        say(http, 22)
         assert _sql(db, "SELECT count(*) FROM chunks")[0][0] > 1
         assert http.get("/conversations/c4").status_code == 200
         _integrity(db)

@@ -146,6 +146,12 @@ class ThreeLevelMemory:
         self._wake()
         return row.seq
 
+    def resume(self) -> None:
+        """Start the worker if the store holds work a stopped process left undone (messages to index or compress),
+        so it does not wait for the next message (a server calls this at start)."""
+        if self._background and (self.store.has_unindexed() or self.store.pending(self.budgets)):
+            self._wake()
+
     def _wake(self) -> None:
         """Start the worker process if it is not running, and tell it there is work."""
         if not self._background:

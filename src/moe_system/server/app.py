@@ -17,6 +17,7 @@ status (`errors.py`).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, client: MoEClient | None = None
         app.state.client = client or MoEClient(settings, batching=True)
         await run_in_threadpool(lambda: app.state.client.runtime)  # load the model before serving
         app.state.jobs = jobs.JobManager(settings)
+        threading.Thread(target=chat.resume_memory, args=(app.state.client,), name="memory-resume", daemon=True).start()
         try:
             yield
         finally:

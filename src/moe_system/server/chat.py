@@ -15,6 +15,7 @@ as the router decided, `{"type": "delta", "text"}` per piece of text, then `{"ty
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -35,6 +36,7 @@ router = APIRouter(tags=["chat"])
 
 ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 PAGE, MAX_PAGE = 200, 1000  # turns a conversation read returns by default, and at most
+_LOG = logging.getLogger(__name__)
 
 
 class ChatRequest(BaseModel):
@@ -144,6 +146,15 @@ async def ws_chat(websocket: WebSocket) -> None:
                 stream.close()
     except WebSocketDisconnect:
         return
+
+
+def resume_memory(client: MoEClient) -> None:
+    """Let the memory's worker finish what a stopped server left undone (compressing, indexing) now, not at the next
+    message. Run in a thread at start: a memory that cannot open now fails only the requests that need it."""
+    try:
+        client.memory.resume()
+    except Exception as err:
+        _LOG.warning("the memory's unfinished work waits for the next message: %s", err)
 
 
 # ---- the caller's conversations and memory
