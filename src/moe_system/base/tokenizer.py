@@ -6,11 +6,14 @@ the tokenizer (ChatML for SmolLM2); a model without one gets a plain "role: text
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from transformers import PreTrainedTokenizerBase
+
+from moe_system.errors import InvalidRequestError
 
 FALLBACK_TEMPLATE = (
     "{% for m in messages %}{{ m['role'] | capitalize }}: {{ m['content'] }}\n{% endfor %}"
@@ -43,7 +46,7 @@ class ChatTokenizer:
 
     def encode(self, text: str) -> list[int]:
         """Plain text to ids, without special tokens."""
-        return list(self.tokenizer.encode(text, add_special_tokens=False))
+        return list(self.tokenizer.encode(_encodable(text), add_special_tokens=False))
 
     def decode(self, ids: Sequence[int]) -> str:
         """Ids to text, dropping special tokens."""
@@ -51,7 +54,18 @@ class ChatTokenizer:
 
     def chat_ids(self, messages: Sequence[dict[str, str]], add_generation_prompt: bool = True) -> list[int]:
         """Render `[{"role", "content"}, ...]` with the chat template and tokenize it."""
+        if not messages:
+            raise InvalidRequestError("a chat needs at least one message")
         text = self.tokenizer.apply_chat_template(
             list(messages), add_generation_prompt=add_generation_prompt, tokenize=False
         )
-        return list(self.tokenizer.encode(text, add_special_tokens=False))
+        return self.encode(text)
+
+
+def _encodable(text: str) -> str:
+    """`text` with every surrogate code point as U+FFFD: JSON may carry a lone one (`"\\ud800"` parses to it), which
+    no UTF-8 tokenizer accepts (a TypeError); a valid pair never reaches here as two code points."""
+    return _SURROGATES.sub("\ufffd", text)
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
