@@ -59,7 +59,7 @@ class ChatTokenizer:
         text = self.tokenizer.apply_chat_template(
             list(messages), add_generation_prompt=add_generation_prompt, tokenize=False
         )
-        return self.encode(text)
+        return self.encode(str(text))
 
 
 def _encodable(text: str) -> str:
