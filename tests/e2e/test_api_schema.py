@@ -34,3 +34,19 @@ def test_no_operation_answers_a_server_error(server_home: Path, serve: Any, tmp_
     tested, generated = re.search(r"Tested: (\d+)", run.stdout), re.search(r"(\d+) generated", run.stdout)
     assert tested and int(tested[1]) >= 19, "schemathesis tested fewer operations than the API has"
     assert generated and int(generated[1]) >= 500, "schemathesis generated too few requests to prove anything"
+
+
+def test_a_lone_surrogate_is_a_422_not_a_500(server_home: Path, serve: Any) -> None:
+    """JSON may escape half a UTF-16 pair (`"\\ud800"`), which no UTF-8 text holds: pydantic refuses it as a string,
+    and the 422 that echoes the input must still render (schemathesis generates valid Unicode only)."""
+    import httpx
+
+    settings = Settings(home=server_home, server={"api_keys": [f"{KEY}:admin"], "rate_limit_per_minute": 0})
+    bodies = {"/v1/chat/completions": '{"model": "base", "messages": [{"role": "user", "content": "a\\ud800b"}]}',
+              "/chat": '{"message": "\\udfff", "stream": true}', "/generate": '{"prompt": "x\\udc80\\u0000"}'}
+    with serve(settings) as url:
+        for path, body in bodies.items():
+            response = httpx.post(f"{url}{path}", content=body, timeout=60, headers={
+                "Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
+            assert response.status_code == 422, (path, response.text)
+            assert response.json()["detail"][0]["type"] == "string_unicode"

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -31,7 +32,7 @@ from moe_system.config import Settings, load_settings
 from moe_system.errors import MoEError
 from moe_system.server import chat, experts_api, jobs, native, observability, openai_api, web
 from moe_system.server.auth import api_keys
-from moe_system.server.errors import http_error, moe_error
+from moe_system.server.errors import http_error, moe_error, validation_error
 
 
 def create_app(settings: Settings | None = None, client: MoEClient | None = None) -> FastAPI:
@@ -63,5 +64,6 @@ def create_app(settings: Settings | None = None, client: MoEClient | None = None
     app.add_exception_handler(openai_api.ModelNotFound, openai_api.model_not_found)
     app.add_exception_handler(MoEError, moe_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
     web.mount(app)
     return app

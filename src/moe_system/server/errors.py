@@ -5,7 +5,11 @@ a full disk 507 (whatever raised it: `unexpected` is also the answer of the requ
 
 from __future__ import annotations
 
+import json
+
 from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
@@ -71,3 +75,18 @@ def http_error(_: HTTPConnection, err: Exception) -> JSONResponse:
     kind = _HTTP_KINDS.get(err.status_code, "server_error" if err.status_code >= 500 else "invalid_request_error")
     return JSONResponse(error_json(str(err.detail), kind),
                         status_code=err.status_code, headers=err.headers)
+
+
+class _Utf8Safe(JSONResponse):
+    """A JSON answer whose text may hold a lone surrogate: as "?" instead of a UnicodeEncodeError."""
+
+    def render(self, content: object) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode("utf-8", "replace")
+
+
+def validation_error(_: Request, err: Exception) -> JSONResponse:
+    """FastAPI's 422 (`{"detail": [...]}`: each failing field with its input), rendered so that an input holding a
+    lone surrogate (JSON's `"\\ud800"`, which pydantic refuses as a string) is echoed with "?", not a 500."""
+    assert isinstance(err, RequestValidationError)
+    return _Utf8Safe({"detail": jsonable_encoder(err.errors())}, status_code=422)
