@@ -20,7 +20,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager, suppress
+from contextlib import ExitStack, closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import save_file
+from websockets.sync.client import connect
 
 from moe_system.bench.serve import running_server
 from moe_system.config import Settings
@@ -366,7 +367,7 @@ def _fill(disk: Path) -> Path:
 def test_a_full_disk_is_answered_507_and_the_server_recovers(
         small_disk: Path, model_home: Path, package: Path) -> None:
     home = _home(small_disk, model_home)  # the model stays where it is: a link
-    with _server(home) as (http, process):
+    with _server(home) as (http, process), ExitStack() as sockets:
         def until_full(send: Callable[[int], httpx.Response]) -> httpx.Response:
             """`send` until the disk refuses: a write that fits in the free pages SQLite's WAL holds still
             succeeds (and is stored), the next that needs a new page gets 507."""
@@ -390,8 +391,22 @@ def test_a_full_disk_is_answered_507_and_the_server_recovers(
         worker.suspend()  # the next turn's indexing waits until the disk is full
         assert turn("c5", "I live in Oslo.").status_code == 200
 
+        url = str(http.base_url).rstrip("/").replace("http://", "ws://")
+        socket = sockets.enter_context(connect(f"{url}/ws/chat?token={ADMIN}", open_timeout=30))
+
+        def over_socket(text: str) -> dict[str, Any]:
+            """A turn over the WebSocket: its last event."""
+            socket.send(json.dumps({"conversation_id": "c7", "message": text, "max_tokens": 4}))
+            while (event := json.loads(socket.recv(timeout=60)))["type"] not in ("done", "error"):
+                pass
+            return event
+
         filler = _fill(small_disk)
         worker.resume()  # it indexes into the WAL's free pages, or, where those are short, waits for space
+        for attempt in range(40):  # the socket gets an error event and stays open
+            if (event := over_socket(f"Socket turn {attempt}"))["type"] == "error":
+                break
+        assert event["type"] == "error" and "disk is full" in event["error"]["message"], event
         refused = [until_full(lambda i: turn("c5", f"My dog number {i} is called Rex.")),
                    until_full(lambda i: turn("c6", f"A streamed question {i}", stream=True)),
                    http.post("/experts", files={"file": (package.name, package.read_bytes()[:2**20])},
@@ -409,6 +424,7 @@ def test_a_full_disk_is_answered_507_and_the_server_recovers(
 
         filler.unlink()  # space returns: no restart
         assert turn("c5", "And my cat is Tom.").status_code == 200
+        assert over_socket("Still there?")["type"] == "done"
         assert [m["content"] for m in http.get("/conversations/c5").json()["messages"]][:len(before)] == before
         with package.open("rb") as handle:
             installed = http.post("/experts", files={"file": (package.name, handle)}, data={"allow_unsigned": "true"})

@@ -80,6 +80,12 @@ def _error(err: Exception) -> dict[str, Any]:
     return {"type": "error", "error": {"message": answer["error"]["message"], "type": answer["error"]["type"]}}
 
 
+def _outlived(err: Exception) -> bool:
+    """Whether a WebSocket stays open after `err` (answered with an error event): a user's mistake, an SDK error, a
+    full disk."""
+    return isinstance(err, ValidationError | ModelNotFound | MoEError) or disk_full(err)
+
+
 def _events(conversation_id: str, stream: Stream, record: Any) -> Iterator[dict[str, Any]]:
     """The events of one answer (runs in a worker thread: the stream decodes there)."""
     yield {"type": "start", "conversation_id": conversation_id, "routing": stream.routing}
@@ -134,13 +140,17 @@ async def ws_chat(websocket: WebSocket) -> None:
             try:
                 body = ChatRequest.model_validate_json(await websocket.receive_text())
                 conversation_id, stream = await run_in_threadpool(_open, client, user, body)
-            except (ValidationError, ModelNotFound, MoEError) as err:  # a bad turn: the socket stays open
+            except Exception as err:  # a bad turn (or a full disk): the socket stays open
+                if not _outlived(err):
+                    raise
                 await websocket.send_json(_error(err))
                 continue
             try:
                 async for event in iterate_in_threadpool(_events(conversation_id, stream, record)):
                     await websocket.send_json(event)
-            except MoEError as err:
+            except Exception as err:
+                if not _outlived(err):
+                    raise
                 await websocket.send_json(_error(err))
             finally:  # also when the client went away mid-answer: its batch row is freed
                 stream.close()
