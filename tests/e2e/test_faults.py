@@ -188,7 +188,7 @@ def test_kill_9_during_compaction_loses_no_acknowledged_turn(tmp_path: Path, mod
 
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory, model_home: Path) -> Path:
-    """An unsigned `.expert` of about 15 MB: a random-weight rank-32 LoRA on every attention projection of every
+    """An unsigned `.expert` of about 8 MB: a random-weight rank-32 LoRA on every attention projection of every
     layer of the embedded model."""
     from moe_system.base.fingerprint import base_sha256
     from moe_system.experts.package import build_package
