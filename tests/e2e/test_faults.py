@@ -71,6 +71,18 @@ def _kill(process: subprocess.Popen[str], *, children: bool = True) -> list[psut
     return family
 
 
+@contextmanager
+def _held(process: psutil.Process) -> Iterator[None]:
+    """`process` stopped (SIGSTOP) for the block and let go after it, also when the block fails (a worker left
+    stopped would outlive its server)."""
+    process.suspend()
+    try:
+        yield
+    finally:
+        with suppress(psutil.NoSuchProcess):
+            process.resume()
+
+
 def _wait(check: Callable[[], Any], what: str, timeout: float = 180) -> Any:
     deadline = time.monotonic() + timeout
     while not (value := check()):
@@ -163,10 +175,9 @@ def test_kill_9_during_compaction_loses_no_acknowledged_turn(tmp_path: Path, mod
         # a backlog: the worker is held (SIGSTOP) while 16 more turns are acknowledged, then let go and killed with
         # the server a moment later, in the middle of working it off
         worker = next(p for p in psutil.Process(process.pid).children() if "moe_system.memory.worker" in p.cmdline())
-        worker.suspend()
-        for index in range(6, 22):
-            say(http, index)
-        worker.resume()
+        with _held(worker):
+            for index in range(6, 22):
+                say(http, index)
         time.sleep(0.01)
         _kill(process)
     pending_at_kill = _pending(db)
@@ -388,9 +399,6 @@ def test_a_full_disk_is_answered_507_and_the_server_recovers(
         assert turn("c5", "My favourite colour is teal.").status_code == 200
         worker = next(p for p in psutil.Process(process.pid).children() if "moe_system.memory.worker" in p.cmdline())
         _wait(lambda: not _pending(_memory(home)), "the worker to index the first turn")
-        worker.suspend()  # the next turn's indexing waits until the disk is full
-        assert turn("c5", "I live in Oslo.").status_code == 200
-
         url = str(http.base_url).rstrip("/").replace("http://", "ws://")
         socket = sockets.enter_context(connect(f"{url}/ws/chat?token={ADMIN}", open_timeout=30))
 
@@ -401,8 +409,10 @@ def test_a_full_disk_is_answered_507_and_the_server_recovers(
                 pass
             return event
 
-        filler = _fill(small_disk)
-        worker.resume()  # it indexes into the WAL's free pages, or, where those are short, waits for space
+        with _held(worker):  # the next turn's indexing waits until the disk is full
+            assert turn("c5", "I live in Oslo.").status_code == 200
+            filler = _fill(small_disk)
+        # the worker indexes into the WAL's free pages, or, where those are short, waits for space
         for attempt in range(40):  # the socket gets an error event and stays open
             if (event := over_socket(f"Socket turn {attempt}"))["type"] == "error":
                 break
