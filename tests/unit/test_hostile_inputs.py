@@ -132,6 +132,18 @@ def test_corrupted_tar_headers_are_refused_or_stay_inside(changes: list[tuple[in
     refused_or_contained(gzipped(bytes(data)))
 
 
+def with_edits(document: dict[str, Any], edits: list[tuple[list[str], Any]]) -> dict[str, Any]:
+    """A copy of `document` with each value set at its key path (mappings made on the way where missing)."""
+    data = copy.deepcopy(document)
+    for path, value in edits:
+        target: Any = data
+        for key in path[:-1]:
+            target = target.setdefault(key, {}) if isinstance(target, dict) else {}
+        if isinstance(target, dict):
+            target[path[-1]] = value
+    return data
+
+
 VALID_MANIFEST: dict[str, Any] = {
     "schema_version": 1, "name": "sql", "version": "1.0.0", "kind": "lora", "description": "Writes SQL.",
     "base_model": {"name": "tiny", "sha256": "ab" * 32},
@@ -142,20 +154,12 @@ VALID_MANIFEST: dict[str, Any] = {
 @given(st.lists(st.tuples(st.lists(TEXT | st.sampled_from(list(VALID_MANIFEST)), min_size=1, max_size=3), JSONISH),
                 max_size=4), st.booleans())
 def test_manifests_are_valid_or_a_manifest_error(edits: list[tuple[list[str], Any]], as_text: bool) -> None:
-    data: Any = copy.deepcopy(VALID_MANIFEST)
-    for path, value in edits:
-        target = data
-        for key in path[:-1]:
-            target = target.setdefault(key, {}) if isinstance(target, dict) else {}
-        if isinstance(target, dict):
-            target[path[-1]] = value
-    try:
+    data = with_edits(VALID_MANIFEST, edits)
+    with suppress(ExpertError):
         if as_text:
             Manifest.from_json(json.dumps(data))
         else:
             Manifest.from_dict(data)
-    except ExpertError:
-        pass
 
 
 # ---- recipes
@@ -167,14 +171,7 @@ def recipe_texts() -> st.SearchStrategy[str]:
     """Random YAML text, random YAML documents, and the shipped recipe with random values at random places."""
 
     def edited(edits: list[tuple[list[str], Any]]) -> str:
-        data = copy.deepcopy(RECIPE)
-        for path, value in edits:
-            target = data
-            for key in path[:-1]:
-                target = target.setdefault(key, {}) if isinstance(target, dict) else {}
-            if isinstance(target, dict):
-                target[path[-1]] = value
-        return yaml.safe_dump(data, allow_unicode=True)
+        return yaml.safe_dump(with_edits(RECIPE, edits), allow_unicode=True)
 
     keys = st.sampled_from(["expert", "train", "data", "train", "generator", "name", "version", "method", "optim",
                             "lr", "epochs", "eval_file", "infer", "max_tokens", "task", "adapter", "r"]) | TEXT

@@ -6,13 +6,19 @@ is a page fault, which was most of what building cost (32 ms of it on a 2-core A
 bytes into reused memory takes a few ms). So a batch carves its tensors out of large chunks (`Arena`), and the
 chunks go back to a pool (`ChunkPool`) when the batch is dropped, for the next batch to reuse: the S-LoRA idea of
 a unified memory pool, without its paging. The pool keeps at most as much idle memory as the largest batch used.
+
+What batches free outside the pool goes back to the OS too: a scheduler maps large blocks for themselves
+(`map_large_blocks`) and trims glibc's heaps every 30 s (`trim_heap`), so a long-running server stops growing.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
 import threading
 import weakref
+from typing import Any
 
 import torch
 
@@ -88,3 +94,46 @@ class Arena:
 
 def _nbytes(tensor: torch.Tensor) -> int:
     return tensor.numel() * tensor.element_size()
+
+
+# ---- giving freed memory back
+
+TRIM_EVERY_S = 30.0  # how often a busy scheduler hands the heaps' free pages back (`trim_heap`)
+MMAP_THRESHOLD = 4 << 20  # blocks from this size up are mapped for themselves, and unmapped when freed
+M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
+_LIBC: list[Any] = []  # [glibc, or None where there is none], loaded on first use
+
+
+def _glibc() -> Any:
+    if not _LIBC:
+        name = ctypes.util.find_library("c")
+        try:
+            libc = ctypes.CDLL(name) if name else None
+        except OSError:
+            libc = None
+        _LIBC.append(libc if libc is not None and hasattr(libc, "malloc_trim") else None)
+    return _LIBC[0]
+
+
+def map_large_blocks() -> None:
+    """Fix glibc's mmap threshold at `MMAP_THRESHOLD` for this process (a fixed value also stops glibc from raising
+    it after each large free), so the large tensors of a batch go back to the OS when freed instead of leaving
+    holes in the heaps; a no-op without glibc. On a 2-core AMD EPYC, 32 streams that hang up at random (`moe bench
+    soak`, 4 minutes) grew 1.1% after warm-up at 1 MiB, 4.2% at 8 MiB, 7% with trims alone; 32 rows decoding
+    together lost 20% of their tokens/s at 1 MiB (mapping and faulting in every activation), 2-3% at 4 or 8 MiB."""
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+
+
+def trim_heap() -> None:
+    """Hand the free pages inside glibc's heaps back to the OS (`malloc_trim(0)`; a no-op without glibc).
+
+    Batches allocate and free tensors of many sizes (KV caches, logits, prefill activations). Once a large block
+    was freed, glibc raises its mmap threshold (up to 32 MiB) and serves later large blocks from its heaps, where
+    the holes they leave stay resident: under 32 streams that hang up at random, a server's RSS grew 12-20% over
+    minutes after warm-up (`moe bench soak`) without ever being used again. A trim every `TRIM_EVERY_S` costs a
+    few milliseconds between two decode steps."""
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)

@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from moe_system.engine.arena import TRIM_EVERY_S, map_large_blocks, trim_heap
 from moe_system.engine.generate import Completion, DecodeBatch, Engine, Event
 from moe_system.engine.lora import RowAdapters
 from moe_system.engine.params import SamplingParams
@@ -82,6 +83,7 @@ class Scheduler:
         self._batch = DecodeBatch(engine)
         self._wake = threading.Condition()
         self._closed = False
+        map_large_blocks()  # a long-running batch allocates and frees large tensors of every size
         self._thread = threading.Thread(target=self._loop, name="moe-scheduler", daemon=True)
         self._thread.start()
 
@@ -149,6 +151,7 @@ class Scheduler:
             self._running[row] = ticket
 
     def _loop(self) -> None:
+        next_trim = time.monotonic() + TRIM_EVERY_S
         while True:
             with self._wake:
                 while not self._closed and not self._waiting and not self._running:
@@ -172,6 +175,9 @@ class Scheduler:
                 if event.completion is not None:
                     del self._running[event.row]
                 ticket._put(event)
+            if time.monotonic() >= next_trim:  # the freed blocks of earlier batches go back to the OS
+                trim_heap()
+                next_trim = time.monotonic() + TRIM_EVERY_S
         self._fail(MoEError("the scheduler was closed"), waiting=True)
 
     def _fail(self, err: BaseException, waiting: bool = False) -> None:
