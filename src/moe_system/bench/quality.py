@@ -8,7 +8,8 @@ For each recipe whose expert is installed, the held-out items are rebuilt exactl
 replaced), answered greedily by the expert (with the tools its manifest lists) and by the base model, and scored
 by `moe eval`'s scorers (`training.evaluation`). These are **generator held-out** scores: other seeds of the same
 generators the expert was trained on, so they say how well it learned its generator, not how it does on requests
-written apart from it.
+written apart from it. That is what the **field** scores say: the task's field test set (`data/field/`, written
+apart from the generators, never trained on), answered the same way, overall and per language.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from rich.console import Console
 from moe_system.bench.common import cpu_model
 from moe_system.errors import InvalidRequestError
 from moe_system.training.config import Recipe
-from moe_system.training.evaluation import evaluate
+from moe_system.training.evaluation import evaluate, field_items
 from moe_system.training.pipeline import prepare_data
 
 
@@ -41,16 +42,33 @@ def run(client: Any, recipes: Sequence[Path], limit: int | None = None,
             continue
         progress(f"{name}: rebuilding the held-out items")
         items = prepare_data(recipe, Console(file=io.StringIO())).items[:limit]  # the run's words stay quiet
-        scores = {}
-        for expert in (name, "none"):
-            progress(f"{name}: {len(items)} items answered by {'the base model' if expert == 'none' else expert}")
-            started = time.perf_counter()
-            result = evaluate(client, task, items, expert=expert, progress=False)
-            scores["expert" if expert == name else "base"] = {**result.to_dict(),
-                                                              "seconds": round(time.perf_counter() - started, 1)}
+        field = field_items(task)[:limit]
         rows.append({"expert": name, "version": client.registry.get(name).version, "task": task,
-                     "recipe": path.name, "items": len(items), "scores": scores})
+                     "recipe": path.name, "items": len(items),
+                     "scores": _scores(client, name, task, items, f"{name}: held-out", progress),
+                     "field_items": len(field),
+                     "field": _scores(client, name, task, field, f"{name}: field", progress)})
     if not rows:
         raise InvalidRequestError("no installed expert has a recipe here: install the starter experts "
                                   "(`moe bench quality --packages experts`, or `make demo`) or pass --recipes")
-    return {"cpu": cpu_model(), "kind": "generator held-out", "experts": rows, "skipped": skipped}
+    return {"cpu": cpu_model(), "kind": "generator held-out and field", "experts": rows, "skipped": skipped}
+
+
+def _scores(client: Any, name: str, task: str, items: Sequence[dict[str, Any]], label: str,
+            progress: Callable[[str], None]) -> dict[str, Any]:
+    """The expert's and the base model's scores on `items` (with per-language accuracy where items name theirs)."""
+    scores: dict[str, Any] = {}
+    if not items:
+        return scores
+    for expert in (name, "none"):
+        progress(f"{label}, {len(items)} items answered by {'the base model' if expert == 'none' else expert}")
+        started = time.perf_counter()
+        result = evaluate(client, task, items, expert=expert, progress=False)
+        by_lang: dict[str, list[bool]] = {}
+        for item, entry in zip(items, result.per_item, strict=True):
+            if "lang" in item:
+                by_lang.setdefault(str(item["lang"]), []).append(bool(entry["correct"]))
+        scores["expert" if expert == name else "base"] = {
+            **result.to_dict(), "seconds": round(time.perf_counter() - started, 1),
+            "by_lang": {lang: round(sum(marks) / len(marks), 4) for lang, marks in sorted(by_lang.items())}}
+    return scores

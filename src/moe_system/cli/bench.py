@@ -251,11 +251,19 @@ def quality(
         print_json(result)
         return
     table = Table(title=f"quality · {result['kind']} items · greedy · {result['cpu']}")
-    for column in ("expert", "task", "items", "expert accuracy", "base accuracy"):
+    for column in ("expert", "task", "held-out items", "expert", "base", "field items", "expert", "en / ru",
+                   "base"):
         table.add_column(column, justify="right")
+
+    def accuracy(scores: dict[str, Any], side: str) -> str:
+        return f"{scores[side]['accuracy']:.1%}" if side in scores else "-"
+
     for row in result["experts"]:
+        field = row["field"]
+        by_lang = " / ".join(f"{value:.0%}" for value in field["expert"]["by_lang"].values()) if field else "-"
         table.add_row(f"{row['expert']} {row['version']}", row["task"], str(row["items"]),
-                      f"{row['scores']['expert']['accuracy']:.1%}", f"{row['scores']['base']['accuracy']:.1%}")
+                      accuracy(row["scores"], "expert"), accuracy(row["scores"], "base"), str(row["field_items"]),
+                      accuracy(field, "expert"), by_lang, accuracy(field, "base"))
     out.print(table)
     for line in result["skipped"]:
         err.print(f"skipped {line}")

@@ -44,6 +44,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from moe_system.data.field import SCORING_ONLY, field_file
 from moe_system.errors import MoEError, ToolError, one_line
 from moe_system.experts.spec import parse_expert_spec
 from moe_system.tools.code import extract_code
@@ -117,6 +118,14 @@ def load_items(path: Path, task: str) -> list[dict[str, Any]]:
     if not items:
         raise EvalError(f"{path}: no items")
     return items
+
+
+def field_items(task: str) -> list[dict[str, Any]]:
+    """The field test set of `task` (`data/field/`), without its scoring-only fields; [] when it has none."""
+    path = field_file(task)
+    if path is None:
+        return []
+    return [{key: value for key, value in item.items() if key not in SCORING_ONLY} for item in load_items(path, task)]
 
 
 def _required_keys(task: str) -> tuple[str, ...]:

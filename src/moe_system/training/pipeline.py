@@ -6,7 +6,8 @@
    train/val/test split whose manifest (sha256 per example and per split) is saved with the run.
 2. Held-out task items are checked for contamination against the training split: items from a file must be
    clean (the run refuses, or warns with `force_contaminated`); generated items (another seed) that still
-   overlap a training example are replaced by fresh ones.
+   overlap a training example are replaced by fresh ones. The field test sets (`data/field/`) must be in no
+   split at all: the run refuses data that contains one of their items.
 3. The trainer (`trainer.py`) runs with the standard callbacks; at each evaluation a few held-out items are
    answered by the engine with the adapter as it is at that step (batched, greedy) and scored.
 4. The best weights are evaluated on all held-out items, beside the base model on the same items; then the
@@ -44,7 +45,7 @@ from moe_system.training.config import Recipe
 from moe_system.training.data import Example, load_dataset
 from moe_system.training.dedup import DedupReport, dedup
 from moe_system.training.encode import encode_dataset, pad_token_id
-from moe_system.training.evaluation import build_prompt, load_items, score_math, score_python, score_sql
+from moe_system.training.evaluation import build_prompt, field_items, load_items, score_math, score_python, score_sql
 from moe_system.training.models import adapter_model, expert_model
 from moe_system.training.splits import Splits, contamination_check, eval_item_text, require_clean, split_dataset
 from moe_system.training.trainer import Trainer
@@ -192,6 +193,8 @@ def prepare_data(recipe: Recipe, console: Console) -> PreparedData:
     if data.dedup:
         examples, report = dedup(examples, data.near_duplicate_threshold)
         console.print(f"data: {report.summary()}")
+    if recipe.task is not None and (field := field_items(recipe.task)):  # scored only: in no split, ever
+        require_clean(contamination_check(examples, [eval_item_text(i) for i in field]), force=data.force_contaminated)
     splits = split_dataset(examples, data.val_fraction, data.test_fraction, data.split_seed)
     items, replaced = _clean_eval_items(recipe, splits.train, console)
     return PreparedData(splits, report, items, replaced)
