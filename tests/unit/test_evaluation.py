@@ -192,6 +192,10 @@ def test_score_sql_order_matters_only_with_order_by_in_gold() -> None:
     item = {**SQL_ITEM, "gold_sql": "SELECT name FROM employees ORDER BY salary DESC"}
     assert score_sql(item, "SELECT name FROM employees ORDER BY salary DESC")
     assert not score_sql(item, "SELECT name FROM employees ORDER BY salary")
+    window = {**SQL_ITEM, "gold_sql": "SELECT name, RANK() OVER (ORDER BY salary DESC) FROM employees"}
+    assert score_sql(window, "SELECT name, RANK() OVER (ORDER BY salary DESC) FROM employees ORDER BY name")
+    inner = {**SQL_ITEM, "gold_sql": "SELECT name FROM (SELECT name FROM employees ORDER BY salary)"}
+    assert score_sql(inner, "SELECT name FROM employees ORDER BY name DESC")  # only the outer query orders rows
 
 
 def test_score_sql_numbers_within_tolerance() -> None:

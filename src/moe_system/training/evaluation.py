@@ -220,6 +220,17 @@ def score_math(item: Mapping[str, Any], answer: str) -> bool:
 
 
 _ORDER_BY = re.compile(r"\border\s+by\b", re.I)
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+_INNERMOST = re.compile(r"\([^()]*\)")
+
+
+def orders_rows(sql: str) -> bool:
+    """Whether the outermost query sorts its rows: an ORDER BY outside every parenthesis (not the one of a window's
+    `OVER (...)` or of a subquery) and outside quoted text."""
+    text, previous = _QUOTED.sub("''", sql), None
+    while text != previous:
+        text, previous = _INNERMOST.sub(" ", text), text
+    return _ORDER_BY.search(text) is not None
 
 
 def score_sql(item: Mapping[str, Any], answer: str, db: Path | None = None) -> bool:
@@ -236,7 +247,7 @@ def score_sql(item: Mapping[str, Any], answer: str, db: Path | None = None) -> b
             predicted = run_select(connection, query)
         except ToolError:
             return False
-    return same_rows(gold, predicted, ordered=_ORDER_BY.search(item["gold_sql"]) is not None)
+    return same_rows(gold, predicted, ordered=orders_rows(item["gold_sql"]))
 
 
 def _item_database(item: Mapping[str, Any], db: Path | None) -> sqlite3.Connection:
