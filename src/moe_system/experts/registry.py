@@ -219,7 +219,7 @@ class Registry:
 
         Verifying the staged copy (not the source) means what gets installed is exactly what was checked."""
         with Scratch(self.root / STAGING, INSTALL_PREFIX) as work:
-            with open_source(source, work.path.parent) as resolved:
+            with open_source(source, work.path) as resolved:  # a clone lands in the locked scratch folder too
                 staged = work.path / "expert"
                 if resolved.path.is_file():
                     extract_package(resolved.path, staged, self._max_bytes)  # safe: checks every member first
