@@ -28,12 +28,13 @@ from moe_system.routing import RoutingDecision
 from moe_system.routing.decision import Candidate
 
 if TYPE_CHECKING:
-    from moe_system.engine import Engine, Event
+    from moe_system.engine import Completion, Engine, Event, SamplingParams
     from moe_system.engine.lora import RowAdapters
     from moe_system.experts.registry import InstalledExpert, Registry
     from moe_system.memory import ThreeLevelMemory
     from moe_system.memory.summarizer import Summarize, SummarizerRef
     from moe_system.routing.router import Router
+    from moe_system.tools import VerifyMany
 
 Message = dict[str, str]
 Chosen = list[tuple["InstalledExpert", float]]
@@ -53,6 +54,7 @@ class Response:
     usage: dict[str, int]
     timings: dict[str, float]
     finish_reason: str = "stop"
+    verification: dict[str, Any] | None = None  # verified best-of-N: candidates judged, passed, agreeing, chosen
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -183,8 +185,13 @@ class MoEClient:
         `expert`: "auto" (the router decides), None / "none" (base model), a name (`name@version` pins a
         version), a list of names, "a=0.7,b=0.3" or a {name: weight} dict (weighted composition).
         `tools=False` leaves the answer as the model wrote it, without the tools the experts' manifests list.
-        `context`: text appended to the system prompt (a conversation's memory)."""
+        `context`: text appended to the system prompt (a conversation's memory).
+        `best_of` (an option; else the expert's manifest, else `generation.best_of`): verified best-of-N — N answers
+        decode together (this one plus N-1 sampled), the expert's tool checks each and those that pass vote by
+        result (`tools/vote.py`); the text streamed is this request's own answer, `Response.text` the chosen one.
+        Without a tool that can check answers, or with `tools=False`, one answer is decoded."""
         _check_messages(messages)
+        requested = _best_of_option(options.pop("best_of", None))
         decision, chosen = self._decide(messages[-1]["content"], parse_expert_spec(expert))
         defaults = _expert_defaults(chosen, self.settings.generation)
         params = self.runtime.sampling_params(defaults, max_tokens, temperature, seed, **options)
@@ -194,9 +201,15 @@ class MoEClient:
             system = f"{system}\n\n{context}" if system else context
         ids = self.runtime.prompt_ids(messages, system)
         names = sorted({tool for expert, _ in chosen for tool in expert.manifest.tools}) if tools else []
+        from moe_system.tools import verifier
+
+        verify = verifier(names)
+        best_of = (requested or defaults.best_of) if verify is not None else 1
         finish = _ToolRun(names, messages[-1]["content"],
-                          lambda seed: _sample(engine, ids, params, adapters, seed))
-        return Stream(lambda stream: self._stream(stream, engine, ids, params, decision, adapters, finish),
+                          lambda seed: _sample(engine, ids, params, adapters, seed), verify if best_of > 1 else None)
+        rows = [params, *(replace(params, temperature=params.temperature or defaults.best_of_temperature,
+                                  seed=(params.seed or 0) + index) for index in range(1, best_of))]
+        return Stream(lambda stream: self._stream(stream, engine, ids, rows, decision, adapters, finish),
                       decision.to_dict())
 
     @property
@@ -263,45 +276,54 @@ class MoEClient:
         stream: Stream,
         engine: Engine,
         ids: list[int],
-        params: Any,
+        rows: Sequence[SamplingParams],
         decision: RoutingDecision,
         adapters: RowAdapters,
         tools: _ToolRun,
     ) -> Generator[str, None, None]:
-        """Stream the deltas; the final `Response.text` is the answer after the experts' tools (the calculator
-        recomputes the `Answer:` line from the expert's program; the streamed text is the model's own)."""
-        from moe_system.engine.scheduler import Ticket
-
-        events = self.runtime.scheduler(engine).submit(ids, params, adapters) if self.batching else \
-            engine.stream(ids, params, adapters)
-        if isinstance(events, Ticket):
-            stream._cancel = events.cancel
+        """Stream the deltas of the first row (the request's own answer) while every row decodes in one batch; the
+        final `Response.text` is the answer after the experts' tools (the calculator recomputes the `Answer:` line
+        from the expert's program; with best-of-N, the chosen candidate)."""
+        tickets = [self.runtime.scheduler(engine).submit(ids, row, adapters) for row in rows] if self.batching \
+            else []
+        if tickets:
+            stream._cancel = lambda: [ticket.cancel() for ticket in tickets]
+            events: Iterable[Event] = (event for ticket in tickets for event in _numbered(ticket, tickets))
+        else:
+            events = engine.run([ids] * len(rows), rows, [adapters] * len(rows))
         try:
-            yield from self._deltas(stream, events, decision, tools)
-        finally:  # the caller stopped reading (a client went away): free the batch row
-            if isinstance(events, Ticket) and events.completion is None:
-                events.cancel()
+            yield from self._deltas(stream, events, len(rows), decision, tools)
+        finally:  # the caller stopped reading (a client went away): free the batch rows
+            for ticket in tickets:
+                if ticket.completion is None:
+                    ticket.cancel()
 
     @staticmethod
-    def _deltas(stream: Stream, events: Iterable[Event], decision: RoutingDecision,
+    def _deltas(stream: Stream, events: Iterable[Event], rows: int, decision: RoutingDecision,
                 tools: _ToolRun) -> Generator[str, None, None]:
+        done: dict[int, Completion] = {}
         for event in events:
-            if event.delta:
+            if event.row == 0 and event.delta:
                 yield event.delta
             if event.completion is not None:
-                done = event.completion
-                stream.response = Response(
-                    text=tools(done.text),
-                    expert=decision.expert,
-                    routing=decision.to_dict(),
-                    usage={"prompt_tokens": done.prompt_tokens, "completion_tokens": done.completion_tokens},
-                    timings={
-                        "ttft_ms": round(done.ttft_s * 1000, 2),
-                        "total_ms": round(done.total_s * 1000, 2),
-                        "tokens_per_s": round(done.completion_tokens / max(done.total_s, 1e-9), 2),
-                    },
-                    finish_reason=done.finish_reason,
-                )
+                done[event.row] = event.completion
+        answers = [done[row] for row in range(rows)]
+        text, verification = tools.finish([answer.text for answer in answers])
+        first, total_s = answers[0], max(answer.total_s for answer in answers)
+        tokens = sum(answer.completion_tokens for answer in answers)  # every candidate's tokens were decoded
+        stream.response = Response(
+            text=text,
+            expert=decision.expert,
+            routing=decision.to_dict(),
+            usage={"prompt_tokens": first.prompt_tokens, "completion_tokens": tokens},
+            timings={
+                "ttft_ms": round(first.ttft_s * 1000, 2),
+                "total_ms": round(total_s * 1000, 2),
+                "tokens_per_s": round(tokens / max(total_s, 1e-9), 2),
+            },
+            finish_reason=first.finish_reason,
+            verification=verification,
+        )
 
 
 @dataclass
@@ -403,15 +425,43 @@ def _sample(engine: Engine, ids: list[int], params: Any, adapters: RowAdapters, 
     return engine.generate([ids], sampled, [adapters])[0].text
 
 
+def _numbered(ticket: Any, tickets: Sequence[Any]) -> Iterator[Event]:
+    """A ticket's events with `row` set to the ticket's place among `tickets` (a scheduler numbers rows its way)."""
+    row = tickets.index(ticket)
+    for event in ticket:
+        yield replace(event, row=row)
+
+
+def _best_of_option(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 16:
+        raise InvalidRequestError("best_of must be a whole number from 1 to 16")
+    return value
+
+
 @dataclass
 class _ToolRun:
     """The experts' tools (manifest `tools`) applied to a finished answer: `calculator` recomputes the
     `Answer:` line from the answer's program; `sql_check` keeps the answer's query if it runs on the schema in
-    the request, else the first of up to three answers sampled with `sample(seed)` whose query does."""
+    the request, else the first of up to three answers sampled with `sample(seed)` whose query does. With
+    `verify` (best-of-N), `finish` judges every candidate and answers with the one the vote picks."""
 
     names: Sequence[str]
     prompt: str
     sample: Callable[[int], str]
+    verify: VerifyMany | None = None
+
+    def finish(self, candidates: Sequence[str]) -> tuple[str, dict[str, Any] | None]:
+        """The answer to show, and (best-of-N only) what the vote saw: candidates judged, passed, agreeing,
+        and which one was chosen (None: none passed, the first stands as its tool shows it)."""
+        if self.verify is None or len(candidates) < 2:
+            return self(candidates[0]), None
+        from moe_system.tools.vote import vote
+
+        verdicts = self.verify(candidates, self.prompt)
+        outcome = vote(verdicts)
+        return verdicts[0 if outcome.index is None else outcome.index].text, outcome.to_dict()
 
     def __call__(self, text: str) -> str:
         from moe_system.tools.calculator import math_tool

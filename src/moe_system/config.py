@@ -40,6 +40,10 @@ class GenerationSettings(BaseModel):
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     repetition_penalty: float = Field(1.1, gt=0.0, le=10.0, description="1.0 = off")
     time_budget_s: float | None = Field(None, gt=0.0, description="wall-clock limit per request")
+    best_of: int = Field(
+        1, ge=1, le=16, description="verified best-of-N: answers decoded together per request for an expert whose "
+        "tools can check them; those that pass vote by result (1 = off; an expert's manifest may set its own)")
+    best_of_temperature: float = Field(0.7, gt=0.0, le=2.0, description="temperature of the extra best-of answers")
     system_prompt: str | None = Field(
         "You are a helpful assistant. Answer briefly and accurately.",
         description="prepended as a system message; null keeps the chat template's own default",

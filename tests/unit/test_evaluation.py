@@ -63,7 +63,7 @@ class FakeClient:
 
     def generate(self, prompt: str, expert: str = "auto", max_tokens: int | None = None,
                  temperature: float | None = None, seed: int | None = None,
-                 tools: bool = True) -> SimpleNamespace:  # fmt: skip
+                 tools: bool = True, best_of: int | None = None) -> SimpleNamespace:  # fmt: skip
         self.calls.append({"prompt": prompt, "expert": expert, "temperature": temperature, "seed": seed,
                            "max_tokens": max_tokens, "tools": tools})  # fmt: skip
         names = self.expert.manifest.tools if tools and expert != "none" else []
@@ -291,7 +291,8 @@ def test_evaluate_base_model_math_without_tools(tmp_path: Path) -> None:
     client = FakeClient(tmp_path, lambda prompt, t, s: "```python\nanswer = 17 * 23\n```\nAnswer: 390")
     result = evaluate(client, "math", [MATH_ITEM, {"question": "2 + 2?", "answer": 4, "id": "b"}], "none",
                       progress=False)  # fmt: skip
-    assert result.to_dict() == {"task": "math", "expert": None, "n": 2, "correct": 0, "accuracy": 0.0}
+    assert result.to_dict() == {"task": "math", "expert": None, "n": 2, "correct": 0, "accuracy": 0.0,
+                                "best_of": None}
     assert result.details() == [{"id": 1, "prediction": 390.0, "correct": False},
                                 {"id": "b", "prediction": 390.0, "correct": False}]  # fmt: skip
     assert {call["expert"] for call in client.calls} == {"none"}
@@ -385,7 +386,8 @@ def test_cli_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytes
                    monkeypatch, client)  # fmt: skip
     captured = capsys.readouterr()
     assert code == 0
-    assert json.loads(captured.out) == {"task": "math", "expert": None, "n": 2, "correct": 1, "accuracy": 0.5}
+    assert json.loads(captured.out) == {"task": "math", "expert": None, "n": 2, "correct": 1, "accuracy": 0.5,
+                                        "best_of": None}
     assert captured.out.count("\n") == 1
 
 

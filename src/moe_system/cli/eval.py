@@ -41,12 +41,14 @@ def evaluate(
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="only the first N items")] = None,
     max_tokens: Annotated[int | None, typer.Option("--max-tokens", "-n", min=1, help="answer length limit")] = None,
     no_tools: Annotated[bool, typer.Option("--no-tools", help="ignore the tools the expert's manifest lists")] = False,
+    best_of: Annotated[int | None, typer.Option(
+        "--best-of", min=1, max=16, help="verified best-of-N (1 = greedy); default: the expert's manifest")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
 ) -> None:
-    """Score an expert (or `none`, the base model) on a task file with greedy decoding."""
+    """Score an expert (or `none`, the base model) on a task file: greedy decoding, or verified best-of-N."""
     items = load_items(file, task.value)[:limit]
     result = run_evaluation(make_client(batching=True), task.value, items, expert, max_tokens=max_tokens,
-                            tools=not no_tools, db=db)
+                            tools=not no_tools, db=db, best_of=best_of)
     if json_output:
         print_json(result.to_dict())
         return

@@ -37,7 +37,7 @@ SEMVER_PATTERN = (
 )
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
-ToolName = Literal["calculator", "sql_check"]  # the names of `moe_system.tools.TOOLS`
+ToolName = Literal["calculator", "sql_check", "python_check"]  # the names of `moe_system.tools.TOOLS`
 
 _NAME_RE = re.compile(NAME_PATTERN)
 _SEMVER_RE = re.compile(SEMVER_PATTERN)
@@ -149,6 +149,8 @@ class GenerationInfo(_Strict):
 
     max_tokens: int | None = Field(None, ge=1)
     repetition_penalty: float | None = Field(None, gt=0.0, le=10.0)
+    best_of: int | None = Field(None, ge=1, le=16, description="verified best-of-N: answers sampled per request, "
+                                "checked by the expert's tools and voted by result (1 = greedy only)")
 
 
 class TrainingInfo(_Strict):
@@ -209,7 +211,8 @@ class Manifest(_Strict):
     tools: list[ToolName] = Field(
         default_factory=list,
         description="tools the expert's answers are post-processed with: calculator (runs the python block of a math "
-        "answer and rewrites its Answer: line), sql_check (re-samples a query that does not run on the schema)",
+        "answer and rewrites its Answer: line), sql_check (checks a query against the schema and re-samples one that "
+        "does not run), python_check (runs the code on the examples the request states)",
     )
     training: TrainingInfo = Field(default_factory=TrainingInfo)
     evaluation: EvaluationInfo = Field(default_factory=EvaluationInfo)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -21,6 +22,7 @@ class GenerateRequest(BaseModel):
     max_tokens: int | None = Field(None, ge=1, le=8192)
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    best_of: int | None = Field(None, ge=1, le=16, description="verified best-of-N (1 = greedy only)")
 
 
 @router.get("/healthz")
@@ -42,7 +44,7 @@ def status(request: Request, _: CurrentUser) -> dict[str, Any]:
 @router.post("/generate")
 async def generate(body: GenerateRequest, request: Request, _: CurrentUser) -> dict[str, Any]:
     client: MoEClient = request.app.state.client
-    response = await run_in_threadpool(client.generate, body.prompt, body.expert, body.max_tokens,
-                                       body.temperature, body.seed)
+    response = await run_in_threadpool(partial(client.generate, body.prompt, body.expert, body.max_tokens,
+                                               body.temperature, body.seed, best_of=body.best_of))
     request.app.state.metrics.record(response)
     return response.to_dict()

@@ -53,6 +53,7 @@ class ChatCompletionRequest(BaseModel):
     top_p: float | None = Field(None, gt=0.0, le=1.0)
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
     stop: str | list[str] | None = None
+    best_of: int | None = Field(None, ge=1, le=16, description="verified best-of-N (an extension; 1 = greedy only)")
 
 
 def expert_of(client: MoEClient, model: str) -> str | None:
@@ -94,6 +95,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request,
         options["top_p"] = body.top_p
     if body.stop:
         options["stop"] = body.stop
+    if body.best_of is not None:
+        options["best_of"] = body.best_of
     stream = await run_in_threadpool(client.stream_chat, messages, expert, **options)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
@@ -104,7 +107,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request,
             "id": completion_id, "object": "chat.completion", "created": created, "model": body.model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": response.text},
                          "finish_reason": FINISH[response.finish_reason]}],
-            "usage": _usage(response), "moe": {"expert": response.expert, "routing": response.routing},
+            "usage": _usage(response),
+            "moe": {"expert": response.expert, "routing": response.routing, "verification": response.verification},
         }
 
     def chunk(delta: dict[str, str], finish: str | None = None, usage: dict[str, int] | None = None) -> str:

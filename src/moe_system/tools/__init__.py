@@ -2,16 +2,36 @@
 
 An expert's manifest lists the tools its answers pass through (`"tools": ["calculator"]`, names from `TOOLS`):
 `calculator` (`calculator.py`) runs a math answer's program, `sql_check` (`sql_check.py`) keeps a query that
-runs on the schema. `code.py` reads code out of an answer; `sandbox.py` runs untrusted Python.
+checks against the schema and runs, `python_check` (`python_check.py`) runs code on the examples the request
+states. Each can also judge candidate answers (`verdict.py`) for verified best-of-N (`vote.py`): `verifier`.
+`code.py` reads code out of an answer; `sandbox.py` runs untrusted Python.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import importlib
+from collections.abc import Callable, Sequence
 
-from moe_system.tools.calculator import math_tool
-from moe_system.tools.sql_check import sql_tool
+from moe_system.tools.verdict import Verdict
 
-# Tool names a manifest may list in `tools` (see `moe_system.experts.manifest.ToolName`).
-TOOLS: dict[str, Callable[..., Any]] = {"calculator": math_tool, "sql_check": sql_tool}
+VerifyMany = Callable[[Sequence[str], str], list[Verdict]]
+
+# tool name -> (module, function, whether it judges all candidates in one call: python_check runs them in one
+# sandbox process); imported on first use, so that `import moe_system.tools` does not pull the sandbox in
+_VERIFIERS = {"calculator": ("moe_system.tools.calculator", "math_verdict", False),
+              "sql_check": ("moe_system.tools.sql_check", "sql_verdict", False),
+              "python_check": ("moe_system.tools.python_check", "python_check_many", True)}
+TOOLS = tuple(_VERIFIERS)  # the tool names a manifest may list in `tools` (`experts.manifest.ToolName`)
+
+
+def verifier(names: Sequence[str]) -> VerifyMany | None:
+    """How the first tool of `names` that can judge answers judges several candidates of one request
+    (`(answers, request) -> [Verdict, ...]`), or None when none of them can."""
+    for name in names:
+        if name in _VERIFIERS:
+            module, function, many = _VERIFIERS[name]
+            judge = getattr(importlib.import_module(module), function)
+            if many:
+                return judge  # type: ignore[no-any-return]
+            return lambda answers, request: [judge(answer, request) for answer in answers]
+    return None

@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from moe_system.errors import ConfigError, one_line
-from moe_system.experts.manifest import ExpertName, SemVer
+from moe_system.experts.manifest import ExpertName, SemVer, ToolName
 
 Method = Literal["lora", "dora", "ia3", "model"]
 Task = Literal["sql", "python", "math"]
@@ -128,8 +128,9 @@ class InferConfig(_Strict):
 
     system_prompt: str | None = None
     template: str | None = Field(None, description="user message template with {prompt}")
-    tools: list[Literal["calculator", "sql_check"]] = Field(default_factory=list)
+    tools: list[ToolName] = Field(default_factory=list)
     max_tokens: int = Field(256, ge=1)
+    best_of: int = Field(1, ge=1, le=16, description="verified best-of-N the manifest asks for (1 = greedy)")
     repetition_penalty: float = Field(1.0, gt=0.0, le=10.0, description="1.0 = off (numbers and code repeat)")
 
 

@@ -78,11 +78,12 @@ class EvalResult:
     correct: int
     accuracy: float
     per_item: list[dict[str, Any]] = field(default_factory=list)
+    best_of: int | None = None  # what the run asked for; None: each expert's own setting (its manifest)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of `moe eval --json`."""
         return {"task": self.task, "expert": self.expert, "n": self.n, "correct": self.correct,
-                "accuracy": self.accuracy}  # fmt: skip
+                "accuracy": self.accuracy, "best_of": self.best_of}  # fmt: skip
 
     def details(self) -> list[dict[str, Any]]:
         """Per-item predictions and verdicts."""
@@ -345,8 +346,11 @@ def evaluate(
     *,
     db: Path | None = None,
     timeout_s: float = PYTHON_TIMEOUT_S,
+    best_of: int | None = None,
 ) -> EvalResult:
     """Answer every item greedily with `expert` (a name, or "none" / None for the base model) and score it.
+    `best_of`: verified best-of-N (`MoEClient.stream_chat`): 1 = the greedy answer alone, None = as the expert's
+    manifest says.
 
     `client` is a `MoEClient` (anything with `generate`, `registry` and `settings.home` will do).
     `max_tokens` defaults per task (`DEFAULT_MAX_TOKENS`); `db` is an SQLite file for sql items without
@@ -364,7 +368,8 @@ def evaluate(
     scratch = Path(client.settings.home) / "tmp"
 
     def generate(prompt: str) -> str:
-        response = client.generate(prompt, expert=name or "none", max_tokens=limit, temperature=0.0, tools=tools)
+        response = client.generate(prompt, expert=name or "none", max_tokens=limit, temperature=0.0, tools=tools,
+                                   best_of=best_of)
         return str(response.text)
 
     def answer(index: int) -> dict[str, Any]:
@@ -384,7 +389,7 @@ def evaluate(
             per_item.append(entry)
             advance(entry["correct"])
     right = sum(entry["correct"] for entry in per_item)
-    return EvalResult(task, name, len(per_item), right, right / len(per_item) if per_item else 0.0, per_item)
+    return EvalResult(task, name, len(per_item), right, right / len(per_item) if per_item else 0.0, per_item, best_of)
 
 
 def score_answer(

@@ -1,0 +1,88 @@
+"""Verified best-of-N: the vote among candidates a tool judged, and how the SDK answers with the chosen one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from moe_system.client import MoEClient, Stream, _best_of_option, _ToolRun
+from moe_system.engine import Completion, Event
+from moe_system.errors import InvalidRequestError
+from moe_system.routing import RoutingDecision
+from moe_system.tools import TOOLS, verifier
+from moe_system.tools.verdict import Verdict
+from moe_system.tools.vote import Vote, vote
+
+
+def _verdicts(*keys: object) -> list[Verdict]:
+    """A verdict per key: None fails the check, anything else passes with that result."""
+    return [Verdict(key is not None, key, f"answer {index}", "" if key is not None else "fails")
+            for index, key in enumerate(keys)]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        ((4, 4, 5), Vote(0, 3, 3, 2)),  # the greedy answer is in the largest group
+        ((5, 4, 4), Vote(1, 3, 3, 2)),  # outvoted: the first member of the largest group
+        ((None, 4, 5), Vote(1, 3, 2, 1)),  # a tie without the preferred one: the group that came first
+        ((4, 5), Vote(0, 2, 2, 1)),  # a tie with the preferred one: it stays
+        ((None, None), Vote(None, 2, 0, 0)),  # nothing passes
+        ((None, 7, None, 7, 3), Vote(1, 5, 3, 2)),
+    ],
+)
+def test_the_largest_group_of_passing_candidates_wins(keys: tuple[object, ...], expected: Vote) -> None:
+    assert vote(_verdicts(*keys)) == expected
+
+
+def test_best_of_finishes_with_the_chosen_candidate_as_its_tool_shows_it() -> None:
+    def judge(answers: Sequence[str], request: str) -> list[Verdict]:
+        assert request == "the request"
+        return [Verdict(a != "wrong", None if a == "wrong" else a.upper(), f"shown {a}") for a in answers]
+
+    run = _ToolRun([], "the request", lambda seed: "", judge)
+    assert run.finish(["wrong", "b", "b", "c"]) == ("shown b", {"index": 1, "n": 4, "passed": 3, "agreeing": 2})
+    assert run.finish(["wrong", "wrong"])[0] == "shown wrong"  # none passed: the first, as its tool shows it
+    assert run.finish(["only"]) == ("only", None)  # one candidate: the plain tools, no vote
+    assert _ToolRun([], "", lambda seed: "").finish(["a", "b"]) == ("a", None)  # no verifier: the first answer
+
+
+def test_every_tool_can_judge_candidates_and_unknown_names_cannot() -> None:
+    assert set(TOOLS) == {"calculator", "sql_check", "python_check"}
+    assert verifier([]) is None and verifier(["nothing"]) is None
+    judged = verifier(["calculator"])
+    assert judged is not None
+    first, second, broken = judged(["```python\nanswer = 2 * 3\n```", "```python\nanswer = 12 / 2\n```",
+                                    "```python\nanswer = open('x')\n```"], "What is 2 times 3?")
+    assert first.ok and second.ok and first.key == second.key and not broken.ok
+
+
+@pytest.mark.parametrize("value", [0, 17, 2.0, True, "8"])
+def test_a_bad_best_of_is_a_clear_error(value: object) -> None:
+    with pytest.raises(InvalidRequestError, match="best_of"):
+        _best_of_option(value)
+
+
+def test_the_response_streams_the_first_row_and_answers_with_the_vote() -> None:
+    """Rows decode together: the deltas of row 0 stream, every row's tokens count, the slowest row's time is the
+    total, and `Response.text` / `.verification` come from the vote."""
+
+    def completion(text: str, total_s: float) -> Completion:
+        return Completion([1] * len(text), text, "stop", 5, 0.01, total_s)
+
+    events = [Event(0, 1, "x"), Event(1, 1, "y"), Event(1, None, "", completion("yy", 0.5)),
+              Event(0, 1, "x"), Event(0, None, "", completion("xx", 0.3)), Event(2, None, "", completion("yy", 0.4))]
+
+    def judge(answers: Sequence[str], request: str) -> list[Verdict]:
+        return [Verdict(True, answer, answer) for answer in answers]
+
+    decision = RoutingDecision("math", 1.0, [], "explicit", "test")
+    tools = _ToolRun([], "q", lambda seed: "", judge)
+    stream = Stream(lambda s: MoEClient._deltas(s, iter(events), 3, decision, tools))
+    assert "".join(stream) == "xx"
+    response = stream.response
+    assert response is not None and response.text == "yy"
+    assert response.verification == {"index": 1, "n": 3, "passed": 3, "agreeing": 2}
+    assert response.usage == {"prompt_tokens": 5, "completion_tokens": 6}
+    assert response.timings["total_ms"] == 500.0 and response.timings["ttft_ms"] == 10.0
