@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -86,3 +88,30 @@ def test_the_response_streams_the_first_row_and_answers_with_the_vote() -> None:
     assert response.verification == {"index": 1, "n": 3, "passed": 3, "agreeing": 2}
     assert response.usage == {"prompt_tokens": 5, "completion_tokens": 6}
     assert response.timings["total_ms"] == 500.0 and response.timings["ttft_ms"] == 10.0
+
+
+def test_bench_quality_scores_greedy_best_of_and_base_and_times_both(tmp_path: Path) -> None:
+    """`moe bench quality`'s per-set scores: the expert greedy and best-of-N, the base model, per language; the
+    latency of one request alone each way."""
+    from moe_system.bench.quality import _latency, _scores
+
+    calls: list[tuple[str, int | None]] = []
+
+    def generate(prompt: str, expert: str, max_tokens: int, temperature: float, tools: bool = True,
+                 best_of: int | None = None) -> SimpleNamespace:  # fmt: skip
+        calls.append((expert, best_of))
+        right = (expert != "none" and (best_of or 1) > 1) or "2 + 2" in prompt
+        return SimpleNamespace(text="Answer: 4" if right else "Answer: 5")
+
+    client = SimpleNamespace(generate=generate, settings=SimpleNamespace(home=tmp_path),
+                             registry=SimpleNamespace(get=lambda name, version=None: None))
+    items = [{"id": 1, "lang": "en", "question": "2 + 2?", "answer": 4},
+             {"id": 2, "lang": "ru", "question": "Сколько будет два плюс два?", "answer": 4}]
+    scores = _scores(client, "math", "math", items, "math: field", lambda message: None, 8)
+    assert {side: scores[side]["accuracy"] for side in scores} == {"expert": 0.5, "expert_best_of": 1.0,
+                                                                    "base": 0.5}  # fmt: skip
+    assert scores["expert"]["by_lang"] == {"en": 1.0, "ru": 0.0} and scores["expert_best_of"]["best_of"] == 8
+    assert set(calls) == {("math", 1), ("math", 8), ("none", 1)}
+    latency = _latency(client, "math", "math", items, 8, lambda message: None)
+    assert latency is not None and latency["items"] == 2 and latency["ratio"] > 0
+    assert _latency(client, "math", "math", items, 1, lambda message: None) is None

@@ -10,11 +10,16 @@ by `moe eval`'s scorers (`training.evaluation`). These are **generator held-out*
 generators the expert was trained on, so they say how well it learned its generator, not how it does on requests
 written apart from it. That is what the **field** scores say: the task's field test set (`data/field/`, written
 apart from the generators, never trained on), answered the same way, overall and per language.
+
+The expert answers each set twice: greedily (`expert`) and with verified best-of-N (`expert_best_of`: N answers
+decoded together, checked by the expert's tool, voted by result; `--best-of`). Their cost at batch 1 is `latency`:
+a few field items answered one at a time both ways, median seconds and the ratio.
 """
 
 from __future__ import annotations
 
 import io
+import statistics
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,13 +30,16 @@ from rich.console import Console
 from moe_system.bench.common import cpu_model
 from moe_system.errors import InvalidRequestError
 from moe_system.training.config import Recipe
-from moe_system.training.evaluation import evaluate, field_items
+from moe_system.training.evaluation import DEFAULT_MAX_TOKENS, build_prompt, evaluate, field_items
 from moe_system.training.pipeline import prepare_data
+
+LATENCY_ITEMS = 5  # field items answered alone, greedy and best-of-N, for the latency ratio
 
 
 def run(client: Any, recipes: Sequence[Path], limit: int | None = None,
-        progress: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
-    """Score every installed expert that one of `recipes` trains, and the base model, on the same items."""
+        progress: Callable[[str], None] = lambda message: None, best_of: int = 8) -> dict[str, Any]:
+    """Score every installed expert that one of `recipes` trains, and the base model, on the same items;
+    `best_of` > 1 also scores the expert with verified best-of-N and times both at batch 1."""
     installed = set(client.registry.names())
     rows, skipped = [], []
     for path in recipes:
@@ -45,30 +53,53 @@ def run(client: Any, recipes: Sequence[Path], limit: int | None = None,
         field = field_items(task)[:limit]
         rows.append({"expert": name, "version": client.registry.get(name).version, "task": task,
                      "recipe": path.name, "items": len(items),
-                     "scores": _scores(client, name, task, items, f"{name}: held-out", progress),
+                     "scores": _scores(client, name, task, items, f"{name}: held-out", progress, best_of),
                      "field_items": len(field),
-                     "field": _scores(client, name, task, field, f"{name}: field", progress)})
+                     "field": _scores(client, name, task, field, f"{name}: field", progress, best_of),
+                     "latency": _latency(client, name, task, field[:LATENCY_ITEMS], best_of, progress)})
     if not rows:
         raise InvalidRequestError("no installed expert has a recipe here: install the starter experts "
                                   "(`moe bench quality --packages experts`, or `make demo`) or pass --recipes")
-    return {"cpu": cpu_model(), "kind": "generator held-out and field", "experts": rows, "skipped": skipped}
+    return {"cpu": cpu_model(), "kind": "generator held-out and field", "best_of": best_of, "experts": rows,
+            "skipped": skipped}
 
 
 def _scores(client: Any, name: str, task: str, items: Sequence[dict[str, Any]], label: str,
-            progress: Callable[[str], None]) -> dict[str, Any]:
-    """The expert's and the base model's scores on `items` (with per-language accuracy where items name theirs)."""
+            progress: Callable[[str], None], best_of: int) -> dict[str, Any]:
+    """The expert's (greedy, and best-of-N when `best_of` > 1) and the base model's scores on `items`, with
+    per-language accuracy where items name theirs."""
     scores: dict[str, Any] = {}
     if not items:
         return scores
-    for expert in (name, "none"):
-        progress(f"{label}, {len(items)} items answered by {'the base model' if expert == 'none' else expert}")
+    sides = [("expert", name, 1), *([("expert_best_of", name, best_of)] if best_of > 1 else []), ("base", "none", 1)]
+    for side, expert, n in sides:
+        who = "the base model" if expert == "none" else f"{expert}{f' (best of {n})' if n > 1 else ''}"
+        progress(f"{label}, {len(items)} items answered by {who}")
         started = time.perf_counter()
-        result = evaluate(client, task, items, expert=expert, progress=False)
+        result = evaluate(client, task, items, expert=expert, progress=False, best_of=n)
         by_lang: dict[str, list[bool]] = {}
         for item, entry in zip(items, result.per_item, strict=True):
             if "lang" in item:
                 by_lang.setdefault(str(item["lang"]), []).append(bool(entry["correct"]))
-        scores["expert" if expert == name else "base"] = {
+        scores[side] = {
             **result.to_dict(), "seconds": round(time.perf_counter() - started, 1),
             "by_lang": {lang: round(sum(marks) / len(marks), 4) for lang, marks in sorted(by_lang.items())}}
     return scores
+
+
+def _latency(client: Any, name: str, task: str, items: Sequence[dict[str, Any]], best_of: int,
+             progress: Callable[[str], None]) -> dict[str, Any] | None:
+    """Median seconds of one request alone (batch 1), greedy and best-of-N, on the same items, and their ratio."""
+    if best_of < 2 or not items:
+        return None
+    progress(f"{name}: {len(items)} requests alone, greedy and best of {best_of}")
+    seconds: dict[int, list[float]] = {1: [], best_of: []}
+    for item in items:
+        for n in seconds:
+            started = time.perf_counter()
+            client.generate(build_prompt(item, task), expert=name, max_tokens=DEFAULT_MAX_TOKENS[task],
+                            temperature=0.0, best_of=n)
+            seconds[n].append(time.perf_counter() - started)
+    greedy, best = statistics.median(seconds[1]), statistics.median(seconds[best_of])
+    return {"items": len(items), "greedy_s": round(greedy, 3), "best_of_s": round(best, 3),
+            "ratio": round(best / greedy, 3)}

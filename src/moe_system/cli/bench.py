@@ -231,10 +231,12 @@ def quality(
     packages: Annotated[Path | None, typer.Option(
         "--packages", help="first install the .expert packages of this folder (signed by its publisher.pub)")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="only the first N held-out items each")] = None,
+    best_of: Annotated[int, typer.Option(
+        "--best-of", min=1, max=16, help="also score verified best-of-N and time it (1 = greedy only)")] = 8,
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
 ) -> None:
-    """Held-out accuracy of the installed experts (items rebuilt as their training runs built them) beside the base
-    model on the same items."""
+    """Held-out and field accuracy of the installed experts (held-out items rebuilt as their training runs built
+    them), greedy and verified best-of-N, beside the base model on the same items."""
     from moe_system.bench.quality import run
     from moe_system.cli.demo import install_shipped, publisher_key
 
@@ -246,24 +248,30 @@ def quality(
     if starters is not None:
         install_shipped(client, *starters)
     with err.status("benchmarking quality…") as status:
-        result = run(client, files, limit, progress=lambda message: status.update(f"benchmarking quality: {message}…"))
+        result = run(client, files, limit, progress=lambda message: status.update(f"benchmarking quality: {message}…"),
+                     best_of=best_of)
     if json_output:
         print_json(result)
         return
-    table = Table(title=f"quality · {result['kind']} items · greedy · {result['cpu']}")
-    for column in ("expert", "task", "held-out items", "expert", "base", "field items", "expert", "en / ru",
-                   "base"):
+    n = result["best_of"]
+    table = Table(title=f"quality · {result['kind']} items · greedy and best of {n} · {result['cpu']}")
+    for column in ("expert", "task", "held-out items", "expert", f"best of {n}", "base", "field items", "expert",
+                   "en / ru", f"best of {n}", "en / ru", "base", "latency × (batch 1)"):
         table.add_column(column, justify="right")
 
     def accuracy(scores: dict[str, Any], side: str) -> str:
         return f"{scores[side]['accuracy']:.1%}" if side in scores else "-"
 
+    def by_lang(scores: dict[str, Any], side: str) -> str:
+        return " / ".join(f"{value:.0%}" for value in scores[side]["by_lang"].values()) if side in scores else "-"
+
     for row in result["experts"]:
-        field = row["field"]
-        by_lang = " / ".join(f"{value:.0%}" for value in field["expert"]["by_lang"].values()) if field else "-"
+        field, held = row["field"], row["scores"]
         table.add_row(f"{row['expert']} {row['version']}", row["task"], str(row["items"]),
-                      accuracy(row["scores"], "expert"), accuracy(row["scores"], "base"), str(row["field_items"]),
-                      accuracy(field, "expert"), by_lang, accuracy(field, "base"))
+                      accuracy(held, "expert"), accuracy(held, "expert_best_of"), accuracy(held, "base"),
+                      str(row["field_items"]), accuracy(field, "expert"), by_lang(field, "expert"),
+                      accuracy(field, "expert_best_of"), by_lang(field, "expert_best_of"), accuracy(field, "base"),
+                      f"{row['latency']['ratio']:.2f}" if row["latency"] else "-")
     out.print(table)
     for line in result["skipped"]:
         err.print(f"skipped {line}")
