@@ -1,12 +1,18 @@
-"""The SQL check tool: read-only execution, empty databases built from a schema, and the compile check.
+"""The SQL check tool: read-only execution, the check of a query against the request's schema, and its verdict.
 
-`sql_tool` / `check_sql` try SQL candidates on an empty database built from the schema the model was shown and
-keep the first one that compiles and runs; `sql_check_answer` resamples with the expert's own model when its
-query does not run. SQL runs read-only: one SELECT/WITH statement, an authorizer that denies every write, ATTACH
-and PRAGMA, and a progress handler that aborts it after a time limit. `run_select` is shared with the SQL scorer.
+A candidate query is checked in two steps: `sql_schema.schema_problem` parses it with sqlglot and resolves its
+tables and columns against the schema the model was shown (a clear one-line reason for a parse error, an unknown
+table or column, an ambiguous column), then it runs on an empty database built from that schema.
+`sql_tool` / `check_sql` keep the first candidate that passes; `sql_check_answer` resamples with the expert's own
+model when its query does not. `sql_verdict` (the `Verify` of verified best-of-N, `tools/verdict.py`) also runs
+the query on a small database filled from the schema (`sql_fill.fill_database`) and keys the answer by its
+result, so two queries that compute the same rows vote together.
+
+SQL runs read-only: one SELECT/WITH statement, an authorizer that denies every write, ATTACH and PRAGMA, and a
+progress handler that aborts it after a time limit. `run_select` is shared with the SQL scorer.
 
     >>> check_sql("SELECT nme FROM users", "users(id, name)")
-    'the query fails: no such column: nme'
+    'unknown column nme (users has: id, name); did you mean name?'
 """
 
 from __future__ import annotations
@@ -18,8 +24,16 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from typing import Any
 
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
 from moe_system.errors import ToolError, one_line
 from moe_system.tools.code import extract_code
+from moe_system.tools.sql_fill import fill_database
+from moe_system.tools.sql_schema import SchemaInfo, schema_database, schema_problem
+from moe_system.tools.sql_schema import split_statements as split_sql
+from moe_system.tools.verdict import Verdict
 
 SQL_TIMEOUT_S = 2.0
 MAX_ROWS = 100_000
@@ -27,30 +41,9 @@ MAX_VALUE_BYTES = 10_000_000  # the longest string or blob a query may build (ra
 _READ_ACTIONS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?(?:\*/|$)", re.S)
 _FIRST_WORD = re.compile(r"[\s(]*([A-Za-z]*)")
-_TABLE_LINE = re.compile(r"^\s*(?:[-*]\s+)?[\"`\[]?([A-Za-z_][\w$]*)[\"`\]]?\s*\((.*)\)\s*;?\s*$")
-_COLUMN_NAME = re.compile(r"\s*[\"`\[]?([^\"`\]\s,():]+)")
 _SCHEMA_LABEL = re.compile(r"^[ \t]*(?:schema|схема)[ \t]*:[ \t]*$", re.I | re.M)
 SQL_RETRY_SEEDS = (1, 2, 3)  # seeds of the sampled candidates tried when the greedy query does not run
 RETRY_TEMPERATURE = 0.7
-
-
-def split_sql(script: str) -> list[str]:
-    """The statements of `script` (semicolons inside strings and comments respected), without the final `;`;
-    pieces holding only comments are dropped."""
-    statements: list[str] = []
-    current = ""
-    pieces = script.split(";")
-    for index, piece in enumerate(pieces):
-        current += piece
-        if sqlite3.complete_statement(current + ";"):
-            if _COMMENTS.sub("", current).strip():
-                statements.append(current.strip())
-            current = ""
-        elif index < len(pieces) - 1:
-            current += ";"
-    if _COMMENTS.sub("", current).strip():
-        statements.append(current.strip())
-    return statements
 
 
 def single_select(query: str) -> str:
@@ -112,79 +105,47 @@ def run_select(
     return rows
 
 
-def schema_database(schema: str) -> sqlite3.Connection:
-    """An empty in-memory database with the tables of `schema`: its CREATE statements as given, or, when it
-    has none, `table(col, ...)` lines turned into tables with untyped columns. Other statements (INSERT,
-    ATTACH, PRAGMA, ...) are skipped. `ToolError` when a CREATE statement fails or there is no table."""
-    creates = [statement for statement in split_sql(schema) if _keyword(statement) == "CREATE"]
-    if not creates:
-        creates = [
-            f"CREATE TABLE {_quote(table)} ({', '.join(_quote(column) for column in columns)})"
-            for table, columns in _table_lines(schema)
-        ]
-    if not creates:
-        raise ToolError("the schema has no CREATE TABLE statement and no `table(col, ...)` line")
-    db = sqlite3.connect(":memory:")
+def query_problem(db: sqlite3.Connection, query: str, info: SchemaInfo) -> str | None:
+    """Why `query` fails: refused (not one read-only SELECT / WITH), wrong against the schema (`schema_problem`),
+    or failing on `db`; None when it passes. A query sqlglot cannot parse but SQLite runs passes: SQLite is
+    the judge of its own dialect."""
+    return _judge(db, query, info)[0]
+
+
+def _judge(db: sqlite3.Connection, query: str, info: SchemaInfo) -> tuple[str | None, list[tuple[Any, ...]]]:
+    """(`query_problem`, the rows on `db` when it passes)."""
     try:
-        for statement in creates:
-            db.execute(statement)
-    except sqlite3.Error as err:
-        db.close()
-        raise ToolError(f"the schema does not build: {one_line(err)}") from err
-    return db
-
-
-def _table_lines(schema: str) -> list[tuple[str, list[str]]]:
-    """(table, columns) for every `table(col, col TYPE, ...)` line; column types are dropped."""
-    tables = []
-    for line in schema.splitlines():
-        match = _TABLE_LINE.match(line)
-        if match is None:
-            continue
-        columns = [m.group(1) for part in _split_top_level(match.group(2)) if (m := _COLUMN_NAME.match(part))]
-        if columns:
-            tables.append((match.group(1), columns))
-    return tables
-
-
-def _split_top_level(text: str) -> list[str]:
-    """Split at commas outside parentheses: `a INT, b DECIMAL(10, 2)` -> two columns."""
-    parts, depth, start = [], 0, 0
-    for index, char in enumerate(text):
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if char == "," and depth == 0:
-            parts.append(text[start:index])
-            start = index + 1
-    parts.append(text[start:])
-    return parts
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+        statement = single_select(query)
+    except ToolError as err:
+        return str(err), []
+    problem = schema_problem(statement, info)
+    try:
+        rows = run_select(db, statement)
+    except ToolError as err:
+        refused = "not read-only" in str(err) or "ran longer" in str(err)
+        return (str(err) if refused else problem or str(err)), []
+    if problem is not None and not problem.startswith("the query does not parse"):
+        return problem, []
+    return None, rows
 
 
 def check_sql(query: str, schema: str) -> str | None:
-    """Why `query` fails on an empty database with `schema`'s tables, or None when it runs.
-    `ToolError` when the schema itself does not build."""
+    """Why `query` fails against `schema` (one line), or None when it parses, resolves and runs on an empty
+    database with its tables. `ToolError` when the schema itself does not build."""
+    info = SchemaInfo.of(schema)
     with closing(schema_database(schema)) as db:
-        try:
-            run_select(db, query)
-        except ToolError as err:
-            return str(err)
-    return None
+        return query_problem(db, query, info)
 
 
 def sql_tool(candidates: Iterable[str], schema: str) -> str | None:
-    """The first candidate that runs on an empty database with `schema`'s tables, else None. Candidates are
-    taken one at a time, so a generator that samples them lazily stops at the first that passes.
-    `ToolError` when the schema itself does not build."""
+    """The first candidate that passes `check_sql` against `schema`, else None. Candidates are taken one at a
+    time, so a generator that samples them lazily stops at the first that passes. `ToolError` when the schema
+    itself does not build."""
+    info = SchemaInfo.of(schema)
     with closing(schema_database(schema)) as db:
         for candidate in candidates:
-            try:
-                run_select(db, candidate)
-            except ToolError:
-                continue
-            return candidate
+            if query_problem(db, candidate, info) is None:
+                return candidate
     return None
 
 
@@ -218,3 +179,60 @@ def sql_check_answer(answer: str, prompt: str, sample: Callable[[int], str]) -> 
     query = extract_code(answer, "sql")
     chosen = checked_query(query, schema_in_prompt(prompt), lambda seed: extract_code(sample(seed), "sql"))
     return answer if chosen == query else answer.replace(query, chosen, 1)
+
+
+# ------------------------------------------------------------------------------------------------------ verdict
+
+
+VERDICT_SEED = 0  # the rows every candidate of a request runs on
+FLOAT_DIGITS = 6
+
+
+def _cell(value: Any) -> tuple[int, Any]:
+    """A sortable, comparable cell: NULL first, numbers (floats rounded, 2.0 == 2) then text then blobs."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, float):
+        value = round(value, FLOAT_DIGITS)
+        return (1, int(value) if value.is_integer() else value)
+    if isinstance(value, int):
+        return (1, value)
+    if isinstance(value, str):
+        return (2, value)
+    return (3, bytes(value))
+
+
+def outer_order_by(query: str) -> bool:
+    """Whether the outermost query has ORDER BY (not a window's OVER (ORDER BY ...) or a subquery's). A query
+    sqlglot cannot parse counts as unordered."""
+    try:
+        tree = sqlglot.parse_one(query, read="sqlite")
+    except SqlglotError:
+        return False
+    return isinstance(tree, exp.Query) and tree.args.get("order") is not None
+
+
+def result_key(rows: list[tuple[Any, ...]], ordered: bool) -> tuple[tuple[tuple[int, Any], ...], ...]:
+    """The rows as a comparable key: in order when `ordered`, else sorted (a multiset)."""
+    cells = [tuple(_cell(value) for value in row) for row in rows]
+    return tuple(cells if ordered else sorted(cells))
+
+
+def sql_verdict(answer: str, request: str) -> Verdict:
+    """The verdict on a sql answer (`tools.verdict.Verify`): ok when its query passes the schema check and runs
+    on a small database filled from the schema in `request` (`fill_database`, the same rows for every
+    candidate); key = its result rows (sorted unless the outermost query has ORDER BY, floats rounded), so
+    queries that compute the same rows agree; text = the answer. Not ok when the request has no schema that
+    builds, when the query is refused or wrong against the schema, or when it fails on the data."""
+    query = extract_code(answer, "sql")
+    schema = schema_in_prompt(request)
+    try:
+        info = SchemaInfo.of(schema)
+        db = fill_database(schema, VERDICT_SEED)
+    except ToolError as err:
+        return Verdict(False, None, answer, str(err))
+    with closing(db):
+        problem, rows = _judge(db, query, info)
+    if problem is not None:
+        return Verdict(False, None, answer, problem)
+    return Verdict(True, result_key(rows, outer_order_by(single_select(query))), answer)
