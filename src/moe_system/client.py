@@ -443,9 +443,11 @@ def _best_of_option(value: Any) -> int | None:
 @dataclass
 class _ToolRun:
     """The experts' tools (manifest `tools`) applied to a finished answer: `calculator` recomputes the
-    `Answer:` line from the answer's program; `sql_check` keeps the answer's query if it runs on the schema in
-    the request, else the first of up to three answers sampled with `sample(seed)` whose query does. With
-    `verify` (best-of-N), `finish` judges every candidate and answers with the one the vote picks."""
+    `Answer:` line from the answer's program; `sql_check` keeps the answer's query if it checks against the schema
+    in the request and runs, else the first of up to three answers sampled with `sample(seed)` whose query does;
+    `python_check` likewise keeps the answer if its code passes the examples the request states, else the first
+    sampled answer that does. With `verify` (best-of-N), `finish` judges every candidate and answers with the one
+    the vote picks."""
 
     names: Sequence[str]
     prompt: str
@@ -471,6 +473,20 @@ class _ToolRun:
             text = math_tool(text)
         if "sql_check" in self.names:
             text = sql_check_answer(text, self.prompt, self.sample)
+        if "python_check" in self.names:
+            text = self._passing_python(text)
+        return text
+
+    def _passing_python(self, text: str) -> str:
+        from moe_system.tools.python_check import python_verdict
+        from moe_system.tools.sql_check import SQL_RETRY_SEEDS
+
+        if python_verdict(text, self.prompt).ok:
+            return text
+        for seed in SQL_RETRY_SEEDS:
+            candidate = self.sample(seed)
+            if python_verdict(candidate, self.prompt).ok:
+                return candidate
         return text
 
 

@@ -122,7 +122,7 @@ def test_make_demo_installs_the_starter_experts_and_shows_each_beside_the_base(
     tmp_path: Path, model_home: Path
 ) -> None:
     """`moe demo --experts experts` (what `make demo` runs): the committed packages verify against the key beside
-    them, install for the embedded base, and each answers a held-out question next to the base model."""
+    them, install for the embedded base, and each answers a field-set question next to the base model."""
     from moe_system.base import base_model_dir
     from moe_system.config import Settings
 
@@ -136,6 +136,7 @@ def test_make_demo_installs_the_starter_experts_and_shows_each_beside_the_base(
         assert f"installed expert {task} 1.0.0" in result.stderr
         assert f"expert {task} · " in result.stdout
     assert result.stdout.count("held-out accuracy: expert") == len(shipped)
+    assert result.stdout.count("field item ") == len(shipped)  # each answers a question of its field set
     scored = result.stdout.count("base model · ✓ correct") + result.stdout.count("base model · ✗ wrong")
     assert scored == len(shipped)
     listed = json.loads(run(["experts", "list", "--json"], home, env=env).stdout)

@@ -4,8 +4,10 @@ timings. Non-interactive; the first run converts the model.
 
 `--experts DIR` (the Makefile passes the repository's `experts/`) first installs the `.expert` packages found
 there that are not installed yet, trusting the publisher key in `DIR/publisher.pub` for those installs only.
-Each starter expert then answers one generated held-out question (a seed no training run uses) beside the
-base model, and both answers are scored the way `moe eval` scores them.
+Each starter expert then answers one question of its task's field set (`data/field/`: written apart from the
+generators, never trained on) beside the base model, both scored the way `moe eval` scores them; the expert
+answers as its manifest says (verified best-of-N where it asks for it), and a math answer shows its program with
+the values it computed, so its steps agree with its result.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ DEMO_PROMPTS = [
     "Привет! Расскажи коротко, что такое фотосинтез.",
 ]
 PUBLISHER_KEY = "publisher.pub"
-DEMO_SEED = 4242  # an evaluation seed (>= EVAL_SEED_MIN): the question is not in any training set
+DEMO_FIELD_ITEM = 0  # which field item each starter expert answers: the first, whatever its result
 STARTER_TASKS = ("sql", "python", "math")
 
 
@@ -93,11 +95,10 @@ def install_shipped(client: Any, folder: Path, publisher: str) -> None:
 
 
 def _expert_beside_base(client: Any, task: str) -> None:
-    """One held-out question answered by the base model and by the expert, each scored."""
-    from moe_system.data import GENERATORS
-    from moe_system.training.evaluation import build_prompt, score_answer
+    """One field-set question answered by the base model and by the expert, each scored."""
+    from moe_system.training.evaluation import build_prompt, field_items, score_answer
 
-    item = GENERATORS[task].generate(1, DEMO_SEED, "en")[0]
+    item = field_items(task)[DEMO_FIELD_ITEM]
     prompt = build_prompt(item, task)
     manifest = client.registry.get(task).manifest
     scratch = client.settings.home / "tmp"
@@ -107,11 +108,14 @@ def _expert_beside_base(client: Any, task: str) -> None:
                                    temperature=0.0)
         correct = score_answer(item, task, response.text, scratch=scratch)[1]
         mark = "[green]✓ correct[/]" if correct else "[red]✗ wrong[/]"
+        vote = response.verification
+        checked = f" · best of {vote['n']}: {vote['passed']} passed its check, {vote['agreeing']} agree" if vote else ""
         panels.append(Panel(escape(response.text.strip()) or "(empty)", title=f"{label} · {mark}",
-                            subtitle=f"{response.usage['completion_tokens']} tokens", title_align="left"))
+                            subtitle=f"{response.usage['completion_tokens']} tokens{checked}", title_align="left"))
     evaluation = manifest.evaluation
     held_out = ""
     if evaluation is not None and evaluation.score is not None and evaluation.base_score is not None:
-        held_out = f" · held-out accuracy: expert {evaluation.score:.0%}, base {evaluation.base_score:.0%}"
+        held_out = f" · generator held-out accuracy: expert {evaluation.score:.0%}, base {evaluation.base_score:.0%}"
     out.print(Panel(Columns(panels, equal=True, expand=True), title=escape(prompt), title_align="left",
-                    subtitle=f"{task}{held_out}", subtitle_align="right"))
+                    subtitle=f"{task} · field item {item.get('id', DEMO_FIELD_ITEM + 1)}{held_out}",
+                    subtitle_align="right"))
