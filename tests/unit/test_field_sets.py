@@ -1,10 +1,12 @@
 """The field test sets (`data/field/`): well-formed, scorable by `moe eval`'s own scorers, a third in Russian, and
-kept out of training: the starter recipes' data holds none of their items, and a run whose data does is refused."""
+kept out of training: the starter recipes' data holds none of their items, and a run whose data holds one of
+them or of the dev sets (`data/dev/`) is refused."""
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +14,9 @@ import pytest
 from rich.console import Console
 
 from moe_system.data.field import FIELD_DIR, field_tasks
-from moe_system.errors import DatasetError
+from moe_system.errors import ConfigError, DatasetError
 from moe_system.training.config import Recipe
-from moe_system.training.evaluation import field_items, score_math, score_python, score_sql
+from moe_system.training.evaluation import dev_items, field_items, score_math, score_python, score_sql
 from moe_system.training.pipeline import prepare_data
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
@@ -63,8 +65,11 @@ def test_the_starter_recipes_train_on_none_of_the_field_items(task: str) -> None
     prepare_data(Recipe.load(RECIPES / f"{task}.yaml"), Console(file=io.StringIO()))  # refuses a leaked item
 
 
-def test_a_run_whose_data_holds_a_field_item_is_refused(tmp_path: Path) -> None:
-    item = field_items("math")[0]
+@pytest.mark.parametrize("bundled", [field_items, dev_items], ids=["field", "dev"])
+def test_a_run_whose_data_holds_a_field_or_dev_item_is_refused(
+    bundled: Callable[[str], list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    item = bundled("math")[0]
     chats = [{"messages": [{"role": "user", "content": f"What is {n} plus {n}?"},
                            {"role": "assistant", "content": f"Answer: {2 * n}"}]} for n in range(20)]
     chats.append({"messages": [{"role": "user", "content": item["question"]},
@@ -74,4 +79,15 @@ def test_a_run_whose_data_holds_a_field_item_is_refused(tmp_path: Path) -> None:
     recipe = Recipe.load(RECIPES / "math.yaml").model_copy(deep=True)
     recipe.train.data.generator, recipe.train.data.train = None, data
     with pytest.raises(DatasetError, match="remove them from the training data"):
+        prepare_data(recipe, Console(file=io.StringIO()))
+
+
+def test_the_dev_set_is_what_picks_checkpoints_when_a_recipe_asks_for_it(tmp_path: Path) -> None:
+    recipe = Recipe.load(RECIPES / "math.yaml").model_copy(deep=True)
+    recipe.train.data.generator.n = 40  # type: ignore[union-attr]
+    recipe.train.data.dev_items = 12
+    data = prepare_data(recipe, Console(file=io.StringIO()))
+    assert data.dev == dev_items("math") and len(data.dev) >= 12 and "solution" not in data.dev[0]
+    recipe.task = None  # a recipe without a task has no dev set to pick with
+    with pytest.raises(ConfigError, match="no dev set"):
         prepare_data(recipe, Console(file=io.StringIO()))

@@ -46,6 +46,8 @@ class DataConfig(_Strict):
     eval_file: Path | None = Field(None, description="task evaluation items (JSONL); checked for contamination")
     eval_generator: GeneratorSpec | None = Field(None, description="held-out items from another seed")
     eval_items: int = Field(20, ge=0, description="task items scored at each evaluation (0 = loss only)")
+    dev_items: int = Field(0, ge=0, description="items of the task's hand-written dev set (data/dev/) scored at each "
+                           "evaluation instead, to pick the best checkpoint on requests not drawn from the generator")
     dedup: bool = True
     near_duplicate_threshold: float = Field(0.9, gt=0.0, le=1.0)
     force_contaminated: bool = Field(False, description="warn instead of refusing when eval items leak into training")

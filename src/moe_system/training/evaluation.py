@@ -44,6 +44,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from moe_system.data.dev import dev_file, dev_tasks
 from moe_system.data.field import SCORING_ONLY, field_file
 from moe_system.errors import MoEError, ToolError, one_line
 from moe_system.experts.spec import parse_expert_spec
@@ -124,9 +125,17 @@ def load_items(path: Path, task: str) -> list[dict[str, Any]]:
 def field_items(task: str) -> list[dict[str, Any]]:
     """The field test set of `task` (`data/field/`), without its scoring-only fields; [] when it has none."""
     path = field_file(task)
-    if path is None:
-        return []
-    return [{key: value for key, value in item.items() if key not in SCORING_ONLY} for item in load_items(path, task)]
+    return [] if path is None else _shown_fields(load_items(path, task))
+
+
+def dev_items(task: str) -> list[dict[str, Any]]:
+    """The dev set of `task` (`data/dev/`: picks checkpoints, never a reported score), without its scoring-only
+    fields; [] when it has none."""
+    return _shown_fields(load_items(dev_file(task), task)) if task in dev_tasks() else []
+
+
+def _shown_fields(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{key: value for key, value in item.items() if key not in SCORING_ONLY} for item in items]
 
 
 def _required_keys(task: str) -> tuple[str, ...]:

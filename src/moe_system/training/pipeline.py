@@ -6,10 +6,12 @@
    train/val/test split whose manifest (sha256 per example and per split) is saved with the run.
 2. Held-out task items are checked for contamination against the training split: items from a file must be
    clean (the run refuses, or warns with `force_contaminated`); generated items (another seed) that still
-   overlap a training example are replaced by fresh ones. The field test sets (`data/field/`) must be in no
-   split at all: the run refuses data that contains one of their items.
-3. The trainer (`trainer.py`) runs with the standard callbacks; at each evaluation a few held-out items are
-   answered by the engine with the adapter as it is at that step (batched, greedy) and scored.
+   overlap a training example are replaced by fresh ones. The field test sets (`data/field/`) and the dev sets
+   (`data/dev/`) must be in no split at all: the run refuses data that contains one of their items.
+3. The trainer (`trainer.py`) runs with the standard callbacks; at each evaluation a few task items are
+   answered by the engine with the adapter as it is at that step (batched, greedy) and scored: the dev set's
+   (`data.dev_items`, hand-written, so the best checkpoint is the one that does best on requests not drawn from
+   the generator), else the held-out items' (`data.eval_items`).
 4. The best weights are evaluated on all held-out items, beside the base model on the same items; then the
    expert is packaged (manifest with training and evaluation metadata), signed with the project key
    (`MOE_HOME/keys/project.key`, created on first use) and installed.
@@ -45,7 +47,15 @@ from moe_system.training.config import Recipe
 from moe_system.training.data import Example, load_dataset
 from moe_system.training.dedup import DedupReport, dedup
 from moe_system.training.encode import encode_dataset, pad_token_id
-from moe_system.training.evaluation import build_prompt, field_items, load_items, score_math, score_python, score_sql
+from moe_system.training.evaluation import (
+    build_prompt,
+    dev_items,
+    field_items,
+    load_items,
+    score_math,
+    score_python,
+    score_sql,
+)
 from moe_system.training.models import adapter_model, expert_model
 from moe_system.training.splits import Splits, contamination_check, eval_item_text, require_clean, split_dataset
 from moe_system.training.trainer import Trainer
@@ -123,14 +133,14 @@ def run_recipe(
     (settings.home / "tmp").mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="eval-", dir=settings.home / "tmp"))
     scorer = _Scorer(recipe, scratch)
-    held_out = items[: config.data.eval_items]
+    picking = data.dev[: config.data.dev_items] if config.data.dev_items else items[: config.data.eval_items]
 
     def task_eval(trainer: Trainer) -> tuple[dict[str, float], list[dict[str, Any]]]:
-        if not held_out or recipe.task is None:
+        if not picking or recipe.task is None:
             return {}, []
-        answers = answerer.answer([build_prompt(item, recipe.task) for item in held_out], recipe)
-        correct = [scorer(item, answer) for item, answer in zip(held_out, answers, strict=True)]
-        shown = list(zip(held_out, answers, correct, strict=True))[: config.run.snapshot_samples]
+        answers = answerer.answer([build_prompt(item, recipe.task) for item in picking], recipe)
+        correct = [scorer(item, answer) for item, answer in zip(picking, answers, strict=True)]
+        shown = list(zip(picking, answers, correct, strict=True))[: config.run.snapshot_samples]
         samples = [{"prompt": build_prompt(item, recipe.task), "answer": answer, "correct": ok}
                    for item, answer, ok in shown]
         return {"task_accuracy": sum(correct) / len(correct)}, samples
@@ -175,12 +185,14 @@ def run_recipe(
 
 @dataclass
 class PreparedData:
-    """A recipe's data as a run uses it: the split, the dedup report, and the clean held-out items."""
+    """A recipe's data as a run uses it: the split, the dedup report, the clean held-out items and the task's dev
+    set (which picks checkpoints when `data.dev_items` asks for it)."""
 
     splits: Splits
     dedup: DedupReport | None
     items: list[dict[str, Any]]
     items_replaced: int  # generated held-out items that overlapped training and were replaced
+    dev: list[dict[str, Any]] = field(default_factory=list)
 
 
 def prepare_data(recipe: Recipe, console: Console) -> PreparedData:
@@ -193,11 +205,15 @@ def prepare_data(recipe: Recipe, console: Console) -> PreparedData:
     if data.dedup:
         examples, report = dedup(examples, data.near_duplicate_threshold)
         console.print(f"data: {report.summary()}")
-    if recipe.task is not None and (field := field_items(recipe.task)):  # scored only: in no split, ever
-        require_clean(contamination_check(examples, [eval_item_text(i) for i in field]), force=data.force_contaminated)
+    dev = dev_items(recipe.task) if recipe.task is not None else []
+    if data.dev_items and not dev:
+        raise ConfigError(f"data.dev_items: task {recipe.task!r} has no dev set (data/dev/)")
+    if recipe.task is not None:  # the field set is scored only, the dev set picks checkpoints: in no split, ever
+        apart = [eval_item_text(i) for i in (*field_items(recipe.task), *dev)]
+        require_clean(contamination_check(examples, apart), force=data.force_contaminated)
     splits = split_dataset(examples, data.val_fraction, data.test_fraction, data.split_seed)
     items, replaced = _clean_eval_items(recipe, splits.train, console)
-    return PreparedData(splits, report, items, replaced)
+    return PreparedData(splits, report, items, replaced, dev)
 
 
 def _training_examples(recipe: Recipe) -> list[Example]:
