@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from moe_system.data import EVAL_SEED_MIN, GENERATORS, DataError, get_generator
 from moe_system.tools.calculator import safe_eval_program
+from moe_system.tools.python_check import stated_examples
 
 N = 500
 KEY = {"sql": "question", "python": "prompt", "math": "question"}
@@ -163,13 +164,14 @@ def test_python_solutions_pass_their_tests(items: dict[str, list[dict[str, Any]]
         exec(item["solution"], namespace)  # our own reference code
         exec(item["tests"], namespace)
         tree = ast.parse(item["solution"])
-        function = next(node for node in tree.body if isinstance(node, ast.FunctionDef))
-        docstring = ast.get_docstring(function)
-        assert function.name == item["entry_point"] and docstring and "\n" not in docstring
-        assert f"`{item['entry_point']}(" in item["prompt"] or f"{item['entry_point']}(" in item["prompt"]
+        defined = next(node for node in tree.body if isinstance(node, ast.FunctionDef | ast.ClassDef))
+        docstring = ast.get_docstring(defined)
+        assert defined.name == item["entry_point"] and docstring and "\n" not in docstring
+        assert item["entry_point"] in item["prompt"]
         assert item["tests"].count("assert ") >= 4
-        shown = re.findall(rf"{item['entry_point']}\(.*?\)(?= ->|`|\n)", item["prompt"])
-        assert shown and all(call in item["tests"] for call in shown[1:])
+        stated = [ex for ex in stated_examples(item["prompt"]) if ex.name == item["entry_point"]]
+        for example in stated:  # every example the request states is a test
+            assert f"assert {example.call()} == {example.expected!r}\n" in item["tests"], item["prompt"]
 
 
 def test_python_has_many_task_families(items: dict[str, list[dict[str, Any]]]) -> None:

@@ -1,14 +1,20 @@
-"""Python coding data: small function tasks in English and Russian, each with a reference solution and assert
-tests, checked by running the tests against the solution in a subprocess.
+"""Python coding data: small function and class tasks in English and Russian, each with a reference solution and
+assert tests, checked by running the tests against the solution in a subprocess.
 
-More than seventy task families (strings, lists, dicts, math helpers, counting, filtering, parsing, simple
-algorithms) each randomize the function and argument names, constants and test inputs. Expected values come from
-an independent implementation in the family's drawing code, so running the tests really checks the shown
-solution.
+A request is composed by a small grammar (`prompts.yaml`) from a task shape and a register (casual, formal, terse):
+a function from its description, with none to three examples written in one of the forms people use ("f(2) -> 4",
+">>> f(2)", "`f(2)` should return `4`", "f(2) gives 4", "f(2) = 4", "должна вернуть", "даёт", ...) and maybe an
+edge case stated (an empty input, a tie, Cyrillic text: one of the family's fixed test cases); a function from
+examples only ("write f such that f(2) = 4, f(5) = 25", for the families marked `by_example`); or a small class
+(a stack, a queue, a counter, a bank account, a to-do list) whose tests call its methods. More than seventy function
+families (strings, lists, dicts, numbers, parsing, simple algorithms) randomize the function and argument names,
+constants and test inputs; expected values come from an independent implementation in the drawing code, so running
+the tests really checks the shown solution. Every stated example is readable by
+`moe_system.tools.python_check.stated_examples`, so the expert's answers can be verified the way users ask.
 
-The words live in data files beside the code: `tasks.yaml` (per family: names, descriptions, the reference
-solution, fixed test cases) and `prompts.yaml` (how a task is asked). `tasks.py` reads them, `families_*.py` draw
-the test inputs, `runner.py` runs the tests.
+The words live in data files beside the code: `tasks.yaml` (function families), `classes.yaml` (class tasks) and
+`prompts.yaml` (the request grammar). `tasks.py` reads them, `families_*.py` draw the test inputs (and the class
+tasks' method calls), `runner.py` runs the tests.
 
     moe data generate python --n 3000 --seed 0 -o python-train.jsonl
     moe data generate python --n 500 --seed 1000 --format eval -o python-eval.jsonl
@@ -25,14 +31,18 @@ import sys
 import textwrap
 from functools import cache
 from pathlib import Path
+from string import Template
 from typing import Any
 
 from moe_system.data.common import bad_data, chat_example, collect, difficulty, item_id
 from moe_system.data.python import families_lists, families_numbers, families_text  # noqa: F401 (they register)
-from moe_system.data.python.tasks import DRAWS, SOURCE, Spec, Task, catalog, make
+from moe_system.data.python.families_classes import CLASS_DRAWS, Scenario, Step
+from moe_system.data.python.tasks import CLASSES, DRAWS, SOURCE, Spec, Task, catalog, make
 
 TASK = "python"
 _RUNNER = Path(__file__).with_name("runner.py")
+BY_EXAMPLE_SHARE = 0.3  # of the tasks of a `by_example` family: asked by examples only
+EDGE_SHARE = 0.35  # of the described tasks with fixed cases: one edge case stated
 
 
 @cache
@@ -44,6 +54,17 @@ def families() -> tuple[tuple[str, Spec], ...]:
         raise bad_data(SOURCE, f"families.{name}", "every family needs an entry here and drawing code in "
                                                    "families_*.py")
     return tuple(specs.items())
+
+
+@cache
+def shapes() -> tuple[tuple[str, str], ...]:
+    """Every task shape drawn from, as (kind, name): the function families, then the class tasks."""
+    classes = catalog().classes
+    if set(classes) != set(CLASS_DRAWS):
+        name = sorted(set(classes) ^ set(CLASS_DRAWS))[0]
+        raise bad_data(CLASSES, f"classes.{name}", "every class needs an entry here and drawing code in "
+                                                   "families_classes.py")
+    return tuple(("function", name) for name, _ in families()) + tuple(("class", name) for name in classes)
 
 
 def draw_task(rng: random.Random, name: str) -> Task:
@@ -73,24 +94,75 @@ def _solution(task: Task, lang: str) -> str:
     return imports + header + textwrap.indent(task.body, "    ") + "\n"
 
 
+# ---- the request grammar
+
+
+def _piece(rng: random.Random, templates: list[str], **fields: str) -> str:
+    return rng.choice(templates).format(**fields)
+
+
+def _examples(rng: random.Random, lang: str, register: str, calls: list[tuple[str, str]], inline: bool = False
+              ) -> str:
+    """`calls` ((call, result) pairs) written in one example style and introduced by a frame of `register`."""
+    grammar = catalog().grammar
+    styles = grammar.styles[lang]
+    name = rng.choice([name for name, style in styles.items() if not (inline and style.block)])
+    style = styles[name]
+    items = [style.item.format(call=call, out=out) for call, out in calls]
+    if style.block:
+        return _piece(rng, grammar.frames[lang][register]["block"], examples="\n".join(items))
+    return _piece(rng, grammar.frames[lang][register]["inline"], examples=style.joiner.join(items))
+
+
+def _inline(rng: random.Random, lang: str, calls: list[tuple[str, str]]) -> str:
+    """`calls` in one inline example style, joined, without a frame."""
+    styles = [style for style in catalog().grammar.styles[lang].values() if not style.block]
+    style = rng.choice(styles)
+    return style.joiner.join(style.item.format(call=call, out=out) for call, out in calls)
+
+
+def _then(prompt: str, piece: str) -> str:
+    """`piece` (a sentence that starts with a space, or "") after `prompt`: on a line of its own after a block of
+    examples, else after a full stop."""
+    if not piece:
+        return prompt
+    last = prompt.rsplit("\n", 1)[-1]
+    if "\n" in prompt and not last.rstrip().endswith((".", "?", "!", ":")):  # after a block of examples
+        sentence = piece.strip()
+        return f"{prompt}\n\n{sentence[:1].upper()}{sentence[1:]}"
+    return (prompt if prompt.endswith((".", "?", "!")) else prompt + ".") + piece
+
+
 def task_item(rng: random.Random, task: Task, lang: str) -> dict[str, Any]:
-    """The eval item of a drawn task: the request (with one or two examples), the tests and the solution."""
+    """The eval item of a drawn function task: the request composed by the grammar (described, with or without
+    examples and a stated edge case, or by examples only), the tests and the solution."""
+    grammar = catalog().grammar
     cases = [(args, task.ref(*copy.deepcopy(args))) for args in task.cases]
     tests = "".join(f"assert {_call(task.name, args)} == {out!r}\n" for args, out in cases)
-    shown = rng.sample(cases[:-1], rng.choice((1, 2)))
-    calls = [(_call(task.name, args), repr(out)) for args, out in shown]
-    inline = catalog().inline[lang]
-    prompt = rng.choice(catalog().prompts[lang]).format(
-        sig=f"{task.name}({', '.join(task.args)})", desc=task.en if lang == "en" else task.ru,
-        block="\n".join(f"{call} -> {out}" for call, out in calls),
-        inline=inline["joiner"].join(inline["call"].format(call=call, out=out) for call, out in calls),
-        doctest="\n".join(f">>> {call}\n{out}" for call, out in calls))
+    drawn, fixed = cases[: len(cases) - task.fixed], cases[len(cases) - task.fixed:]
+    register = rng.choice(grammar.registers)
+    by_example = task.by_example and len(drawn) >= 3 and rng.random() < BY_EXAMPLE_SHARE
+    if by_example:
+        shown = rng.sample(drawn, min(len(drawn), rng.choice((3, 4))))
+        calls = [(_call(task.name, args), repr(out)) for args, out in shown]
+        prompt = _piece(rng, grammar.ask_by_example[lang][register], name=task.name, examples=_inline(rng, lang, calls))
+    else:
+        desc = task.en if lang == "en" else task.ru
+        prompt = _piece(rng, grammar.ask[lang][register], sig=f"{task.name}({', '.join(task.args)})", desc=desc)
+        shown = rng.sample(drawn[:-1] or drawn, min(rng.choice((0, 1, 1, 2, 2, 3)), max(1, len(drawn) - 1)))
+        if shown:
+            prompt += _examples(rng, lang, register, [(_call(task.name, args), repr(out)) for args, out in shown])
+        if fixed and rng.random() < EDGE_SHARE:
+            args, out = rng.choice(fixed[:-1] or fixed)
+            edge = _inline(rng, lang, [(_call(task.name, args), repr(out))])
+            prompt = _then(prompt, _piece(rng, grammar.edge[lang][register], example=edge))
+    prompt = _then(prompt, rng.choice(grammar.closers[lang][register]))
     solution = _solution(task, lang)
     lines = solution.count("\n")
     return {
         "id": item_id(TASK, prompt, tests),
         "lang": lang,
-        "difficulty": difficulty(0.7 * task.level + 0.03 * lines + 0.02 * len(task.args)),
+        "difficulty": difficulty(0.7 * task.level + 0.03 * lines + 0.02 * len(task.args) + 0.1 * by_example),
         "prompt": prompt,
         "entry_point": task.name,
         "tests": tests,
@@ -98,8 +170,64 @@ def task_item(rng: random.Random, task: Task, lang: str) -> dict[str, Any]:
     }
 
 
+# ---- class tasks
+
+
+def _step_source(var: str, step: Step) -> str:
+    call = f"{var}.{step.method}({', '.join(repr(a) for a in step.args)})"
+    if step.kind == "check":
+        return f"assert {call} == {step.value!r}\n"
+    if step.kind == "len":
+        return f"assert len({var}) == {step.value!r}\n"
+    if step.kind == "raises":
+        return (f"try:\n    {call}\nexcept {step.value}:\n    pass\nelse:\n"
+                f"    raise AssertionError({f'{call} should raise {step.value}'!r})\n")
+    return f"{call}\n"
+
+
+def _usage_line(var: str, step: Step) -> str:
+    call = f"{var}.{step.method}({', '.join(repr(a) for a in step.args)})"
+    if step.kind == "check":
+        return f"{call}  # -> {step.value!r}"
+    if step.kind == "len":
+        return f"len({var})  # -> {step.value!r}"
+    if step.kind == "raises":
+        return f"{call}  # raises {step.value}"
+    return call
+
+
+def class_item(rng: random.Random, name: str, lang: str) -> dict[str, Any]:
+    """The eval item of a class task: a request for the class (maybe with a few lines of usage), tests that create
+    an instance and call its methods, and the reference class."""
+    spec = catalog().classes[name]
+    grammar = catalog().grammar
+    scenario: Scenario = CLASS_DRAWS[name](rng)
+    cls, var = rng.choice(spec.names), rng.choice(spec.var)
+    create = f"{var} = {cls}({', '.join(repr(a) for a in scenario.init)})"
+    tests = create + "\n" + "".join(_step_source(var, step) for step in scenario.steps)
+    register = rng.choice(grammar.registers)
+    desc = Template(spec.en if lang == "en" else spec.ru).substitute(C=cls, var=var)
+    prompt = _piece(rng, grammar.ask_class[lang][register], name=cls, desc=desc)
+    if rng.random() < 0.6:
+        usage = [create, *(_usage_line(var, step) for step in scenario.steps[: rng.randint(2, 5)])]
+        prompt += _piece(rng, grammar.class_usage[lang][register], usage="\n".join(usage))
+    prompt = _then(prompt, rng.choice(grammar.closers[lang][register]))
+    solution = Template(spec.body).substitute(C=cls, doc=spec.doc[lang]) + "\n"
+    return {
+        "id": item_id(TASK, prompt, tests),
+        "lang": lang,
+        "difficulty": difficulty(0.7 * spec.level + 0.01 * solution.count("\n")),
+        "prompt": prompt,
+        "entry_point": cls,
+        "tests": tests,
+        "solution": solution,
+    }
+
+
 def _draft(rng: random.Random, lang: str) -> dict[str, Any] | None:
-    name, _ = rng.choice(families())
+    kind, name = rng.choice(shapes())
+    if kind == "class":
+        return class_item(rng, name, lang)
     return task_item(rng, draw_task(rng, name), lang)
 
 
@@ -119,8 +247,8 @@ def generate(n: int, seed: int, lang: str = "mix") -> list[dict[str, Any]]:
 
 
 def to_chat(item: dict[str, Any]) -> dict[str, Any]:
-    """The training example: the request -> the function in a python block."""
+    """The training example: the request -> the function (or class) in a python block."""
     return chat_example(TASK, item, item["prompt"], f"```python\n{item['solution'].rstrip()}\n```")
 
 
-__all__ = ["TASK", "draw_task", "families", "generate", "run_tests", "task_item", "to_chat"]
+__all__ = ["TASK", "class_item", "draw_task", "families", "generate", "run_tests", "shapes", "task_item", "to_chat"]
