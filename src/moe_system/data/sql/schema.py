@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ class Table:
     d: TableDef
     columns: list[Column]
     rows: list[dict[str, Any]]
+    nullable: set[str] = field(default_factory=set)  # columns that may hold NULL (no NOT NULL in the DDL)
 
     @property
     def name(self) -> str:
@@ -41,7 +42,7 @@ class Table:
         return next(c.kind for c in self.columns if c.name == column)
 
     def values(self, column: str) -> list[Any]:
-        return sorted({row[column] for row in self.rows})
+        return sorted({row[column] for row in self.rows if row[column] is not None})
 
     def fks(self) -> list[tuple[str, str]]:
         """(fk column, parent table name) pairs."""
@@ -184,6 +185,8 @@ def _value(rng: random.Random, c: Column, locale: str, row: dict[str, Any], coun
 
 def lit(value: Any) -> str:
     """An SQL literal."""
+    if value is None:
+        return "NULL"
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
     return repr(value)
@@ -197,7 +200,7 @@ def _create(t: Table) -> str:
         elif c.kind == "fk":
             lines.append(f"  {c.name} INTEGER NOT NULL REFERENCES {c.args[0]}(id)")
         else:
-            lines.append(f"  {c.name} {c.sql_type} NOT NULL")
+            lines.append(f"  {c.name} {c.sql_type}{'' if c.name in t.nullable else ' NOT NULL'}")
     return f"CREATE TABLE {t.name} (\n" + ",\n".join(lines) + "\n);"
 
 
@@ -211,10 +214,44 @@ def db_sql(s: Schema) -> str:
     return "\n".join(parts) + "\n"
 
 
-def schema_text(s: Schema, style: str) -> str:
-    """The schema as shown to the model: CREATE TABLE statements, or compact `table(col, ...)` lines."""
+SCHEMA_STYLES = {"create": 4, "compact": 4, "typed": 1, "lines": 1, "bullets": 2}  # style -> how often drawn
+
+
+def _declared(t: Table, c: Column) -> str:
+    """A column's type with its keys: `INTEGER PRIMARY KEY`, `INTEGER REFERENCES customers(id)`, `TEXT`."""
+    if c.kind == "id":
+        return "INTEGER PRIMARY KEY"
+    if c.kind == "fk":
+        return f"INTEGER REFERENCES {c.args[0]}(id)"
+    return c.sql_type
+
+
+def _bullet(t: Table, c: Column, lang: str) -> str:
+    words = {"en": ("primary key", "nullable"), "ru": ("первичный ключ", "может быть NULL")}[lang]
+    notes = [c.sql_type]
+    if c.kind == "id":
+        notes.append(words[0])
+    elif c.kind == "fk":
+        notes.append(f"-> {c.args[0]}.id")
+    elif c.name in t.nullable:
+        notes.append(words[1])
+    return f"- {c.name} ({', '.join(notes)})"
+
+
+def schema_text(s: Schema, style: str, lang: str = "en") -> str:
+    """The schema as shown to the model (any form `tools.sql_schema` reads): `create` CREATE TABLE statements;
+    `compact` lines `table(col, ...)`; `typed` the same with types and keys; `lines` "table: col, ..." lines;
+    `bullets` a "Table name:" line (Russian "Таблица") and one typed bullet per column."""
     if style == "create":
         return "\n".join(_create(t) for t in s.tables)
+    if style == "typed":
+        return "\n".join(f"{t.name}({', '.join(f'{c.name} {_declared(t, c)}' for c in t.columns)})" for t in s.tables)
+    if style == "lines":
+        return "\n".join(f"{t.name}: {', '.join(c.name for c in t.columns)}" for t in s.tables)
+    if style == "bullets":
+        title = {"en": "Table", "ru": "Таблица"}[lang]
+        return "\n\n".join(f"{title} {t.name}:\n" + "\n".join(_bullet(t, c, lang) for c in t.columns)
+                           for t in s.tables)
     return "\n".join(f"{t.name}({', '.join(c.name for c in t.columns)})" for t in s.tables)
 
 
