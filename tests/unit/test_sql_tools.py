@@ -74,6 +74,12 @@ def test_every_schema_form_is_read(form: str) -> None:
         ("SELECT full_name, RANK() OVER (PARTITION BY city ORDER BY signup_date) FROM customers", None),
         ('SELECT full_name FROM customers WHERE city = "Paris"', "unknown column Paris"),
         ("SELECT FROM WHERE", "the query does not parse: "),
+        ("SELECT city FROM customers UNION SELECT status FROM orders ORDER BY city", None),
+        ("SELECT city FROM customers UNION SELECT status FROM orders ORDER BY cty",
+         "ORDER BY term cty of a compound query is not one of its result columns (city)"),
+        ("SELECT id FROM customers NATURAL JOIN orders", None),
+        ("SELECT value FROM json_each('[1, 2]')", None),
+        ("SELECT n FROM (VALUES (1), (2)) AS v(n)", None),
     ],
 )
 def test_schema_problem(query: str, problem: str | None) -> None:

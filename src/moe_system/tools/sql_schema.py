@@ -263,8 +263,8 @@ def _source_columns(source: exp.Table | Scope, info: SchemaInfo) -> set[str] | N
 
 def _check_tables(scope: Scope, info: SchemaInfo) -> None:
     for source in _sources(scope).values():
-        if isinstance(source, exp.Table) and not source.args.get("db") and info.table_name(source.name) is None \
-                and source.name.lower() not in _TABLE_FUNCTIONS:
+        if isinstance(source, exp.Table) and isinstance(source.this, exp.Identifier) and not source.args.get("db") \
+                and info.table_name(source.name) is None and source.name.lower() not in _TABLE_FUNCTIONS:
             close = difflib.get_close_matches(source.name, list(info.tables), n=1)
             hint = f"; did you mean {close[0]}?" if close else f" (tables: {', '.join(info.tables)})"
             raise _Problem(f"unknown table {source.name}{hint}")
@@ -289,10 +289,21 @@ def _own_columns(scope: Scope) -> list[exp.Column]:
 def _check_scope(scope: Scope, info: SchemaInfo) -> None:
     _check_tables(scope, info)
     select = scope.expression
+    if isinstance(select, exp.SetOperation):  # a compound's ORDER BY names the result columns of its first SELECT
+        first = select
+        while isinstance(first, exp.SetOperation):
+            first = first.left
+        names = {name.lower() for name in first.named_selects} if isinstance(first, exp.Select) else set()
+        for column in _own_columns(scope):
+            if not column.table and names and column.name.lower() not in names:
+                raise _Problem(f"ORDER BY term {column.name} of a compound query is not one of its result columns "
+                               f"({', '.join(sorted(names))})")
+        return
     aliases = {e.alias.lower() for e in select.expressions if isinstance(e, exp.Alias)} \
         if isinstance(select, exp.Select) else set()
-    using = {ident.name.lower() for join in (select.args.get("joins") or []) if isinstance(select, exp.Select)
-             for ident in (join.args.get("using") or [])}
+    joins = select.args.get("joins") or [] if isinstance(select, exp.Select) else []
+    using = {ident.name.lower() for join in joins for ident in (join.args.get("using") or [])}
+    natural = any(join.args.get("method") and str(join.args["method"]).upper() == "NATURAL" for join in joins)
     for column in _own_columns(scope):
         if isinstance(column.parent, exp.Dot) or column.find_ancestor(exp.Lambda) is not None:
             continue
@@ -311,7 +322,7 @@ def _check_scope(scope: Scope, info: SchemaInfo) -> None:
                 if offered is None or name in offered:
                     matches.append((alias, offered is not None))
             certain = [alias for alias, sure in matches if sure]
-            if len(certain) > 1 and not (here and name in using):
+            if len(certain) > 1 and not (here and (name in using or natural)):
                 raise _Problem(f"ambiguous column {column.name}: it is in {' and '.join(certain)}; "
                                f"qualify it (e.g. {certain[0]}.{column.name})")
             if matches or (here and name in aliases):
