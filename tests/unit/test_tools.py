@@ -109,7 +109,7 @@ def test_format_number() -> None:
 
 def test_math_tool_replaces_the_answer_line() -> None:
     text = "17 apples times 23.\n```python\nanswer = 17 * 23\n```\nAnswer: 390\n"
-    assert math_tool(text) == "17 apples times 23.\n```python\nanswer = 17 * 23\n```\nAnswer: 391\n"
+    assert math_tool(text) == "17 apples times 23.\n```python\nanswer = 17 * 23  # = 391\n```\nAnswer: 391\n"
 
 
 def test_math_tool_keeps_russian_marker_and_appends_when_missing() -> None:
