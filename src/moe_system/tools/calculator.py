@@ -66,7 +66,7 @@ def _round(value: float, ndigits: int | None = None) -> float | int:
 
 
 def _rational(numerator: Any, denominator: Any = 1) -> Fraction:
-    if not all(isinstance(v, int) or (isinstance(v, Fraction)) for v in (numerator, denominator)):
+    if not all(isinstance(v, int | Fraction) for v in (numerator, denominator)):
         raise ToolError("Rational() takes whole numbers, e.g. Rational(3, 5)")
     return Fraction(numerator) / Fraction(denominator)
 
@@ -243,9 +243,9 @@ class _Validator:
             self.name(node)
             if node.id in _FUNCTIONS or node.id in _SOLVE_ONLY:
                 raise ToolError(f"line {node.lineno}: '{node.id}' can only be called")
-            if node.id not in self.assigned and node.id not in _CONSTANTS:
-                if not self.in_solve or node.id in _RESERVED:
-                    raise ToolError(f"line {node.lineno}: name '{node.id}' is not assigned before it is used")
+            unknown = node.id not in self.assigned and node.id not in _CONSTANTS
+            if unknown and (not self.in_solve or node.id in _RESERVED):  # inside solve(), an unknown
+                raise ToolError(f"line {node.lineno}: name '{node.id}' is not assigned before it is used")
         elif isinstance(node, ast.BinOp):
             if type(node.op) not in _BINARY:
                 raise ToolError(f"line {node.lineno}: operator {type(node.op).__name__} is not allowed")
