@@ -153,7 +153,7 @@ def task_item(rng: random.Random, task: Task, lang: str) -> dict[str, Any]:
         if shown:
             prompt += _examples(rng, lang, register, [(_call(task.name, args), repr(out)) for args, out in shown])
         if fixed and rng.random() < EDGE_SHARE:
-            args, out = rng.choice(fixed[:-1] or fixed)
+            args, out = rng.choice(fixed)
             edge = _inline(rng, lang, [(_call(task.name, args), repr(out))])
             prompt = _then(prompt, _piece(rng, grammar.edge[lang][register], example=edge))
     prompt = _then(prompt, rng.choice(grammar.closers[lang][register]))

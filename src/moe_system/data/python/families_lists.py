@@ -191,3 +191,19 @@ def _cart_total(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
         return {name: rng.randint(1, 5) for name in items}, {k: prices[k] for k in sorted(prices)[:6] + items}
 
     return Drawn(lambda c, p: round(math.fsum(p[k] * q for k, q in c.items()), 2), [case() for _ in range(4)])
+
+
+@draws
+def _top_k_by_value(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
+    def ref(d: dict[str, int], k: int) -> list[str]:
+        return [key for key, _ in sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))][:k]
+
+    return Drawn(ref, [(scores(rng), rng.randint(1, 4)) for _ in range(4)])
+
+
+@draws
+def _pairs_with_sum(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
+    def ref(xs: list[int], k: int) -> list[tuple[int, int]]:
+        return sorted({(min(x, y), max(x, y)) for x, y in itertools.combinations(xs, 2) if x + y == k})
+
+    return Drawn(ref, [(ints(rng, -3, 9, (3, 8)), rng.randint(2, 12)) for _ in range(4)])

@@ -162,3 +162,18 @@ def _sort_by_second(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
 
     return Drawn(lambda ps: [p for _, _, p in sorted((p[1], i, p) for i, p in enumerate(ps))],
                  [(case(),) for _ in range(5)])
+
+
+@draws
+def _to_base(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
+    def ref(n: int, base: int) -> str:
+        if n < 0:
+            return "-" + ref(-n, base)
+        return "0123456789ABCDEF"[n] if n < base else ref(n // base, base) + "0123456789ABCDEF"[n % base]
+
+    return Drawn(ref, [(rng.randint(-300, 5000), rng.choice((2, 3, 8, 10, 12, 16))) for _ in range(4)])
+
+
+@draws
+def _square(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
+    return Drawn(lambda n: n**2, [(rng.randint(-12, 25),) for _ in range(5)])

@@ -234,3 +234,17 @@ def _sum_expression(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
 def _parse_date(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
     return Drawn(lambda s: (int(s[6:]), int(s[3:5]), int(s[:2])),
                  [(f"{rng.randint(1, 28):02d}.{rng.randint(1, 12):02d}.{rng.randint(1950, 2030)}",) for _ in range(4)])
+
+
+@draws
+def _count_russian_vowels(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
+    def phrase() -> str:
+        return " ".join(rng.choice(inputs["words"]) for _ in range(rng.randint(1, 4)))
+
+    return Drawn(lambda s: len(re.findall("[аеёиоуыэюяАЕЁИОУЫЭЮЯ]", s)), [(phrase(),) for _ in range(4)])
+
+
+@draws
+def _double_letters(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
+    return Drawn(lambda s: re.sub("(.)", r"\1\1", s, flags=re.S), [(rng.choice(catalog().words),) for _ in range(3)]
+                 + [(text(rng, 2, 2),)])  # fmt: skip
