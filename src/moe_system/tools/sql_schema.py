@@ -290,7 +290,7 @@ def _check_scope(scope: Scope, info: SchemaInfo) -> None:
     _check_tables(scope, info)
     select = scope.expression
     if isinstance(select, exp.SetOperation):  # a compound's ORDER BY names the result columns of its first SELECT
-        first: exp.Expression = select
+        first: exp.Expression | exp.Query = select
         while isinstance(first, exp.SetOperation):
             first = first.left
         names = {name.lower() for name in first.named_selects} if isinstance(first, exp.Select) else set()
