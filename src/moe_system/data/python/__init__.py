@@ -140,6 +140,7 @@ def task_item(rng: random.Random, task: Task, lang: str) -> dict[str, Any]:
     cases = [(args, task.ref(*copy.deepcopy(args))) for args in task.cases]
     tests = "".join(f"assert {_call(task.name, args)} == {out!r}\n" for args, out in cases)
     drawn, fixed = cases[: len(cases) - task.fixed], cases[len(cases) - task.fixed:]
+    drawn = list({_call(task.name, args): (args, out) for args, out in drawn}.values())  # shown at most once
     register = rng.choice(grammar.registers)
     by_example = task.by_example and len(drawn) >= 3 and rng.random() < BY_EXAMPLE_SHARE
     if by_example:

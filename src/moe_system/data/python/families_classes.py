@@ -105,7 +105,7 @@ def _counter(rng: random.Random) -> Scenario:
 
 @class_draws
 def _bank_account(rng: random.Random) -> Scenario:
-    balance = rng.choice([0, rng.randint(10, 500)])
+    start = balance = rng.choice([0, rng.randint(10, 500)])
     history: list[tuple[str, int]] = []
     steps = [Step("balance", (), "check", balance)]
     for _ in range(rng.randint(4, 8)):
@@ -124,7 +124,7 @@ def _bank_account(rng: random.Random) -> Scenario:
               Step(rng.choice(["deposit", "withdraw"]), (rng.choice([0, -5]),), "raises", "ValueError"),
               Step("balance", (), "check", balance), Step("history", (), "check", history)]  # fmt: skip
     owner = rng.choice(["Ann", "Bob", "Olga", "Иван"])
-    return Scenario((owner, balance) if balance else (owner,), steps)
+    return Scenario((owner, start) if start else (owner,), steps)
 
 
 @class_draws
