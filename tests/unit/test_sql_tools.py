@@ -8,7 +8,7 @@ import pytest
 
 from moe_system.errors import ToolError
 from moe_system.tools.sql_check import check_sql, sql_check_answer, sql_tool, sql_verdict
-from moe_system.tools.sql_fill import fill_database
+from moe_system.tools.sql_fill import Hints, fill_database
 from moe_system.tools.sql_schema import SchemaInfo, schema_problem
 
 DDL = """CREATE TABLE customers (id INTEGER PRIMARY KEY, full_name TEXT NOT NULL, city TEXT, signup_date TEXT);
@@ -201,3 +201,20 @@ def test_the_verdict_takes_milliseconds() -> None:
     for _ in range(20):
         assert sql_verdict(query, REQUEST).ok
     assert (time.perf_counter() - started) / 20 < 0.05
+
+
+def test_values_the_question_names_are_in_the_rows_so_near_misses_differ() -> None:
+    question = "Which orders over 25.5 have the status 'shipped'? Show the customers from «Томск» too."
+    request = f"{question}\n\nSchema:\n{DDL}"
+    hints = Hints.of(question)
+    assert hints.strings == ("shipped", "Томск") and 25.5 in hints.numbers
+    db = fill_database(DDL, 0, hints)
+    assert db.execute("SELECT COUNT(*) FROM orders WHERE status = 'shipped'").fetchone()[0] >= 1
+    assert db.execute("SELECT COUNT(*) FROM orders WHERE total = 25.5").fetchone()[0] >= 1
+    db.close()
+    def key(query: str) -> object:
+        return sql_verdict(_answer(query), request).key
+
+    assert key("SELECT id FROM orders WHERE total > 25.5") != key("SELECT id FROM orders WHERE total >= 25.5")
+    assert key("SELECT id FROM orders WHERE status = 'shipped'") not in {(), key("SELECT id FROM orders "
+                                                                                "WHERE status = 'Shipped'")}

@@ -5,8 +5,8 @@ tables and columns against the schema the model was shown (a clear one-line reas
 table or column, an ambiguous column), then it runs on an empty database built from that schema.
 `sql_tool` / `check_sql` keep the first candidate that passes; `sql_check_answer` resamples with the expert's own
 model when its query does not. `sql_verdict` (the `Verify` of verified best-of-N, `tools/verdict.py`) also runs
-the query on a small database filled from the schema (`sql_fill.fill_database`) and keys the answer by its
-result, so two queries that compute the same rows vote together.
+the query on a small database filled from the schema and the values the question names (`sql_fill`) and keys the
+answer by its result, so two queries that compute the same rows vote together and wrong ones rarely join them.
 
 SQL runs read-only: one SELECT/WITH statement, an authorizer that denies every write, ATTACH and PRAGMA, and a
 progress handler that aborts it after a time limit. `run_select` is shared with the SQL scorer.
@@ -30,7 +30,7 @@ from sqlglot.errors import SqlglotError
 
 from moe_system.errors import ToolError, one_line
 from moe_system.tools.code import extract_code
-from moe_system.tools.sql_fill import fill_database
+from moe_system.tools.sql_fill import Hints, fill_database
 from moe_system.tools.sql_schema import SchemaInfo, schema_database, schema_problem
 from moe_system.tools.sql_schema import split_statements as split_sql
 from moe_system.tools.verdict import Verdict
@@ -172,6 +172,13 @@ def schema_in_prompt(prompt: str) -> str:
     return prompt[labels[-1].end():] if labels else prompt
 
 
+def question_in_prompt(prompt: str) -> str:
+    """The question of a sql request: what comes before its last `Schema:` / `Схема:` line, else the whole
+    message."""
+    labels = list(_SCHEMA_LABEL.finditer(prompt))
+    return prompt[:labels[-1].start()] if labels else prompt
+
+
 def sql_check_answer(answer: str, prompt: str, sample: Callable[[int], str]) -> str:
     """`answer` with its query replaced by the first candidate that runs on the schema in `prompt`: the
     answer's own query, then those of up to three answers sampled with `sample(seed)`. Unchanged when its
@@ -220,15 +227,16 @@ def result_key(rows: list[tuple[Any, ...]], ordered: bool) -> tuple[tuple[tuple[
 
 def sql_verdict(answer: str, request: str) -> Verdict:
     """The verdict on a sql answer (`tools.verdict.Verify`): ok when its query passes the schema check and runs
-    on a small database filled from the schema in `request` (`fill_database`, the same rows for every
-    candidate); key = its result rows (sorted unless the outermost query has ORDER BY, floats rounded), so
-    queries that compute the same rows agree; text = the answer. Not ok when the request has no schema that
-    builds, when the query is refused or wrong against the schema, or when it fails on the data."""
+    on a small database filled from the schema in `request` and the values its question names (`fill_database`
+    with `Hints`, the same rows for every candidate); key = its result rows (sorted unless the outermost query
+    has ORDER BY, floats rounded), so queries that compute the same rows agree; text = the answer. Not ok when
+    the request has no schema that builds, when the query is refused or wrong against the schema, or when it
+    fails on the data."""
     query = extract_code(answer, "sql")
     schema = schema_in_prompt(request)
     try:
         info = SchemaInfo.of(schema)
-        db = fill_database(schema, VERDICT_SEED)
+        db = fill_database(schema, VERDICT_SEED, Hints.of(question_in_prompt(request)))
     except ToolError as err:
         return Verdict(False, None, answer, str(err))
     with closing(db):

@@ -6,7 +6,9 @@ a column has none, what its name suggests (`*_id` and `id` integers, `*_date` / 
 `total` money, `email` addresses, `city`, `status`, `name` words people use); values repeat (small pools) so
 GROUP BY, HAVING and DISTINCT mean something; nullable columns get some NULLs; foreign keys point at existing
 rows of their parent (declared with REFERENCES, or guessed from a `customer_id` -> `customers` name), and some
-parents get no children so LEFT JOIN counts reach zero.
+parents get no children so LEFT JOIN counts reach zero. `Hints.of(question)` mixes the values a request names
+(quoted strings, numbers and their neighbours, dates, years) into the rows, so that its filters select something
+and near misses (`>` for `>=`, another literal) give another result.
 
     .venv/bin/python -c "from moe_system.tools.sql_fill import fill_database; \
 print(fill_database('users(id, name, city)', 0).execute('SELECT * FROM users').fetchall())"
@@ -18,6 +20,7 @@ import random
 import re
 import sqlite3
 from contextlib import closing
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
@@ -107,7 +110,58 @@ def _order(info: SchemaInfo) -> list[str]:
     return done
 
 
-def _value(rng: random.Random, kind: str, column: str, row_index: int) -> Any:
+@dataclass(frozen=True)
+class Hints:
+    """Values a request names (quoted strings, numbers, dates, years), mixed into the synthetic rows so that
+    filters on them select something and `>` and `>=` differ: the same for every candidate of one request."""
+
+    strings: tuple[str, ...] = ()
+    numbers: tuple[float, ...] = ()
+    dates: tuple[str, ...] = ()
+    years: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, text: str) -> Hints:
+        """The values named in `text` (a question)."""
+        strings = [m.group(1) or m.group(2) or m.group(3) or m.group(4) for m in _QUOTED.finditer(text)]
+        dates = _ISO_DATE.findall(text)
+        rest = _ISO_DATE.sub(" ", text)
+        years = [int(y) for y in _YEAR.findall(rest)]
+        numbers = [float(n) for n in _NUMBER.findall(rest) if not (len(n) == 4 and int(float(n)) in years)]
+        return cls(tuple(dict.fromkeys(s.strip() for s in strings if s and s.strip())),
+                   tuple(dict.fromkeys(numbers)), tuple(dict.fromkeys(dates)), tuple(dict.fromkeys(years)))
+
+
+_QUOTED = re.compile(r"'([^'\n]{1,40})'|«([^»\n]{1,40})»|\"([^\"\n]{1,40})\"|=\s*([^\s,;?()'\"]{1,40})")
+_ISO_DATE = re.compile(r"\b(\d{4}-\d\d-\d\d)\b")
+_YEAR = re.compile(r"(?<![\d.-])((?:19|20)\d\d)(?![\d.-])")
+_NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?![\w.])")
+HINT_SHARE = 0.5  # how often a value is drawn from the request's own values when it names some
+
+
+def _hinted(rng: random.Random, kind: str, hints: Hints) -> Any:
+    """A value near one the request names, or None when it names none of this kind (or the draw says no)."""
+    if rng.random() >= HINT_SHARE:
+        return None
+    if kind in ("int", "real") and hints.numbers:
+        x = rng.choice(hints.numbers)
+        value = rng.choice((x, x, x, x + 1, x - 1, x * 2, x / 2))
+        return int(value) if kind == "int" else round(float(value), 2)
+    if kind in ("date", "datetime") and (hints.dates or hints.years):
+        if hints.dates and (not hints.years or rng.random() < 0.7):
+            day = date.fromisoformat(rng.choice(hints.dates)) + timedelta(days=rng.choice((0, 0, 1, -1, -20, 20)))
+        else:
+            day = date(rng.choice(hints.years), rng.randint(1, 12), rng.randint(1, 28))
+        return day.isoformat() + (" 12:00:00" if kind == "datetime" else "")
+    if kind == "text" and hints.strings:
+        return rng.choice(hints.strings)
+    return None
+
+
+def _value(rng: random.Random, kind: str, column: str, row_index: int, hints: Hints = Hints()) -> Any:
+    hinted = _hinted(rng, kind, hints)
+    if hinted is not None:
+        return hinted
     lowered = column.lower()
     if kind == "int":
         if re.search(r"year", lowered):
@@ -134,7 +188,7 @@ def _value(rng: random.Random, kind: str, column: str, row_index: int) -> Any:
     return f"{lowered}_{rng.randint(1, 4)}"
 
 
-def _rows(rng: random.Random, table: str, info: SchemaInfo, keys: dict[tuple[str, str], list[Any]]
+def _rows(rng: random.Random, table: str, info: SchemaInfo, keys: dict[tuple[str, str], list[Any]], hints: Hints
           ) -> list[dict[str, Any]]:
     columns = info.tables[table]
     pks = [c for c in columns if c.pk] or [c for c in columns if c.name.lower() == "id"]
@@ -154,7 +208,7 @@ def _rows(rng: random.Random, table: str, info: SchemaInfo, keys: dict[tuple[str
             elif link is not None and link[0] == table:
                 row[column.name] = rng.randint(1, index - 1) if index > 1 else None
             else:
-                row[column.name] = _value(rng, kind, column.name, index)
+                row[column.name] = _value(rng, kind, column.name, index, hints)
             if not column.notnull and column not in pks and index > 2 and rng.random() < NULL_SHARE \
                     and row[column.name] is not None and (link is None or link[0] != table):
                 row[column.name] = None
@@ -163,7 +217,8 @@ def _rows(rng: random.Random, table: str, info: SchemaInfo, keys: dict[tuple[str
 
 
 @lru_cache(maxsize=128)
-def _filled_script(schema_text: str, seed: int) -> tuple[tuple[str, str, tuple[tuple[Any, ...], ...]], ...]:
+def _filled_script(schema_text: str, seed: int, hints: Hints
+                   ) -> tuple[tuple[str, str, tuple[tuple[Any, ...], ...]], ...]:
     """Per table: its name, its INSERT statement and the rows that went in (cached; the same for a seed)."""
     info = SchemaInfo.of(schema_text)
     keys: dict[tuple[str, str], list[Any]] = {}
@@ -175,7 +230,7 @@ def _filled_script(schema_text: str, seed: int) -> tuple[tuple[str, str, tuple[t
             statement = (f"INSERT INTO {_quote(table)} ({', '.join(_quote(n) for n in names)}) "
                          f"VALUES ({', '.join('?' * len(names))})")
             kept = []
-            for row in _rows(rng, table, info, keys):
+            for row in _rows(rng, table, info, keys, hints):
                 values = tuple(row[n] for n in names)
                 try:
                     db.execute(statement, values)
@@ -193,11 +248,12 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def fill_database(schema_text: str, seed: int = 0) -> sqlite3.Connection:
+def fill_database(schema_text: str, seed: int = 0, hints: Hints = Hints()) -> sqlite3.Connection:
     """An in-memory SQLite database with the tables of `schema_text` and a few synthetic rows in each, the same
-    rows for the same schema and seed. `ToolError` when the schema does not build."""
+    rows for the same schema, seed and hints (`Hints.of(question)`: values the request names, mixed into the
+    rows). `ToolError` when the schema does not build."""
     db = schema_database(schema_text)
-    for _, statement, rows in _filled_script(schema_text, seed):
+    for _, statement, rows in _filled_script(schema_text, seed, hints):
         db.executemany(statement, rows)
     db.commit()
     return db
