@@ -1,9 +1,13 @@
-"""The families of math word problems: each draws its numbers, checks that the answer is exact, and writes the
-question, the worked steps and the calculator program from `problems.yaml` (through `words.Wording`).
+"""The problem shapes of the math grammar: each draws its numbers (exact answers, at most two decimals) and names
+the values its templates in `problems.yaml` use; the wording itself lives only in the data files.
 
-Families: shopping, percent of, discount, percent change, what percent, speed, work and rates, unit price,
-fraction of, fraction arithmetic, linear equations, rectangles, triangles, circles, averages, ratios, simple
-interest, expressions, durations. `FAMILIES` lists them in the order the generator draws from.
+Shapes: multi-step rates, unit price, percent of, percentage change (by), percentage difference (from -> to),
+reverse percentage, what percent, fraction of, fractions of the rest, ratio shares, ratio scaling, averages, an
+average with a missing value, linear equations in words and in symbols, consecutive numbers, ages (sum and
+difference, "k times as old"), squares from their area, rectangles from area and difference, two numbers from sum
+and product, Pythagoras (hypotenuse, leg), rectangles, triangles, circles, trapezoids, change from a purchase,
+discount then tax, unit conversion, laps, work together, distance from speed and minutes, average speed, meeting
+time, simple interest. `SHAPES` maps each name (its entry in `problems.yaml`) to its draw.
 """
 
 from __future__ import annotations
@@ -11,31 +15,31 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 from moe_system.data.common import ru_plural
-from moe_system.data.math.words import Num, Wording, person, word_lists
-
-_PI = Fraction(157, 50)  # 3.14, the value every circle problem states
+from moe_system.data.math.words import Num, word_lists
 
 
 @dataclass(frozen=True)
-class Problem:
-    question: str
-    steps: list[str]
-    program: list[str]
+class Draw:
+    """A shape's numbers: the template values (both languages), the answer, and the program variant (the key of
+    `code` in `problems.yaml` when it has several)."""
+
+    values: dict[str, Any]
     answer: Fraction
+    code: str | None = None
+    names: list[str] = field(default_factory=list)
 
 
 def exact(x: Num, places: int = 2) -> bool:
     """True when `x` has at most `places` decimals."""
-    return (Fraction(x) * 10 ** places).denominator == 1
+    return (Fraction(x) * 10**places).denominator == 1
 
 
-def _price(rng: random.Random, lang: str, lo: int = 1, hi: int = 20) -> Fraction:
-    if lang == "ru":
-        return Fraction(rng.randint(lo, hi) * 10)
+def _price(rng: random.Random, lo: int = 1, hi: int = 20) -> Fraction:
     return Fraction(rng.randint(lo * 4, hi * 4), 4)
 
 
@@ -44,313 +48,313 @@ def _proper(rng: random.Random, den: int) -> int:
     return rng.choice([k for k in range(1, den) if math.gcd(k, den) == 1])
 
 
-def _ask(rng: random.Random, w: Wording, form: str, answer: Num) -> Problem:
-    """The usual shape: one of the form's questions, its `<form>_steps`, its program."""
-    return Problem(w.pick(rng, form), w.steps(f"{form}_steps"), w.code(form), Fraction(answer))
+def _item(rng: random.Random) -> dict[str, str]:
+    item = rng.choice(word_lists()["items"])
+    return {"item": item["en"], "item_ru": item["ru"], "item_gen": item["ru_gen"], "item_lower": item["ru"].lower()}
 
 
-def _shopping(rng: random.Random, lang: str) -> Problem | None:
-    first, second = rng.sample(word_lists()["goods"], 2)
-    a, b = rng.randint(2, 9), rng.randint(2, 9)
-    p, q = _price(rng, lang), _price(rng, lang)
-    c1, c2 = a * p, b * q
-    total = c1 + c2
-    v1, v2 = first["en"].split()[0], second["en"].split()[0]
-    if v1 == v2:
-        return None
-    w = Wording("shopping", lang, a=a, b=b, p=p, q=q, c1=c1, c2=c2, total=total, v1=v1, v2=v2, pl1=first["en"],
-                pl2=second["en"], goods1=ru_plural(a, first["ru"]), goods2=ru_plural(b, second["ru"]),
-                head1=first["ru_head"], head2=second["ru_head"], **person(rng, lang))
-    question, steps = w.pick(rng, "ask"), w.steps()
-    if rng.random() < 0.5:
-        bill = next(x for x in word_lists()["bills"] if x > total)
-        w.add(bill=bill, change=bill - total)
-        return Problem(question + w.text("change"), [*steps, w.text("change_step")],
-                       [*w.code("program"), *w.code("change")], bill - total)
-    return Problem(question + w.pick(rng, "spend"), steps, [*w.code("program"), *w.code("spend")], total)
+def _yes(rng: random.Random) -> bool:
+    return rng.random() < 0.5
 
 
-def _percent_of(rng: random.Random, lang: str) -> Problem | None:
+# ---------------------------------------------------------------------------------------------------- rates
+
+
+def _rate_shifts(rng: random.Random) -> Draw:
+    r, h, s = rng.randint(12, 90), rng.randint(4, 12), rng.randint(2, 7)
+    return Draw({"r": r, "h": h, "s": s}, Fraction(r * h * s))
+
+
+def _unit_price(rng: random.Random) -> Draw:
+    price = _price(rng, 1, 12)
+    a, b = rng.sample(range(2, 13), 2)
+    what = rng.choice(word_lists()["measures"])
+    return Draw({"a": a, "b": b, "cost": a * price, "what": what["en"], "what_ru": what["ru"]}, b * price)
+
+
+# ---------------------------------------------------------------------------------------------------- percent
+
+
+def _percent_of(rng: random.Random) -> Draw | None:
     p = rng.choice((5, 10, 12, 15, 20, 25, 30, 35, 40, 45, 50, 60, 75, 80, 90))
     x = rng.randint(2, 120) * rng.choice((5, 10, 20))
     ans = Fraction(x * p, 100)
-    if ans.denominator != 1:
-        return None
-    w = Wording("percent_of", lang, p=p, x=x, ans=ans)
-    return Problem(w.pick(rng, "ask"), w.steps(), w.code(), ans)
+    return Draw({"p": p, "x": x}, ans) if ans.denominator == 1 else None
 
 
-def _discount(rng: random.Random, lang: str) -> Problem | None:
-    item = rng.choice(word_lists()["items"])
-    price = Fraction(rng.randint(4, 200) * 10)
-    d = rng.choice((10, 15, 20, 25, 30, 40, 50))
-    cut = price * d / 100
-    sale = price - cut
-    k = rng.choice((1, 1, 2, 3, 4, 5))
-    w = Wording("discount", lang, item=item["en"], item_ru=item["ru"], item_gen=item["ru_gen"], price=price, d=d,
-                cut=cut, sale=sale, k=k, total=k * sale)
-    how_many = "many" if k > 1 else "one"
-    steps = [*w.steps(), w.text("many_step")] if k > 1 else w.steps()
-    return Problem(w.text("intro") + w.text(how_many), steps, [*w.code("program"), *w.code(how_many)], k * sale)
-
-
-def _percent_change(rng: random.Random, lang: str) -> Problem | None:
+def _percent_change(rng: random.Random) -> Draw | None:
     d = rng.choice((2, 3, 4, 5, 8, 10, 12, 15, 20, 25, 30))
-    up = rng.random() < 0.6
-    kind = rng.randrange(3)
-    base = Fraction(rng.randint(10, 300) * (100 if kind == 0 else 10))
-    delta = base * d / 100
-    new = base + delta if up else base - delta
-    if not exact(new) or (kind == 1 and new.denominator != 1):  # people are whole
+    up = _yes(rng)
+    base = Fraction(rng.randint(10, 300) * rng.choice((10, 100)))
+    new = base * (100 + (d if up else -d)) / 100
+    return Draw({"d": d, "up": up, "base": base}, new) if exact(new) else None
+
+
+def _percent_diff(rng: random.Random) -> Draw | None:
+    d = rng.choice((5, 10, 15, 20, 25, 30, 40, 50))
+    up = _yes(rng)
+    a = rng.randint(2, 60) * 20
+    b = Fraction(a * (100 + (d if up else -d)), 100)
+    if b.denominator != 1:
         return None
-    w = Wording("percent_change", lang, d=d, up=up, base=base, delta=delta, new=new, **person(rng, lang))
-    return Problem(w.text(("salary", "town", "car")[kind]), w.steps(), w.code(), new)
+    return Draw({"a": a, "b": b, "up": up, **_item(rng)}, Fraction(d))
 
 
-def _what_percent(rng: random.Random, lang: str) -> Problem | None:
+def _percent_reverse(rng: random.Random) -> Draw | None:
+    d = rng.choice((5, 10, 15, 20, 25, 30, 40, 50))
+    up = _yes(rng)
+    old = Fraction(rng.randint(2, 100) * 10)
+    b = old * (100 + (d if up else -d)) / 100
+    return Draw({"d": d, "up": up, "b": b, **_item(rng)}, old) if exact(b) else None
+
+
+def _what_percent(rng: random.Random) -> Draw | None:
     b = rng.choice((20, 25, 40, 50, 80, 200, 250, 400, 500, 30, 60, 120))
     a = rng.randint(1, b - 1)
     ans = Fraction(100 * a, b)
-    if not exact(ans, 1):
-        return None
-    w = Wording("what_percent", lang, a=a, b=b, ans=ans)
-    return Problem(w.pick(rng, "ask"), w.steps(), w.code(), ans)
+    return Draw({"a": a, "b": b}, ans) if exact(ans, 1) else None
 
 
-def _speed(rng: random.Random, lang: str) -> Problem | None:
-    kind = rng.randrange(4)
-    if kind == 0:
-        t = rng.choice((2, 3, 4, 5, Fraction(3, 2), Fraction(5, 2)))
-        v = rng.randint(8, 24) * 5
-        return _ask(rng, Wording("speed", lang, t=t, v=v, d=v * t), "average", v)
-    if kind == 1:
-        v = rng.randint(10, 30)
-        d = v * Fraction(rng.randint(2, 40), 4)
-        if not exact(d, 1):
-            return None
-        return _ask(rng, Wording("speed", lang, v=v, d=d, t=d / v), "time", d / v)
-    if kind == 2:
-        t1, t2 = rng.randint(1, 4), rng.randint(1, 4)
-        v1, v2 = rng.randint(8, 20) * 5, rng.randint(8, 20) * 5
-        d1, d2 = v1 * t1, v2 * t2
-        avg = Fraction(d1 + d2, t1 + t2)
-        if not exact(avg):
-            return None
-        return _ask(rng, Wording("speed", lang, t1=t1, t2=t2, d1=d1, d2=d2, d=d1 + d2, t=t1 + t2, avg=avg), "trip",
-                    avg)
-    v1, v2, t = rng.randint(6, 20) * 5, rng.randint(6, 20) * 5, rng.choice((2, 3, 4, Fraction(1, 2), Fraction(3, 2)))
-    gap = (v1 + v2) * t
-    return _ask(rng, Wording("speed", lang, v1=v1, v2=v2, v=v1 + v2, t=t, gap=gap), "apart", gap)
+# ---------------------------------------------------------------------------------------------- fractions, ratios
 
 
-def _work(rng: random.Random, lang: str) -> Problem | None:
-    kind = rng.randrange(4)
-    if kind == 0:
-        r = rng.randint(5, 40)
-        n = r * rng.randint(3, 60)
-        return _ask(rng, Wording("work", lang, r=r, n=n, t=Fraction(n, r)), "printer", Fraction(n, r))
-    if kind == 1:
-        a, b = rng.randint(5, 40), rng.randint(5, 40)
-        v = (a + b) * rng.randint(5, 60)
-        t = Fraction(v, a + b)
-        return _ask(rng, Wording("work", lang, a=a, b=b, ab=a + b, v=v, t=t), "pipes", t)
-    if kind == 2:
-        r, h, d = rng.randint(5, 60), rng.randint(4, 10), rng.randint(2, 10)
-        return _ask(rng, Wording("work", lang, r=r, h=h, d=d, rh=r * h, total=r * h * d), "worker", r * h * d)
-    a, b = rng.randint(2, 30), rng.randint(2, 30)
-    t = Fraction(a * b, a + b)
-    if not exact(t, 1):
-        return None
-    return _ask(rng, Wording("work", lang, a=a, b=b, rate=Fraction(a + b, a * b), t=t), "together", t)
+def _fraction_of(rng: random.Random) -> Draw:
+    den = rng.choice((2, 3, 4, 5, 6, 8, 10))
+    f = Fraction(_proper(rng, den), den)
+    v = den * rng.randint(2, 40)
+    return Draw({"v": v, "f": f, "f_num": f.numerator, "f_den": f.denominator}, f * v)
 
 
-def _unit_price(rng: random.Random, lang: str) -> Problem | None:
-    price = _price(rng, lang, 1, 12)
-    a, b = rng.sample(range(2, 13), 2)
-    what = rng.choice(word_lists()["measures"])[lang]
-    w = Wording("unit_price", lang, a=a, b=b, price=price, cost=a * price, ans=b * price, what=what,
-                unit=what.split()[0])
-    return Problem(w.pick(rng, "ask"), w.steps(), w.code(), b * price)
+def _fraction_rest(rng: random.Random) -> Draw | None:
+    d1, d2 = rng.choice((3, 4, 5)), rng.choice((2, 3, 4, 5))
+    f1, f2 = Fraction(_proper(rng, d1), d1), Fraction(_proper(rng, d2), d2)
+    m = d1 * d2 * rng.randint(2, 20) * rng.choice((1, 5, 10))
+    rest = m - m * f1
+    values = {"m": m, "f1": f1, "f2": f2, "f1_num": f1.numerator, "f1_den": d1, "f2_num": f2.numerator, "f2_den": d2}
+    return Draw(values, rest - rest * f2) if (rest * f2).denominator == 1 else None
 
 
-def _fraction_of(rng: random.Random, lang: str) -> Problem | None:
-    if rng.random() < 0.5:
-        den = rng.choice((2, 3, 4, 5, 8, 10))
-        num = _proper(rng, den)
-        v = den * rng.randint(4, 60)
-        filled = Fraction(v * num, den)
-        used = rng.randint(1, int(filled))
-        w = Wording("fraction_of", lang, den=den, num=num, v=v, filled=filled, used=used, left=filled - used)
-        return _ask(rng, w, "tank", filled) if rng.random() < 0.5 else _ask(rng, w, "used", filled - used)
-    d1, d2 = rng.choice((3, 4, 5)), rng.choice((2, 3, 4))
-    n1, n2 = _proper(rng, d1), _proper(rng, d2)
-    pages = d1 * d2 * rng.randint(3, 20)
-    first = Fraction(pages * n1, d1)
-    second = (pages - first) * Fraction(n2, d2)
-    left = pages - first - second
-    w = Wording("fraction_of", lang, d1=d1, d2=d2, n1=n1, n2=n2, pages=pages, first=first, rest=pages - first,
-                second=second, unread=left, **person(rng, lang))
-    if second.denominator != 1:
-        return None
-    return Problem(w.text("book"), w.steps("book_steps"), w.code("book"), left)
-
-
-def _fraction_arith(rng: random.Random, lang: str) -> Problem | None:
-    d1, d2 = rng.choice((2, 4, 5, 10, 20, 25)), rng.choice((2, 4, 5, 10, 20, 25))
-    n1, n2 = _proper(rng, d1), _proper(rng, d2)
-    op = rng.choice("+-*")
-    x, y = Fraction(n1, d1), Fraction(n2, d2)
-    ans = {"+": x + y, "-": x - y, "*": x * y}[op]
-    if ans == 0 or x == y or not exact(ans):
-        return None
-    w = Wording("fraction_arith", lang, d1=d1, d2=d2, n1=n1, n2=n2, x=x, y=y, ans=ans, op=op,
-                sign={"+": "+", "-": "-", "*": "×"}[op])
-    return Problem(w.pick(rng, "ask"), w.steps(), w.code(), ans)
-
-
-def _linear(rng: random.Random, lang: str) -> Problem | None:
-    kind = rng.randrange(4)
-    x = Fraction(rng.randint(-12, 25) if kind < 2 else rng.randint(2, 40) if kind == 2 else rng.randint(2, 400))
-    if kind == 3:
-        s = 2 * int(x) + 1
-        return _ask(rng, Wording("linear", lang, s=s, s1=s - 1, x=x, larger=x + 1), "consecutive", x + 1)
-    a, b = rng.randint(2, 9), rng.randint(1, 30)
-    c = a * x + b
-    w = Wording("linear", lang, a=a, b=b, c=c, nb=-b, cb=c - b, x=x)
-    if kind == 2:
-        w.add(someone=rng.choice(word_lists()["people"]["en"])[0])  # drawn in both languages
-        return _ask(rng, w, "guess", x)
-    if kind == 0:
-        form, steps = "one_side", w.steps("one_side_steps")
-    else:
-        k = rng.randint(1, a - 1)
-        d = c - k * x
-        w.add(k=k, d=d, ak=a - k, db=d - b)
-        form, steps = "both_sides", w.steps("both_sides_steps") + ([w.text("divide_step")] if a - k > 1 else [])
-    w.add(equation=w.text(form))
-    return Problem(w.pick(rng, "solve"), steps, w.code(form), x)
-
-
-def _rectangle(rng: random.Random, lang: str) -> Problem | None:
-    w_, h = rng.randint(3, 40), rng.randint(2, 30)
-    place = rng.choice(word_lists()["places"])
-    per = 2 * (w_ + h)
-    w = Wording("rectangle", lang, w=w_, h=h, area=w_ * h, per=per, place=place["en"], place_ru=place["ru"],
-                pronoun=place["ru_pronoun"], whole=place["ru_whole"])
-    kind = rng.randrange(4)
-    if kind == 0:
-        return Problem(w.text("intro") + w.text("area"), w.steps("area_steps"), w.code("area"), Fraction(w_ * h))
-    if kind == 1:
-        return Problem(w.text("intro") + w.text("perimeter"), [w.text("perimeter_step")], w.code("perimeter"),
-                       Fraction(per))
-    if kind == 2:
-        c = _price(rng, lang, 2, 15)
-        w.add(c=c, cost=per * c)
-        return Problem(w.text("intro") + w.text("fence"), [w.text("perimeter_step"), w.text("fence_step")],
-                       w.code("fence"), per * c)
-    side = rng.choice((20, 25, 50))
-    a, b = rng.randint(2, 8), rng.randint(2, 8)
-    metres = Fraction(side, 100)
-    count = a * b / metres ** 2
-    w.add(side=side, a=a, b=b, ab=a * b, metres=metres, tile=metres ** 2, count=count)
-    return _ask(rng, w, "tiles", count)
-
-
-def _triangle(rng: random.Random, lang: str) -> Problem | None:
-    if rng.random() < 0.5:
-        base, height = rng.randint(2, 40), rng.randint(2, 30)
-        area = Fraction(base * height, 2)
-        return _ask(rng, Wording("triangle", lang, base=base, height=height, area=area), "area", area)
-    a, b, c = (k * rng.randint(1, 6) for k in rng.choice(((3, 4, 5), (5, 12, 13), (8, 15, 17), (6, 8, 10))))
-    if rng.random() < 0.5:
-        a, b = b, a
-    w = Wording("triangle", lang, a=a, b=b, c=c, squares=a * a + b * b, per=a + b + c)
-    return _ask(rng, w, "right", a + b + c)
-
-
-def _circle(rng: random.Random, lang: str) -> Problem | None:
-    r = rng.randint(1, 60)
-    w = Wording("circle", lang, r=r, pi=_PI, area=_PI * r * r)
-    kind = rng.randrange(4)
-    if kind == 0:
-        thing = rng.choice(word_lists()["round_things"])
-        w.add(thing=thing["en"], thing_gen=thing["ru_gen"], pronoun=thing["ru_pronoun"], unit=thing[f"unit_{lang}"])
-        problem = _ask(rng, w, "area", _PI * r * r)
-    elif kind == 1:
-        w.add(length=2 * _PI * r)
-        problem = _ask(rng, w, "circumference", 2 * _PI * r)
-    elif kind == 2:
-        w.add(d=2 * r)
-        problem = _ask(rng, w, "table", _PI * r * r)
-    else:
-        laps = rng.randint(2, 12)
-        lap = 2 * _PI * r * 10
-        w.add(laps=laps, radius=r * 10, lap=lap, distance=laps * lap)
-        problem = _ask(rng, w, "track", laps * lap)
-    return Problem(problem.question + w.text("pi"), problem.steps, problem.program, problem.answer)
-
-
-def _average(rng: random.Random, lang: str) -> Problem | None:
-    scores = [rng.randint(50, 100) for _ in range(rng.randint(3, 5))]
-    mean = Fraction(sum(scores), len(scores))
-    w = Wording("average", lang, listed=", ".join(map(str, scores)), count=len(scores), count1=len(scores) + 1,
-                added=" + ".join(map(str, scores)), total=sum(scores), mean=mean)
-    if rng.random() < 0.5:
-        return _ask(rng, w, "mean", mean) if exact(mean) else None
-    target = rng.randint(int(mean) + 1, int(mean) + 8)
-    need = target * (len(scores) + 1) - sum(scores)
-    if need > 100:
-        return None
-    w.add(target=target, needed=target * (len(scores) + 1), need=need)
-    return _ask(rng, w, "next", need)
-
-
-def _ratio(rng: random.Random, lang: str) -> Problem | None:
+def _ratio(rng: random.Random) -> Draw:
     a, b = rng.sample(range(1, 10), 2)
     unit = rng.randint(2, 60) * 10
-    total = (a + b) * unit
-    (name1, *_), (name2, *_) = rng.sample(word_lists()["people"][lang], 2)
-    w = Wording("ratio", lang, a=a, b=b, parts=a + b, unit=unit, total=total, share=b * unit, name1=name1,
-                name2=name2)
-    return Problem(w.text("ask"), w.steps(), w.code(), Fraction(b * unit))
+    return Draw({"a": a, "b": b, "total": (a + b) * unit}, Fraction(b * unit), names=["name1", "name2"])
 
 
-def _interest(rng: random.Random, lang: str) -> Problem | None:
-    principal = rng.randint(2, 100) * 500
-    rate = rng.choice((2, 3, 4, 5, 6, 7, 8, 10, 12))
-    years = rng.randint(2, 6)
-    yearly = Fraction(principal * rate, 100)
-    interest = yearly * years
-    total = rng.random() < 0.5
-    ans = principal + interest if total else interest
-    w = Wording("interest", lang, principal=principal, rate=rate, years=years, yearly=yearly, interest=interest,
-                ans=ans)
-    ask = "total" if total else "earned"
-    steps = [*w.steps(), w.text("total_step")] if total else w.steps()
-    return Problem(w.text("intro") + w.text(ask), steps, [*w.code("program"), *w.code(ask)], ans)
+def _ratio_scale(rng: random.Random) -> Draw:
+    a, b = rng.sample(range(1, 10), 2)
+    g = b * rng.randint(2, 15)
+    return Draw({"a": a, "b": b, "g": g}, Fraction(g, b) * a)
 
 
-def _expression(rng: random.Random, lang: str) -> Problem | None:
-    a, b, c, d = rng.randint(2, 60), rng.randint(2, 60), rng.randint(2, 12), rng.randint(1, 200)
-    if rng.random() < 0.5:
-        w = Wording("expression", lang, a=a, b=b, c=c, d=d, s=a + b, m=(a + b) * c, ans=(a + b) * c - d)
-        return _ask(rng, w, "compute", (a + b) * c - d)
-    boxes, per, missing = rng.randint(3, 60), rng.choice((6, 8, 10, 12, 20, 24, 36)), rng.randint(1, 9)
-    w = Wording("expression", lang, boxes=boxes, per=per, missing=missing, all=boxes * per, ans=boxes * per - missing)
-    return _ask(rng, w, "pencils", boxes * per - missing)
+def _average(rng: random.Random) -> Draw | None:
+    values = [rng.randint(50, 100) for _ in range(rng.randint(3, 6))]
+    mean = Fraction(sum(values), len(values))
+    listed = ", ".join(map(str, values))
+    return Draw({"listed": listed, "listed_ru": listed, "count": len(values)}, mean) if exact(mean) else None
 
 
-def _duration(rng: random.Random, lang: str) -> Problem | None:
-    h, m = rng.randint(1, 9), rng.randint(1, 59)
-    if rng.random() < 0.5:
-        event = rng.choice(word_lists()["events"])[lang]
-        return _ask(rng, Wording("duration", lang, h=h, m=m, event=event, total=h * 60 + m), "minutes", h * 60 + m)
-    n = rng.randint(2, 6)
-    w = Wording("duration", lang, h=h, m=m, n=n, one=h * 60 + m, total=n * (h * 60 + m))
-    return _ask(rng, w, "episodes", n * (h * 60 + m))
+def _average_missing(rng: random.Random) -> Draw | None:
+    count = rng.randint(3, 6)
+    known = [rng.randint(40, 100) for _ in range(count - 1)]
+    mean = rng.randint(50, 95)
+    missing = mean * count - sum(known)
+    if not 0 < missing <= 100:
+        return None
+    listed = ", ".join(map(str, known))
+    return Draw({"count": count, "known_count": count - 1, "mean": mean, "listed": listed, "listed_ru": listed},
+                Fraction(missing))
 
 
-FAMILIES: tuple[Callable[[random.Random, str], Problem | None], ...] = (
-    _shopping, _percent_of, _discount, _percent_change, _what_percent, _speed, _work, _unit_price, _fraction_of,
-    _fraction_arith, _linear, _rectangle, _triangle, _circle, _average, _ratio, _interest, _expression, _duration,
-)
+# ---------------------------------------------------------------------------------------------------- equations
+
+
+def _linear_number(rng: random.Random) -> Draw:
+    n, a, babs = rng.randint(2, 40), rng.randint(2, 9), rng.randint(1, 30)
+    bs = _yes(rng) or babs >= a * n
+    a_text = {2: "double it", 3: "triple it"}.get(a, f"multiply it by {a}")
+    return Draw({"a": a, "a_text": a_text, "bs": bs, "babs": babs, "c": a * n + (babs if bs else -babs)},
+                Fraction(n))
+
+
+def _linear_equation(rng: random.Random) -> Draw | None:
+    x, a, k = rng.randint(-12, 25), rng.randint(2, 9), rng.randint(1, 8)
+    b = rng.choice([v for v in range(-30, 31) if v != 0])
+    if k == a:
+        return None
+    d = a * x + b - k * x
+    return Draw({"a": a, "b": b, "k": k, "d": d}, Fraction(x)) if d != 0 else None
+
+
+def _consecutive(rng: random.Random) -> Draw:
+    n, large = rng.randint(1, 300), _yes(rng)
+    return Draw({"s": 3 * n + 3, "large": large}, Fraction(n + 2 if large else n), "largest" if large else "smallest")
+
+
+def _ages(rng: random.Random) -> Draw:
+    younger, diff = rng.randint(2, 40), rng.randint(1, 30)
+    return Draw({"diff": diff, "total": 2 * younger + diff}, Fraction(younger))
+
+
+def _ages_times(rng: random.Random) -> Draw | None:
+    k = rng.randint(3, 7)
+    m, y = rng.randint(2, k - 1), rng.randint(2, 30)
+    son = Fraction(y * (m - 1), k - m)
+    return Draw({"k": k, "m": m, "y": y}, son) if son.denominator == 1 and 2 <= son <= 20 else None
+
+
+def _square_side(rng: random.Random) -> Draw:
+    side, per = rng.randint(2, 40), _yes(rng)
+    return Draw({"area": side * side, "per": per}, Fraction(4 * side if per else side), "perimeter" if per else "side")
+
+
+def _rect_quadratic(rng: random.Random) -> Draw:
+    width, d, long = rng.randint(2, 30), rng.randint(1, 15), _yes(rng)
+    return Draw({"d": d, "area": width * (width + d), "long": long}, Fraction(width + d if long else width),
+                "length" if long else "width")
+
+
+def _product_sum(rng: random.Random) -> Draw:
+    a, b = sorted(rng.sample(range(1, 40), 2))
+    large = _yes(rng)
+    return Draw({"s": a + b, "p": a * b, "large": large}, Fraction(b if large else a), "larger" if large else "smaller")
+
+
+# ---------------------------------------------------------------------------------------------------- geometry
+
+_TRIPLES = ((3, 4, 5), (5, 12, 13), (8, 15, 17), (7, 24, 25), (6, 8, 10), (9, 12, 15), (20, 21, 29))
+
+
+def _pythagoras(rng: random.Random) -> Draw:
+    k = rng.randint(1, 5)
+    a, b, c = (side * k for side in rng.choice(_TRIPLES))
+    a, b = (b, a) if _yes(rng) else (a, b)
+    return Draw({"a": a, "b": b}, Fraction(c))
+
+
+def _pythagoras_leg(rng: random.Random) -> Draw:
+    k = rng.randint(1, 5)
+    a, b, c = (side * k for side in rng.choice(_TRIPLES))
+    a, b = (b, a) if _yes(rng) else (a, b)
+    return Draw({"a": a, "c": c}, Fraction(b))
+
+
+def _rectangle(rng: random.Random) -> Draw:
+    w, h, per = rng.randint(3, 60), rng.randint(2, 40), _yes(rng)
+    place = rng.choice(word_lists()["places"])
+    return Draw({"w": w, "h": h, "per": per, "place": place["en"], "place_ru": place["ru"]},
+                Fraction(2 * (w + h) if per else w * h), "perimeter" if per else "area")
+
+
+def _triangle_area(rng: random.Random) -> Draw:
+    base, height = rng.randint(2, 40), rng.randint(2, 30)
+    return Draw({"base": base, "height": height}, Fraction(base * height, 2))
+
+
+def _circle(rng: random.Random) -> Draw:
+    r, area = rng.randint(1, 40), _yes(rng)
+    pi = Fraction(314, 100)
+    return Draw({"r": r, "area": area}, pi * r * r if area else 2 * pi * r, "area" if area else "circumference")
+
+
+def _trapezoid(rng: random.Random) -> Draw:
+    a, b, h = rng.randint(2, 30), rng.randint(2, 30), rng.randint(2, 20)
+    return Draw({"a": a, "b": b, "h": h}, Fraction((a + b) * h, 2)) if a != b else _trapezoid(rng)
+
+
+# ---------------------------------------------------------------------------------------------------- money
+
+
+def _money_change(rng: random.Random) -> Draw | None:
+    first, second = rng.sample(word_lists()["goods"], 2)
+    a, b = rng.randint(2, 9), rng.randint(2, 9)
+    p, q = _price(rng), _price(rng)
+    total = a * p + b * q
+    bill = next(x for x in word_lists()["bills"] if x > total)
+    return Draw({"a": a, "b": b, "p": p, "q": q, "bill": bill, "pl1": first["en"], "pl2": second["en"],
+                 "goods1": ru_plural(a, first["ru"]), "goods2": ru_plural(b, second["ru"])}, bill - total)
+
+
+def _discount_tax(rng: random.Random) -> Draw | None:
+    price = Fraction(rng.randint(4, 200) * 10)
+    d, t = rng.choice((10, 15, 20, 25, 30, 40, 50)), rng.choice((5, 8, 10, 12, 15, 20))
+    final = price * (100 - d) / 100 * (100 + t) / 100
+    return Draw({"price": price, "d": d, "t": t, **_item(rng)}, final) if exact(final) else None
+
+
+def _interest(rng: random.Random) -> Draw:
+    principal, rate, years = rng.randint(2, 100) * 500, rng.choice((2, 3, 4, 5, 6, 7, 8, 10, 12)), rng.randint(2, 6)
+    return Draw({"principal": principal, "rate": rate, "years": years},
+                principal + Fraction(principal * rate * years, 100))
+
+
+# ------------------------------------------------------------------------------------------- units, motion, work
+
+
+def _convert_units(rng: random.Random) -> Draw | None:
+    unit = rng.choice(word_lists()["units"])
+    factor, mul = unit["factor"], _yes(rng)
+    if mul:  # big -> small: 2.5 km -> 2500 m
+        x = Fraction(rng.randint(1, 80), rng.choice((1, 2, 4, 10)))
+        answer = x * factor
+    else:  # small -> big: 2500 m -> 2.5 km
+        x = Fraction(rng.randint(1, 400) * factor, rng.choice((1, 2, 4, 10, 100)))
+        answer = x / factor
+    if not (exact(x) and exact(answer)):
+        return None
+    big, small = ("big", "small") if mul else ("small", "big")
+    values = {
+        "x": x, "mul": mul, "factor": factor, "var": unit[f"{big}_var"],
+        "from_en": unit[f"{big}_abbr"][0], "from_ru": unit[f"{big}_abbr"][1],
+        "to_en": unit[f"{small}_en"], "to_ru": unit[f"{small}_ru"],
+        "small_en": unit["small_en"], "small_ru": unit["small_ru"], "big_en": unit["one_en"], "big_ru": unit["one_ru"],
+    }  # fmt: skip
+    return Draw(values, answer, "mul" if mul else "div")
+
+
+def _laps(rng: random.Random) -> Draw | None:
+    lap = rng.choice((25, 50, 100, 200, 250, 400, 500))
+    km = Fraction(rng.randint(1, 40), rng.choice((1, 2, 4, 10)))
+    laps = km * 1000 / lap
+    return Draw({"lap": lap, "km": km}, laps) if laps.denominator == 1 and exact(km) else None
+
+
+def _work_together(rng: random.Random) -> Draw | None:
+    a, b = rng.sample(range(2, 30), 2)
+    t = Fraction(a * b, a + b)
+    return Draw({"a": a, "b": b}, t) if exact(t) else None
+
+
+def _speed_distance(rng: random.Random) -> Draw | None:
+    v, mins = rng.randint(4, 120), rng.choice((10, 12, 15, 20, 30, 40, 45, 50, 90, 100, 150))
+    d = Fraction(v * mins, 60)
+    return Draw({"v": v, "mins": mins}, d) if exact(d) else None
+
+
+def _average_speed(rng: random.Random) -> Draw | None:
+    t1, t2 = rng.randint(1, 5), rng.randint(1, 5)
+    v1, v2 = rng.randint(8, 24) * 5, rng.randint(8, 24) * 5
+    avg = Fraction(v1 * t1 + v2 * t2, t1 + t2)
+    return Draw({"d1": v1 * t1, "t1": t1, "d2": v2 * t2, "t2": t2}, avg) if exact(avg) and v1 != v2 else None
+
+
+def _meeting(rng: random.Random) -> Draw | None:
+    v1, v2 = rng.randint(6, 24) * 5, rng.randint(6, 24) * 5
+    t = rng.choice((Fraction(1, 2), Fraction(3, 2), Fraction(5, 2), Fraction(1), Fraction(2), Fraction(3),
+                    Fraction(4)))
+    d = (v1 + v2) * t
+    return Draw({"d": d, "v1": v1, "v2": v2}, t) if d.denominator == 1 else None
+
+
+SHAPES: dict[str, Callable[[random.Random], Draw | None]] = {
+    "rate_shifts": _rate_shifts, "unit_price": _unit_price, "percent_of": _percent_of,
+    "percent_change": _percent_change, "percent_diff": _percent_diff, "percent_reverse": _percent_reverse,
+    "what_percent": _what_percent, "fraction_of": _fraction_of, "fraction_rest": _fraction_rest, "ratio": _ratio,
+    "ratio_scale": _ratio_scale, "average": _average, "average_missing": _average_missing,
+    "linear_number": _linear_number, "linear_equation": _linear_equation, "consecutive": _consecutive,
+    "ages": _ages, "ages_times": _ages_times, "square_side": _square_side, "rect_quadratic": _rect_quadratic,
+    "product_sum": _product_sum, "pythagoras": _pythagoras, "pythagoras_leg": _pythagoras_leg,
+    "rectangle": _rectangle, "triangle_area": _triangle_area, "circle": _circle, "trapezoid": _trapezoid,
+    "money_change": _money_change, "discount_tax": _discount_tax, "convert_units": _convert_units, "laps": _laps,
+    "work_together": _work_together, "speed_distance": _speed_distance, "average_speed": _average_speed,
+    "meeting": _meeting, "interest": _interest,
+}  # fmt: skip

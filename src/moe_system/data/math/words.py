@@ -1,6 +1,7 @@
-"""The wording of the math word problems: `problems.yaml` (question pieces, worked steps and calculator programs
-per family) and `words.yaml` (people, goods, places...), read and checked once, and the formatter that fills
-them: numbers as written in each language, sums of money, plural and gender forms.
+"""The wording of the math word problems: `problems.yaml` (the question templates of every problem shape in three
+registers, the plan sentences and the calculator programs) and `words.yaml` (people, goods, places, units...), read
+and checked once, and the formatter that fills them: numbers as written in each language (or in words, from
+`surface.yaml`), fractions, sums of money, plural and gender forms.
 
     .venv/bin/python -c "from moe_system.data.math.words import Wording; \
 print(Wording('ratio', 'ru', name1='Аня', name2='Миша', total=300, a=1, b=2).text('ask'))"
@@ -16,11 +17,12 @@ from functools import cache
 from typing import Any
 
 from moe_system.data.common import bad_data, placeholders, read_yaml, ru_plural
+from moe_system.data.math.surface import fraction_word, number_word
 
 Num = Fraction | int
 PACKAGE = "moe_system.data.math"
 SOURCE = "moe_system/data/math/problems.yaml"
-_SPECS = ("", "n", "money", "dec", "cap", "signed", "x", "plural", "gender", "if")
+_SPECS = ("", "n", "w", "frac", "money", "dec", "cap", "signed", "x", "plural", "gender", "if")
 _CHOICES = {"plural": 3, "gender": 2, "if": 2}
 
 
@@ -48,12 +50,19 @@ class _Formatter(string.Formatter):
     def __init__(self, lang: str) -> None:
         super().__init__()
         self.lang = lang
+        self.spell = False  # write `w` numbers and `frac` fractions in words where the tables have them
 
     def format_field(self, value: Any, format_spec: str) -> str:
         spec, _, options = format_spec.partition(":")
         forms = options.split("/")
         if spec == "n":
             return _number(value, self.lang)
+        if spec == "w":
+            return (self.spell and number_word(value, self.lang)) or _number(value, self.lang)
+        if spec == "frac":
+            value = Fraction(value)
+            shown = f"{value.numerator}/{value.denominator}"
+            return (self.spell and fraction_word(value.numerator, value.denominator, self.lang)) or shown
         if spec == "money":
             return _money(value, self.lang)
         if spec == "dec":
@@ -90,7 +99,7 @@ def _check_piece(value: Any, entry: str) -> None:
 
 @cache
 def problems() -> dict[str, Any]:
-    """The checked contents of `problems.yaml`: family -> {en: {piece: ...}, ru: {...}, code: [...] or {...}}."""
+    """The checked contents of `problems.yaml`: shape -> {en: {piece: ...}, ru: {...}, code: [...] or {...}}."""
     raw = read_yaml(PACKAGE, "problems.yaml")
     if not isinstance(raw, dict) or not isinstance(raw.get("final"), dict):
         raise bad_data(SOURCE, "file", "expected a mapping with `final` and one entry per family")
@@ -114,9 +123,10 @@ def problems() -> dict[str, Any]:
 
 @cache
 def word_lists() -> dict[str, Any]:
-    """The checked contents of `words.yaml` (people, goods, items, measures, places, round things, events, bills)."""
+    """The checked contents of `words.yaml` (people, goods, items, measures, places, round things, events, bills,
+    units)."""
     raw = read_yaml(PACKAGE, "words.yaml")
-    wanted = ("people", "goods", "bills", "items", "measures", "places", "round_things", "events")
+    wanted = ("people", "goods", "bills", "items", "measures", "places", "round_things", "events", "units")
     if not isinstance(raw, dict) or set(raw) != set(wanted):
         raise bad_data("moe_system/data/math/words.yaml", "file", f"expected the lists {', '.join(wanted)}")
     for name in wanted:
@@ -126,11 +136,11 @@ def word_lists() -> dict[str, Any]:
 
 
 def person(rng: random.Random, lang: str) -> dict[str, str]:
-    """A random person: `name` and, in English, the pronoun `he`; in Russian the gender `g` and the genitive
-    `gen`."""
+    """A random person: `name` and, in English, the pronouns `he` and `his`; in Russian the gender `g` and the
+    genitive `gen`."""
     if lang == "en":
         name, he = rng.choice(word_lists()["people"]["en"])
-        return {"name": name, "he": he}
+        return {"name": name, "he": he, "his": "her" if he == "she" else "his"}
     name, gender, genitive = rng.choice(word_lists()["people"]["ru"])
     return {"name": name, "g": gender, "gen": genitive}
 
@@ -142,6 +152,10 @@ class Wording:
         spec = problems()[family]
         self.texts, self.code_lines, self.values = spec[lang], spec["code"], values
         self.formatter = _Formatter(lang)
+
+    def spell(self, on: bool) -> None:
+        """Write the numbers marked `w` and the fractions marked `frac` in words (where the tables have them)."""
+        self.formatter.spell = on
 
     def add(self, **values: Any) -> None:
         self.values.update(values)
