@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from moe_system.memory.statements import asks, hypothetical, statement_parts, subject_words, topic_of, transient
 from moe_system.text.words import normalize, stem, stems
 
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+(?=[\"«(]?[A-ZА-ЯЁ0-9])|\n+")
@@ -42,36 +43,21 @@ _SYNONYMS = {"mobil": "phone", "cell": "phone", "telephon": "phone", "телеф
              "инструмент": "instrument", "спорт": "sport"}
 _BARE = {"номер": "phone", "number": "phone", "дом": "residence", "home": "residence", "город": "residence",
          "citi": "residence", "address": "residence", "адрес": "residence"}  # a subject of one generic word
-# words a question about a canonical subject uses, indexed with the fact so that "where do I live?" finds "we
-# moved to Bergen" (the fact's own words may share none with the question)
-SUBJECT_WORDS = {
-    "residence": "live home city town address moved where живу жить живешь дом город адрес переехал где",
-    "employer": "work job company employer workplace работа работаю компания фирма где",
-    "job": "job title role profession position occupation работа должность профессия кем",
-    "name": "name called зовут имя",
-    "phone": "phone number mobile телефон номер мобильный",
-    "allergy": "allergic allergy аллергия",
-    "birthplace": "born birthplace where родился родилась где",
-    "birthday": "birthday born date день рождения родился родилась когда",
-    "age": "age old years возраст лет сколько",
-    "car": "car drive vehicle машина автомобиль езжу",
-    "team": "team department group work команда отдел работа",
-    "project": "project work working проект работа работаю",
-    "instrument": "instrument play music musical играю инструмент музыка музыкальный",
-    "sport": "sport play game спорт играю игра вид",
-    "reading": "reading read book currently читаю читать книга книгу сейчас",
-}
+# words a question about a subject uses, indexed with the fact so that "where do I live?" finds "we moved to Bergen"
+# (the fact's own words may share none with the question): every subject of `data/memory_facts/topics.yaml`
+SUBJECT_WORDS = subject_words()
 _FAVOURITE = {"favourit", "favorit", "любим"}  # stems: "my favourite X" and "мой любимый/любимым X" share a key
 
 
 VALUE_LIKE = re.compile(r"\d|«|\"|(?<=\s)[A-ZА-ЯЁ][\w-]+")
-FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|my|we|we're|our|me|я|мой|моя|мое|моё|мои|моего|моей|мою|моему|моим|моём|"
-                           r"моем|моих|мы|наш|наша|наше|наши|нашего|нашей|нашу|нашему|нашим|нашем|наших|меня|мне|"
-                           r"у меня|у нас)\b", re.IGNORECASE)
+FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|my|mine|myself|we|we're|we've|our|ours|me|я|мной|мною|мой|моя|"
+                          r"мое|моё|мои|моего|моей|мою|моему|моим|моём|"
+                          r"моем|моих|мы|наш|наша|наше|наши|нашего|нашей|нашу|нашему|нашим|нашем|наших|меня|мне|"
+                          r"у меня|у нас)\b", re.IGNORECASE)
 # what says "I" without a pronoun: a Russian verb in the first person singular ("Играю в регби", "Каждое утро беру
 # эспрессо"), or a parent named as only one's own is ("Dad moved to Bergamo", "Мама теперь на пенсии")
 _IMPLIED_FIRST_PERSON = re.compile(
-    r"(?<![\w-])(?:[а-яё]+(?:аю|яю|ею|аюсь|яюсь|еюсь|уюсь|(?:с|ц|ств|ир)ую)|живу|хожу|беру|пью|езжу|учусь|веду|"
+    r"(?<![\w-])(?:[а-яё]+(?:аю|яю|ею|аюсь|яюсь|еюсь|уюсь|[жшчщ]усь|(?:с|ц|ств|ир)ую)|живу|хожу|беру|пью|езжу|учусь|веду|"
     r"пишу|вожу|люблю|сижу|иду|еду|могу|хочу|сплю|готовлю|ношу|смотрю|говорю|слежу|держу|пеку|вяжу|шью|"
     r"тренируюсь)(?![\w-])|^(?:mum|mom|dad|gran|granny|grandma|grandpa|grandad|папа|мама|бабушка|дедушка)\b",
     re.IGNORECASE)
@@ -256,16 +242,40 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
 
 
-def extract_facts(text: str) -> list[Fact]:
-    """The facts stated in a user's message: at most one per clause (the first pattern that matches), clauses
-    being sentences split before "and I ...", "и я ..." and the like."""
-    found: list[Fact] = []
+_LOWER_START = re.compile(r"(?<=[.!?…])\s+(?=[a-zа-яё])")  # people who type without capitals still end sentences
+_ABBREVIATION = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|approx|incl|dr|mr|mrs|ms|st|no|т\.е|т\.д|т\.п|т\.к|г|ул|д|др|см)"
+                           r"|\.\.)\.$", re.IGNORECASE)
+
+
+def _fact_sentences(text: str) -> list[str]:
+    """`sentences`, also split where a sentence ends and the next begins in lower case (not after an
+    abbreviation)."""
+    split: list[str] = []
     for sentence in sentences(text):
-        if sentence.rstrip().endswith("?"):
-            continue  # a question states nothing
-        understood = [fact for clause in _CLAUSE.split(sentence) if (fact := _pattern_fact(clause))]
-        statement = None if understood else _statement(sentence)
-        found.extend(understood or ([statement] if statement else []))
+        pieces = _LOWER_START.split(sentence)
+        merged = [pieces[0]]
+        for piece in pieces[1:]:
+            if _ABBREVIATION.search(merged[-1]):
+                merged[-1] += " " + piece
+            else:
+                merged.append(piece)
+        split.extend(piece.strip() for piece in merged if piece.strip())
+    return split
+
+
+def extract_facts(text: str) -> list[Fact]:
+    """The facts stated in a user's message: at most one per clause (the first pattern that matches, else the
+    statement judged by `_statement`), clauses being sentences split before "and I ...", "и я ..." and the like.
+    Of a sentence that ends in "?", only the parts that do not ask count ("I'm flying out on BA2490 on the 3rd,
+    can you help me pack light?"); a hypothetical states nothing ("if I ever get a parrot I'll call it ...")."""
+    found: list[Fact] = []
+    for sentence in _fact_sentences(text):
+        for part in statement_parts(sentence):
+            if hypothetical(part):
+                continue
+            understood = [fact for clause in _CLAUSE.split(part) if (fact := _pattern_fact(clause))]
+            statement = None if understood else _statement(part)
+            found.extend(understood or ([statement] if statement else []))
     return found
 
 
@@ -290,17 +300,46 @@ def _pattern_fact(sentence: str) -> Fact | None:
     return None
 
 
+# whose a statement is: someone named as one's own ("my sister", "у сестры", "sister's"), or first in it
+_OWNED = re.compile(r"(?:^|\b(?:my|our|his|her|their|мо[йяеёи]\w*|наш\w*|у|of)\s+(?:[\w-]+\s+)?)$", re.IGNORECASE)
+# a relative, a friend or a pet and the name beside it: "Grandma Winifred", "Desmond (my partner)", "брат Олег"
+_RELATION_NAMED = re.compile(
+    rf"(?:^|(?:my|our|мой|моя|наш|наша) )(?P<s>{_REL_EN}|{_REL_RU}) (?P<v>{_NAME_EN}|{_NAME_RU})(?=[\s,.;:!?)—–]|$)|"
+    rf"(?P<v2>{_NAME_EN}|{_NAME_RU}) \((?:my|our|мой|моя|наш|наша) (?P<s2>{_REL_EN}|{_REL_RU})\)", re.IGNORECASE)
+
+
+def _owner(clause: str) -> str:
+    """The other person a statement is about (their word as written), or "" when it is the user's own."""
+    for match in THIRD_PARTY.finditer(clause):
+        if _OWNED.search(clause[:match.start()]) or clause[match.end():match.end() + 2] in ("'s", "’s"):
+            return match.group(0)
+    return ""
+
+
 def _statement(clause: str) -> Fact | None:
-    """A statement no pattern understood that still looks like a fact about the user's world: one with a value in
-    it (a number, a code, a name, a quote) that is in the first person or names no one else ("Попугай Яша ...",
-    "Каждый год 5 января отмечаем ...": Russian drops the pronoun), short (`SHORT_STATEMENT` words) in the first
-    person and about no one else, or announcing a change and about no one else ("Тренировки теперь по
-    понедельникам"). A request for work ("Write a query that counts rows in table Users") is none of these. Keyed
-    by its words other than the values ("~" marks such keys; see `similar_key`)."""
-    if _TASK.match(clause.strip()):
+    """A statement no pattern understood that still looks like a fact about the user's world. One whose subject
+    the topic lexicon knows (`statements.topic_of`: "I take levocetirizine every day" is about medication) and
+    that is in the first person or names no one else gets that subject's key ("sister medication" when it names
+    someone else). Otherwise, one with a value in it (a number, a code, a name, a quote) that is in the first
+    person or names no one else ("Попугай Яша ...", "Каждый год 5 января отмечаем ...": Russian drops the
+    pronoun), short (`SHORT_STATEMENT` words) in the first person and about no one else, or announcing a change
+    and about no one else ("Тренировки теперь по понедельникам"), keyed by its words other than the values ("~"
+    marks such keys; see `similar_key`). A request for work ("Write a query that counts rows in table Users") or a
+    question is none of these."""
+    if _TASK.match(clause.strip()) or asks(clause):
         return None
     mine = bool(FIRST_PERSON.search(clause) or _IMPLIED_FIRST_PERSON.search(clause.strip()))
-    others = bool(THIRD_PARTY.search(clause))
+    others = THIRD_PARTY.search(clause)
+    owner = _owner(clause)
+    topic = topic_of(clause)
+    if (topic is not None and mine and not transient(clause)
+            and (topic.any_value or VALUE_LIKE.search(clause))):
+        return Fact(f"{_key(owner)} {topic.key}" if owner else topic.key, clause.strip()[:80], clause[:400])
+    named = _RELATION_NAMED.search(clause)
+    if named is not None:
+        relation, name = named.group("s") or named.group("s2"), named.group("v") or named.group("v2")
+        if name.casefold() not in _NOT_NAMES and (mine or named.start() == 0):
+            return Fact(_key(relation), name, clause[:400])
     valued = bool(VALUE_LIKE.search(clause)) and (mine or not others)
     short = mine and len(clause.split()) <= SHORT_STATEMENT and not others
     if not (valued or short or (_CHANGE.search(clause) and not others)):
