@@ -91,8 +91,9 @@ def test_derived_inputs_keep_the_types_and_are_fixed() -> None:
     assert all(isinstance(a, list) and isinstance(b, str) for a, b in inputs)
     assert ([], "ab") in inputs and any(any("\u0400" <= ch <= "\u04ff" for ch in b) for _, b in inputs)
     assert derived_inputs(examples) == inputs
-    assert [type(a) for (a, *_) in guessed_inputs(["nums", "k"])] == [list] * 4
-    assert [type(a) for a, b in guessed_inputs(["text", "n"])] == [str] * 4
+    assert [type(a) for (a, *_) in guessed_inputs(["nums", "k"])] == [list] * 12
+    assert [(type(a), type(b)) for a, b in guessed_inputs(["text", "n"])] == [(str, int)] * 4 + [(str, str)] * 4 + [
+        (str, list)] * 4
 
 
 # ---- the verdict
@@ -142,6 +143,9 @@ def test_without_examples_it_is_ok_when_the_function_runs() -> None:
                           request)
     broken = python_verdict(_code("def count_vowels(text):\n    return text.missing()"), request)
     assert good.ok and good.key == ("3", "0", "2", "0")
+    anagrams = python_verdict(_code("def is_anagram(first, second):\n    return sorted(first) == sorted(second)"),
+                              "Write `is_anagram(first, second)`.")  # fmt: skip
+    assert anagrams.ok and anagrams.key[:4] == (ERROR,) * 4  # tried as ints first, then as strings and lists
     assert not broken.ok and "failed on every input" in broken.reason
 
 
@@ -175,3 +179,13 @@ def test_hostile_candidates_stay_inside_and_do_not_touch_the_others(tmp_path: Pa
     assert [v.ok for v in verdicts] == [False, False, False, False, True]  # the tamperer fools only itself
     assert "the code fails" in verdicts[0].reason and "the code fails" in verdicts[2].reason
     assert verdicts[4].key == python_verdict(good, SQUARE).key
+
+
+@needs_bubblewrap
+def test_reference_solutions_of_the_generator_pass_the_requests_they_answer() -> None:
+    from moe_system.data import GENERATORS
+
+    items = GENERATORS["python"].generate(12, 4)
+    for item in items:
+        verdict = python_verdict(f"```python\n{item['solution']}```", item["prompt"])
+        assert verdict.ok, (verdict.reason, item["prompt"])

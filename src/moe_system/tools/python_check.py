@@ -279,22 +279,38 @@ _DICT_NAMES = {"d", "dct", "dict", "mapping", "counts", "table", "dictionary", "
                "d1", "d2", "a_dict", "grades"}
 
 
+_POOLS = {
+    "words": [["apple", "Banana", "kiwi"], [], ["мир"], ["a", "bb", "a"]],
+    "dict": [{"a": 1, "b": 3}, {}, {"ключ": 2}, {"x": 5, "y": 5, "z": 1}],
+    "list": [[3, 1, 2], [], [5], [-2, 7, 7, 0, 4]],
+    "str": ["hello world", "", "Level", _CYRILLIC],
+    "int": [3, 0, 10, -4],
+}
+
+
 def guessed_inputs(params: Sequence[str]) -> list[tuple[Any, ...]]:
-    """Inputs for a function no example describes, guessed from its parameter names (fixed values)."""
-    pools = []
+    """Inputs for a function no example describes, guessed from its parameter names (fixed values); the parameters
+    whose names say nothing are tried as ints, then as strings, then as lists."""
+    kinds = []
     for param in params:
         lowered = param.lower()
         if lowered in _WORDS_NAMES:
-            pools.append([["apple", "Banana", "kiwi"], [], ["мир"], ["a", "bb", "a"]])
+            kinds.append("words")
         elif lowered in _DICT_NAMES:
-            pools.append([{"a": 1, "b": 3}, {}, {"ключ": 2}, {"x": 5, "y": 5, "z": 1}])
+            kinds.append("dict")
         elif lowered in _LIST_NAMES or (lowered.endswith(("s", "_list", "list")) and lowered not in _STRING_NAMES):
-            pools.append([[3, 1, 2], [], [5], [-2, 7, 7, 0, 4]])
+            kinds.append("list")
         elif lowered in _STRING_NAMES or lowered.endswith(("text", "str", "word", "name")):
-            pools.append(["hello world", "", "Level", _CYRILLIC])
+            kinds.append("str")
         else:
-            pools.append([3, 0, 10, -4])
-    return [tuple(pool[i] for pool in pools) for i in range(4)] if pools else [()]
+            kinds.append("")
+    if not kinds:
+        return [()]
+    inputs = []
+    for unknown in ("int", "str", "list") if "" in kinds else ("int",):
+        pools = [_POOLS[kind or unknown] for kind in kinds]
+        inputs += [tuple(pool[i] for pool in pools) for i in range(4)]
+    return inputs
 
 
 # ---- the verdict
