@@ -45,6 +45,14 @@ def test_the_grammar_has_enough_shapes_registers_and_languages() -> None:
         assert all(set(registers) == set(grammar.REGISTERS) for registers in shape.questions.values())
 
 
+def test_english_templates_have_no_cyrillic_and_russian_ones_have_some() -> None:
+    for shape in grammar.shapes().values():
+        for lang, registers in shape.questions.items():
+            for template in (t for templates in registers.values() for t in templates):
+                words = re.sub(r"\{[^}]*\}", "", template)
+                assert bool(CYRILLIC.search(words)) == (lang == "ru"), (shape.name, template)
+
+
 def test_shapes_and_their_sql_come_from_the_data_file() -> None:
     raw = read_yaml("moe_system.data.sql", "shapes.yaml")["shapes"]
     assert list(raw) == list(grammar.shapes())

@@ -9,7 +9,8 @@ zero counts, NOT EXISTS, IN / scalar / correlated subqueries, CTEs, window funct
 running totals, LAG), dates (strftime by year and month, ranges, the last N days before a stated day), NULLs
 (IS NULL, COALESCE)), each worded in English and Russian in a formal, a casual (lowercase, the odd typo) and a
 terse register; a guard query rejects data on which two right answers would differ. The rest come from the
-coded kinds of `kinds.py` and `joins.py` (filters, comparisons, aggregates, joins, subqueries). The schema is
+coded kinds of `kinds.py` and `joins.py` (filters, comparisons, aggregates, joins, subqueries), some of them
+made casual (`grammar.casualize`). The schema is
 shown in one of five forms (`schema.SCHEMA_STYLES`: CREATE TABLE, compact `t(a, b)`, typed `t(a INTEGER, ...)`,
 "t: a, b" lines, typed bullet lists), all of which `tools.sql_schema` reads. Every item carries the whole
 database as an SQL script (`db_sql`), so evaluation compares result sets without any external file.
@@ -84,6 +85,8 @@ def _kind_draft(rng: random.Random, lang: str) -> tuple[Schema, Draft] | None:
         return None
     if not rows or all(value is None for value in rows[0]):
         return None
+    if rng.random() < grammar.CASUAL_SHARE:
+        found = Draft(grammar.casualize(rng, found.question, found.sql), found.sql, found.level)
     return schema, found
 
 

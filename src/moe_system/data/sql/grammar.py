@@ -17,6 +17,7 @@ from moe_system.data.sql.schema import draw_schema; print(draw(random.Random(1),
 from __future__ import annotations
 
 import random
+import re
 import sqlite3
 from collections import Counter
 from collections.abc import Callable
@@ -35,6 +36,7 @@ SOURCE = "moe_system/data/sql/shapes.yaml"
 REGISTERS = ("formal", "casual", "terse")
 LANGS = ("en", "ru")
 TYPO_SHARE = 0.25  # casual questions with one swapped pair of letters
+CASUAL_SHARE = 0.3  # questions of the coded kinds (`kinds.py`, `joins.py`) made casual by `casualize`
 _RESERVED = {"as", "at", "by", "do", "if", "in", "is", "no", "of", "on", "or", "to"}
 
 
@@ -317,6 +319,18 @@ def _typo(rng: random.Random, text: str, keep: set[str]) -> str:
     word = words[i]
     words[i] = word[:j] + word[j + 1] + word[j] + word[j + 2:]
     return " ".join(words)
+
+
+def casualize(rng: random.Random, text: str, sql: str) -> str:
+    """A formal question made casual: first letter lowercased, no final full stop, sometimes a typo; the values
+    and names the query uses are left alone."""
+    keep = set(re.findall(r"\w+", sql)) | {v for pair in re.findall(r"'([^']*)'|«([^»]*)»", text) for v in pair if v}
+    first = text.split(" ", 1)[0].strip(",.?!:;«»'")
+    if first and first not in keep:
+        text = text[0].lower() + text[1:]
+    if text.endswith(".") and not text.endswith(".."):
+        text = text[:-1]
+    return _typo(rng, text, keep) if rng.random() < TYPO_SHARE else text
 
 
 def bind(rng: random.Random, schema: Schema, lang: str, shape: Shape) -> tuple[Binding, str] | None:
