@@ -26,7 +26,7 @@ import ast
 import json
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,11 +173,11 @@ def _result_after(text: str, end: int, doctest: bool) -> tuple[Any] | None:
         close = text.find("`", start + 1)
         return _literal(text[start + 1:close]) if close > start else None
     if start < len(text) and text[start] in "'\"":
-        close = _string_end(text, start)
-        return _literal(text[start:close]) if close else None
+        string_end = _string_end(text, start)
+        return _literal(text[start:string_end]) if string_end else None
     if start < len(text) and text[start] in _CLOSERS:
-        close = _balanced(text, start)
-        return _literal(text[start:close]) if close else None
+        bracket_end = _balanced(text, start)
+        return _literal(text[start:bracket_end]) if bracket_end else None
     token = re.match(r"[^\s,;`]+", text[start:])
     if token is None:
         return None
@@ -279,7 +279,7 @@ _DICT_NAMES = {"d", "dct", "dict", "mapping", "counts", "table", "dictionary", "
                "d1", "d2", "a_dict", "grades"}
 
 
-_POOLS = {
+_POOLS: dict[str, list[Any]] = {
     "words": [["apple", "Banana", "kiwi"], [], ["мир"], ["a", "bb", "a"]],
     "dict": [{"a": 1, "b": 3}, {}, {"ключ": 2}, {"x": 5, "y": 5, "z": 1}],
     "list": [[3, 1, 2], [], [5], [-2, 7, 7, 0, 4]],
@@ -306,7 +306,7 @@ def guessed_inputs(params: Sequence[str]) -> list[tuple[Any, ...]]:
             kinds.append("")
     if not kinds:
         return [()]
-    inputs = []
+    inputs: list[tuple[Any, ...]] = []
     for unknown in ("int", "str", "list") if "" in kinds else ("int",):
         pools = [_POOLS[kind or unknown] for kind in kinds]
         inputs += [tuple(pool[i] for pool in pools) for i in range(4)]
@@ -398,7 +398,7 @@ def _names_in(request: str) -> list[str]:
     return names
 
 
-def _main_function(tree: ast.Module, functions: dict[str, ast.AST]) -> str | None:
+def _main_function(tree: ast.Module, functions: Mapping[str, ast.AST]) -> str | None:
     """The function the code is about: the first top-level one no other top-level function calls."""
     called = {node.func.id for fn in functions.values() for node in ast.walk(fn)
               if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
