@@ -229,6 +229,31 @@ def test_per_row_params_in_one_batch(tiny_llama: PreTrainedModel, hf_generate: H
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_rows_with_the_same_prompt_share_one_prefill(
+    tiny_llama: PreTrainedModel, hf_generate: HFGenerate, kind: Kind
+) -> None:
+    """Best-of-N rows (one prompt, several samplings) are prefilled once and their cache repeated: each row decodes
+    exactly as it would alone (greedy rows equal HF; seeded rows equal the same seed alone)."""
+    engine = make_engine(tiny_llama, kind)
+    prefilled: list[int] = []
+    prefill = engine.backend.prefill
+
+    def counting(prompts: Sequence[Sequence[int]], adapters: object = None) -> object:
+        prefilled.append(len(prompts))
+        return prefill(prompts, adapters)  # type: ignore[arg-type]
+
+    engine.backend.prefill = counting  # type: ignore[method-assign]
+    sampled = SamplingParams(max_new_tokens=12, temperature=0.9, seed=5)
+    params = [SamplingParams(max_new_tokens=12), sampled, SamplingParams(max_new_tokens=12), sampled]
+    greedy, seeded, other, seeded_again = engine.generate([PROMPT, PROMPT, OTHER, PROMPT], params)
+    assert prefilled == [2]  # PROMPT once, OTHER once
+    assert greedy.token_ids == hf_generate(tiny_llama, PROMPT, 12) and other.token_ids == hf_generate(tiny_llama,
+                                                                                                       OTHER, 12)
+    alone = engine.generate([PROMPT], sampled)[0]
+    assert seeded.token_ids == seeded_again.token_ids == alone.token_ids
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_repetition_penalty_matches_hf_greedy(
     tiny_llama: PreTrainedModel, hf_generate: HFGenerate, kind: Kind
 ) -> None:

@@ -71,6 +71,11 @@ class _Row:
     started: float = field(default_factory=time.perf_counter)  # when the row was admitted
 
 
+def _identity(adapters: RowAdapters) -> tuple[tuple[int, float], ...]:
+    """A row's experts as a hashable key: the same loaded adapters with the same weights."""
+    return tuple((id(adapter), weight) for adapter, weight in adapters)
+
+
 class DecodeBatch:
     """Requests decoding together, one token per row per `step`. Requests `admit`ted while others decode are
     prefilled on their own and join the batch (continuous batching); a row leaves it when it finishes or is
@@ -107,7 +112,17 @@ class DecodeBatch:
         for row, when in zip(rows, arrived or [], strict=False):
             row.started = when
         backend = self.engine.backend
-        logits, state = backend.prefill([r.prompt for r in rows], adapters)
+        # Rows with the same prompt and experts (best-of-N samples of one request) share one prefill: it is run
+        # once and its KV cache and logits are repeated, instead of prefilling N copies of the prompt.
+        shared: dict[tuple[tuple[int, ...], tuple[tuple[int, float], ...]], int] = {}
+        order = [shared.setdefault((tuple(row.prompt), _identity(adapters[i] if adapters else ())), i)
+                 for i, row in enumerate(rows)]
+        firsts = sorted(set(order))
+        logits, state = backend.prefill([rows[i].prompt for i in firsts],
+                                        [adapters[i] for i in firsts] if adapters is not None else None)
+        if len(firsts) < len(rows):
+            index = torch.tensor([firsts.index(i) for i in order], dtype=torch.long)
+            logits, state = logits.index_select(0, index.to(logits.device)), backend.select(state, index)
         if self._state is None:
             self._logits, self._state = logits, state
         else:
