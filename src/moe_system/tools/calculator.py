@@ -24,6 +24,7 @@ and the interpreter builds the sympy expression node by node itself.
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import operator
 import re
@@ -140,6 +141,8 @@ def run_program(source: str, timeout_s: float = 1.0) -> Run:
         raise ToolError("the program is nested too deeply") from err
     except ValueError as err:  # e.g. null bytes in the source
         raise ToolError(f"cannot parse the program: {one_line(err)}") from err
+    if any(isinstance(node, ast.Name) and node.id == "solve" for node in ast.walk(tree)):
+        _sympy()  # a second's import on first use, not counted against the program's time
     interpreter = _Interpreter(time.monotonic() + timeout_s, timeout_s)
     value = _plain(interpreter.run(tree))
     if isinstance(value, bool):
@@ -412,15 +415,21 @@ def _checked(value: Any) -> Any:
 # ---------------------------------------------------------------------------------------------------- solve()
 
 
+@functools.cache
+def _sympy() -> Any:
+    """sympy, imported on first use: a second of start-up that plain arithmetic never pays."""
+    import sympy
+
+    return sympy
+
+
 class _Solver:
     """One `solve(...)` call: builds sympy expressions from the validated AST node by node (constant parts are
     computed by the interpreter and enter sympy as exact rationals), checks the degree bound before anything is
     expanded, and finds the roots by real-root isolation (polynomials) or `linsolve` (linear systems)."""
 
     def __init__(self, interpreter: _Interpreter) -> None:
-        import sympy  # imported on first use: a second of start-up that plain arithmetic never pays
-
-        self.sympy = sympy
+        self.sympy = _sympy()
         self.interpreter = interpreter
         self.unknowns: dict[str, Any] = {}
 

@@ -306,6 +306,7 @@ def _convert_units(rng: random.Random) -> Draw | None:
         "x": x, "mul": mul, "factor": factor, "var": unit[f"{big}_var"],
         "from_en": unit[f"{big}_abbr"][0], "from_ru": unit[f"{big}_abbr"][1],
         "to_en": unit[f"{small}_en"], "to_ru": unit[f"{small}_ru"],
+        "to_abbr_en": unit[f"{small}_abbr"][0], "to_abbr_ru": unit[f"{small}_abbr"][1],
         "small_en": unit["small_en"], "small_ru": unit["small_ru"], "big_en": unit["one_en"], "big_ru": unit["one_ru"],
     }  # fmt: skip
     return Draw(values, answer, "mul" if mul else "div")

@@ -100,7 +100,7 @@ def noisy(rng: random.Random, question: str, lang: str, register: str, name: str
     if chance(rng, "typo", register):
         text = _typo(rng, text)
     if chance(rng, "no_final_mark", register):
-        text = text.rstrip("?.!")
+        text = text.rstrip("?.! ")
     if chance(rng, "lowercase", register):
         text = text.lower()
     if chance(rng, "opener", register):
