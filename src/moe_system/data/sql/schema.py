@@ -1,6 +1,8 @@
 """Random databases for the text-to-SQL data: a connected set of 1-6 tables of one domain, some optional columns
 dropped, filled with rows (localized names, cities, dates, prices), written out as SQLite CREATE TABLE and
-INSERT statements.
+INSERT statements (`db_sql`). A grammar shape may make a column nullable (`Table.nullable`: NULLs in its rows, no
+NOT NULL in the DDL). `schema_text` shows the schema to the model in one of `SCHEMA_STYLES` (CREATE TABLE,
+compact, typed, "table: columns" lines, typed bullet lists), every one of which `tools.sql_schema` reads back.
 
     .venv/bin/python -c "import random; from moe_system.data.sql.schema import draw_schema, db_sql; \
 print(db_sql(draw_schema(random.Random(0), 'en')))"
