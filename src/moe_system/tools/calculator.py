@@ -532,10 +532,12 @@ class _Solver:
             left, (lt, lb) = self.build(node.left)
             if isinstance(node.op, ast.Pow):
                 exponent = self.interpreter.eval(node.right) if not self.has_unknown(node.right) else None
-                if not isinstance(exponent, int | Fraction) or exponent != int(exponent) or abs(exponent) > MAX_DEGREE:
+                n = MAX_DEGREE + 1  # refused unless the exponent is a small whole number
+                if isinstance(exponent, int | float | Fraction) and math.isfinite(exponent) and exponent % 1 == 0:
+                    n = int(exponent)
+                if abs(n) > MAX_DEGREE:
                     raise ToolError(f"line {node.lineno}: an unknown can only be raised to a whole power up to "
                                     f"{MAX_DEGREE}")
-                n = int(exponent)
                 degree = (lt * n, lb * n) if n >= 0 else (lb * -n, lt * -n)
                 return self.bounded(left**n, degree, node)
             right, (rt, rb) = self.build(node.right)
