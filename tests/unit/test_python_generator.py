@@ -53,6 +53,10 @@ def test_there_are_many_shapes_registers_and_languages() -> None:
     assert grammar.registers == ["casual", "formal", "terse"]
     assert sum(spec.by_example for _, spec in python_data.families()) >= 15
     assert set(grammar.styles["en"]) == set(grammar.styles["ru"]) and len(grammar.styles["en"]) >= 8
+    for name, spec in python_data.families():  # every description can be asked as a task too ("return ...")
+        assert python_data._todo(spec.en, "en") and python_data._todo(spec.ru, "ru"), name
+    assert python_data._todo("converts `s` and returns it", "en") == "convert `s` and return it"
+    assert python_data._todo("возвращает, сколько раз", "ru") == "возвращать, сколько раз"
 
 
 def test_every_shape_in_both_languages_passes_its_tests_and_states_its_examples() -> None:
@@ -84,19 +88,27 @@ def test_a_wrong_class_fails_its_tests() -> None:
 def test_requests_use_every_piece_of_the_grammar(monkeypatch: pytest.MonkeyPatch) -> None:
     grammar = python_tasks.catalog().grammar
     pieces = {"ask": grammar.ask, "ask_by_example": grammar.ask_by_example, "ask_class": grammar.ask_class}
-    owner = {id(templates): (piece, lang, register) for piece, by_lang in pieces.items()
-             for lang, by_register in by_lang.items() for register, templates in by_register.items()}
+    owners: dict[str, set[tuple[str, str, str]]] = {}  # template -> the lists that hold it
+    for piece, by_lang in pieces.items():
+        for lang, by_register in by_lang.items():
+            for register, templates in by_register.items():
+                for template in templates:
+                    owners.setdefault(template, set()).add((piece, lang, register))
     reached: set[tuple[str, str, str]] = set()
+    used: set[str] = set()
     choose = python_data._piece
 
     def recording(rng: random.Random, templates: list[str], **fields: str) -> str:
-        if id(templates) in owner:
-            reached.add(owner[id(templates)])
-        return choose(rng, templates, **fields)
+        text = choose(rng, templates, **fields)
+        if all(template in owners for template in templates):  # one register's asks (perhaps some left out)
+            reached.update(set.intersection(*(owners[template] for template in templates)))
+            used.update(template for template in templates if template.format(**fields) == text)
+        return text
 
     monkeypatch.setattr(python_data, "_piece", recording)
     items = python_data.generate(1500, 0)
-    assert reached == set(owner.values()), sorted(set(owner.values()) - reached)
+    assert reached == set.union(*owners.values()), sorted(set.union(*owners.values()) - reached)
+    assert used == set(owners), sorted(set(owners) - used)
     styles = {(lang, name): style for lang, named in grammar.styles.items() for name, style in named.items()}
     for (lang, name), style in styles.items():
         head = re.escape(style.item.split("{call}")[1].split("{out}")[0])
@@ -112,7 +124,7 @@ def test_tasks_by_examples_only_and_stated_edge_cases() -> None:
         task = python_data.draw_task(rng, "square")
         item = python_data.task_item(rng, task, rng.choice(("en", "ru")))
         examples = _stated(item)
-        if task.en not in item["prompt"] and task.ru not in item["prompt"]:
+        if "square of" not in item["prompt"] and "квадрат" not in item["prompt"]:  # not described
             by_example += 1
             assert len(examples) >= 3, item["prompt"]
         if any(example.args in [(0,), (-3,)] for example in examples):  # the fixed cases of "square"

@@ -121,6 +121,18 @@ def _inline(rng: random.Random, lang: str, calls: list[tuple[str, str]]) -> str:
     return style.joiner.join(style.item.format(call=call, out=out) for call, out in calls)
 
 
+def _todo(desc: str, lang: str) -> str:
+    """The description as a task ("returns x" -> "return x", "возвращает x" -> "возвращать x"); "" when its first
+    word is not one of the grammar's verbs."""
+    verbs = catalog().grammar.verbs[lang]
+    first, _, rest = desc.partition(" ")
+    if first.rstrip(",") not in verbs:
+        return ""
+    words = [verbs[first.rstrip(",")] + first[len(first.rstrip(",")):], *rest.split(" ")]
+    joiner = "and" if lang == "en" else "и"
+    return " ".join(verbs.get(word, word) if i and words[i - 1] == joiner else word for i, word in enumerate(words))
+
+
 def _then(prompt: str, piece: str) -> str:
     """`piece` (a sentence that starts with a space, or "") after `prompt`: on a line of its own after a block of
     examples, else after a full stop."""
@@ -149,7 +161,10 @@ def task_item(rng: random.Random, task: Task, lang: str) -> dict[str, Any]:
         prompt = _piece(rng, grammar.ask_by_example[lang][register], name=task.name, examples=_inline(rng, lang, calls))
     else:
         desc = task.en if lang == "en" else task.ru
-        prompt = _piece(rng, grammar.ask[lang][register], sig=f"{task.name}({', '.join(task.args)})", desc=desc)
+        todo = _todo(desc, lang)
+        asks = [t for t in grammar.ask[lang][register] if todo or not re.search(r"\{[Tt]odo\}", t)]
+        prompt = _piece(rng, asks, sig=f"{task.name}({', '.join(task.args)})", desc=desc, todo=todo,
+                        Todo=todo[:1].upper() + todo[1:])
         shown = rng.sample(drawn[:-1] or drawn, min(rng.choice((0, 1, 1, 2, 2, 3)), max(1, len(drawn) - 1)))
         if shown:
             prompt += _examples(rng, lang, register, [(_call(task.name, args), repr(out)) for args, out in shown])

@@ -81,6 +81,7 @@ class Grammar:
     closers: Pieces
     frames: dict[str, dict[str, dict[str, list[str]]]]  # language -> register -> block / inline -> templates
     styles: dict[str, dict[str, Style]]  # language -> style name -> style
+    verbs: dict[str, dict[str, str]]  # language -> a description's verb (third person) -> the form {todo} uses
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ def _class_spec(name: str, raw: Any) -> ClassSpec:
 
 
 _FIELDS = {  # piece -> the fields its templates may use
-    "ask": {"sig", "desc"}, "ask_by_example": {"name", "examples"}, "ask_class": {"name", "desc"},
+    "ask": {"sig", "desc", "todo", "Todo"}, "ask_by_example": {"name", "examples"}, "ask_class": {"name", "desc"},
     "class_usage": {"usage"}, "edge": {"example"}, "closers": set(),
 }
 
@@ -225,7 +226,11 @@ def _grammar(raw: Any) -> Grammar:
             styles[lang][name] = Style(style["item"], bool(style.get("block")), str(style.get("joiner", "\n")))
     if set(styles["en"]) != set(styles["ru"]):
         raise bad_data(PROMPTS, "styles", "en and ru need the same example styles")
-    return Grammar(registers, frames=frames, styles=styles, **pieces)
+    verbs = raw.get("verbs")
+    if not isinstance(verbs, dict) or set(verbs) != set(LANGUAGES) or not all(
+            isinstance(v, dict) and all(isinstance(w, str) for w in v.values()) for v in verbs.values()):
+        raise bad_data(PROMPTS, "verbs", "expected en and ru, each mapping a verb to its infinitive")
+    return Grammar(registers, frames=frames, styles=styles, verbs=verbs, **pieces)
 
 
 @cache
