@@ -87,6 +87,12 @@ def test_schema_problem(query: str, problem: str | None) -> None:
     assert found == problem if problem is None else (found or "").startswith(problem), found
 
 
+def test_a_schema_given_inline_after_its_label_is_read() -> None:
+    info = SchemaInfo.of("How many customers live in Paris? Schema: customers(id, name, city), orders(id, total)")
+    assert info.columns("customers") == ("id", "name", "city") and info.columns("orders") == ("id", "total")
+    assert SchemaInfo.of("Сколько заказов? Схема: orders(id, customer_id)").columns("orders") == ("id", "customer_id")
+
+
 def test_check_sql_reports_the_schema_problem_and_keeps_read_only_refusals() -> None:
     assert (check_sql("SELECT nme FROM customers", DDL) or "").startswith("unknown column nme (customers has: ")
     assert "not read-only" in (check_sql("SELECT * FROM pragma_table_info('orders')", DDL) or "")

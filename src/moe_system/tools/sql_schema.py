@@ -1,8 +1,9 @@
 """The schema of a SQL request, read in every form the sql expert is shown, and the check of a query against it.
 
 Forms: SQLite `CREATE TABLE` statements; compact lines `orders(id, customer_id, total)` (types optional:
-`orders(id INTEGER PRIMARY KEY, total REAL)`); "table: columns" lines `orders: id, customer_id, total`; and
-bullet lists under a table line:
+`orders(id INTEGER PRIMARY KEY, total REAL)`), also inline after a label (`... Schema: orders(id, total),
+customers(id, name)`); "table: columns" lines `orders: id, customer_id, total`; and bullet lists under a table
+line:
 
     Table orders:
     - id (INTEGER, primary key)
@@ -39,6 +40,8 @@ _COMMENTS = re.compile(r"--[^\n]*|/\*.*?(?:\*/|$)", re.S)
 _NAME = r"[\"`\[]?([A-Za-z_\u0400-\u04ff][\w$]*)[\"`\]]?"
 _TABLE_LINE = re.compile(rf"^\s*(?:[-*•]\s+)?{_NAME}\s*\((.*)\)\s*;?\s*$")
 _COLON_LINE = re.compile(rf"^\s*(?:[-*•]\s+)?(?:table\s+|таблица\s+)?{_NAME}\s*:\s*(\S.*?)\s*$", re.I)
+_INLINE_LABEL = re.compile(r"(?:schema|схема|tables|таблицы)\s*:\s*(\S.*)$", re.I)
+_INLINE_TABLE = re.compile(rf"(?<![\w.]){_NAME}\(([^()]*(?:\([^()]*\)[^()]*)*)\)")
 _HEADER_LINE = re.compile(rf"^\s*(?:(?:table|таблица)\s+{_NAME}\s*:?|{_NAME}\s*:)\s*$", re.I)
 _BULLET = re.compile(rf"^\s*[-*•]\s+{_NAME}\s*(?:[:(—–-]+\s*(.*?))?\)?\s*;?\s*$")
 _REFERENCE = re.compile(rf"(?:references|->|→|fk)\s*{_NAME}\s*(?:[.(]\s*{_NAME})?", re.I)
@@ -115,18 +118,24 @@ def _line_tables(schema: str) -> list[tuple[str, list[str]]]:
             tables.append((header.group(1) or header.group(2), current))
             continue
         current = None
-        match = _TABLE_LINE.match(line) or _COLON_LINE.match(line)
-        if match is None:
+        if (inline := _INLINE_LABEL.search(line)) is not None:  # "... Schema: users(id, name), orders(id, total)"
+            tables.extend((m.group(1), _columns(m.group(2))) for m in _INLINE_TABLE.finditer(inline.group(1)))
             continue
-        columns = []
-        for part in _split_top_level(match.group(2)):
-            name, _, detail = part.partition(" ")
-            column = re.fullmatch(_NAME, name.strip("()"))
-            if column is not None:
-                columns.append(_column_sql(column.group(1), detail.strip(" ()")))
-        if columns:
-            tables.append((match.group(1), columns))
+        match = _TABLE_LINE.match(line) or _COLON_LINE.match(line)
+        if match is not None:
+            tables.append((match.group(1), _columns(match.group(2))))
     return [(table, columns) for table, columns in tables if columns]
+
+
+def _columns(listed: str) -> list[str]:
+    """Column definitions from `a, b INTEGER, c TEXT -> t.id` (what a line lists)."""
+    columns = []
+    for part in _split_top_level(listed):
+        name, _, detail = part.partition(" ")
+        column = re.fullmatch(_NAME, name.strip("()"))
+        if column is not None:
+            columns.append(_column_sql(column.group(1), detail.strip(" ()")))
+    return columns
 
 
 def schema_statements(schema: str) -> list[str]:
