@@ -35,7 +35,7 @@ from moe_system.data.sql.wording import agg_words, ctx, threshold
 SOURCE = "moe_system/data/sql/shapes.yaml"
 REGISTERS = ("formal", "casual", "terse")
 LANGS = ("en", "ru")
-TYPO_SHARE = 0.25  # casual questions with one swapped pair of letters
+TYPO_SHARE = 0.15  # casual questions with one swapped pair of letters
 CASUAL_SHARE = 0.3  # questions of the coded kinds (`kinds.py`, `joins.py`) made casual by `casualize`
 _RESERVED = {"as", "at", "by", "do", "if", "in", "is", "no", "of", "on", "or", "to"}
 
