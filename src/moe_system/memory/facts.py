@@ -40,7 +40,8 @@ _SYNONYMS = {"mobil": "phone", "cell": "phone", "telephon": "phone", "телеф
              "gran": "grandmoth", "granni": "grandmoth", "grandma": "grandmoth", "grandad": "grandfath",
              "grandpa": "grandfath", "mate": "friend", "closest": "best", "близк": "лучш",
              "depart": "team", "squad": "team", "команд": "team", "отдел": "team", "проект": "project",
-             "инструмент": "instrument", "спорт": "sport"}
+             "инструмент": "instrument", "спорт": "sport", "boss": "manag", "начальник": "manag",
+             "начальниц": "manag", "руководител": "manag", "шеф": "manag"}
 _BARE = {"номер": "phone", "number": "phone", "дом": "residence", "home": "residence", "город": "residence",
          "citi": "residence", "address": "residence", "адрес": "residence"}  # a subject of one generic word
 # words a question about a subject uses, indexed with the fact so that "where do I live?" finds "we moved to Bergen"

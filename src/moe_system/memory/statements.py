@@ -55,7 +55,7 @@ _TRANSIENT = re.compile(
     r"minutes|weeks) (?:ago|later)|on the (?:train|bus|way)|waiting for|wrote this|"
     rf"on {_DAYS_EN}(?!s| nights?| evenings?| mornings?)|сегодня|вчера|завтра|прямо сейчас|на данный момент|"
     rf"только что|на (?:следующей|прошлой|этой) неделе|в {_DAYS_RU}|назад|в поезде)\b|"
-    r"\d{1,2}:\d{2}|\bminutes?\b|\blast week\b|\bdue\b|\bplan(?:s|ning)\b|\bза день\b|\bмин\b|\bпланирую|"
+    r"\d{1,2}:\d{2}|\bminutes?\b|(?<!the )\blast week\b|\bdue\b|\bplan(?:s|ning)\b|\bза день\b|\bмин\b|\bпланирую|"
     r"\bминут|\bжд[уёе]м?\b|\bсобира(?:юсь|емся))",
     re.IGNORECASE)
 # where a sentence that ends in "?" divides into parts that state and parts that ask
@@ -72,6 +72,7 @@ class Topic:
 @dataclass(frozen=True)
 class _Lexicon:
     topics: tuple[Topic, ...]
+    relations: dict[str, str]  # the key of a person or pet known by name -> what questions about them say
     cues: re.Pattern[str]  # every cue, longest first
     owners: dict[str, tuple[int, ...]]  # a cue -> the topics (indexes) it belongs to
 
@@ -108,12 +109,17 @@ def lexicon() -> _Lexicon:
         body = re.escape(cue.rstrip("$")).replace(r"\ ", r"\s+")
         alternatives.append(f"{body}s?(?!\\w)" if len(cue) <= _WHOLE_WORD or cue.endswith("$") else body)
     pattern = re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + ")")
-    return _Lexicon(tuple(topics), pattern, {cue: tuple(found) for cue, found in owners.items()})
+    relations = data.get("relations", [])
+    if not (isinstance(relations, list) and all(isinstance(entry, dict) and isinstance(entry.get("key"), str)
+                                                and isinstance(entry.get("words"), str) for entry in relations)):
+        raise MoEError(f"{source}: relations: expected a list of string `key` and `words`")
+    return _Lexicon(tuple(topics), {entry["key"]: entry["words"] for entry in relations}, pattern,
+                    {cue: tuple(found) for cue, found in owners.items()})
 
 
 def subject_words() -> dict[str, str]:
-    """Each subject's key -> the words questions about it use."""
-    return {topic.key: topic.words for topic in lexicon().topics}
+    """Each subject's key (and each relation's) -> the words questions about it use."""
+    return {**lexicon().relations, **{topic.key: topic.words for topic in lexicon().topics}}
 
 
 def topic_of(clause: str) -> Topic | None:
