@@ -207,3 +207,54 @@ def _pairs_with_sum(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
         return sorted({(min(x, y), max(x, y)) for x, y in itertools.combinations(xs, 2) if x + y == k})
 
     return Drawn(ref, [(ints(rng, -3, 9, (3, 8)), rng.randint(2, 12)) for _ in range(4)])
+
+
+@draws
+def _is_sorted(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
+    cases = [(sorted(ints(rng)),) for _ in range(2)] + [(ints(rng),) for _ in range(3)]
+    return Drawn(lambda xs: xs == sorted(xs), cases)
+
+
+@draws
+def _remove_value(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
+    cases = []
+    for _ in range(4):
+        xs = ints(rng, 0, 5, (3, 9))
+        cases.append((xs, rng.choice(xs) if rng.random() < 0.8 else 9))
+    return Drawn(lambda xs, v: list(filter(lambda x: x != v, xs)), cases)
+
+
+@draws
+def _sum_evens(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
+    return Drawn(lambda xs: sum(filter(lambda x: not x % 2, xs)), [(ints(rng),) for _ in range(5)])
+
+
+@draws
+def _average(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
+    return Drawn(lambda xs: math.fsum(xs) / len(xs) if xs else 0.0, [(ints(rng, 0, 20, (1, 6)),) for _ in range(4)])
+
+
+@draws
+def _find_max(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
+    return Drawn(lambda xs: sorted(xs)[-1] if xs else None, [(ints(rng, -30, 30, (1, 8)),) for _ in range(4)])
+
+
+@draws
+def _common_elements(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
+    return Drawn(lambda x, y: sorted(v for v in set(x) if v in y),
+                 [(ints(rng, 0, 9, (2, 7)), ints(rng, 0, 9, (2, 7))) for _ in range(4)])
+
+
+@draws
+def _find_duplicates(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
+    return Drawn(lambda xs: sorted(k for k, n in Counter(xs).items() if n > 1),
+                 [(ints(rng, 0, 8, (3, 9)),) for _ in range(3)] + [([rng.choice(catalog().items) for _ in range(6)],)])
+
+
+@draws
+def _count_item(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
+    cases = []
+    for _ in range(4):
+        xs = ints(rng, 0, 4, (2, 9)) if rng.random() < 0.7 else [rng.choice(catalog().items) for _ in range(5)]
+        cases.append((xs, rng.choice(xs)))
+    return Drawn(lambda xs, x: sum(1 for v in xs if v == x), cases)

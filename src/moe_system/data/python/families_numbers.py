@@ -177,3 +177,26 @@ def _to_base(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
 @draws
 def _square(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
     return Drawn(lambda n: n**2, [(rng.randint(-12, 25),) for _ in range(5)])
+
+
+@draws
+def _primes_up_to(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
+    def ref(n: int) -> list[int]:
+        return [k for k in range(2, n + 1) if all(k % d for d in range(2, math.isqrt(k) + 1))]
+
+    return Drawn(ref, [(rng.randint(3, 60),) for _ in range(4)])
+
+
+@draws
+def _is_power_of_two(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
+    cases = [(2 ** rng.randint(1, 12),) for _ in range(2)] + [(rng.randint(3, 500),) for _ in range(3)]
+    return Drawn(lambda n: n > 0 and bin(n).count("1") == 1, cases)
+
+
+@draws
+def _reverse_number(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
+    def ref(n: int) -> int:
+        digits = str(abs(n))[::-1].lstrip("0") or "0"
+        return -int(digits) if n < 0 else int(digits)
+
+    return Drawn(ref, [(rng.randint(-999, 99999),) for _ in range(3)] + [(rng.randint(1, 99) * 10,)])

@@ -248,3 +248,22 @@ def _count_russian_vowels(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
 def _double_letters(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
     return Drawn(lambda s: re.sub("(.)", r"\1\1", s, flags=re.S), [(rng.choice(catalog().words),) for _ in range(3)]
                  + [(text(rng, 2, 2),)])  # fmt: skip
+
+
+@draws
+def _reverse_string(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
+    return Drawn(lambda s: "".join(reversed(s)), [(rng.choice(catalog().words),) for _ in range(3)] + [(text(rng),)])
+
+
+@draws
+def _first_unique_char(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
+    def ref(s: str) -> str:
+        counts = Counter(s)
+        return next((ch for ch in s if counts[ch] == 1), "")
+
+    return Drawn(ref, [(rng.choice(catalog().words),) for _ in range(3)] + [(text(rng, 2, 3),)])
+
+
+@draws
+def _word_lengths(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
+    return Drawn(lambda s: list(map(len, s.split())), [(text(rng),) for _ in range(4)])
