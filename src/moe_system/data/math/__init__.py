@@ -37,7 +37,7 @@ SHAPE_NAMES = tuple(SHAPES)
 
 def make_item(rng: random.Random, lang: str, shape: str, register: str | None = None) -> dict[str, Any] | None:
     """One checked item of `shape` in `lang` (a register drawn when not given), or None when the draw does not fit."""
-    drawn = SHAPES[shape](rng)
+    drawn = SHAPES[shape](rng, lang)
     if drawn is None or not exact(drawn.answer):
         return None
     register = register or rng.choice(REGISTERS)
