@@ -144,6 +144,12 @@ def test_carries_arithmetic(line: str, arithmetic: bool) -> None:
     assert carries_arithmetic(line) is arithmetic
 
 
+def test_a_conclusion_after_the_program_cannot_restate_another_number() -> None:
+    text = ("Add the prices.\n```python\nanswer = 3 * 4 + 2\n```\nSo he pays 15 dollars in total.\nThat is all."
+            "\nAnswer: 15")
+    assert math_tool(text) == "Add the prices.\n```python\nanswer = 3 * 4 + 2  # = 14\n```\nThat is all.\nAnswer: 14"
+
+
 def test_an_answer_whose_program_fails_is_left_alone() -> None:
     text = "Increase: 20500 × 2 / 100 = 425.\n```python\nanswer = 1 / 0\n```\nAnswer: 425"
     assert math_tool(text) == text

@@ -622,6 +622,9 @@ _LABELLED = re.compile(
 )
 
 
+_DIGIT = re.compile(r"\d")
+
+
 def carries_arithmetic(line: str) -> bool:
     """Whether a free-text line states arithmetic or a computed number (and could contradict the program)."""
     return bool(_ARITHMETIC.search(line) or _LABELLED.search(line))
@@ -659,9 +662,13 @@ def _annotated(program: str, run: Run) -> str:
     return "\n".join(out)
 
 
-def _prose(text: str) -> str:
-    """Free text without the lines that carry arithmetic or an answer line; runs of blank lines collapsed."""
-    kept = [line for line in text.split("\n") if not carries_arithmetic(line) and not _ANSWER_LINE.match(line)]
+def _prose(text: str, after_program: bool = False) -> str:
+    """Free text without the lines that carry arithmetic or an answer line (after the program, without any line
+    that states a number: a conclusion there restates a result, "So the change is $5."); blank runs collapsed."""
+    kept = [
+        line for line in text.split("\n")
+        if not carries_arithmetic(line) and not _ANSWER_LINE.match(line) and not (after_program and _DIGIT.search(line))
+    ]  # fmt: skip
     return re.sub(r"\n{3,}", "\n\n", "\n".join(kept))
 
 
@@ -686,7 +693,7 @@ def _show(answer_text: str) -> tuple[str, float | int | None, str]:
         after, before = "", tail
     program = _annotated(block.group(1).rstrip("\n"), run)
     fence = answer_text[block.start() : block.start(1)]
-    head, before, after = _prose(head), _prose(before), _prose(after)
+    head, before, after = _prose(head), _prose(before, after_program=True), _prose(after, after_program=True)
     if not lines:
         before = before.rstrip() + "\n"
     shown = f"{head}{fence}{program}\n```{before}{marker}: {value}{after}"
@@ -697,8 +704,9 @@ def math_tool(answer_text: str) -> str:
     """Run the first ```python block of a math answer and show the answer so that it agrees with itself.
 
     Prose lines that carry arithmetic ("20500 × 2 / 100 = 425", "Total: 21150") or an answer of their own are
-    dropped, the program is shown with the value each computed line assigned (`total = price * 2  # = 850`),
-    and `Answer: <value>` from the program is the final answer line: an answer line after the block is replaced,
+    dropped, and so are the lines after the program that state a number (a conclusion restating a result); the
+    program is shown with the value each computed line assigned (`total = price * 2  # = 850`), and
+    `Answer: <value>` from the program is the final answer line: an answer line after the block is replaced,
     otherwise one is appended; `Ответ:` is kept when the text uses it. Text without a block, or whose program
     `safe_eval_program` refuses, comes back unchanged."""
     return _show(answer_text)[0]
