@@ -21,6 +21,7 @@ import pytest
 from moe_system.data import python as python_data
 from moe_system.data.common import DataError, read_yaml
 from moe_system.data.python import tasks as python_tasks
+from moe_system.tools import python_check
 from moe_system.tools.python_check import stated_examples
 
 CYRILLIC = re.compile(r"[а-яё]", re.I)
@@ -44,6 +45,15 @@ def _item(rng: random.Random, kind: str, name: str, lang: str) -> dict[str, Any]
 
 def _stated(item: dict[str, Any]) -> list[Any]:
     return [ex for ex in stated_examples(item["prompt"]) if ex.name == item["entry_point"]]
+
+
+def _calls(prompt: str, name: str) -> Iterator[str]:
+    """Every call of `name` with literal arguments in `prompt` (not the signature), normalised."""
+    for match in re.finditer(rf"(?<![\w.]){name}\(", prompt):
+        end = python_check._balanced(prompt, match.end() - 1)
+        call = python_check._literal_call(prompt[match.start():end]) if end else None
+        if call:
+            yield python_check.Example(call[0], call[1], None, call[2]).call()
 
 
 def test_there_are_many_shapes_registers_and_languages() -> None:
@@ -70,8 +80,12 @@ def test_every_shape_in_both_languages_passes_its_tests_and_states_its_examples(
                 prose = re.sub(r"`[^`\n]*`|(?<!\w)'[^'\n]*'|\"[^\"\n]*\"", "", item["prompt"])
                 assert (CYRILLIC.search(prose) is not None) == (lang == "ru"), item["prompt"]
                 assert item["tests"].count("assert ") >= 4, name
-                for example in _stated(item):
+                stated = _stated(item)
+                for example in stated:
                     assert f"assert {example.call()} == {example.expected!r}\n" in item["tests"], item["prompt"]
+                if kind == "function":  # no example is missed
+                    shown = set(_calls(item["prompt"], item["entry_point"]))
+                    assert {ex.call() for ex in stated} == shown, item["prompt"]
                 items.append(item)
     verdicts = python_data.run_tests(items)
     assert all(verdicts), sorted({item["entry_point"] for item, ok in zip(items, verdicts, strict=True) if not ok})
