@@ -150,6 +150,14 @@ def test_a_conclusion_after_the_program_cannot_restate_another_number() -> None:
     assert math_tool(text) == "Add the prices.\n```python\nanswer = 3 * 4 + 2  # = 14\n```\nThat is all.\nAnswer: 14"
 
 
+def test_wrong_comments_inside_the_program_are_dropped() -> None:
+    program = ("# 3 * 4 = 13\nprice = 3  # each\ntotal = (price *  # 3 * 4 = 13\n         4)  # total cost\n"
+               "answer = total")
+    shown = math_tool(f"```python\n{program}\n```")
+    assert shown == ("```python\nprice = 3  # each\ntotal = (price *\n         4)  # = 12\nanswer = total\n```\n"
+                     "Answer: 12")
+
+
 def test_an_answer_whose_program_fails_is_left_alone() -> None:
     text = "Increase: 20500 × 2 / 100 = 425.\n```python\nanswer = 1 / 0\n```\nAnswer: 425"
     assert math_tool(text) == text

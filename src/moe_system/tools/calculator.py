@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import ast
 import functools
+import io
 import math
 import operator
 import re
 import time
+import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -632,7 +634,7 @@ def carries_arithmetic(line: str) -> bool:
 
 def _annotated(program: str, run: Run) -> str:
     """The program with `# = value` after every computed assignment; comments that state arithmetic are dropped
-    (they may be wrong), literal assignments (`price = 425`) are left as written."""
+    wherever they stand (they may be wrong), literal assignments (`price = 425`) are left as written."""
     tree = ast.parse(program)
     shown: dict[int, str] = {}
     for node in tree.body:
@@ -642,23 +644,19 @@ def _annotated(program: str, run: Run) -> str:
             literal = isinstance(node, ast.Assign) and isinstance(right, ast.Constant | ast.Name)
             if isinstance(value, int | float) and not isinstance(value, bool) and not literal:
                 shown[node.end_lineno] = format_number(value)
-    lines = program.split("\n")
-    ends = {n.end_lineno: n.end_col_offset for n in tree.body if n.end_lineno is not None}
+    cut: dict[int, int] = {}  # line -> the column of a comment to drop (one that states arithmetic, or is replaced)
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(program).readline):
+            if token.type == tokenize.COMMENT and (carries_arithmetic(token.string) or token.start[0] in shown):
+                cut[token.start[0]] = token.start[1]
+    except (tokenize.TokenError, SyntaxError):  # parsed above, so not expected: then comments stay as written
+        pass
     out: list[str] = []
-    for number, line in enumerate(lines, start=1):
-        code, comment = line, ""
-        if number in ends and ends[number] is not None:
-            raw = line.encode()
-            code, comment = raw[: ends[number]].decode(), raw[ends[number] :].decode().strip()
-        elif line.lstrip().startswith("#"):
-            code, comment = "", line.strip()
-        if comment and carries_arithmetic(comment):
-            comment = ""
-        if number in shown:
-            comment = f"# = {shown[number]}"
-        if not code and not comment and line.strip():
+    for number, line in enumerate(program.split("\n"), start=1):
+        code = line[: cut[number]].rstrip() if number in cut else line.rstrip()
+        if number in cut and not code.strip():
             continue  # a comment line that stated arithmetic
-        out.append(f"{code.rstrip()}  {comment}" if code.strip() and comment else (code.rstrip() or comment))
+        out.append(f"{code}  # = {shown[number]}" if number in shown else code)
     return "\n".join(out)
 
 
