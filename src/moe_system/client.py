@@ -287,7 +287,11 @@ class MoEClient:
         tickets = [self.runtime.scheduler(engine).submit(ids, row, adapters) for row in rows] if self.batching \
             else []
         if tickets:
-            stream._cancel = lambda: [ticket.cancel() for ticket in tickets]
+            def cancel() -> None:
+                for ticket in tickets:
+                    ticket.cancel()
+
+            stream._cancel = cancel
             events: Iterable[Event] = (event for ticket in tickets for event in _numbered(ticket, tickets))
         else:
             events = engine.run([ids] * len(rows), rows, [adapters] * len(rows))

@@ -32,6 +32,6 @@ def verifier(names: Sequence[str]) -> VerifyMany | None:
             module, function, many = _VERIFIERS[name]
             judge = getattr(importlib.import_module(module), function)
             if many:
-                return judge  # type: ignore[no-any-return]
+                return judge
             return lambda answers, request: [judge(answer, request) for answer in answers]
     return None
