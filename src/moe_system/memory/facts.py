@@ -111,6 +111,8 @@ def _key(subject: str) -> str:
     words = [w for w in re.findall(r"\w+", normalize(subject)) if w not in _EN_FILLER and w not in _RU_FILLER]
     favourite = any(stem(w) in _FAVOURITE for w in words)
     stems = [_SYNONYMS.get(stem(w), stem(w)) for w in words if stem(w) not in _FAVOURITE]
+    if re.search(r"\w['’]s number\b", subject, re.IGNORECASE):  # "my boss's number" is their phone, not them
+        stems = ["phone" if s == "number" else s for s in stems]
     kept = [s for s in stems if s not in _HEADS] or stems
     key = " ".join(sorted(set(kept) | ({"favorit"} if favourite else set())))
     return _BARE.get(key, key)
@@ -271,7 +273,7 @@ def extract_facts(text: str) -> list[Fact]:
     can you help me pack light?"); a hypothetical states nothing ("if I ever get a parrot I'll call it ...")."""
     found: list[Fact] = []
     for sentence in _fact_sentences(text):
-        for part in statement_parts(sentence):
+        for part in statement_parts(sentence, _TASK):
             if hypothetical(part):
                 continue
             understood = [fact for clause in _CLAUSE.split(part) if (fact := _pattern_fact(clause))]

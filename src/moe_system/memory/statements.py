@@ -153,12 +153,17 @@ def transient(clause: str) -> bool:
     return bool(_TRANSIENT.search(clause))
 
 
-def statement_parts(sentence: str) -> list[str]:
-    """The parts of a sentence that state: all of it, unless it ends in "?", then its parts (split at commas,
-    semicolons, colons, dashes and brackets) that do not ask, each without the question mark."""
-    if not sentence.rstrip().endswith("?"):
+def statement_parts(sentence: str, request: re.Pattern[str] | None = None) -> list[str]:
+    """The parts of a sentence that state: all of it, unless it asks ("...?") or makes a request (`asks`, or
+    `request` matches its start); then its parts (split at commas, semicolons, colons, dashes and brackets) that
+    neither ask nor request, each without the question mark: "I'm flying out on BA2490 on the 3rd, can you help me
+    pack light?" and "Draft a note to the landlord: we live at 14 Tannery Lane" state something."""
+    def requests(text: str) -> bool:
+        return asks(text) or bool(request is not None and request.match(text.strip()))
+
+    if not (sentence.rstrip().endswith("?") or requests(sentence)):
         return [sentence]
     parts = [part.strip(" ?)") for part in _PARTS.split(sentence)]
     if len(parts) == 1:
         return []
-    return [part for part in parts if part and not asks(part) and len(part.split()) >= 3]
+    return [part for part in parts if len(part.split()) >= 3 and not requests(part)]
