@@ -1,10 +1,11 @@
-"""Math word problems in English and Russian from a compositional grammar: 36 problem shapes (rates,
-percentages up and down, by and to, reverse percentages, fractions of and of the rest, ratio shares, averages with
-a missing value, linear equations in words and symbols, ages, quadratics from areas and from sum and product,
-Pythagoras, areas and perimeters, change, discount and tax, unit conversion, work together, speed, meeting time,
-interest), each asked in three registers (formal, casual, terse) with several templates per register, then
-roughened like real typing: numbers and fractions in words, lowercase without punctuation, small typos,
-irrelevant sentences with numbers, "₽" or "руб.", decimal commas in Russian.
+"""Math word problems in English and Russian from a compositional grammar: 40 problem shapes (rates,
+percentages up and down, by and to, one after another, reverse percentages, fractions of and of the rest, ratio
+shares, averages with a missing value, linear equations in words and symbols, ages, quadratics from areas and from
+sum and product, Pythagoras, areas and perimeters, change, discount and tax, unit conversion, groups rounded up,
+remainders, work together, speed, meeting time, simple and compound interest), each asked in three registers
+(formal, casual, terse) with several templates per register, then roughened like real typing: numbers and
+fractions in words, lowercase without punctuation, small typos, irrelevant sentences with numbers, "₽" or "руб.",
+decimal commas in Russian.
 
 The answer the math expert is taught to give: one plan sentence in words (it names what is computed, never a
 computed number), a ```python block whose program encodes the problem step by step with meaningful names (`solve`

@@ -8,7 +8,8 @@ average with a missing value, linear equations in words and in symbols, consecut
 difference, "k times as old"), squares from their area, rectangles from area and difference, two numbers from sum
 and product, Pythagoras (hypotenuse, leg), rectangles, triangles, circles, trapezoids, change from a purchase,
 discount then tax, unit conversion, laps, work together, distance from speed and minutes, average speed, meeting
-time, simple interest. `SHAPES` maps each name (its entry in `problems.yaml`) to its draw.
+time, simple interest, groups rounded up (buses), remainders and whole parts, successive percentages, compound
+interest. `SHAPES` maps each name (its entry in `problems.yaml`) to its draw.
 """
 
 from __future__ import annotations
@@ -350,6 +351,31 @@ def _meeting(rng: random.Random, lang: str) -> Draw | None:
     return Draw({"d": d, "v1": v1, "v2": v2}, t) if d.denominator == 1 else None
 
 
+def _ceil_groups(rng: random.Random, lang: str) -> Draw:
+    k = rng.randint(4, 60)
+    n = k * rng.randint(2, 20) + rng.randint(0, k - 1)
+    return Draw({"n": n, "k": k}, Fraction(-(-n // k)))
+
+
+def _remainder(rng: random.Random, lang: str) -> Draw:
+    k, left = rng.randint(3, 12), _yes(rng)
+    n = k * rng.randint(2, 30) + rng.randint(1, k - 1)
+    return Draw({"n": n, "k": k, "left": left}, Fraction(n % k if left else n // k), "left" if left else "each")
+
+
+def _successive_percent(rng: random.Random, lang: str) -> Draw | None:
+    base = Fraction(rng.randint(2, 100) * 100)
+    p1, p2, first_up = rng.choice((5, 10, 20, 25, 50)), rng.choice((5, 10, 20, 25, 40)), _yes(rng)
+    final = base * (100 + (p1 if first_up else -p1)) / 100 * (100 + (-p2 if first_up else p2)) / 100
+    return Draw({"base": base, "p1": p1, "p2": p2, "first_up": first_up, **_item(rng)}, final) if exact(final) else None
+
+
+def _compound_interest(rng: random.Random, lang: str) -> Draw | None:
+    principal, rate, years = rng.randint(1, 20) * 10000, rng.choice((2, 3, 4, 5, 6, 8, 10)), rng.randint(2, 3)
+    total = principal * (1 + Fraction(rate, 100)) ** years
+    return Draw({"principal": principal, "rate": rate, "years": years}, total) if exact(total) else None
+
+
 SHAPES: dict[str, Callable[[random.Random, str], Draw | None]] = {
     "rate_shifts": _rate_shifts, "unit_price": _unit_price, "percent_of": _percent_of,
     "percent_change": _percent_change, "percent_diff": _percent_diff, "percent_reverse": _percent_reverse,
@@ -361,5 +387,6 @@ SHAPES: dict[str, Callable[[random.Random, str], Draw | None]] = {
     "rectangle": _rectangle, "triangle_area": _triangle_area, "circle": _circle, "trapezoid": _trapezoid,
     "money_change": _money_change, "discount_tax": _discount_tax, "convert_units": _convert_units, "laps": _laps,
     "work_together": _work_together, "speed_distance": _speed_distance, "average_speed": _average_speed,
-    "meeting": _meeting, "interest": _interest,
+    "meeting": _meeting, "interest": _interest, "ceil_groups": _ceil_groups, "remainder": _remainder,
+    "successive_percent": _successive_percent, "compound_interest": _compound_interest,
 }  # fmt: skip
