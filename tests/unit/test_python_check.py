@@ -65,6 +65,10 @@ def _code(source: str) -> str:
     ("f(5) дает 120.", [("f(5)", 120)]),
     ("f('мир') равно 'рим'; f(3) будет 9", [("f('мир')", "рим"), ("f(3)", 9)]),
     ("f(1) — 2", [("f(1)", 2)]),
+    ("Example 1:\nInput: nums = [2, 7], target = 9\nOutput: [0, 1]", [("f([2, 7], 9)", [0, 1])]),
+    ("Вход: [1, 2, 3]\nВыход: 6", [("f([1, 2, 3])", 6)]),
+    ("input: `[3, 1]` output: `[1, 3]`.", [("f([3, 1])", [1, 3])]),
+    ("Ввод: 'мир' Вывод: 'рим'", [("f('мир')", "рим")]),
 ])
 def test_every_stated_example_form_is_read(request_: str, expected: list[tuple[str, Any]]) -> None:
     found = stated_examples(request_)
@@ -79,6 +83,8 @@ def test_every_stated_example_form_is_read(request_: str, expected: list[tuple[s
     "s.push(3) -> None",  # a method call
     "print(f(2)) -> 4",
     "f(2) - 4",  # a minus, not a dash
+    "The input: a list of numbers. The output: their sum.",
+    "Input: nums = other\nOutput: 2",
 ])
 def test_anything_but_literals_is_skipped(request_: str) -> None:
     assert stated_examples(request_) == []
@@ -189,3 +195,11 @@ def test_reference_solutions_of_the_generator_pass_the_requests_they_answer() ->
     for item in items:
         verdict = python_verdict(f"```python\n{item['solution']}```", item["prompt"])
         assert verdict.ok, (verdict.reason, item["prompt"])
+
+
+@needs_bubblewrap
+def test_input_output_examples_belong_to_the_function_the_code_defines() -> None:
+    request = "Given a list `nums` and `k`, count the items above k.\n\nInput: nums = [1, 5, 7], k = 4\nOutput: 2"
+    good = python_verdict(_code("def count_above(nums, k):\n    return sum(x > k for x in nums)"), request)
+    wrong = python_verdict(_code("def count_above(nums, k):\n    return sum(x >= k for x in nums) + 1"), request)
+    assert good.ok and not wrong.ok and "returned 3, expected 2" in wrong.reason

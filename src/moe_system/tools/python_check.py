@@ -46,7 +46,8 @@ ERROR, TIMEOUT = "<error>", "<timeout>"  # what an output is in a key when the c
 
 @dataclass(frozen=True)
 class Example:
-    """One example of a request: `name(*args, **kwargs)` should return `expected`."""
+    """One example of a request: `name(*args, **kwargs)` should return `expected` ("" for the name when the
+    example names no function)."""
 
     name: str
     args: tuple[Any, ...]
@@ -56,7 +57,7 @@ class Example:
     def call(self) -> str:
         """The call as Python source."""
         parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
-        return f"{self.name}({', '.join(parts)})"
+        return f"{self.name or 'f'}({', '.join(parts)})"
 
 
 _CALL_START = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\(")
@@ -74,14 +75,21 @@ _CONNECTOR = re.compile(
     r")(?!\w))[ \t]*:?[ \t]*",
     re.I,
 )
+# "Input: nums = [1, 2], k = 3" then "Output: 4" (on the next line or the same one)
+_INPUT_OUTPUT = re.compile(
+    r"(?:\binput|\bвход(?:ные\s+данные)?|\bввод)[ \t]*:[ \t]*(?P<args>[^\n]+?)[ \t]*[,;.]?[ \t]*(?:\n[ \t]*)?"
+    r"(?:\boutput|\bexpected(?:\s+output)?|\bвыход(?:ные\s+данные)?|\bвывод|\bрезультат|\bответ)[ \t]*:[ \t]*"
+    r"(?P<out>\S)",
+    re.I,
+)
 _DOCTEST_RESULT = re.compile(r"[`]?[ \t]*\r?\n[ \t]*(?!>>>)")
 _CLOSERS = {"(": ")", "[": "]", "{": "}"}
 
 
 def stated_examples(request: str) -> list[Example]:
-    """The examples `request` states, in order, without repeats. Only literal arguments and results count."""
-    found: list[Example] = []
-    seen: set[str] = set()
+    """The examples `request` states, in order, without repeats. Only literal arguments and results count. An
+    example written as "Input: ... / Output: ..." names no function: its `name` is ""."""
+    found: list[tuple[int, Example]] = []
     for match in _CALL_START.finditer(request):
         end = _balanced(request, match.end() - 1)
         if end is None:
@@ -92,14 +100,21 @@ def stated_examples(request: str) -> list[Example]:
         line_start = request.rfind("\n", 0, match.start()) + 1
         doctest = request[line_start:match.start()].strip() in {">>>", "`>>>", ">>> `"}
         result = _result_after(request, end, doctest)
-        if result is None:
-            continue
-        example = Example(call[0], call[1], result[0], call[2])
+        if result is not None:
+            found.append((match.start(), Example(call[0], call[1], result[0], call[2])))
+    for match in _INPUT_OUTPUT.finditer(request):
+        call = _literal_call(f"_({match.group('args').strip().strip('`')})")
+        result = _value_at(request, match.start("out"))
+        if call is not None and result is not None:  # named inputs ("nums = [1, 2]") are taken in order
+            found.append((match.start(), Example("", (*call[1], *call[2].values()), result[0])))
+    examples: list[Example] = []
+    seen: set[str] = set()
+    for _, example in sorted(found, key=lambda pair: pair[0]):
         marker = repr((example.call(), example.expected))
         if marker not in seen:
             seen.add(marker)
-            found.append(example)
-    return found
+            examples.append(example)
+    return examples
 
 
 def _balanced(text: str, start: int) -> int | None:
@@ -168,7 +183,11 @@ def _result_after(text: str, end: int, doctest: bool) -> tuple[Any] | None:
         connector = _DOCTEST_RESULT.match(text, end)
     if connector is None:
         return None
-    start = connector.end()
+    return _value_at(text, connector.end())
+
+
+def _value_at(text: str, start: int) -> tuple[Any] | None:
+    """The literal that starts at `start` (in backticks, quoted, bracketed or one word), in a 1-tuple; or None."""
     if start < len(text) and text[start] == "`":
         close = text.find("`", start + 1)
         return _literal(text[start + 1:close]) if close > start else None
@@ -361,19 +380,20 @@ def _plan(answer: str, request: str, examples: list[Example]) -> _Plan:
         return _Plan(code, "", "", [], [], f"the code does not parse: {getattr(exc, 'msg', exc)}")
     functions = {node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
     classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
-    named = [ex.name for ex in examples] + _names_in(request)
-    wanted = next((name for name in named if name in functions or name in classes), None)
+    called = [ex.name for ex in examples if ex.name] + _names_in(request, _NAMED)
+    mentioned = called + _names_in(request, _BACKTICKED)
+    wanted = next((name for name in mentioned if name in functions or name in classes), None)
     if wanted is None and not functions and len(classes) == 1 and not examples:
         wanted = next(iter(classes))
-    if wanted is None and named and (examples or not functions):
-        return _Plan(code, named[0], "", [], [], f"the code does not define `{named[0]}`")
+    if wanted is None and called and (examples or not functions):
+        return _Plan(code, called[0], "", [], [], f"the code does not define `{called[0]}`")
     if wanted is None:
         wanted = _main_function(tree, functions)
         if wanted is None:
             return _Plan(code, "", "", [], [], "the code defines no function")
     if wanted in classes and wanted not in functions:
         return _Plan(code, wanted, "class", [], [])
-    own = [ex for ex in examples if ex.name == wanted and not ex.kwargs]
+    own = [ex for ex in examples if ex.name in {wanted, ""} and not ex.kwargs]
     if own:
         return _Plan(code, wanted, "function", derived_inputs(own), [ex.expected for ex in own])
     node = functions[wanted]
@@ -382,16 +402,16 @@ def _plan(answer: str, request: str, examples: list[Example]) -> _Plan:
     return _Plan(code, wanted, "function", guessed_inputs(params[:max(required, 0)] or params[:required]), [])
 
 
-_NAMED = re.compile(r"`?(?:def\s+)?([A-Za-z_]\w*)\((?:[^()`\n]*)\)`?")
-_BACKTICKED = re.compile(r"`(?:class\s+)?([A-Za-z_]\w*)`")
+_NAMED = re.compile(r"(?<![\w.])(?:def\s+)?([A-Za-z_]\w*)\((?:[^()`\n]*)\)")  # signatures and calls
+_BACKTICKED = re.compile(r"`(?:class\s+|def\s+)?([A-Za-z_]\w*)`")
 _KEYWORDS = {"print", "len", "range", "int", "str", "list", "dict", "set", "sorted", "sum", "max", "min", "abs",
              "type", "isinstance", "open", "input", "map", "filter", "zip", "tuple", "bool", "float", "e", "g"}
 
 
-def _names_in(request: str) -> list[str]:
-    """Names the request mentions as `name(...)` (signatures and calls), then as `Name` in backticks."""
+def _names_in(request: str, pattern: re.Pattern[str]) -> list[str]:
+    """The names `pattern` finds in the request, first mention first (builtins left out)."""
     names: list[str] = []
-    for match in [*_NAMED.finditer(request), *_BACKTICKED.finditer(request)]:
+    for match in pattern.finditer(request):
         name = match.group(1)
         if name not in _KEYWORDS and name not in names:
             names.append(name)
