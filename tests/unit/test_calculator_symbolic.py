@@ -30,6 +30,7 @@ from moe_system.tools.calculator import carries_arithmetic, math_tool, math_verd
         ("answer = solve(Eq(price * 1.15, 230))", 200),
         ("answer = solve([Eq(a + b, 10), Eq(a - b, 2)], b)", 4),  # a linear system: name the unknown
         ("answer = solve(x**2 - 2)", 2**0.5),
+        ("answer = solve(x**2 - 49, x)[0]", 7),  # sympy's list habit reads as the chosen root
         ("answer = solve(Eq(x + 5, 2))", -3),
         ("answer = Rational(3, 5) * 40", 24),
         ("answer = Rational(2, 3) * 10", 20 / 3),
@@ -63,6 +64,7 @@ def test_solve_and_rational(source: str, expected: float) -> None:
         ("answer = solve(" + " + ".join(["(x + 1)"] * 200) + " - 5)", "too long for solve()"),
         ("answer = solve(x**4 + 10**3000 * x - 1)", "too large"),  # root isolation would take minutes
         ("answer = Rational(0.5, 2)", "whole numbers"),
+        ("answer = solve(x - 1)[1]", "subscripts are not allowed"),
         ("sum = solve(x - 1)", "built-in name"),
     ],
 )

@@ -121,11 +121,12 @@ def safe_eval_program(source: str, timeout_s: float = 1.0) -> float | int:
     statement counts as the expression x, because small models write both out of habit.
 
     `solve(equation[, unknown])` solves an equation: inside it a name never assigned is an unknown, an equation is
-    `Eq(left, right)` or an expression equal to zero, and `[eq1, eq2]` is a linear system (then name the unknown
-    wanted). Equations must be polynomial (after clearing denominators) of degree at most `MAX_DEGREE`, with at
-    most `MAX_UNKNOWNS` unknowns. The root returned is real and, among the real roots that do not zero a
-    denominator, the smallest positive one, else the largest (0 or the negative one nearest zero); an exact
-    fraction stays exact until the end. Anything else raises `ToolError` before anything runs."""
+    `Eq(left, right)`, `left == right` or an expression equal to zero, and `[eq1, eq2]` is a linear system (then name
+    the unknown wanted; `solve(...)[0]` reads as `solve(...)`). Equations must be polynomial (after clearing
+    denominators) of degree at most `MAX_DEGREE`, with at most `MAX_UNKNOWNS` unknowns, coefficients of at most
+    `MAX_COEFFICIENT_BITS` bits and `MAX_SOLVE_NODES` syntax nodes. The root returned is real and, among the real
+    roots that do not zero a denominator, the smallest positive one, else the largest (0 or the negative one nearest
+    zero); an exact fraction stays exact until the end. Anything else raises `ToolError` before anything runs."""
     return run_program(source, timeout_s).value
 
 
@@ -273,6 +274,8 @@ class _Validator:
         elif isinstance(node, ast.List | ast.Tuple):
             for element in node.elts:
                 self.expression(element)
+        elif (first := _solve_first(node)) is not None:
+            self.call(first)
         else:
             raise _rejected(node)
 
@@ -306,6 +309,17 @@ class _Validator:
             raise ToolError(f"line {node.lineno}: Eq() takes two sides, Eq(left, right)")
         for arg in node.args:
             self.expression(arg)
+
+
+def _solve_first(node: ast.expr) -> ast.Call | None:
+    """The call of `solve(...)[0]` (sympy's habit of returning a list of roots), read as `solve(...)`: the root
+    chosen by the rule of `safe_eval_program`."""
+    if (
+        isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and node.slice.value == 0
+        and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name) and node.value.func.id == "solve"
+    ):  # fmt: skip
+        return node.value
+    return None
 
 
 def _math_attribute(node: ast.Attribute) -> str | None:
@@ -386,6 +400,9 @@ class _Interpreter:
             return _checked(_FUNCTIONS[name](*(self.eval(arg) for arg in node.args)))
         if isinstance(node, ast.List | ast.Tuple):
             return [self.eval(element) for element in node.elts]
+        first = _solve_first(node)
+        if first is not None:
+            return _Solver(self).solve(first)
         raise AssertionError(f"unvalidated node {type(node).__name__}")  # the validator let it through
 
     def binary(self, op: ast.operator, left: Any, right: Any) -> Any:
