@@ -92,7 +92,7 @@ def _percent_change(rng: random.Random, lang: str) -> Draw | None:
     up = _yes(rng)
     base = Fraction(rng.randint(10, 300) * rng.choice((10, 100)))
     new = base * (100 + (d if up else -d)) / 100
-    return Draw({"d": d, "up": up, "base": base}, new) if exact(new) else None
+    return Draw({"d": d, "up": up, "base": base, **_item(rng)}, new) if exact(new) else None
 
 
 def _percent_diff(rng: random.Random, lang: str) -> Draw | None:
