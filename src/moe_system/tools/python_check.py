@@ -291,8 +291,8 @@ def _shift(value: Any) -> Any:
 
 _STRING_NAMES = {"s", "text", "word", "string", "sentence", "phrase", "name", "ch", "char", "c", "line", "st",
                  "txt", "msg", "message", "prefix", "suffix", "sep", "pattern", "sub", "letter", "title"}
-_LIST_NAMES = {"nums", "numbers", "lst", "items", "values", "arr", "array", "xs", "list", "seq", "data", "a", "l",
-               "ints", "elements", "sequence", "scores", "prices", "vals", "list1", "list2", "lst1", "lst2", "b"}
+_LIST_NAMES = {"nums", "numbers", "lst", "items", "values", "arr", "array", "xs", "list", "seq", "data",
+               "ints", "elements", "sequence", "scores", "prices", "vals", "list1", "list2", "lst1", "lst2"}
 _WORDS_NAMES = {"words", "strings", "names", "lines", "tokens"}
 _DICT_NAMES = {"d", "dct", "dict", "mapping", "counts", "table", "dictionary", "inventory", "prices_by_name",
                "d1", "d2", "a_dict", "grades"}
