@@ -1,7 +1,7 @@
 """The math word-problem grammar (`moe_system.data.math`): every shape is asked in both languages and all three
 registers, every item's program reproduces its answer through the calculator, the wording comes from the data
-files, the surface noise never touches a number, the plan sentence computes nothing, and a seed gives the same
-items every time.
+files, the surface noise never touches a number (and its file is checked), the plan sentence computes nothing, and
+a seed gives the same items every time.
 
     OMP_NUM_THREADS=1 .venv/bin/python -m pytest -q tests/unit/test_math_generator.py
 """
@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 
 import moe_system.data.math as math_data
+from moe_system.data.common import DataError, read_yaml
 from moe_system.data.math import SHAPE_NAMES, generate, make_item
+from moe_system.data.math import surface as surface_module
 from moe_system.data.math import words as math_words
 from moe_system.data.math.surface import REGISTERS, noisy
 from moe_system.tools.calculator import carries_arithmetic, math_tool, safe_eval_program
@@ -120,3 +122,22 @@ def test_determinism_by_seed_and_prefix() -> None:
     assert generate(60, 7) == first and generate(30, 7) == first[:30]
     assert generate(60, 8) != first
     assert all(item["lang"] == "ru" for item in generate(20, 7, "ru"))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda d: d["rates"]["typo"].pop("casual"), "surface.yaml: rates.typo: expected a chance"),
+    (lambda d: d["distractors"]["en"].append("{name} has {dogs} dogs."), "surface.yaml: distractors.en: only"),
+    (lambda d: d.pop("openers"), "surface.yaml: file: expected the entries"),
+])
+def test_a_malformed_surface_file_is_a_one_line_error(
+        monkeypatch: pytest.MonkeyPatch, change: Any, message: str) -> None:
+    data = copy.deepcopy(read_yaml("moe_system.data.math", "surface.yaml"))
+    change(data)
+    monkeypatch.setattr(surface_module, "read_yaml", lambda package, name: data)
+    surface_module.surface.cache_clear()
+    try:
+        with pytest.raises(DataError) as raised:
+            surface_module.surface()
+        assert message in str(raised.value) and "\n" not in str(raised.value)
+    finally:
+        surface_module.surface.cache_clear()
