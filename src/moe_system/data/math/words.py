@@ -3,8 +3,8 @@ registers, the plan sentences and the calculator programs) and `words.yaml` (peo
 and checked once, and the formatter that fills them: numbers as written in each language (or in words, from
 `surface.yaml`), fractions, sums of money, plural and gender forms.
 
-    .venv/bin/python -c "from moe_system.data.math.words import Wording; \
-print(Wording('ratio', 'ru', name1='Аня', name2='Миша', total=300, a=1, b=2).text('ask'))"
+    .venv/bin/python -c "import random; from moe_system.data.math.words import Wording; \
+print(Wording('ratio', 'ru', name1='Аня', name2='Миша', total=300, a=1, b=2).pick(random.Random(0), 'ask'))"
 """
 
 from __future__ import annotations
