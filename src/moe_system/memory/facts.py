@@ -13,7 +13,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from moe_system.memory.statements import asks, hypothetical, statement_parts, subject_words, topic_of, transient
+from moe_system.memory.statements import (
+    asks,
+    hypothetical,
+    lexicon,
+    statement_parts,
+    subject_words,
+    topic_of,
+    transient,
+)
 from moe_system.text.words import normalize, stem, stems
 
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+(?=[\"«(]?[A-ZА-ЯЁ0-9])|\n+")
@@ -47,6 +55,21 @@ _BARE = {"номер": "phone", "number": "phone", "дом": "residence", "home"
 # words a question about a subject uses, indexed with the fact so that "where do I live?" finds "we moved to Bergen"
 # (the fact's own words may share none with the question): every subject of `data/memory_facts/topics.yaml`
 SUBJECT_WORDS = subject_words()
+_SEVERAL = {topic.key for topic in lexicon().topics if topic.any_value}  # subjects of several values at once
+
+
+class _IndexWords(dict[str, str]):
+    """`SUBJECT_WORDS`, which also gives a statement of a subject of several values ("~allergy sesam swell") its
+    subject's words and its own: the worker indexes `SUBJECT_WORDS.get(key, key)` with each fact."""
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        if key in self:
+            return self[key]
+        subject = key[1:].split(" ", 1)[0] if key.startswith("~") else ""
+        return f"{self[subject]} {key[1:]}" if subject in _SEVERAL and subject in self else default
+
+
+SUBJECT_WORDS = _IndexWords(SUBJECT_WORDS)
 _FAVOURITE = {"favourit", "favorit", "любим"}  # stems: "my favourite X" and "мой любимый/любимым X" share a key
 
 
@@ -337,7 +360,14 @@ def _statement(clause: str) -> Fact | None:
     topic = topic_of(clause)
     if (topic is not None and mine and not transient(clause)
             and (topic.any_value or VALUE_LIKE.search(clause))):
-        return Fact(f"{_key(owner)} {topic.key}" if owner else topic.key, clause.strip()[:80], clause[:400])
+        if owner:
+            return Fact(f"{_key(owner)} {topic.key}", clause.strip()[:80], clause[:400])
+        if topic.any_value and not _CHANGE.search(clause):
+            # a subject of several values ("I can't eat sesame", "мне нельзя арахис": two allergies) adds one unless
+            # it announces a change; `similar_key` lets a change replace the latest statement of the subject
+            return Fact(f"~{topic.key} {' '.join(sorted(_statement_stems(clause)))}".rstrip(), clause.strip()[:80],
+                        clause[:400])
+        return Fact(topic.key, clause.strip()[:80], clause[:400])
     named = _RELATION_NAMED.search(clause)
     if named is not None:
         relation, name = named.group("s") or named.group("s2"), named.group("v") or named.group("v2")
@@ -347,12 +377,17 @@ def _statement(clause: str) -> Fact | None:
     short = mine and len(clause.split()) <= SHORT_STATEMENT and not others
     if not (valued or short or (_CHANGE.search(clause) and not others)):
         return None
-    found = re.findall(r"[^\W\d_]+", clause)
-    words = found[:1] + [w for w in found[1:] if not w[0].isupper()]  # capitals past the first word are values
-    stems_ = {stem(w) for w in re.findall(r"\w+", normalize(" ".join(words)))} - _STATEMENT_STOP
+    stems_ = _statement_stems(clause)
     if not stems_:
         return None
     return Fact("~" + " ".join(sorted(stems_)), clause.strip()[:80], clause[:400])
+
+
+def _statement_stems(clause: str) -> set[str]:
+    """The stems of a statement's words other than its values and stop words: its loose key."""
+    found = re.findall(r"[^\W\d_]+", clause)
+    words = found[:1] + [w for w in found[1:] if not w[0].isupper()]  # capitals past the first word are values
+    return {stem(w) for w in re.findall(r"\w+", normalize(" ".join(words)))} - _STATEMENT_STOP
 
 
 def similar_key(key: str, keys: Sequence[str]) -> str | None:
@@ -362,9 +397,10 @@ def similar_key(key: str, keys: Sequence[str]) -> str | None:
     Y"). Only a statement key ("~") is matched loosely, and the two stems must say what about someone, not only
     who: "my best friend is visiting" does not replace "my best friend Tamsin". The most recent such key wins."""
     mine = set(key.lstrip("~").split())
+    several = key in _SEVERAL
     for other in reversed(keys):
-        if other == key:
-            return other
+        if other == key or (several and other.startswith(f"~{key} ")):
+            return other  # a change of a subject of several values replaces its latest statement
         if not (key.startswith("~") or other.startswith("~")):
             continue  # two understood subjects are the same only when equal: "colour" is not "landlord colour"
         shared = mine & set(other.lstrip("~").split())
