@@ -108,7 +108,7 @@ def _examples(rng: random.Random, lang: str, register: str, calls: list[tuple[st
     styles = grammar.styles[lang]
     name = rng.choice([name for name, style in styles.items() if not (inline and style.block)])
     style = styles[name]
-    items = [style.item.format(call=call, out=out) for call, out in calls]
+    items = [style.item.format(call=call, args=call[call.index("(") + 1:-1], out=out) for call, out in calls]
     if style.block:
         return _piece(rng, grammar.frames[lang][register]["block"], examples="\n".join(items))
     return _piece(rng, grammar.frames[lang][register]["inline"], examples=style.joiner.join(items))
@@ -118,7 +118,8 @@ def _inline(rng: random.Random, lang: str, calls: list[tuple[str, str]]) -> str:
     """`calls` in one inline example style, joined, without a frame."""
     styles = [style for style in catalog().grammar.styles[lang].values() if not style.block]
     style = rng.choice(styles)
-    return style.joiner.join(style.item.format(call=call, out=out) for call, out in calls)
+    return style.joiner.join(style.item.format(call=call, args=call[call.index("(") + 1:-1], out=out)
+                             for call, out in calls)
 
 
 def _todo(desc: str, lang: str) -> str:

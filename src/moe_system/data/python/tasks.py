@@ -58,7 +58,8 @@ class ClassSpec:
 
 @dataclass(frozen=True)
 class Style:
-    """How one example is written: `item` with {call} and {out}; one per line (`block`) or joined by `joiner`."""
+    """How one example is written: `item` with {call} (or {args}) and {out}; one per line (`block`) or joined by
+    `joiner`."""
 
     item: str
     block: bool
@@ -221,8 +222,8 @@ def _grammar(raw: Any) -> Grammar:
             entry = f"styles.{lang}.{name}"
             if not isinstance(style, dict) or not isinstance(style.get("item"), str):
                 raise bad_data(PROMPTS, entry, "expected item (and block or joiner)")
-            if placeholders(style["item"], PROMPTS, entry) != {"call", "out"}:
-                raise bad_data(PROMPTS, entry, "the item needs {call} and {out}")
+            if placeholders(style["item"], PROMPTS, entry) not in ({"call", "out"}, {"args", "out"}):
+                raise bad_data(PROMPTS, entry, "the item needs {call} (or {args}) and {out}")
             styles[lang][name] = Style(style["item"], bool(style.get("block")), str(style.get("joiner", "\n")))
     if set(styles["en"]) != set(styles["ru"]):
         raise bad_data(PROMPTS, "styles", "en and ru need the same example styles")
