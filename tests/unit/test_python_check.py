@@ -16,6 +16,7 @@ import pytest
 
 from moe_system.tools.python_check import (
     ERROR,
+    class_usage,
     derived_inputs,
     guessed_inputs,
     python_check_many,
@@ -203,3 +204,56 @@ def test_input_output_examples_belong_to_the_function_the_code_defines() -> None
     good = python_verdict(_code("def count_above(nums, k):\n    return sum(x > k for x in nums)"), request)
     wrong = python_verdict(_code("def count_above(nums, k):\n    return sum(x >= k for x in nums) + 1"), request)
     assert good.ok and not wrong.ok and "returned 3, expected 2" in wrong.reason
+
+
+STACK_REQUEST = """Write a class `Stack`.
+
+Example:
+s = Stack()
+s.push(3)
+s.push('a')
+s.pop()  # -> 'a'
+len(s)  # -> 1
+s.peek() -> 3
+s.pop()
+s.pop()  # raises IndexError
+"""
+STACK = """class Stack:
+    def __init__(self):
+        self.items = []
+
+    def push(self, x):
+        self.items.append(x)
+
+    def pop(self):
+        return self.items.pop()
+
+    def peek(self):
+        return self.items[-1] if self.items else None
+
+    def __len__(self):
+        return len(self.items)
+"""
+
+
+def test_a_class_usage_is_read_with_its_results_and_exceptions() -> None:
+    usage = class_usage(STACK_REQUEST, "Stack")
+    assert usage is not None
+    var, init, steps = usage
+    assert (var, init) == ("s", ())
+    assert [(step.call(var), step.check, step.value) for step in steps] == [
+        ("s.push(3)", "", None), ("s.push('a')", "", None), ("s.pop()", "value", "a"), ("len(s)", "value", 1),
+        ("s.peek()", "value", 3), ("s.pop()", "", None), ("s.pop()", "raises", "IndexError")]
+    assert class_usage("s = Stack(size)\ns.pop() -> 1", "Stack") is None  # not a literal: nothing is run
+    assert class_usage("s = Stack()\ns.push(x)\ns.pop() -> 1", "Stack") == ("s", (), [])
+
+
+@needs_bubblewrap
+def test_a_class_is_checked_against_its_usage() -> None:
+    good = python_verdict(_code(STACK), STACK_REQUEST)
+    queue_like = python_verdict(_code(STACK.replace("self.items.pop()", "self.items.pop(0)")), STACK_REQUEST)
+    silent = python_verdict(_code(STACK.replace("return self.items.pop()", "return self.items.pop() if self.items "
+                                                "else None")), STACK_REQUEST)  # fmt: skip
+    assert good.ok and good.key == ("class", "None", "None", "'a'", "1", "3", "3", ERROR)
+    assert not queue_like.ok and "s.pop() gave 3, expected 'a'" in queue_like.reason
+    assert not silent.ok and "expected to raise IndexError" in silent.reason

@@ -12,7 +12,9 @@ on inputs derived from their arguments (same types: small ints around them, shor
 strings including Cyrillic; fixed, no randomness). It is ok when the function is defined and passes every stated
 example (with none stated: when it returns on at least one input guessed from its parameter names); its key is the
 outputs on those inputs (an error or a timeout as a marker), so two implementations that behave the same vote
-together. A class the request names is only defined and run (its key is its code).
+together. A class the request names is run on the usage the request shows (`class_usage`: "s = Stack()",
+"s.push(3)", "s.pop()  # -> 3", "s.pop()  # raises IndexError"): ok when every stated result and exception comes
+out, its key what every call returned; with no usage shown, ok when it is defined (its key is its code).
 `python_check_many(answers, request)` checks several candidates in one sandbox process: the harness there forks one
 child per candidate (a fresh interpreter state, its own working folder, a wall-clock limit, output passed back as
 JSON through a pipe), kills whatever the child left behind, and never runs candidate code itself. Measured on the
@@ -221,6 +223,63 @@ def _literal(source: str) -> tuple[Any] | None:
         return None
 
 
+@dataclass(frozen=True)
+class UsageStep:
+    """One method call of a class's usage: `check` "value" (it should return `value`), "raises" (it should raise
+    the exception named `value`) or "" (its result is not stated)."""
+
+    method: str
+    args: tuple[Any, ...]
+    check: str = ""
+    value: Any = None
+
+    def call(self, var: str) -> str:
+        if self.method == "__len__":
+            return f"len({var})"
+        return f"{var}.{self.method}({', '.join(repr(a) for a in self.args)})"
+
+
+_RAISES = re.compile(r"(?:raises|raise|бросает|вызывает|выбрасывает)[ \t]+(?:an?[ \t]+)?([A-Za-z_]\w*)", re.I)
+MAX_STEPS = 40
+
+
+def class_usage(request: str, name: str) -> tuple[str, tuple[Any, ...], list[UsageStep]] | None:
+    """How the request uses the class `name`: (variable, constructor arguments, the method calls that follow with
+    what they should return or raise), read from lines like "s = Stack()", "s.push(3)", "s.pop()  # -> 3",
+    "len(s)  # -> 0", "s.pop()  # raises IndexError"; None when it never creates one with literal arguments. The
+    calls stop at the first one that is not literal (what follows would start from an unknown state)."""
+    create = re.search(rf"^[ \t>]*([A-Za-z_]\w*)[ \t]*=[ \t]*{re.escape(name)}\(", request, re.M)
+    if create is None:
+        return None
+    end = _balanced(request, create.end() - 1)
+    made = _literal_call(request[create.end() - len(name) - 1:end]) if end else None
+    if end is None or made is None or made[2]:
+        return None
+    var = create.group(1)
+    steps: list[UsageStep] = []
+    for match in re.finditer(rf"(?<![\w.])(?:{var}\.([A-Za-z_]\w*)\(|len\({var}\))", request[end:]):
+        start = end + match.start()
+        if match.group(1) is None:
+            call_end: int | None = end + match.end()
+            call: tuple[str, tuple[Any, ...], dict[str, Any]] | None = ("__len__", (), {})
+        else:
+            call_end = _balanced(request, end + match.end() - 1)
+            call = _literal_call(request[start + len(var) + 1:call_end]) if call_end else None
+        if call is None or call_end is None or call[2] or len(steps) >= MAX_STEPS:
+            break
+        after = re.compile(r"[ \t]*(?:#[ \t]*)?").match(request, call_end)
+        position = after.end() if after else call_end
+        raised = _RAISES.match(request, position)
+        result = None if raised else _result_after(request, position, False)
+        if raised:
+            steps.append(UsageStep(call[0], call[1], "raises", raised.group(1)))
+        elif result is not None:
+            steps.append(UsageStep(call[0], call[1], "value", result[0]))
+        else:
+            steps.append(UsageStep(call[0], call[1]))
+    return var, made[1], steps
+
+
 # ---- inputs derived from the examples' arguments
 
 
@@ -348,6 +407,7 @@ class _Plan:
     inputs: list[tuple[Any, ...]]
     expected: list[Any]  # the stated results of the first len(expected) inputs
     problem: str = ""
+    usage: tuple[str, tuple[Any, ...], list[UsageStep]] | None = None  # a class's, from the request
 
 
 def python_verdict(answer: str, request: str, *, mode: SandboxMode | None = None) -> Verdict:
@@ -395,7 +455,7 @@ def _plan(answer: str, request: str, examples: list[Example]) -> _Plan:
         if wanted is None:
             return _Plan(code, "", "", [], [], "the code defines no function")
     if wanted in classes and wanted not in functions:
-        return _Plan(code, wanted, "class", [], [])
+        return _Plan(code, wanted, "class", [], [], usage=class_usage(request, wanted))
     own = [ex for ex in examples if ex.name in {wanted, ""} and not ex.kwargs]
     if own:
         return _Plan(code, wanted, "function", derived_inputs(own), [ex.expected for ex in own])
@@ -437,7 +497,7 @@ def _run(plans: list[_Plan], mode: SandboxMode | None) -> dict[int, dict[str, An
         "candidate_limit_s": CANDIDATE_LIMIT_S,
         "pid_namespace": (mode or _mode()) == "namespaces",
         "candidates": [{"code": p.code, "target": p.target, "kind": p.kind, "inputs": [repr(i) for i in p.inputs],
-                        "expected": [repr(e) for e in p.expected]} for p in plans],
+                        "expected": [repr(e) for e in p.expected], "usage": _usage_spec(p)} for p in plans],
     }
     result = run_python(_HARNESS, timeout_s=2.0 + len(plans) * (CANDIDATE_LIMIT_S + 0.5), memory_mb=MEMORY_MB,
                         files={"spec.json": json.dumps(spec)}, mode=mode)
@@ -449,6 +509,14 @@ def _run(plans: list[_Plan], mode: SandboxMode | None) -> dict[int, dict[str, An
     except ValueError:
         return {}
     return {int(k): v for k, v in reported.items() if isinstance(v, dict) and str(k).isdigit()}
+
+
+def _usage_spec(plan: _Plan) -> dict[str, Any] | None:
+    if plan.usage is None:
+        return None
+    _, init, steps = plan.usage
+    return {"init": repr(init), "steps": [[step.method, repr(step.args), step.check, repr(step.value)]
+                                          for step in steps]}  # fmt: skip
 
 
 def _mode() -> SandboxMode:
@@ -467,7 +535,7 @@ def _verdict(answer: str, plan: _Plan, result: dict[str, Any] | None, stated: bo
     if not result.get("defined"):
         return Verdict(False, None, answer, str(result.get("error") or f"`{plan.target}` is not defined"))
     if plan.kind == "class":
-        return Verdict(True, ("class", plan.target, ast.dump(ast.parse(plan.code))), answer)
+        return _class_verdict(answer, plan, result)
     outputs = [str(o) for o in result.get("outputs", [])]
     if len(outputs) != len(plan.inputs):
         return Verdict(False, None, answer, "the sandboxed run reported too few outputs")
@@ -482,6 +550,25 @@ def _verdict(answer: str, plan: _Plan, result: dict[str, Any] | None, stated: bo
     if not stated and all(o in {ERROR, TIMEOUT} for o in outputs):
         return Verdict(False, None, answer, f"`{plan.target}` failed on every input")
     return Verdict(True, tuple(outputs), answer)
+
+
+def _class_verdict(answer: str, plan: _Plan, result: dict[str, Any]) -> Verdict:
+    """A class with no usage in the request passes when it is defined (its key is its code); with usage, when every
+    stated result and exception comes out (its key is what every call returned)."""
+    if plan.usage is None or not plan.usage[2]:
+        return Verdict(True, ("class", plan.target, ast.dump(ast.parse(plan.code))), answer)
+    var, _, steps = plan.usage
+    outputs = [str(o) for o in result.get("outputs", [])]
+    passed = result.get("passed", [])
+    checked = [step for step in steps if step.check]
+    if len(outputs) != len(steps) or len(passed) != len(checked):
+        return Verdict(False, None, answer, "the sandboxed run reported too few results")
+    for step, ok in zip(checked, passed, strict=True):
+        if not ok:
+            got = outputs[steps.index(step)]
+            want = f"to raise {step.value}" if step.check == "raises" else f"{step.value!r}"
+            return Verdict(False, None, answer, f"{step.call(var)} gave {got[:80]}, expected {want}"[:200])
+    return Verdict(True, ("class", *outputs), answer)
 
 
 def _args_text(args: tuple[Any, ...]) -> str:
@@ -560,6 +647,8 @@ def checked(candidate, len=len, callable=callable, type=type, str=str, enumerate
         report['error'] = report['error'] or '`' + candidate['target'] + '` is not defined'
         return report
     report['defined'] = True
+    if candidate['kind'] == 'class':
+        return run_usage(target, candidate['usage'], report) if candidate['usage'] else report
     if candidate['kind'] != 'function':
         return report
     expected = [literal_eval(e) for e in candidate['expected']]
@@ -583,6 +672,42 @@ def checked(candidate, len=len, callable=callable, type=type, str=str, enumerate
         report['outputs'].append(shown)
         if index < len(expected):
             report['passed'].append(shown not in (ERROR, TIMEOUT) and same(out, expected[index]))
+    return report
+
+
+def run_usage(cls, usage, report, literal_eval=ast.literal_eval, setitimer=signal.setitimer, getattr=getattr,
+              type=type, isinstance=isinstance, builtins=__builtins__):
+    broken = False
+    try:
+        setitimer(signal.ITIMER_REAL, SPEC['call_limit_s'])
+        obj = cls(*literal_eval(usage['init']))
+        setitimer(signal.ITIMER_REAL, 0)
+    except BaseException:
+        setitimer(signal.ITIMER_REAL, 0)
+        broken = True
+    for method, args, check, value in usage['steps']:
+        raised = None
+        if broken:
+            out, shown = None, ERROR
+        else:
+            try:
+                setitimer(signal.ITIMER_REAL, SPEC['call_limit_s'])
+                out = getattr(obj, method)(*literal_eval(args))
+                setitimer(signal.ITIMER_REAL, 0)
+                shown = canonical(out)
+            except CallTimeout:
+                out, shown, broken = None, TIMEOUT, True
+            except BaseException as exc:
+                setitimer(signal.ITIMER_REAL, 0)
+                out, shown, raised = None, ERROR, exc
+        report['outputs'].append(shown)
+        if check == 'raises':
+            name = literal_eval(value)
+            kind = getattr(builtins, name, None) if not isinstance(builtins, dict) else builtins.get(name)
+            report['passed'].append(raised is not None and (type(raised).__name__ == name or (
+                isinstance(kind, type) and isinstance(raised, kind))))
+        elif check == 'value':
+            report['passed'].append(raised is None and shown not in (ERROR, TIMEOUT) and same(out, literal_eval(value)))
     return report
 
 
@@ -651,4 +776,5 @@ sys.stdout.flush()
 """.replace("__MARKERS__", repr((ERROR, TIMEOUT)))
 
 
-__all__ = ["Example", "derived_inputs", "guessed_inputs", "python_check_many", "python_verdict", "stated_examples"]
+__all__ = ["Example", "UsageStep", "class_usage", "derived_inputs", "guessed_inputs", "python_check_many",
+           "python_verdict", "stated_examples"]
