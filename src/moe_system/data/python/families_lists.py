@@ -247,8 +247,10 @@ def _common_elements(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
 
 @draws
 def _find_duplicates(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
-    return Drawn(lambda xs: sorted(k for k, n in Counter(xs).items() if n > 1),
-                 [(ints(rng, 0, 8, (3, 9)),) for _ in range(3)] + [([rng.choice(catalog().items) for _ in range(6)],)])
+    def ref(xs: list[Any]) -> list[Any]:
+        return sorted(value for value, count in Counter(xs).items() if count > 1)
+
+    return Drawn(ref, [(ints(rng, 0, 8, (3, 9)),) for _ in range(3)] + [([rng.choice(catalog().items) for _ in range(6)],)])
 
 
 @draws
