@@ -250,7 +250,8 @@ def _find_duplicates(rng: random.Random, inputs: dict[str, Any]) -> Drawn:
     def ref(xs: list[Any]) -> list[Any]:
         return sorted(value for value, count in Counter(xs).items() if count > 1)
 
-    return Drawn(ref, [(ints(rng, 0, 8, (3, 9)),) for _ in range(3)] + [([rng.choice(catalog().items) for _ in range(6)],)])
+    words = [rng.choice(catalog().items) for _ in range(6)]
+    return Drawn(ref, [(ints(rng, 0, 8, (3, 9)),) for _ in range(3)] + [(words,)])
 
 
 @draws
