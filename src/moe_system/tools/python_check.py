@@ -40,6 +40,7 @@ from moe_system.tools.sandbox import SandboxMode, run_python
 from moe_system.tools.verdict import Verdict
 
 CALL_LIMIT_S = 0.3  # one call of a candidate on one input
+MODULE_LIMIT_S = 1.0  # a candidate's module code (definitions, and whatever else it runs on import)
 CANDIDATE_LIMIT_S = 4.0  # a candidate as a whole: its module code and every call
 MEMORY_MB = 512
 MAX_INPUTS = 16  # stated examples and derived inputs, at most
@@ -495,6 +496,7 @@ def _run(plans: list[_Plan], mode: SandboxMode | None) -> dict[int, dict[str, An
         "marker": marker,
         "call_limit_s": CALL_LIMIT_S,
         "candidate_limit_s": CANDIDATE_LIMIT_S,
+        "module_limit_s": MODULE_LIMIT_S,
         "pid_namespace": (mode or _mode()) == "namespaces",
         "candidates": [{"code": p.code, "target": p.target, "kind": p.kind, "inputs": [repr(i) for i in p.inputs],
                         "expected": [repr(e) for e in p.expected], "usage": _usage_spec(p)} for p in plans],
@@ -636,7 +638,7 @@ def checked(candidate, len=len, callable=callable, type=type, str=str, enumerate
     report = {'defined': False, 'error': '', 'outputs': [], 'passed': []}
     namespace = {'__name__': '__candidate__', '__builtins__': __builtins__}
     try:
-        setitimer(signal.ITIMER_REAL, SPEC['candidate_limit_s'] / 2)
+        setitimer(signal.ITIMER_REAL, SPEC['module_limit_s'])
         exec(compile(candidate['code'], '<candidate>', 'exec'), namespace)
         setitimer(signal.ITIMER_REAL, 0)
     except BaseException as exc:
