@@ -452,7 +452,7 @@ def _plan(answer: str, request: str, examples: list[Example]) -> _Plan:
     if wanted is None and called and (examples or not functions):
         return _Plan(code, called[0], "", [], [], f"the code does not define `{called[0]}`")
     if wanted is None:
-        wanted = _main_function(tree, functions)
+        wanted = _main_function(functions)
         if wanted is None:
             return _Plan(code, "", "", [], [], "the code defines no function")
     if wanted in classes and wanted not in functions:
@@ -463,7 +463,7 @@ def _plan(answer: str, request: str, examples: list[Example]) -> _Plan:
     node = functions[wanted]
     params = [a.arg for a in [*node.args.posonlyargs, *node.args.args] if a.arg not in {"self", "cls"}]
     required = len(params) - len(node.args.defaults)
-    return _Plan(code, wanted, "function", guessed_inputs(params[:max(required, 0)] or params[:required]), [])
+    return _Plan(code, wanted, "function", guessed_inputs(params[:required]), [])  # the defaults left as they are
 
 
 _NAMED = re.compile(r"(?<![\w.])(?:def\s+)?([A-Za-z_]\w*)\((?:[^()`\n]*)\)")  # signatures and calls
@@ -482,7 +482,7 @@ def _names_in(request: str, pattern: re.Pattern[str]) -> list[str]:
     return names
 
 
-def _main_function(tree: ast.Module, functions: Mapping[str, ast.AST]) -> str | None:
+def _main_function(functions: Mapping[str, ast.AST]) -> str | None:
     """The function the code is about: the first top-level one no other top-level function calls."""
     called = {node.func.id for fn in functions.values() for node in ast.walk(fn)
               if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
@@ -628,7 +628,7 @@ def same(out, expected, type=type, isinstance=isinstance, isclose=math.isclose, 
     return canonical(out) == canonical(expected)
 
 
-def child(candidate, write, dumps=json.dumps):
+def child(candidate, dumps=json.dumps):
     return dumps(checked(candidate)).encode()
 
 
@@ -725,7 +725,7 @@ def run_one(candidate):
             null = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
-            data = child(candidate, write)
+            data = child(candidate)
             while data:
                 data = data[os.write(write, data):]
         finally:
