@@ -470,7 +470,7 @@ class _ToolRun:
         return verdicts[0 if outcome.index is None else outcome.index].text, outcome.to_dict()
 
     def __call__(self, text: str) -> str:
-        from moe_system.tools.calculator import math_tool
+        from moe_system.tools.math_answer import math_tool
         from moe_system.tools.sql_check import sql_check_answer
 
         if "calculator" in self.names:

@@ -11,7 +11,8 @@ import time
 import pytest
 
 from moe_system.errors import ToolError
-from moe_system.tools.calculator import carries_arithmetic, math_tool, math_verdict, safe_eval_program
+from moe_system.tools.calculator import safe_eval_program
+from moe_system.tools.math_answer import carries_arithmetic, math_tool, math_verdict
 
 # ---- solve, Eq, Rational
 

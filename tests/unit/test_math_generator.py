@@ -23,7 +23,8 @@ from moe_system.data.math import SHAPE_NAMES, generate, make_item
 from moe_system.data.math import surface as surface_module
 from moe_system.data.math import words as math_words
 from moe_system.data.math.surface import REGISTERS, noisy
-from moe_system.tools.calculator import carries_arithmetic, math_tool, safe_eval_program
+from moe_system.tools.calculator import safe_eval_program
+from moe_system.tools.math_answer import carries_arithmetic, math_tool
 
 CYRILLIC = re.compile(r"[а-яё]", re.I)
 

@@ -11,7 +11,8 @@ import pytest
 from moe_system.errors import MoEError, ToolError
 from moe_system.experts.manifest import Manifest, ToolName
 from moe_system.tools import TOOLS
-from moe_system.tools.calculator import format_number, math_tool, safe_eval_program
+from moe_system.tools.calculator import safe_eval_program
+from moe_system.tools.math_answer import format_number, math_tool
 from moe_system.tools.sql_check import check_sql, run_select, schema_database, split_sql, sql_tool
 
 # ---- safe_eval_program

@@ -18,7 +18,7 @@ VerifyMany = Callable[[Sequence[str], str], list[Verdict]]
 
 # tool name -> (module, function, whether it judges all candidates in one call: python_check runs them in one
 # sandbox process); imported on first use, so that `import moe_system.tools` does not pull the sandbox in
-_VERIFIERS = {"calculator": ("moe_system.tools.calculator", "math_verdict", False),
+_VERIFIERS = {"calculator": ("moe_system.tools.math_answer", "math_verdict", False),
               "sql_check": ("moe_system.tools.sql_check", "sql_verdict", False),
               "python_check": ("moe_system.tools.python_check", "python_check_many", True)}
 TOOLS = tuple(_VERIFIERS)  # the tool names a manifest may list in `tools` (`experts.manifest.ToolName`)

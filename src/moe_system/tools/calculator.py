@@ -1,17 +1,15 @@
-"""The calculator tool: program-aided answers for math, evaluated by a whitelisted interpreter with a small
-symbolic layer.
+"""The calculator: a whitelisted interpreter for the tiny arithmetic programs a math expert answers with.
 
 A small model slips on arithmetic far more often than on setting a problem up, so a math expert writes its
-computation as a tiny ```python block; `math_tool` runs it with `safe_eval_program` and shows the answer so that
-nothing the user reads contradicts the computed result: prose lines with free-text arithmetic are dropped, the
-program is shown with the value of each computed line (`total = price * 2  # = 850`) and the final `Answer:` line
-is the program's. `math_verdict` gives verified best-of-N (`tools/vote.py`) the same run as a `Verdict`.
+computation as a tiny ```python block, and this module runs it: `safe_eval_program` returns the program's `answer`,
+`run_program` also what each assignment line computed. What the user then sees (`math_tool`) and what verified
+best-of-N votes on (`math_verdict`) is `tools/math_answer.py`; the `solve(...)` of equations is `tools/symbolic.py`.
 
 `safe_eval_program` never hands the source to `eval`/`exec`, and never hands a string to sympy (`sympify` and
 `parse_expr` evaluate): the AST is first checked against a small whitelist (assignments, arithmetic, comparisons,
 numbers, a few math functions) and then walked by the interpreter below, with limits on integer size, exponents
-and time. Equations are solved, not guessed: inside `solve(...)` a name that was never assigned is an unknown,
-and the interpreter builds the sympy expression node by node itself.
+and time. Equations are solved, not guessed: inside `solve(...)` a name that was never assigned is an unknown, and
+the symbolic layer builds the sympy expression node by node, asking this interpreter for the constant parts.
 
     >>> safe_eval_program("apples = 12\\nanswer = apples * 3 / 4")
     9.0
@@ -24,29 +22,20 @@ and the interpreter builds the sympy expression node by node itself.
 from __future__ import annotations
 
 import ast
-import functools
-import io
 import math
 import operator
-import re
 import time
-import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 from moe_system.errors import ToolError, one_line
-from moe_system.tools.verdict import Verdict
+from moe_system.tools import symbolic
 
 MAX_SOURCE_CHARS = 20_000
 MAX_INT_BITS = 10_000  # about 3000 decimal digits: far beyond any answer, still instant to compute
 MAX_ROUND_DIGITS = 100
-MAX_DEGREE = 4  # solve(): polynomial equations up to quartics (closed-form root isolation stays instant)
-MAX_UNKNOWNS = 3  # solve(): unknowns in one call (more than one only for a linear system)
-MAX_COEFFICIENT_BITS = 160  # solve(): root isolation slows down sharply with huge coefficients (about 48 digits)
-MAX_SOLVE_NODES = 300  # solve(): syntax nodes in one call, so that building the expression stays instant
-KEY_DIGITS = 6  # math_verdict: results equal to this many decimals are the same result
 
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
@@ -57,7 +46,6 @@ _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt,
     ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
 }  # fmt: skip
-_SYMBOLIC_BINARY = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)  # what may combine unknowns inside solve()
 
 
 def _round(value: float, ndigits: int | None = None) -> float | int:
@@ -123,15 +111,17 @@ def safe_eval_program(source: str, timeout_s: float = 1.0) -> float | int:
     `solve(equation[, unknown])` solves an equation: inside it a name never assigned is an unknown, an equation is
     `Eq(left, right)`, `left == right` or an expression equal to zero, and `[eq1, eq2]` is a linear system (then name
     the unknown wanted; `solve(...)[0]` reads as `solve(...)`). Equations must be polynomial (after clearing
-    denominators) of degree at most `MAX_DEGREE`, with at most `MAX_UNKNOWNS` unknowns, coefficients of at most
-    `MAX_COEFFICIENT_BITS` bits and `MAX_SOLVE_NODES` syntax nodes. The root returned is real and, among the real
-    roots that do not zero a denominator, the smallest positive one, else the largest (0 or the negative one nearest
-    zero); an exact fraction stays exact until the end. Anything else raises `ToolError` before anything runs."""
+    denominators) of degree at most `symbolic.MAX_DEGREE`, with at most `symbolic.MAX_UNKNOWNS` unknowns,
+    coefficients of at most `symbolic.MAX_COEFFICIENT_BITS` bits and `symbolic.MAX_SOLVE_NODES` syntax nodes. The
+    root returned is real and, among the real roots that do not zero a denominator, the smallest positive one, else
+    the largest (0 or the negative one nearest zero); an exact fraction stays exact until the end. Anything else
+    raises `ToolError` before anything runs."""
     return run_program(source, timeout_s).value
 
 
 def run_program(source: str, timeout_s: float = 1.0) -> Run:
-    """`safe_eval_program` that also returns what each assignment line computed (for `math_tool`'s display)."""
+    """`safe_eval_program` that also returns what each assignment line computed (for `math_answer.math_tool`'s
+    display)."""
     if len(source) > MAX_SOURCE_CHARS:
         raise ToolError(f"the program is longer than {MAX_SOURCE_CHARS} characters")
     try:
@@ -145,9 +135,9 @@ def run_program(source: str, timeout_s: float = 1.0) -> Run:
     except ValueError as err:  # e.g. null bytes in the source
         raise ToolError(f"cannot parse the program: {one_line(err)}") from err
     if any(isinstance(node, ast.Name) and node.id == "solve" for node in ast.walk(tree)):
-        _sympy()  # a second's import on first use, not counted against the program's time
+        symbolic.load_sympy()  # a second's import on first use, not counted against the program's time
     interpreter = _Interpreter(time.monotonic() + timeout_s, timeout_s)
-    value = _plain(interpreter.run(tree))
+    value = plain_number(interpreter.run(tree))
     if isinstance(value, bool):
         value = int(value)
     if not isinstance(value, int | float):
@@ -157,8 +147,8 @@ def run_program(source: str, timeout_s: float = 1.0) -> Run:
     return Run(value, interpreter.assigned)
 
 
-def _plain(value: Any) -> Any:
-    """An exact fraction as an int when whole, else a float; anything else unchanged."""
+def plain_number(value: Any) -> Any:
+    """An exact fraction as an int when whole, else a float; anything else unchanged (also for the display)."""
     if isinstance(value, Fraction):
         return value.numerator if value.denominator == 1 else float(value)
     return value
@@ -396,14 +386,23 @@ class _Interpreter:
         if isinstance(node, ast.Call):
             name = _name(node.func)
             if name == "solve":
-                return _Solver(self).solve(node)
+                return self.solve(node)
             return _checked(_FUNCTIONS[name](*(self.eval(arg) for arg in node.args)))
         if isinstance(node, ast.List | ast.Tuple):
             return [self.eval(element) for element in node.elts]
         first = _solve_first(node)
         if first is not None:
-            return _Solver(self).solve(first)
+            return self.solve(first)
         raise AssertionError(f"unvalidated node {type(node).__name__}")  # the validator let it through
+
+    def solve(self, node: ast.Call) -> Any:
+        """A `solve(...)` call, by the symbolic layer: it computes the equation's constant parts with `eval`, and its
+        root keeps to the interpreter's number limits like any other value."""
+        return _checked(symbolic.solve(node, evaluate=self.eval, is_known=self.is_known, check_time=self.check_time))
+
+    def is_known(self, name: str) -> bool:
+        """Whether `name` has a value (assigned earlier, or a constant); inside solve() any other name is an unknown."""
+        return name in self.names or name in _CONSTANTS
 
     def binary(self, op: ast.operator, left: Any, right: Any) -> Any:
         left, right = _number(left), _number(right)
@@ -429,310 +428,3 @@ def _checked(value: Any) -> Any:
     if isinstance(value, Fraction) and max(abs(value.numerator), value.denominator).bit_length() > MAX_INT_BITS:
         raise ToolError(f"a number exceeds {MAX_INT_BITS} bits")
     return value
-
-
-# ---------------------------------------------------------------------------------------------------- solve()
-
-
-@functools.cache
-def _sympy() -> Any:
-    """sympy, imported on first use: a second of start-up that plain arithmetic never pays."""
-    import sympy
-
-    return sympy
-
-
-class _Solver:
-    """One `solve(...)` call: builds sympy expressions from the validated AST node by node (constant parts are
-    computed by the interpreter and enter sympy as exact rationals), checks the degree bound before anything is
-    expanded, and finds the roots by real-root isolation (polynomials) or `linsolve` (linear systems)."""
-
-    def __init__(self, interpreter: _Interpreter) -> None:
-        self.sympy = _sympy()
-        self.interpreter = interpreter
-        self.unknowns: dict[str, Any] = {}
-
-    def solve(self, node: ast.Call) -> Any:
-        sympy = self.sympy
-        if sum(1 for _ in ast.walk(node)) > MAX_SOLVE_NODES:
-            raise ToolError(f"line {node.lineno}: the equation is too long for solve()")
-        first = node.args[0]
-        equations = [self.equation(e) for e in (first.elts if isinstance(first, ast.List | ast.Tuple) else [first])]
-        if not self.unknowns:
-            raise ToolError(f"line {node.lineno}: solve() needs an unknown (a name not assigned before)")
-        if len(node.args) == 2:
-            wanted = _name(node.args[1])
-            if wanted not in self.unknowns:
-                raise ToolError(f"line {node.lineno}: '{wanted}' is not an unknown of the equation")
-        elif len(self.unknowns) == 1:
-            wanted = next(iter(self.unknowns))
-        else:
-            raise ToolError(f"line {node.lineno}: name the unknown wanted: solve(..., {next(iter(self.unknowns))})")
-        symbols = list(self.unknowns.values())
-        self.interpreter.check_time()
-        if len(equations) == 1 and len(symbols) == 1:
-            return self.polynomial_root(equations[0], symbols[0], node.lineno)
-        numerators = [sympy.together(e).as_numer_denom()[0] for e in equations]
-        if any(self.polynomial(n, symbols, node.lineno).total_degree() > 1 for n in numerators):
-            raise ToolError(f"line {node.lineno}: a system of equations must be linear; substitute to keep one "
-                            "unknown")
-        solutions = list(sympy.linsolve(numerators, symbols))
-        if len(solutions) != 1:
-            raise ToolError(f"line {node.lineno}: the system has no solution")
-        value = solutions[0][list(self.unknowns).index(wanted)]
-        if value.free_symbols:
-            raise ToolError(f"line {node.lineno}: the system has no single solution; add an equation")
-        return self.number(value, node.lineno)
-
-    def polynomial_root(self, equation: Any, symbol: Any, line: int) -> Any:
-        sympy = self.sympy
-        numerator, denominator = sympy.together(equation).as_numer_denom()
-        poly = self.polynomial(numerator, [symbol], line)
-        if poly.degree() < 1:
-            raise ToolError(f"line {line}: the equation has {'every number' if poly.is_zero else 'no number'} "
-                            "as a solution")
-        if poly.degree() > MAX_DEGREE:
-            raise ToolError(f"line {line}: solve() takes equations up to degree {MAX_DEGREE}")
-        roots = [r for r in poly.real_roots() if denominator.subs(symbol, r) != 0]
-        if not roots:
-            raise ToolError(f"line {line}: the equation has no real solution")
-        positive = [r for r in roots if r > 0]
-        return self.number(min(positive) if positive else max(roots), line)
-
-    def polynomial(self, expr: Any, symbols: list[Any], line: int) -> Any:
-        """`expr` as a polynomial with integer coefficients of at most `MAX_COEFFICIENT_BITS` bits."""
-        try:
-            poly = self.sympy.Poly(expr, *symbols).clear_denoms()[1]
-        except self.sympy.PolynomialError as err:
-            raise ToolError(f"line {line}: solve() takes polynomial equations") from err
-        if not poly.domain.is_ZZ or any(int(c).bit_length() > MAX_COEFFICIENT_BITS for c in poly.coeffs()):
-            raise ToolError(f"line {line}: the numbers in the equation are too large or not exact for solve()")
-        return poly
-
-    def number(self, value: Any, line: int) -> Any:
-        """A root as a Fraction when rational, else a float."""
-        if value.is_Rational:
-            return _checked(Fraction(int(value.p), int(value.q)))
-        result = complex(value.evalf(30))
-        if abs(result.imag) > 1e-12 * max(1.0, abs(result.real)):
-            raise ToolError(f"line {line}: the solution is not a real number")
-        return result.real
-
-    def equation(self, node: ast.expr) -> Any:
-        if isinstance(node, ast.Call) and _name(node.func) == "Eq":
-            left, right = (self.expression(arg) for arg in node.args)
-            return left - right
-        if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq):
-            return self.expression(node.left) - self.expression(node.comparators[0])  # `a == b` read as Eq(a, b)
-        return self.expression(node)
-
-    def expression(self, node: ast.expr) -> Any:
-        """The sympy expression of `node`, refusing a degree above the bound before expanding anything."""
-        expr, (top, bottom) = self.build(node)
-        if max(top, bottom) > 2 * MAX_DEGREE:
-            raise ToolError(f"line {node.lineno}: solve() takes equations up to degree {MAX_DEGREE}")
-        return expr
-
-    def build(self, node: ast.expr) -> tuple[Any, tuple[int, int]]:
-        """(expression, (numerator degree bound, denominator degree bound))."""
-        self.interpreter.check_time()
-        if not self.has_unknown(node):
-            return self.constant(self.interpreter.eval(node), node), (0, 0)
-        if isinstance(node, ast.Name):
-            if node.id not in self.unknowns:
-                if len(self.unknowns) >= MAX_UNKNOWNS:
-                    raise ToolError(f"line {node.lineno}: solve() takes at most {MAX_UNKNOWNS} unknowns")
-                self.unknowns[node.id] = self.sympy.Symbol(node.id)
-            return self.unknowns[node.id], (1, 0)
-        if isinstance(node, ast.UnaryOp):
-            operand, degree = self.build(node.operand)
-            return (-operand if isinstance(node.op, ast.USub) else operand), degree
-        if isinstance(node, ast.BinOp) and isinstance(node.op, _SYMBOLIC_BINARY):
-            left, (lt, lb) = self.build(node.left)
-            if isinstance(node.op, ast.Pow):
-                exponent = self.interpreter.eval(node.right) if not self.has_unknown(node.right) else None
-                n = MAX_DEGREE + 1  # refused unless the exponent is a small whole number
-                if isinstance(exponent, int | float | Fraction) and math.isfinite(exponent) and exponent % 1 == 0:
-                    n = int(exponent)
-                if abs(n) > MAX_DEGREE:
-                    raise ToolError(f"line {node.lineno}: an unknown can only be raised to a whole power up to "
-                                    f"{MAX_DEGREE}")
-                degree = (lt * n, lb * n) if n >= 0 else (lb * -n, lt * -n)
-                return self.bounded(left**n, degree, node)
-            right, (rt, rb) = self.build(node.right)
-            if isinstance(node.op, ast.Mult):
-                return self.bounded(left * right, (lt + rt, lb + rb), node)
-            if isinstance(node.op, ast.Div):
-                return self.bounded(left / right, (lt + rb, lb + rt), node)
-            combined = left + right if isinstance(node.op, ast.Add) else left - right
-            return self.bounded(combined, (max(lt + rb, rt + lb), lb + rb), node)
-        if isinstance(node, ast.Call) and _name(node.func) == "Eq":
-            raise ToolError(f"line {node.lineno}: Eq(...) is a whole equation, not part of one")
-        raise ToolError(f"line {node.lineno}: inside solve(), unknowns can only be combined with + - * / and whole "
-                        "powers")
-
-    def bounded(self, expr: Any, degree: tuple[int, int], node: ast.expr) -> tuple[Any, tuple[int, int]]:
-        if max(degree) > 2 * MAX_DEGREE:
-            raise ToolError(f"line {node.lineno}: solve() takes equations up to degree {MAX_DEGREE}")
-        return expr, degree
-
-    def has_unknown(self, node: ast.expr) -> bool:
-        """Whether `node` holds an unknown (or an `Eq`), so that sympy, not the interpreter, must take it."""
-        not_values = {id(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)}
-        not_values |= {id(n.value) for n in ast.walk(node) if isinstance(n, ast.Attribute)}  # `math` of math.pi
-        return any(
-            (isinstance(n, ast.Name) and id(n) not in not_values and n.id not in self.interpreter.names
-             and n.id not in _CONSTANTS)
-            or (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "Eq")
-            for n in ast.walk(node)
-        )  # fmt: skip
-
-    def constant(self, value: Any, node: ast.expr) -> Any:
-        """A number the interpreter computed, as an exact sympy rational."""
-        if isinstance(value, bool):
-            value = int(value)
-        if isinstance(value, float):
-            if not math.isfinite(value):
-                raise ToolError(f"line {node.lineno}: a number in the equation is not finite")
-            value = Fraction(repr(value))  # the decimal as written, exactly: 0.15 -> 3/20
-        if isinstance(value, int | Fraction):
-            return self.sympy.Rational(value.numerator, value.denominator)
-        raise ToolError(f"line {node.lineno}: equations take numbers, not lists")
-
-
-# ---------------------------------------------------------------------------------------------------- display
-
-
-def format_number(value: float) -> str:
-    """Integers without `.0`, other numbers with up to 6 decimals (tiny ones in 6 significant digits)."""
-    if isinstance(value, Fraction):
-        value = _plain(value)
-    if isinstance(value, int):
-        return str(value)
-    if value.is_integer() and abs(value) < 1e16:
-        return str(int(value))
-    text = f"{value:.6f}".rstrip("0").rstrip(".")
-    return f"{value:.6g}" if text in {"0", "-0"} else text
-
-
-def result_key(value: float) -> float | int:
-    """The value normalised so that equal results compare equal: rounded to `KEY_DIGITS` decimals, an int when
-    whole (-0.0 is 0)."""
-    rounded = round(float(value), KEY_DIGITS)
-    return int(rounded) if rounded.is_integer() else rounded
-
-
-_PYTHON_BLOCK = re.compile(r"```[ \t]*(?:python3?|py)[ \t]*\r?\n(.*?)```", re.S | re.I)
-_ANSWER_LINE = re.compile(r"^[ \t*#>_]*(?:final\s+|итоговый\s+)?(answer|ответ)\b[^:\n]{0,30}:[^\n]*", re.I | re.M)
-_RUSSIAN_MARKER = re.compile(r"ответ\s*:", re.I)
-# Free-text arithmetic: two numbers joined by an operator ("20500 × 2", "425+10", "12 : 4"), or "= 425" / "≈ 425".
-_NUM = r"[$€£₽]?\d[\d\s,.]*%?"
-# A bare "3/5" or "5-7" is a fraction or a range, not a computation.
-_ARITHMETIC = re.compile(
-    r"\d[%)]?\s*(?:[+−×*÷·^]|\\times|\\cdot|\\div)\s*\(?\s*[$€£₽]?\d"
-    r"|\d[%)]?(?:\s+[-/:x×]\s*|\s*[-/]\s+)\(?[$€£₽]?\d"
-    rf"|[=≈]\s*\(?\s*-?{_NUM}",
-)
-# A computed result stated as a label and a number: "Total: 21150", "Итого: 1 250,5 руб.", "So the answer is 8."
-_LABELLED = re.compile(
-    rf"^[\s*#>_-]*(?:[^\W\d][\w'’-]*\s+){{0,3}}[^\W\d][\w'’-]*\s*:\s*-?{_NUM}\s*[^\W\d]{{0,6}}\.?\s*$"
-    r"|\b(?:answer|result|ответ|результат)\s+(?:is|was|will be|равен|—|-)\s*-?[$€£₽]?\d",
-    re.I,
-)
-
-
-_DIGIT = re.compile(r"\d")
-
-
-def carries_arithmetic(line: str) -> bool:
-    """Whether a free-text line states arithmetic or a computed number (and could contradict the program)."""
-    return bool(_ARITHMETIC.search(line) or _LABELLED.search(line))
-
-
-def _annotated(program: str, run: Run) -> str:
-    """The program with `# = value` after every computed assignment; comments that state arithmetic are dropped
-    wherever they stand (they may be wrong), literal assignments (`price = 425`) are left as written."""
-    tree = ast.parse(program)
-    shown: dict[int, str] = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign | ast.AugAssign) and node.end_lineno is not None:
-            value = _plain(run.assigned.get(node.end_lineno))
-            right = node.value.operand if isinstance(node.value, ast.UnaryOp) else node.value
-            literal = isinstance(node, ast.Assign) and isinstance(right, ast.Constant | ast.Name)
-            if isinstance(value, int | float) and not isinstance(value, bool) and not literal:
-                shown[node.end_lineno] = format_number(value)
-    cut: dict[int, int] = {}  # line -> the column of a comment to drop (one that states arithmetic, or is replaced)
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(program).readline):
-            if token.type == tokenize.COMMENT and (carries_arithmetic(token.string) or token.start[0] in shown):
-                cut[token.start[0]] = token.start[1]
-    except (tokenize.TokenError, SyntaxError):  # parsed above, so not expected: then comments stay as written
-        pass
-    out: list[str] = []
-    for number, line in enumerate(program.split("\n"), start=1):
-        code = line[: cut[number]].rstrip() if number in cut else line.rstrip()
-        if number in cut and not code.strip():
-            continue  # a comment line that stated arithmetic
-        out.append(f"{code}  # = {shown[number]}" if number in shown else code)
-    return "\n".join(out)
-
-
-def _prose(text: str, after_program: bool = False) -> str:
-    """Free text without the lines that carry arithmetic or an answer line (after the program, without any line
-    that states a number: a conclusion there restates a result, "So the change is $5."); blank runs collapsed."""
-    kept = [
-        line for line in text.split("\n")
-        if not carries_arithmetic(line) and not _ANSWER_LINE.match(line) and not (after_program and _DIGIT.search(line))
-    ]  # fmt: skip
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept))
-
-
-def _show(answer_text: str) -> tuple[str, float | int | None, str]:
-    """(the text the user sees, the computed value or None, why there is none)."""
-    block = _PYTHON_BLOCK.search(answer_text)
-    if block is None:
-        return answer_text, None, "the answer has no ```python block"
-    try:
-        run = run_program(block.group(1))
-    except ToolError as err:
-        return answer_text, None, str(err)
-    value = format_number(run.value)
-    head, tail = answer_text[: block.start()], answer_text[block.end() :]
-    lines = list(_ANSWER_LINE.finditer(tail))
-    if lines:
-        marker = "Ответ" if lines[-1].group(1).lower() == "ответ" else "Answer"
-        after = tail[lines[-1].end() :]
-        before = tail[: lines[-1].start()]
-    else:
-        marker = "Ответ" if _RUSSIAN_MARKER.search(answer_text) else "Answer"
-        after, before = "", tail
-    program = _annotated(block.group(1).rstrip("\n"), run)
-    fence = answer_text[block.start() : block.start(1)]
-    head, before, after = _prose(head), _prose(before, after_program=True), _prose(after, after_program=True)
-    if not lines:
-        before = before.rstrip() + "\n"
-    shown = f"{head}{fence}{program}\n```{before}{marker}: {value}{after}"
-    return shown, run.value, ""
-
-
-def math_tool(answer_text: str) -> str:
-    """Run the first ```python block of a math answer and show the answer so that it agrees with itself.
-
-    Prose lines that carry arithmetic ("20500 × 2 / 100 = 425", "Total: 21150") or an answer of their own are
-    dropped, and so are the lines after the program that state a number (a conclusion restating a result); the
-    program is shown with the value each computed line assigned (`total = price * 2  # = 850`), and
-    `Answer: <value>` from the program is the final answer line: an answer line after the block is replaced,
-    otherwise one is appended; `Ответ:` is kept when the text uses it. Text without a block, or whose program
-    `safe_eval_program` refuses, comes back unchanged."""
-    return _show(answer_text)[0]
-
-
-def math_verdict(answer: str, request: str) -> Verdict:
-    """The calculator's `Verdict` on one candidate answer (`tools.verdict.Verify`): ok when its program runs;
-    `key` is the computed value normalised by `result_key`; `text` is what `math_tool` shows. The request is not
-    needed: the program alone states the computation."""
-    del request
-    text, value, reason = _show(answer)
-    if value is None:
-        return Verdict(ok=False, key=None, text=text, reason=reason)
-    return Verdict(ok=True, key=result_key(value), text=text)

@@ -41,7 +41,7 @@ from moe_system.engine.lora import RowAdapters
 from moe_system.errors import ConfigError
 from moe_system.experts.adapters import from_peft
 from moe_system.experts.layout import EXAMPLE_PROMPTS_FILE
-from moe_system.tools.calculator import math_tool
+from moe_system.tools.math_answer import math_tool
 from moe_system.training.callbacks import default_callbacks
 from moe_system.training.config import Recipe
 from moe_system.training.data import Example, load_dataset
