@@ -137,3 +137,18 @@ def test_field_chat_states_every_fact() -> None:
         stated = [turn for turn in turns if str(fact["answer"]).casefold() in turn]
         assert stated, fact["key"]
         assert not any(str(old).casefold() in turn for old in fact.get("stale", ()) for turn in stated), fact["key"]
+
+
+@pytest.mark.parametrize("text", [
+    "I'm at the library right now and have about 57 minutes.",
+    "We just got back from Edinburgh, still tired.",
+    "Now, the question.",
+    "Side note, while I remember.",
+])
+def test_chatter_keeps_no_fact(text: str) -> None:
+    """Every fact kept costs room in the long-term tier, which drops its oldest facts first when full."""
+    assert extract_facts(text) == []
+
+
+def test_a_change_that_starts_on_a_day_is_kept() -> None:
+    assert keys("I handed in my notice and I'm starting at Quillon Systems on Monday!") == ["employer"]

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from moe_system.memory.statements import (
+    about_the_chat,
     asks,
     hypothetical,
     lexicon,
@@ -105,7 +106,8 @@ _PERSON_STEMS = set(stems(
 _STATEMENT_STOP = {stem(word) for word in (  # compared after stemming
     "i", "my", "we", "our", "me", "is", "are", "was", "the", "a", "an", "and", "to", "in", "on", "of",
     "at", "for", "with", "it", "that", "this", "now", "so", "я", "мой", "моя", "мое", "мо", "мы", "наш",
-    "меня", "мне", "у", "и", "в", "на", "по", "с", "это", "теперь", "сейчас", "уже", "так", "не")}
+    "меня", "мне", "у", "и", "в", "на", "по", "с", "это", "теперь", "сейчас", "уже", "так", "не",
+    "m", "s", "t", "ve", "re", "ll", "d")}  # what is left of "I'm", "it's", "can't", "I've", ... by the tokenizer
 
 
 # a change announced: "Training is on Mondays now", "New role at work: ...", "Расписание поменялось: ..."
@@ -377,8 +379,10 @@ def _statement(clause: str) -> Fact | None:
     short = mine and len(clause.split()) <= SHORT_STATEMENT and not others
     if not (valued or short or (_CHANGE.search(clause) and not others)):
         return None
+    if transient(clause) or about_the_chat(clause):
+        return None  # "I'm at the library right now", "Side note, while I remember": no fact to keep
     stems_ = _statement_stems(clause)
-    if not stems_:
+    if len(stems_) < 2:  # "Now, the question." says nothing
         return None
     return Fact("~" + " ".join(sorted(stems_)), clause.strip()[:80], clause[:400])
 

@@ -58,6 +58,12 @@ _TRANSIENT = re.compile(
     r"\d{1,2}:\d{2}|\bminutes?\b|(?<!the )\blast week\b|\bdue\b|\bplan(?:s|ning)\b|\bза день\b|\bмин\b|\bпланирую|"
     r"\bминут|\bжд[уёе]м?\b|\bсобира(?:юсь|емся))",
     re.IGNORECASE)
+# a lasting change that begins on a day ("I'm starting at Quillon Systems on Monday") is no single event
+_STARTS = re.compile(r"\b(?:start(?:s|ing)?|as of|начина\w*|выхожу)\b", re.IGNORECASE)
+# a clause about the conversation itself, not the user's world ("Now, the question.", "Side note, while I remember.")
+_ABOUT_THE_CHAT = re.compile(
+    r"\b(?:question|side note|by the way|before i forget|while i remember|random|anyway|quick one|one more thing|"
+    r"bear with me|вопрос|кстати|к слову|пока не забыл|пока помню|ладно|короче|ещ[её] одно)\b", re.IGNORECASE)
 # where a sentence that ends in "?" divides into parts that state and parts that ask
 _PARTS = re.compile(r",\s+|;\s+|:\s+|\s[-–—]\s+|\s\(")
 
@@ -150,7 +156,12 @@ def hypothetical(clause: str) -> bool:
 def transient(clause: str) -> bool:
     """Whether a clause speaks of the moment or of one event ("today", "on Monday", "at 8:20", "сегодня") rather
     than of a lasting state."""
-    return bool(_TRANSIENT.search(clause))
+    return bool(_TRANSIENT.search(clause)) and not _STARTS.search(clause)
+
+
+def about_the_chat(clause: str) -> bool:
+    """Whether a clause speaks of the conversation ("now, the question", "кстати") rather than the user's world."""
+    return bool(_ABOUT_THE_CHAT.search(clause))
 
 
 def statement_parts(sentence: str, request: re.Pattern[str] | None = None) -> list[str]:
