@@ -23,6 +23,7 @@ from moe_system.data import python as python_data
 from moe_system.data.common import DataError, read_yaml
 from moe_system.data.python import tasks as python_tasks
 from moe_system.tools import python_check
+from moe_system.tools.code import extract_code
 from moe_system.tools.python_check import stated_examples
 
 CYRILLIC = re.compile(r"[а-яё]", re.I)
@@ -104,7 +105,8 @@ def test_a_wrong_class_fails_its_tests() -> None:
 
 def test_requests_use_every_piece_of_the_grammar(monkeypatch: pytest.MonkeyPatch) -> None:
     grammar = python_tasks.catalog().grammar
-    pieces = {"ask": grammar.ask, "ask_by_example": grammar.ask_by_example, "ask_class": grammar.ask_class}
+    pieces = {"ask": grammar.ask, "ask_by_example": grammar.ask_by_example, "ask_class": grammar.ask_class,
+              "ask_fix": grammar.ask_fix, "ask_complete": grammar.ask_complete}
     owners: dict[str, set[tuple[str, str, str]]] = {}  # template -> the lists that hold it
     for piece, by_lang in pieces.items():
         for lang, by_register in by_lang.items():
@@ -190,3 +192,15 @@ def test_a_malformed_file_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch, f
                         else read_yaml(package, file))  # fmt: skip
     with pytest.raises(DataError, match=re.escape(message)):
         python_tasks.catalog()
+
+
+def test_functions_to_fix_or_to_complete_fail_their_tests_until_done() -> None:
+    items = [item for item in python_data.generate(400, 1) if "```python" in item["prompt"]]
+    fixes = [item for item in items if "pass" not in extract_code(item["prompt"], "python").split('"""')[-1]]
+    assert 0.1 * 400 < len(items) < 0.3 * 400 and len(fixes) > 0.03 * 400
+    shown = [{"solution": extract_code(item["prompt"], "python"), "tests": item["tests"]} for item in items]
+    assert not any(python_data.run_tests(shown)) and all(python_data.run_tests(items))
+    for item in fixes:  # the buggy function differs from the solution in one place
+        changed = [pair for pair in zip(extract_code(item["prompt"], "python").splitlines(),
+                                        item["solution"].splitlines(), strict=False) if pair[0] != pair[1]]
+        assert len(changed) == 1, item["prompt"]

@@ -38,10 +38,13 @@ from moe_system.data.common import bad_data, chat_example, collect, difficulty, 
 from moe_system.data.python import families_lists, families_numbers, families_text  # noqa: F401 (they register)
 from moe_system.data.python.families_classes import CLASS_DRAWS, Scenario, Step
 from moe_system.data.python.tasks import CLASSES, DRAWS, SOURCE, Spec, Task, catalog, make
+from moe_system.tools.code import extract_code
 
 TASK = "python"
 _RUNNER = Path(__file__).with_name("runner.py")
 BY_EXAMPLE_SHARE = 0.3  # of the tasks of a `by_example` family: asked by examples only
+FIX_SHARE = 0.1  # of the other function tasks: fix a buggy version (when a bug applies)
+COMPLETE_SHARE = 0.08  # of the other function tasks: complete a function whose body is empty
 EDGE_SHARE = 0.35  # of the described tasks with fixed cases: one edge case stated
 
 
@@ -87,11 +90,24 @@ def _docstring(desc: str, lang: str) -> str:
     return text[0].upper() + text[1:] + "."
 
 
-def _solution(task: Task, lang: str) -> str:
+def _solution(task: Task, lang: str, body: str | None = None) -> str:
+    """The reference function (with `body` instead of the task's, already indented, when given)."""
     desc = task.en if lang == "en" else task.ru
     header = f"def {task.name}({', '.join(task.args)}):\n    \"\"\"{_docstring(desc, lang)}\"\"\"\n"
-    imports = "import re\n\n\n" if re.search(r"\bre\.", task.body) else ""
-    return imports + header + textwrap.indent(task.body, "    ") + "\n"
+    code = textwrap.indent(task.body, "    ") if body is None else body
+    imports = "import re\n\n\n" if re.search(r"\bre\.", code) else ""
+    return imports + header + code + "\n"
+
+
+def _buggy(rng: random.Random, task: Task, lang: str) -> str:
+    """The function with one of the grammar's bugs in its body ("" when none applies); whether it really fails the
+    tests is checked with the item (`_validate`)."""
+    bugs = [(find, replace) for find, replace in catalog().grammar.bugs if find.search(task.body)]
+    if not bugs:
+        return ""
+    find, replace = rng.choice(bugs)
+    body = find.sub(replace, task.body, count=1)
+    return _solution(task, lang, textwrap.indent(body, "    ")) if body != task.body else ""
 
 
 # ---- the request grammar
@@ -156,7 +172,19 @@ def task_item(rng: random.Random, task: Task, lang: str) -> dict[str, Any]:
     drawn = list({_call(task.name, args): (args, out) for args, out in drawn}.values())  # shown at most once
     register = rng.choice(grammar.registers)
     by_example = task.by_example and len(drawn) >= 3 and rng.random() < BY_EXAMPLE_SHARE
-    if by_example:
+    mode = rng.random()
+    buggy = _buggy(rng, task, lang) if not by_example and mode < FIX_SHARE else ""
+    if buggy or (not by_example and mode > 1 - COMPLETE_SHARE):
+        desc = task.en if lang == "en" else task.ru
+        todo = _todo(desc, lang)
+        if buggy:
+            asks = [t for t in grammar.ask_fix[lang][register] if todo or "{todo}" not in t]
+            code = buggy
+        else:
+            asks = grammar.ask_complete[lang][register]
+            code = _solution(task, lang, rng.choice(grammar.stubs))
+        prompt = _piece(rng, asks, code=f"```python\n{code.rstrip()}\n```", name=task.name, desc=desc, todo=todo)
+    elif by_example:
         shown = rng.sample(drawn, min(len(drawn), rng.choice((3, 4))))
         calls = [(_call(task.name, args), repr(out)) for args, out in shown]
         prompt = _piece(rng, grammar.ask_by_example[lang][register], name=task.name, examples=_inline(rng, lang, calls))
@@ -248,19 +276,31 @@ def _draft(rng: random.Random, lang: str) -> dict[str, Any] | None:
     return task_item(rng, draw_task(rng, name), lang)
 
 
+def _validate(items: list[dict[str, Any]]) -> list[bool]:
+    """Each solution passes its tests, and the code a request shows (a function to fix or to complete) fails them."""
+    shown = {index: extract_code(item["prompt"], "python") for index, item in enumerate(items)
+             if "```python" in item["prompt"]}  # fmt: skip
+    verdicts = run_tests(items + [{"solution": code, "tests": items[index]["tests"], "timeout_s": 0.25}
+                                  for index, code in shown.items()])  # a bug may loop for ever
+    failed = dict(zip(shown, verdicts[len(items):], strict=True))
+    return [ok and not failed.get(index, False) for index, ok in enumerate(verdicts[: len(items)])]
+
+
 def run_tests(items: list[dict[str, Any]], timeout: float = 120.0) -> list[bool]:
     """Run each item's `tests` against its `solution` in one fresh isolated interpreter (2 s per item); True where
     every assert passed. Meant for this module's own reference solutions, not for untrusted code."""
-    payload = json.dumps([{"solution": it["solution"], "tests": it["tests"]} for it in items])
-    done = subprocess.run([sys.executable, "-I", str(_RUNNER)], input=payload, capture_output=True, text=True,
-                          timeout=timeout, check=True)
+    payload = json.dumps([{key: it[key] for key in ("solution", "tests", "timeout_s") if key in it} for it in items])
+    # a clean environment, no user site, not the runner's folder on sys.path (what -I does), and a fixed hash seed
+    # (-I would ignore it): a function that returns a set's strings in hash order must fail or pass every time
+    done = subprocess.run([sys.executable, "-s", "-P", str(_RUNNER)], input=payload, capture_output=True, text=True,
+                          timeout=timeout, check=True, env={"PYTHONHASHSEED": "0"})  # fmt: skip
     return json.loads(done.stdout)
 
 
 def generate(n: int, seed: int, lang: str = "mix") -> list[dict[str, Any]]:
     """`n` distinct tested coding eval items (keys: id, lang, difficulty, prompt, entry_point, tests, solution).
     Training seeds < 1000, evaluation seeds >= 1000."""
-    return collect(TASK, n, seed, lang, _draft, key="prompt", validate=run_tests)
+    return collect(TASK, n, seed, lang, _draft, key="prompt", validate=_validate)
 
 
 def to_chat(item: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """Runs reference solutions against their tests in a fresh interpreter: reads a JSON list of
-`{"solution", "tests"}` on stdin and writes a JSON list of verdicts (True where every assert passed), 2 s per item.
-Started by `moe_system.data.python.run_tests` as `python -I runner.py`; it imports nothing of the package.
+`{"solution", "tests"}` (and an optional "timeout_s") on stdin and writes a JSON list of verdicts (True where every
+assert passed), 2 s per item unless it says otherwise.
+Started by `moe_system.data.python.run_tests` as `python -s -P runner.py` in a clean environment with a fixed hash
+seed; it imports nothing of the package.
 """
 
 import json
@@ -18,7 +20,7 @@ def main() -> None:
     for item in json.load(sys.stdin):
         namespace = {"__name__": "__solution__"}
         try:
-            signal.setitimer(signal.ITIMER_REAL, 2.0)
+            signal.setitimer(signal.ITIMER_REAL, item.get("timeout_s", 2.0))
             exec(item["solution"], namespace)
             exec(item["tests"], namespace)
             verdicts.append(True)

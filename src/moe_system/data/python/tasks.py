@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -77,12 +78,16 @@ class Grammar:
     ask: Pieces
     ask_by_example: Pieces
     ask_class: Pieces
+    ask_fix: Pieces
+    ask_complete: Pieces
     class_usage: Pieces
     edge: Pieces
     closers: Pieces
     frames: dict[str, dict[str, dict[str, list[str]]]]  # language -> register -> block / inline -> templates
     styles: dict[str, dict[str, Style]]  # language -> style name -> style
     verbs: dict[str, dict[str, str]]  # language -> a description's verb (third person) -> the form {todo} uses
+    stubs: list[str]  # the empty bodies of a function to complete
+    bugs: list[tuple[re.Pattern[str], str]]  # (find, replace): the bugs of a function to fix
 
 
 @dataclass(frozen=True)
@@ -177,6 +182,7 @@ def _class_spec(name: str, raw: Any) -> ClassSpec:
 _FIELDS = {  # piece -> the fields its templates may use
     "ask": {"sig", "desc", "todo", "Todo"}, "ask_by_example": {"name", "examples"}, "ask_class": {"name", "desc"},
     "class_usage": {"usage"}, "edge": {"example"}, "closers": set(),
+    "ask_fix": {"code", "name", "desc", "todo"}, "ask_complete": {"code", "name", "desc"},
 }
 
 
@@ -231,7 +237,20 @@ def _grammar(raw: Any) -> Grammar:
     if not isinstance(verbs, dict) or set(verbs) != set(LANGUAGES) or not all(
             isinstance(v, dict) and all(isinstance(w, str) for w in v.values()) for v in verbs.values()):
         raise bad_data(PROMPTS, "verbs", "expected en and ru, each mapping a verb to its infinitive")
-    return Grammar(registers, frames=frames, styles=styles, verbs=verbs, **pieces)
+    stubs = raw.get("stubs")
+    if not isinstance(stubs, list) or not stubs or not all(isinstance(stub, str) for stub in stubs):
+        raise bad_data(PROMPTS, "stubs", "expected a non-empty list of function bodies")
+    bugs = []
+    for index, bug in enumerate(raw.get("bugs") or []):
+        if not isinstance(bug, dict) or set(bug) != {"find", "replace"}:
+            raise bad_data(PROMPTS, f"bugs[{index}]", "expected find and replace")
+        try:
+            bugs.append((re.compile(bug["find"], re.M), str(bug["replace"])))
+        except re.error as exc:
+            raise bad_data(PROMPTS, f"bugs[{index}].find", str(exc)) from None
+    if not bugs:
+        raise bad_data(PROMPTS, "bugs", "expected a non-empty list of find / replace pairs")
+    return Grammar(registers, frames=frames, styles=styles, verbs=verbs, stubs=stubs, bugs=bugs, **pieces)
 
 
 @cache
