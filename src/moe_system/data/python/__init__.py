@@ -5,8 +5,10 @@ A request is composed by a small grammar (`prompts.yaml`) from a task shape and 
 a function from its description, with none to three examples written in one of the forms people use ("f(2) -> 4",
 ">>> f(2)", "`f(2)` should return `4`", "f(2) gives 4", "f(2) = 4", "должна вернуть", "даёт", ...) and maybe an
 edge case stated (an empty input, a tie, Cyrillic text: one of the family's fixed test cases); a function from
-examples only ("write f such that f(2) = 4, f(5) = 25", for the families marked `by_example`); or a small class
-(a stack, a queue, a counter, a bank account, a to-do list) whose tests call its methods. Ninety-six function
+examples only ("write f such that f(2) = 4, f(5) = 25", for the families marked `by_example`); a function to fix
+(the reference with one bug from the grammar's list, kept only when it fails the tests) or to complete (its
+signature and docstring, the body empty); or a small class (a stack, a queue, a counter, a bank account, a to-do
+list) whose tests call its methods. Ninety-six function
 families (strings, lists, dicts, numbers, parsing, simple algorithms) randomize the function and argument names,
 constants and test inputs; expected values come from an independent implementation in the drawing code, so running
 the tests really checks the shown solution. Every stated example is readable by
