@@ -323,6 +323,9 @@ def _pattern_fact(sentence: str) -> Fact | None:
             if fixed is None and subject is not None and _PERSON.fullmatch(subject) and not _NAMED.match(value):
                 continue  # "my cousin is allergic to wasp stings" describes the cousin, it does not name them
             key = fixed.replace("{s}", _key(subject or "")) if fixed else _key(subject or "")
+            if fixed is None and subject and " " not in key and not _PERSON.fullmatch(subject.strip()):
+                topic = topic_of(subject)  # "мой терапевт — ..." is the doctor its question asks for
+                key = topic.key if topic is not None and not topic.any_value else key
             if key:
                 return Fact(key, value, sentence[:400])
     return None
