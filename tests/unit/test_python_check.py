@@ -98,9 +98,10 @@ def test_derived_inputs_keep_the_types_and_are_fixed() -> None:
     assert all(isinstance(a, list) and isinstance(b, str) for a, b in inputs)
     assert ([], "ab") in inputs and any(any("\u0400" <= ch <= "\u04ff" for ch in b) for _, b in inputs)
     assert derived_inputs(examples) == inputs
-    assert [type(a) for (a, *_) in guessed_inputs(["nums", "k"])] == [list] * 12
-    assert [(type(a), type(b)) for a, b in guessed_inputs(["text", "n"])] == [(str, int)] * 4 + [(str, str)] * 4 + [
-        (str, list)] * 4
+    assert [(type(a), type(b)) for a, b in guessed_inputs(["nums", "k"])] == [(list, int)] * 4
+    assert [(type(a), type(b)) for a, b in guessed_inputs(["text", "first"])] == [(str, int)] * 4 + [(str, str)] * 4 + [
+        (str, list)] * 4  # a name that says nothing is tried as each type
+    assert [type(a) for (a,) in guessed_inputs(["minutes"])] == [int] * 4
 
 
 # ---- the verdict
@@ -257,3 +258,10 @@ def test_a_class_is_checked_against_its_usage() -> None:
     assert good.ok and good.key == ("class", "None", "None", "'a'", "1", "3", "3", ERROR)
     assert not queue_like.ok and "s.pop() gave 3, expected 'a'" in queue_like.reason
     assert not silent.ok and "expected to raise IndexError" in silent.reason
+
+
+@needs_bubblewrap
+def test_a_class_named_in_plain_words_is_found_despite_method_examples() -> None:
+    request = "python, класс Stack: `push(item)` кладёт элемент, `is_empty()` — True, если элементов нет."
+    verdict = python_verdict(_code(STACK), request)
+    assert verdict.ok, verdict.reason

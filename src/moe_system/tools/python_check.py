@@ -370,27 +370,39 @@ _POOLS: dict[str, list[Any]] = {
 }
 
 
+_INT_NAMES = {"n", "k", "m", "count", "size", "limit", "base", "amount", "minutes", "seconds", "hours", "days",
+              "years", "degrees", "cents", "width", "height", "steps", "times", "places", "digits", "year", "month",
+              "day"}
+
+
 def guessed_inputs(params: Sequence[str]) -> list[tuple[Any, ...]]:
-    """Inputs for a function no example describes, guessed from its parameter names (fixed values); the parameters
-    whose names say nothing are tried as ints, then as strings, then as lists."""
-    kinds = []
+    """Inputs for a function no example describes, guessed from its parameter names (fixed values). A name that
+    says its type (`text`, `nums`, `d`, `n`) gets values of that type; the others (and names guessed from their
+    ending alone) are tried as the likeliest type first, then as the other two of int, str and list."""
+    orders: list[tuple[str, ...]] = []
     for param in params:
         lowered = param.lower()
         if lowered in _WORDS_NAMES:
-            kinds.append("words")
+            orders.append(("words",))
         elif lowered in _DICT_NAMES:
-            kinds.append("dict")
-        elif lowered in _LIST_NAMES or (lowered.endswith(("s", "_list", "list")) and lowered not in _STRING_NAMES):
-            kinds.append("list")
-        elif lowered in _STRING_NAMES or lowered.endswith(("text", "str", "word", "name")):
-            kinds.append("str")
+            orders.append(("dict",))
+        elif lowered in _INT_NAMES:
+            orders.append(("int",))
+        elif lowered in _LIST_NAMES:
+            orders.append(("list",))
+        elif lowered in _STRING_NAMES:
+            orders.append(("str",))
+        elif lowered.endswith(("text", "str", "word", "name")):
+            orders.append(("str", "int", "list"))
+        elif lowered.endswith(("s", "_list", "list")):
+            orders.append(("list", "int", "str"))
         else:
-            kinds.append("")
-    if not kinds:
+            orders.append(("int", "str", "list"))
+    if not orders:
         return [()]
     inputs: list[tuple[Any, ...]] = []
-    for unknown in ("int", "str", "list") if "" in kinds else ("int",):
-        pools = [_POOLS[kind or unknown] for kind in kinds]
+    for round_ in range(max(len(order) for order in orders)):
+        pools = [_POOLS[order[min(round_, len(order) - 1)]] for order in orders]
         inputs += [tuple(pool[i] for pool in pools) for i in range(4)]
     return inputs
 
@@ -445,9 +457,10 @@ def _plan(answer: str, request: str, examples: list[Example]) -> _Plan:
     functions = {node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
     classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
     called = [ex.name for ex in examples if ex.name] + _names_in(request, _NAMED)
-    mentioned = called + _names_in(request, _BACKTICKED)
+    words = set(re.findall(r"\w+", request))
+    mentioned = [*called, *_names_in(request, _BACKTICKED), *(name for name in [*functions, *classes] if name in words)]
     wanted = next((name for name in mentioned if name in functions or name in classes), None)
-    if wanted is None and not functions and len(classes) == 1 and not examples:
+    if wanted is None and not functions and len(classes) == 1:
         wanted = next(iter(classes))
     if wanted is None and called and (examples or not functions):
         return _Plan(code, called[0], "", [], [], f"the code does not define `{called[0]}`")

@@ -256,7 +256,7 @@ def class_item(rng: random.Random, name: str, lang: str) -> dict[str, Any]:
     desc = Template(spec.en if lang == "en" else spec.ru).substitute(C=cls, var=var)
     prompt = _piece(rng, grammar.ask_class[lang][register], name=cls, desc=desc)
     if rng.random() < 0.6:
-        usage = [create, *(_usage_line(var, step) for step in scenario.steps[: rng.randint(2, 5)])]
+        usage = [create, *(_usage_line(var, step) for step in scenario.steps[: rng.randint(2, 4)])]
         prompt += _piece(rng, grammar.class_usage[lang][register], usage="\n".join(usage))
     prompt = _then(prompt, rng.choice(grammar.closers[lang][register]))
     solution = Template(spec.body).substitute(C=cls, doc=spec.doc[lang]) + "\n"
