@@ -1,4 +1,5 @@
-"""Shared fixtures for the engine unit tests: tiny random-weight models built in memory.
+"""Shared fixtures for the unit tests: tiny random-weight models built in memory (the engine's tests), and
+`needs_bubblewrap`, the mark that skips a sandbox test where bubblewrap cannot create namespaces.
 
 Every model is built under a fixed seed, so the tests are deterministic, and is small enough that a whole
 generation run takes milliseconds on a CPU. The models are session-scoped and only ever used in eval mode
@@ -22,6 +23,8 @@ from transformers import (
     Qwen3Config,
     Qwen3ForCausalLM,
 )
+
+from moe_system.tools.sandbox import SandboxUnavailableError, bubblewrap
 
 VOCAB = 97
 
@@ -131,3 +134,19 @@ def _hf_generate(model: PreTrainedModel, prompt: Sequence[int], max_new_tokens: 
 def hf_generate() -> HFGenerate:
     """The reference implementation every engine result is compared with."""
     return _hf_generate
+
+
+# ---- the sandbox (tests/unit/test_sandbox.py, tests/unit/test_python_check.py)
+
+
+def _bubblewrap_works() -> bool:
+    """Whether `tools.sandbox` can run code in namespaces here: bubblewrap installed and allowed to create them."""
+    try:
+        bubblewrap()
+    except SandboxUnavailableError:
+        return False
+    return True
+
+
+needs_bubblewrap = pytest.mark.skipif(not _bubblewrap_works(), reason="bubblewrap is missing or cannot create "
+                                                                      "namespaces here")  # fmt: skip

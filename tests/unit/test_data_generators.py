@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from moe_system.data import EVAL_SEED_MIN, GENERATORS, DataError, get_generator
 from moe_system.tools.calculator import safe_eval_program
-from moe_system.tools.python_check import stated_examples
+from moe_system.tools.python_examples import stated_examples
 
 N = 500
 KEY = {"sql": "question", "python": "prompt", "math": "question"}

@@ -1,7 +1,7 @@
-"""`tools.python_check`: the examples a request states (every English and Russian form, literals only), and the
-verdict on candidate functions run in the sandbox: ok / failed, keys shared by equivalent implementations and not
-by a wrong one, several candidates in one sandbox process, and hostile code that stays inside (files outside, the
-network, killing the harness). The verdict tests need bubblewrap (`make setup` installs it).
+"""`tools.python_examples`: the examples a request states (every English and Russian form, literals only), and
+`tools.python_check`: the verdict on candidate functions run in the sandbox: ok / failed, keys shared by equivalent
+implementations and not by a wrong one, several candidates in one sandbox process, and hostile code that stays inside
+(files outside, the network, killing the harness). The verdict tests need bubblewrap (`make setup` installs it).
 
     OMP_NUM_THREADS=1 .venv/bin/python -m pytest -q tests/unit/test_python_check.py
 """
@@ -14,28 +14,10 @@ from typing import Any
 
 import pytest
 
-from moe_system.tools.python_check import (
-    ERROR,
-    class_usage,
-    derived_inputs,
-    guessed_inputs,
-    python_check_many,
-    python_verdict,
-    stated_examples,
-)
-from moe_system.tools.sandbox import SandboxUnavailableError, bubblewrap
+from moe_system.tools.python_check import ERROR, python_check_many, python_verdict
+from moe_system.tools.python_examples import class_usage, derived_inputs, guessed_inputs, stated_examples
 
-
-def _bubblewrap_works() -> bool:
-    try:
-        bubblewrap()
-    except SandboxUnavailableError:
-        return False
-    return True
-
-
-needs_bubblewrap = pytest.mark.skipif(not _bubblewrap_works(), reason="bubblewrap is missing or cannot create "
-                                                                      "namespaces here")  # fmt: skip
+from .conftest import needs_bubblewrap
 
 
 def _code(source: str) -> str:

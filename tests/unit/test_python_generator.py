@@ -1,7 +1,7 @@
 """The Python coding generator (`moe_system.data.python`): every task shape (function families and classes) in both
 languages yields a solution that passes its tests; requests are composed from the grammar in `prompts.yaml` (every
 register, ask, example style and frame is reached, and a changed data file changes the requests); every example a
-request states is read back by `tools.python_check.stated_examples` and is one of its tests; tasks by examples only
+request states is read back by `tools.python_examples.stated_examples` and is one of its tests; tasks by examples only
 and stated edge cases; determinism by seed.
 
     OMP_NUM_THREADS=1 .venv/bin/python -m pytest -q tests/unit/test_python_generator.py
@@ -22,9 +22,9 @@ import pytest
 from moe_system.data import python as python_data
 from moe_system.data.common import DataError, read_yaml
 from moe_system.data.python import tasks as python_tasks
-from moe_system.tools import python_check
+from moe_system.tools import python_examples
 from moe_system.tools.code import extract_code
-from moe_system.tools.python_check import stated_examples
+from moe_system.tools.python_examples import stated_examples
 
 CYRILLIC = re.compile(r"[а-яё]", re.I)
 
@@ -54,10 +54,10 @@ def _stated(item: dict[str, Any]) -> list[Any]:
 def _calls(prompt: str, name: str) -> Iterator[str]:
     """Every call of `name` with literal arguments in `prompt` (not the signature), normalised."""
     for match in re.finditer(rf"(?<![\w.]){name}\(", prompt):
-        end = python_check._balanced(prompt, match.end() - 1)
-        call = python_check._literal_call(prompt[match.start():end]) if end else None
+        end = python_examples._balanced(prompt, match.end() - 1)
+        call = python_examples._literal_call(prompt[match.start():end]) if end else None
         if call:
-            yield python_check.Example(call[0], call[1], None, call[2]).call()
+            yield python_examples.Example(call[0], call[1], None, call[2]).call()
 
 
 def test_there_are_many_shapes_registers_and_languages() -> None:

@@ -16,19 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from moe_system.tools.sandbox import MAX_PROCESSES, SandboxMode, SandboxUnavailableError, bubblewrap, run_python
+from moe_system.tools.sandbox import MAX_PROCESSES, SandboxMode, SandboxUnavailableError, run_python
 
+from .conftest import needs_bubblewrap
 
-def _bubblewrap_works() -> bool:
-    try:
-        bubblewrap()
-    except SandboxUnavailableError:
-        return False
-    return True
-
-
-needs_bubblewrap = pytest.mark.skipif(not _bubblewrap_works(), reason="bubblewrap is missing or cannot create "
-                                                                      "namespaces here")  # fmt: skip
 MODES = [pytest.param("namespaces", marks=needs_bubblewrap), "rlimits"]
 
 

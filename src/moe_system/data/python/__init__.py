@@ -12,7 +12,7 @@ list) whose tests call its methods. Ninety-six function
 families (strings, lists, dicts, numbers, parsing, simple algorithms) randomize the function and argument names,
 constants and test inputs; expected values come from an independent implementation in the drawing code, so running
 the tests really checks the shown solution. Every stated example is readable by
-`moe_system.tools.python_check.stated_examples`, so the expert's answers can be verified the way users ask.
+`moe_system.tools.python_examples.stated_examples`, so the expert's answers can be verified the way users ask.
 
 The words live in data files beside the code: `tasks.yaml` (function families), `classes.yaml` (class tasks) and
 `prompts.yaml` (the request grammar). `tasks.py` reads them, `families_*.py` draw the test inputs (and the class
