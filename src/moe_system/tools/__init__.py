@@ -3,8 +3,10 @@
 An expert's manifest lists the tools its answers pass through (`"tools": ["calculator"]`, names from `TOOLS`):
 `calculator` runs a math answer's program (`calculator.py`, its `solve()` layer `symbolic.py`) and shows it with the
 values it computed (`math_answer.py`), `sql_check` (`sql_check.py`, `sql_schema.py`) keeps a query that checks
-against the schema and runs, `python_check` (`python_check.py`) runs code on the examples the request states. Each can also judge candidate answers (`verdict.py`) for verified best-of-N (`vote.py`): `verifier`.
-`code.py` reads code out of an answer; `sandbox.py` runs untrusted Python.
+against the schema and runs, `python_check` (`python_check.py`, `python_examples.py`, `python_harness.py`) runs
+code in the sandbox on the examples the request states. Each can also judge candidate answers (`verdict.py`) for
+verified best-of-N (`vote.py`): `verifier`. `code.py` reads code out of an answer; `sandbox.py` runs untrusted
+Python.
 """
 
 from __future__ import annotations
