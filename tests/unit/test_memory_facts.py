@@ -150,3 +150,17 @@ def test_chatter_keeps_no_fact(text: str) -> None:
 def test_a_day_or_a_date_is_kept() -> None:
     """Days and dates are no sign of chatter: "my flight leaves on Friday" is worth keeping."""
     assert subjects("I handed in my notice and I'm starting at Quillon Systems on Monday!") == ["employer"]
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("Please note my new number is 555 1234.", "555 1234"),  # a request's own words may state a fact
+    ("My sister Anna would love this.", "Anna"),  # "would" alone is no hypothetical
+])
+def test_requests_and_wishes_still_state(text: str, value: str) -> None:
+    assert [fact.value for fact in extract_facts(text)] == [value]
+
+
+def test_by_the_way_with_a_value_is_kept() -> None:
+    """People mention facts in passing ("anyway, ...", "кстати, ..."): only a remark with nothing in it is dropped."""
+    assert extract_facts("Anyway, we adopted a greyhound called Pickle.")
+    assert extract_facts("Кстати, мы завели попугая Кешу.")

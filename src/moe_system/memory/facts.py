@@ -307,7 +307,8 @@ def extract_facts(text: str) -> list[Fact]:
                 continue
             understood = [fact for clause in _CLAUSE.split(part) if (fact := _pattern_fact(clause))]
             statement = None if understood else _statement(part)
-            found.extend(understood or ([statement] if statement else []))
+            found.extend(fact for fact in understood or ([statement] if statement else [])
+                         if all((fact.key, fact.value) != (old.key, old.value) for old in found))
     return found
 
 
@@ -385,7 +386,7 @@ def _statement(clause: str) -> Fact | None:
     short = mine and len(clause.split()) <= SHORT_STATEMENT and not others
     if not (valued or short or (_CHANGE.search(clause) and not others)):
         return None
-    if transient(clause) or about_the_chat(clause):
+    if transient(clause) or (about_the_chat(clause) and not VALUE_LIKE.search(clause)):
         return None  # "I'm at the library right now", "Side note, while I remember": no fact to keep
     stems_ = _statement_stems(clause)
     if len(stems_) < 2:  # "Now, the question." says nothing

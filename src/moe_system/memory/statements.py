@@ -46,7 +46,7 @@ _ASKS = re.compile(
     r"скажи|есть ли|стоит ли|не знаешь|не подскажешь)\b", re.IGNORECASE)
 # a clause about what might be, not what is
 _HYPOTHETICAL = re.compile(r"^(?:if|если|someday|some day|one day|maybe|perhaps|когда-нибудь|может быть|возможно)\b|"
-                           r"\b(?:if (?:i|we)|would|wish|бы|мечтаю)\b", re.IGNORECASE)
+                           r"\b(?:if (?:i|we)|i'd love to|бы|мечтаю)\b", re.IGNORECASE)
 # a clause about the moment, not a lasting state: "this is coffee number 3 today", "I'm on the train to Riga", "I have
 # about 65 minutes". Days and dates are no such cue: "my flight leaves on Friday" is worth keeping
 _TRANSIENT = re.compile(
@@ -158,16 +158,19 @@ def about_the_chat(clause: str) -> bool:
 
 
 def statement_parts(sentence: str, request: re.Pattern[str] | None = None) -> list[str]:
-    """The parts of a sentence that state: all of it, unless it asks ("...?") or makes a request (`asks`, or
-    `request` matches its start); then its parts (split at commas, semicolons, colons, dashes and brackets) that
-    neither ask nor request, each without the question mark: "I'm flying out on BA2490 on the 3rd, can you help me
-    pack light?" and "Draft a note to the landlord: we live at 14 Tannery Lane" state something."""
+    """The parts of a sentence to read facts from. A question ("...?"): its parts (split at commas, semicolons,
+    colons, dashes and brackets) that neither ask nor request, without the question mark ("I'm flying out on BA2490
+    on the 3rd, can you help me pack light?"). A request (`asks`, or `request` matches its start): the whole of it,
+    where the fact patterns may still find "please note my new number is ...", and its later parts that do not
+    request ("Draft a note to the landlord: we live at 14 Tannery Lane"). Anything else: the whole sentence."""
     def requests(text: str) -> bool:
         return asks(text) or bool(request is not None and request.match(text.strip()))
 
-    if not (sentence.rstrip().endswith("?") or requests(sentence)):
+    question = sentence.rstrip().endswith("?")
+    if not (question or requests(sentence)):
         return [sentence]
     parts = [part.strip(" ?)") for part in _PARTS.split(sentence)]
-    if len(parts) == 1:
-        return []
-    return [part for part in parts if len(part.split()) >= 3 and not requests(part)]
+    stating = [part for part in parts if len(part.split()) >= 3 and not requests(part)]
+    if question:
+        return stating if len(parts) > 1 else []
+    return [sentence] + [part for part in stating if part != sentence]
