@@ -8,7 +8,7 @@ import time
 import pytest
 
 from moe_system.data.common import read_yaml
-from moe_system.memory.facts import SUBJECT_WORDS, extract_facts, similar_key
+from moe_system.memory.facts import SUBJECT_WORDS, extract_facts, index_words, similar_key
 from moe_system.memory.statements import asks, hypothetical, lexicon, statement_parts, topic_of, transient
 
 
@@ -37,7 +37,7 @@ def subjects(text: str) -> list[str]:
 def test_statements_are_keyed_by_their_subject(text: str, key: str) -> None:
     assert subjects(text) == [key]
     # indexed with the words questions about the subject use
-    assert SUBJECT_WORDS[key] in (SUBJECT_WORDS.get(keys(text)[0]) or "")
+    assert SUBJECT_WORDS[key] in index_words(keys(text)[0])
 
 
 def test_a_statement_before_a_question_counts() -> None:
@@ -85,7 +85,7 @@ def test_a_subject_alone_supersedes_nothing() -> None:
     street, = keys("We live at 14 Tannery Lane, right next to the bakery.")
     flat, = keys("Our flat number is 12B, second floor.")
     assert similar_key(flat, [street]) is None
-    assert "allergic" in (SUBJECT_WORDS.get(sesame) or "") and "street" in (SUBJECT_WORDS.get(street) or "")
+    assert "allergic" in index_words(sesame) and "street" in index_words(street)
 
 
 def test_people_known_by_name_beside_their_relation() -> None:

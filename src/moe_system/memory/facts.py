@@ -63,18 +63,16 @@ SUBJECT_WORDS = subject_words()
 _TOPICS = {topic.key for topic in lexicon().topics}
 
 
-class _IndexWords(dict[str, str]):
-    """`SUBJECT_WORDS`, which also gives a statement keyed by its subject ("~allergy sesam swell") the subject's
-    words and its own: the worker indexes `SUBJECT_WORDS.get(key, key)` with each fact."""
-
-    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
-        if key in self:
-            return self[key]
-        subject = key[1:].split(" ", 1)[0] if key.startswith("~") else ""
-        return f"{self[subject]} {key[1:]}" if subject in _TOPICS and subject in self else default
-
-
-SUBJECT_WORDS = _IndexWords(SUBJECT_WORDS)
+def index_words(key: str) -> str:
+    """The words indexed with a fact of `key` beside its own text: those questions about its subject use
+    (`SUBJECT_WORDS`), for a statement keyed by its subject ("~allergy sesam swell") also its own key words, else the
+    key itself."""
+    if key in SUBJECT_WORDS:
+        return SUBJECT_WORDS[key]
+    subject = key[1:].split(" ", 1)[0] if key.startswith("~") else ""
+    if subject in _TOPICS and subject in SUBJECT_WORDS:
+        return f"{SUBJECT_WORDS[subject]} {key[1:]}"
+    return key.lstrip("~")
 _FAVOURITE = {"favourit", "favorit", "любим"}  # stems: "my favourite X" and "мой любимый/любимым X" share a key
 
 

@@ -10,7 +10,7 @@ cues rather than one pattern per phrasing.
 - **its subject**: the entry of `data/memory_facts/topics.yaml` whose cues it holds most ("I take levocetirizine
   during hay fever season" -> medication; "Днюха у меня 14 февраля" -> birthday). A statement with a subject is
   kept as a fact keyed by the subject and its words ("~medication everi fever hay levocetirizin ..."), and is
-  indexed with the words questions about the subject use (`facts.SUBJECT_WORDS`: "what medication am I on?"
+  indexed with the words questions about the subject use (`facts.index_words`: "what medication am I on?"
   shares no word with the statement). The subject alone supersedes nothing: it is too broad (two allergies; a
   street address and a flat number).
 
