@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from moe_system.memory.compress import Compressor, Piece
-from moe_system.memory.facts import THIRD_PARTY, extract_facts, index_words, similar_key
+from moe_system.memory.facts import SUBJECT_WORDS, THIRD_PARTY, extract_facts, similar_key
 from moe_system.memory.retrieval import to_blob
 from moe_system.memory.store import LOW_WATER, Budgets, MemoryStore, NewChunk, NewFact
 from moe_system.memory.summarizer import Summarize
@@ -99,7 +99,7 @@ class Compaction:
                 found.append((row.id, replace(fact, key=key)))
         vectors = self._vectors([fact.text for _, fact in found])
         facts = [NewFact(message_id, fact.key, fact.value, fact.text,
-                         " ".join(stems(f"{fact.text} {index_words(fact.key)}")),
+                         " ".join(stems(f"{fact.text} {SUBJECT_WORDS.get(fact.key, fact.key.lstrip('~'))}")),
                          self.count_tokens(fact.text), vector, bool(THIRD_PARTY.search(fact.text)))
                  for (message_id, fact), vector in zip(found, vectors, strict=True)]
         for start in range(0, len(rows), WRITE_BATCH):  # short transactions: add_message never waits long

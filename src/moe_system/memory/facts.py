@@ -2,13 +2,9 @@
 
 A fact is (key, value, sentence). The key names the subject — "residence", "employer", or the stemmed words of
 "my <subject> is ...", so "my dog's name is Rex" and "we named our dog Max" share the key "dog" — and a newer
-fact with the same key supersedes the older one (the store does that). Patterns first; a clause none of them
-understands is judged by broad cues (`memory/statements.py`: in the first person, not a question, a request, a
-hypothetical or a remark about the moment) and keyed by its subject from a lexicon (`data/memory_facts/`), so
-"I take levocetirizine every day" is kept and found by "what medication am I on?". No LLM: on a CPU it cannot
-read 750k tokens in time, while this runs at about 80 µs a sentence on the 2-core EPYC (53 µs before the
-judge). What it misses is still found by the lexical and vector search over the messages and chunks; what it gets
-wrong costs one stale line.
+fact with the same key supersedes the older one (the store does that). Patterns, not an LLM: on a CPU an LLM
+cannot read 750k tokens in time, while these run at about 20 µs a sentence. What they miss is still found by
+the lexical and vector search over the messages and chunks; what they get wrong costs one stale line.
 """
 
 from __future__ import annotations
@@ -17,16 +13,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from moe_system.memory.statements import (
-    about_the_chat,
-    asks,
-    hypothetical,
-    lexicon,
-    statement_parts,
-    subject_words,
-    topic_of,
-    transient,
-)
 from moe_system.text.words import normalize, stem, stems
 
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+(?=[\"«(]?[A-ZА-ЯЁ0-9])|\n+")
@@ -53,38 +39,39 @@ _SYNONYMS = {"mobil": "phone", "cell": "phone", "telephon": "phone", "телеф
              "gran": "grandmoth", "granni": "grandmoth", "grandma": "grandmoth", "grandad": "grandfath",
              "grandpa": "grandfath", "mate": "friend", "closest": "best", "близк": "лучш",
              "depart": "team", "squad": "team", "команд": "team", "отдел": "team", "проект": "project",
-             "инструмент": "instrument", "спорт": "sport", "boss": "manag", "начальник": "manag",
-             "начальниц": "manag", "руководител": "manag", "шеф": "manag"}
+             "инструмент": "instrument", "спорт": "sport"}
 _BARE = {"номер": "phone", "number": "phone", "дом": "residence", "home": "residence", "город": "residence",
          "citi": "residence", "address": "residence", "адрес": "residence"}  # a subject of one generic word
-# words a question about a subject uses, indexed with the fact so that "where do I live?" finds "we moved to Bergen"
-# (the fact's own words may share none with the question): every subject of `data/memory_facts/topics.yaml`
-SUBJECT_WORDS = subject_words()
-_TOPICS = {topic.key for topic in lexicon().topics}
-
-
-def index_words(key: str) -> str:
-    """The words indexed with a fact of `key` beside its own text: those questions about its subject use
-    (`SUBJECT_WORDS`), for a statement keyed by its subject ("~allergy sesam swell") also its own key words, else the
-    key itself."""
-    if key in SUBJECT_WORDS:
-        return SUBJECT_WORDS[key]
-    subject = key[1:].split(" ", 1)[0] if key.startswith("~") else ""
-    if subject in _TOPICS and subject in SUBJECT_WORDS:
-        return f"{SUBJECT_WORDS[subject]} {key[1:]}"
-    return key.lstrip("~")
+# words a question about a canonical subject uses, indexed with the fact so that "where do I live?" finds "we
+# moved to Bergen" (the fact's own words may share none with the question)
+SUBJECT_WORDS = {
+    "residence": "live home city town address moved where живу жить живешь дом город адрес переехал где",
+    "employer": "work job company employer workplace работа работаю компания фирма где",
+    "job": "job title role profession position occupation работа должность профессия кем",
+    "name": "name called зовут имя",
+    "phone": "phone number mobile телефон номер мобильный",
+    "allergy": "allergic allergy аллергия",
+    "birthplace": "born birthplace where родился родилась где",
+    "birthday": "birthday born date день рождения родился родилась когда",
+    "age": "age old years возраст лет сколько",
+    "car": "car drive vehicle машина автомобиль езжу",
+    "team": "team department group work команда отдел работа",
+    "project": "project work working проект работа работаю",
+    "instrument": "instrument play music musical играю инструмент музыка музыкальный",
+    "sport": "sport play game спорт играю игра вид",
+    "reading": "reading read book currently читаю читать книга книгу сейчас",
+}
 _FAVOURITE = {"favourit", "favorit", "любим"}  # stems: "my favourite X" and "мой любимый/любимым X" share a key
 
 
 VALUE_LIKE = re.compile(r"\d|«|\"|(?<=\s)[A-ZА-ЯЁ][\w-]+")
-FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|my|mine|myself|we|we're|we've|our|ours|me|я|мной|мною|мой|моя|"
-                          r"мое|моё|мои|моего|моей|мою|моему|моим|моём|"
-                          r"моем|моих|мы|наш|наша|наше|наши|нашего|нашей|нашу|нашему|нашим|нашем|наших|меня|мне|"
-                          r"у меня|у нас)\b", re.IGNORECASE)
+FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|my|we|we're|our|me|я|мой|моя|мое|моё|мои|моего|моей|мою|моему|моим|моём|"
+                           r"моем|моих|мы|наш|наша|наше|наши|нашего|нашей|нашу|нашему|нашим|нашем|наших|меня|мне|"
+                           r"у меня|у нас)\b", re.IGNORECASE)
 # what says "I" without a pronoun: a Russian verb in the first person singular ("Играю в регби", "Каждое утро беру
 # эспрессо"), or a parent named as only one's own is ("Dad moved to Bergamo", "Мама теперь на пенсии")
 _IMPLIED_FIRST_PERSON = re.compile(
-    r"(?<![\w-])(?:[а-яё]+(?:аю|яю|ею|аюсь|яюсь|еюсь|уюсь|[жшчщ]усь|(?:с|ц|ств|ир)ую)|живу|хожу|беру|пью|езжу|учусь|веду|"
+    r"(?<![\w-])(?:[а-яё]+(?:аю|яю|ею|аюсь|яюсь|еюсь|уюсь|(?:с|ц|ств|ир)ую)|живу|хожу|беру|пью|езжу|учусь|веду|"
     r"пишу|вожу|люблю|сижу|иду|еду|могу|хочу|сплю|готовлю|ношу|смотрю|говорю|слежу|держу|пеку|вяжу|шью|"
     r"тренируюсь)(?![\w-])|^(?:mum|mom|dad|gran|granny|grandma|grandpa|grandad|папа|мама|бабушка|дедушка)\b",
     re.IGNORECASE)
@@ -108,8 +95,7 @@ _PERSON_STEMS = set(stems(
 _STATEMENT_STOP = {stem(word) for word in (  # compared after stemming
     "i", "my", "we", "our", "me", "is", "are", "was", "the", "a", "an", "and", "to", "in", "on", "of",
     "at", "for", "with", "it", "that", "this", "now", "so", "я", "мой", "моя", "мое", "мо", "мы", "наш",
-    "меня", "мне", "у", "и", "в", "на", "по", "с", "это", "теперь", "сейчас", "уже", "так", "не",
-    "m", "s", "t", "ve", "re", "ll", "d")}  # what is left of "I'm", "it's", "can't", "I've", ... by the tokenizer
+    "меня", "мне", "у", "и", "в", "на", "по", "с", "это", "теперь", "сейчас", "уже", "так", "не")}
 
 
 # a change announced: "Training is on Mondays now", "New role at work: ...", "Расписание поменялось: ..."
@@ -138,8 +124,6 @@ def _key(subject: str) -> str:
     words = [w for w in re.findall(r"\w+", normalize(subject)) if w not in _EN_FILLER and w not in _RU_FILLER]
     favourite = any(stem(w) in _FAVOURITE for w in words)
     stems = [_SYNONYMS.get(stem(w), stem(w)) for w in words if stem(w) not in _FAVOURITE]
-    if re.search(r"\w['’]s number\b", subject, re.IGNORECASE):  # "my boss's number" is their phone, not them
-        stems = ["phone" if s == "number" else s for s in stems]
     kept = [s for s in stems if s not in _HEADS] or stems
     key = " ".join(sorted(set(kept) | ({"favorit"} if favourite else set())))
     return _BARE.get(key, key)
@@ -272,41 +256,16 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
 
 
-_LOWER_START = re.compile(r"(?<=[.!?…])\s+(?=[a-zа-яё])")  # people who type without capitals still end sentences
-_ABBREVIATION = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|approx|incl|dr|mr|mrs|ms|st|no|т\.е|т\.д|т\.п|т\.к|г|ул|д|др|см)"
-                           r"|\.\.)\.$", re.IGNORECASE)
-
-
-def _fact_sentences(text: str) -> list[str]:
-    """`sentences`, also split where a sentence ends and the next begins in lower case (not after an
-    abbreviation)."""
-    split: list[str] = []
-    for sentence in sentences(text):
-        pieces = _LOWER_START.split(sentence)
-        merged = [pieces[0]]
-        for piece in pieces[1:]:
-            if _ABBREVIATION.search(merged[-1]):
-                merged[-1] += " " + piece
-            else:
-                merged.append(piece)
-        split.extend(piece.strip() for piece in merged if piece.strip())
-    return split
-
-
 def extract_facts(text: str) -> list[Fact]:
-    """The facts stated in a user's message: at most one per clause (the first pattern that matches, else the
-    statement judged by `_statement`), clauses being sentences split before "and I ...", "и я ..." and the like.
-    Of a sentence that ends in "?", only the parts that do not ask count ("I'm flying out on BA2490 on the 3rd,
-    can you help me pack light?"); a hypothetical states nothing ("if I ever get a parrot I'll call it ...")."""
+    """The facts stated in a user's message: at most one per clause (the first pattern that matches), clauses
+    being sentences split before "and I ...", "и я ..." and the like."""
     found: list[Fact] = []
-    for sentence in _fact_sentences(text):
-        for part in statement_parts(sentence, _TASK):
-            if hypothetical(part):
-                continue
-            understood = [fact for clause in _CLAUSE.split(part) if (fact := _pattern_fact(clause))]
-            statement = None if understood else _statement(part)
-            found.extend(fact for fact in understood or ([statement] if statement else [])
-                         if all((fact.key, fact.value) != (old.key, old.value) for old in found))
+    for sentence in sentences(text):
+        if sentence.rstrip().endswith("?"):
+            continue  # a question states nothing
+        understood = [fact for clause in _CLAUSE.split(sentence) if (fact := _pattern_fact(clause))]
+        statement = None if understood else _statement(sentence)
+        found.extend(understood or ([statement] if statement else []))
     return found
 
 
@@ -326,77 +285,32 @@ def _pattern_fact(sentence: str) -> Fact | None:
             if fixed is None and subject is not None and _PERSON.fullmatch(subject) and not _NAMED.match(value):
                 continue  # "my cousin is allergic to wasp stings" describes the cousin, it does not name them
             key = fixed.replace("{s}", _key(subject or "")) if fixed else _key(subject or "")
-            if fixed is None and subject and " " not in key and not _PERSON.fullmatch(subject.strip()):
-                topic = topic_of(subject)  # "мой терапевт — ..." is the doctor its question asks for
-                key = topic.key if topic is not None and not topic.any_value else key
             if key:
                 return Fact(key, value, sentence[:400])
     return None
 
 
-# whose a statement is: someone named as one's own ("my sister", "у сестры", "sister's"), or first in it
-_OWNED = re.compile(r"(?:^|\b(?:my|our|his|her|their|мо[йяеёи]\w*|наш\w*|у|of)\s+(?:[\w-]+\s+)?)$", re.IGNORECASE)
-# a relative, a friend or a pet and the name beside it: "Grandma Winifred", "Desmond (my partner)", "брат Олег"
-_RELATION_NAMED = re.compile(
-    rf"(?:^|(?:my|our|мой|моя|наш|наша) )(?P<s>{_REL_EN}|{_REL_RU}) (?P<v>{_NAME_EN}|{_NAME_RU})(?=[\s,.;:!?)—–]|$)|"
-    rf"(?P<v2>{_NAME_EN}|{_NAME_RU}) \((?:my|our|мой|моя|наш|наша) (?P<s2>{_REL_EN}|{_REL_RU})\)", re.IGNORECASE)
-
-
-def _owner(clause: str) -> str:
-    """The other person a statement is about (their word as written), or "" when it is the user's own."""
-    for match in THIRD_PARTY.finditer(clause):
-        if _OWNED.search(clause[:match.start()]) or clause[match.end():match.end() + 2] in ("'s", "’s"):
-            return match.group(0)
-    return ""
-
-
 def _statement(clause: str) -> Fact | None:
-    """A statement no pattern understood that still looks like a fact about the user's world. One whose subject
-    the topic lexicon knows (`statements.topic_of`: "I take levocetirizine every day" is about medication) and
-    that is in the first person or names no one else gets that subject's key ("sister medication" when it names
-    someone else). Otherwise, one with a value in it (a number, a code, a name, a quote) that is in the first
-    person or names no one else ("Попугай Яша ...", "Каждый год 5 января отмечаем ...": Russian drops the
-    pronoun), short (`SHORT_STATEMENT` words) in the first person and about no one else, or announcing a change
-    and about no one else ("Тренировки теперь по понедельникам"), keyed by its words other than the values ("~"
-    marks such keys; see `similar_key`). A request for work ("Write a query that counts rows in table Users") or a
-    question is none of these."""
-    if _TASK.match(clause.strip()) or asks(clause):
+    """A statement no pattern understood that still looks like a fact about the user's world: one with a value in
+    it (a number, a code, a name, a quote) that is in the first person or names no one else ("Попугай Яша ...",
+    "Каждый год 5 января отмечаем ...": Russian drops the pronoun), short (`SHORT_STATEMENT` words) in the first
+    person and about no one else, or announcing a change and about no one else ("Тренировки теперь по
+    понедельникам"). A request for work ("Write a query that counts rows in table Users") is none of these. Keyed
+    by its words other than the values ("~" marks such keys; see `similar_key`)."""
+    if _TASK.match(clause.strip()):
         return None
     mine = bool(FIRST_PERSON.search(clause) or _IMPLIED_FIRST_PERSON.search(clause.strip()))
-    others = THIRD_PARTY.search(clause)
-    owner = _owner(clause)
-    topic = topic_of(clause)
-    if (topic is not None and mine and not transient(clause)
-            and (topic.any_value or VALUE_LIKE.search(clause))):
-        if owner:
-            return Fact(f"{_key(owner)} {topic.key}", clause.strip()[:80], clause[:400])
-        # keyed by its subject and its words: a subject is too broad to supersede by ("I can't eat sesame" and
-        # "мне нельзя арахис" are two allergies; a street address and a flat number are both "address"), so a
-        # newer statement replaces it only as any statement key does (`similar_key`)
-        return Fact(f"~{topic.key} {' '.join(sorted(_statement_stems(clause)))}".rstrip(), clause.strip()[:80],
-                    clause[:400])
-    named = _RELATION_NAMED.search(clause)
-    if named is not None:
-        relation, name = named.group("s") or named.group("s2"), named.group("v") or named.group("v2")
-        if name.casefold() not in _NOT_NAMES and (mine or named.start() == 0):
-            return Fact(_key(relation), name, clause[:400])
+    others = bool(THIRD_PARTY.search(clause))
     valued = bool(VALUE_LIKE.search(clause)) and (mine or not others)
     short = mine and len(clause.split()) <= SHORT_STATEMENT and not others
     if not (valued or short or (_CHANGE.search(clause) and not others)):
         return None
-    if transient(clause) or (about_the_chat(clause) and not VALUE_LIKE.search(clause)):
-        return None  # "I'm at the library right now", "Side note, while I remember": no fact to keep
-    stems_ = _statement_stems(clause)
-    if len(stems_) < 2:  # "Now, the question." says nothing
-        return None
-    return Fact("~" + " ".join(sorted(stems_)), clause.strip()[:80], clause[:400])
-
-
-def _statement_stems(clause: str) -> set[str]:
-    """The stems of a statement's words other than its values and stop words: its loose key."""
     found = re.findall(r"[^\W\d_]+", clause)
     words = found[:1] + [w for w in found[1:] if not w[0].isupper()]  # capitals past the first word are values
-    return {stem(w) for w in re.findall(r"\w+", normalize(" ".join(words)))} - _STATEMENT_STOP
+    stems_ = {stem(w) for w in re.findall(r"\w+", normalize(" ".join(words)))} - _STATEMENT_STOP
+    if not stems_:
+        return None
+    return Fact("~" + " ".join(sorted(stems_)), clause.strip()[:80], clause[:400])
 
 
 def similar_key(key: str, keys: Sequence[str]) -> str | None:
