@@ -254,3 +254,26 @@ def test_one_lora_step_on_cuda_then_resume(tmp_path: Path) -> None:
     resumed = train(tmp_path, config(optim={"max_steps": 3}, run={"save_every": 1, "eval_every": 3}),
                     model=lora_model().to("cuda"))
     assert resumed.resumed_from is not None and resumed.state.step == 3
+
+
+@pytest.mark.parametrize(
+    ("best", "value", "val_loss", "expected"),
+    [
+        ((None, None), 0.1, 0.9, True),  # the first evaluation is the best so far
+        ((0.175, 0.60), 0.20, 0.90, True),  # a higher accuracy wins whatever the loss
+        ((0.175, 0.60), 0.10, 0.10, False),
+        ((0.175, 0.60), 0.175, 0.13, True),  # a tie goes to the lower validation loss
+        ((0.175, 0.60), 0.175, 0.70, False),
+        ((0.175, None), 0.175, 0.13, False),  # a best from before losses were kept stays
+    ],
+)
+def test_a_task_accuracy_tie_goes_to_the_lower_validation_loss(
+    best: tuple[float | None, float | None], value: float, val_loss: float, expected: bool
+) -> None:
+    from moe_system.training.callbacks import _better
+    from moe_system.training.state import TrainState
+
+    state = TrainState(best_value=best[0], best_val_loss=best[1])
+    assert _better("task_accuracy", value, val_loss, state) is expected
+    assert _better("val_loss", 0.5, None, TrainState(best_value=0.6)) and not _better("val_loss", 0.7, None,
+                                                                                      TrainState(best_value=0.6))

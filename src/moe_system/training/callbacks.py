@@ -25,7 +25,7 @@ from safetensors.torch import save_file
 
 from moe_system.durable import write_atomic
 from moe_system.training.config import TrainConfig
-from moe_system.training.state import prune_checkpoints, save_checkpoint
+from moe_system.training.state import TrainState, prune_checkpoints, save_checkpoint
 from moe_system.training.trainer import Callback, Trainer
 
 METRICS_FILE = "metrics.jsonl"
@@ -63,6 +63,18 @@ class MetricsLog(Callback):
             os.fsync(handle.fileno())
 
 
+def _better(metric: str, value: float, val_loss: float | None, state: TrainState) -> bool:
+    """Whether this evaluation beats the best so far. A task accuracy on a few dozen items moves in coarse steps and
+    often ties; a tie goes to the lower validation loss (the checkpoint that learned more of the same score)."""
+    if state.best_value is None:
+        return True
+    if metric == "val_loss":
+        return value < state.best_value
+    if value != state.best_value:
+        return value > state.best_value
+    return val_loss is not None and state.best_val_loss is not None and val_loss < state.best_val_loss
+
+
 class Evaluation(Callback):
     """Evaluates on schedule and at the end; tracks the best weights and early stopping."""
 
@@ -77,11 +89,9 @@ class Evaluation(Callback):
         state = trainer.state
         value = metrics.get(run.best_metric)
         if value is not None:
-            better = state.best_value is None or (
-                value < state.best_value if run.best_metric == "val_loss" else value > state.best_value
-            )
-            if better:
+            if _better(run.best_metric, value, metrics.get("val_loss"), state):
                 state.best_value, state.best_step, state.bad_evals = value, state.step, 0
+                state.best_val_loss = metrics.get("val_loss")
                 if trainer.rank == 0:
                     _save_weights(trainer, trainer.run_dir / "best")
             else:

@@ -43,6 +43,7 @@ class TrainState:
     tokens: int = 0  # label tokens trained on
     best_value: float | None = None
     best_step: int | None = None
+    best_val_loss: float | None = None  # the validation loss at `best_step`: breaks ties of the task metric
     bad_evals: int = 0  # evaluations since the best one
     stop_reason: str | None = None
 
