@@ -31,6 +31,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from string import Template
@@ -54,10 +55,7 @@ EDGE_SHARE = 0.35  # of the described tasks with fixed cases: one edge case stat
 def families() -> tuple[tuple[str, Spec], ...]:
     """The task families in `tasks.yaml` order (the order they are drawn from), each with drawing code."""
     specs = catalog().families
-    if set(specs) != set(DRAWS):
-        name = sorted(set(specs) ^ set(DRAWS))[0]
-        raise bad_data(SOURCE, f"families.{name}", "every family needs an entry here and drawing code in "
-                                                   "families_*.py")
+    _require_drawing_code(specs, DRAWS, SOURCE, "families", "families_*.py")
     return tuple(specs.items())
 
 
@@ -65,11 +63,16 @@ def families() -> tuple[tuple[str, Spec], ...]:
 def shapes() -> tuple[tuple[str, str], ...]:
     """Every task shape drawn from, as (kind, name): the function families, then the class tasks."""
     classes = catalog().classes
-    if set(classes) != set(CLASS_DRAWS):
-        name = sorted(set(classes) ^ set(CLASS_DRAWS))[0]
-        raise bad_data(CLASSES, f"classes.{name}", "every class needs an entry here and drawing code in "
-                                                   "families_classes.py")
+    _require_drawing_code(classes, CLASS_DRAWS, CLASSES, "classes", "families_classes.py")
     return tuple(("function", name) for name, _ in families()) + tuple(("class", name) for name in classes)
+
+
+def _require_drawing_code(entries: Iterable[str], draws: Iterable[str], source: str, section: str,
+                          module: str) -> None:
+    """Every entry of a data file's `section` has drawing code in `module`, and every drawing code an entry."""
+    if set(entries) != set(draws):
+        name = sorted(set(entries) ^ set(draws))[0]
+        raise bad_data(source, f"{section}.{name}", f"every entry needs one here and drawing code in {module}")
 
 
 def draw_task(rng: random.Random, name: str) -> Task:
