@@ -292,7 +292,9 @@ class MoEClient:
                     ticket.cancel()
 
             stream._cancel = cancel
-            events: Iterable[Event] = (event for ticket in tickets for event in _numbered(ticket, tickets))
+            # a scheduler numbers its rows its own way: each ticket's events get the row of its place here
+            events: Iterable[Event] = (replace(event, row=row)
+                                       for row, ticket in enumerate(tickets) for event in ticket)
         else:
             events = engine.run([ids] * len(rows), rows, [adapters] * len(rows))
         try:
@@ -423,17 +425,10 @@ def _expert_defaults(chosen: Chosen, defaults: GenerationSettings) -> Generation
 
 def _sample(engine: Engine, ids: list[int], params: Any, adapters: RowAdapters, seed: int) -> str:
     """Another answer to the same request, sampled with `seed` (for the tools that retry)."""
-    from moe_system.tools.sql_check import RETRY_TEMPERATURE
+    from moe_system.tools.verdict import RETRY_TEMPERATURE
 
     sampled = replace(params, temperature=RETRY_TEMPERATURE, seed=seed)
     return engine.generate([ids], sampled, [adapters])[0].text
-
-
-def _numbered(ticket: Any, tickets: Sequence[Any]) -> Iterator[Event]:
-    """A ticket's events with `row` set to the ticket's place among `tickets` (a scheduler numbers rows its way)."""
-    row = tickets.index(ticket)
-    for event in ticket:
-        yield replace(event, row=row)
 
 
 def _best_of_option(value: Any) -> int | None:
@@ -483,11 +478,11 @@ class _ToolRun:
 
     def _passing_python(self, text: str) -> str:
         from moe_system.tools.python_check import python_verdict
-        from moe_system.tools.sql_check import SQL_RETRY_SEEDS
+        from moe_system.tools.verdict import RETRY_SEEDS
 
         if python_verdict(text, self.prompt).ok:
             return text
-        for seed in SQL_RETRY_SEEDS:
+        for seed in RETRY_SEEDS:
             candidate = self.sample(seed)
             if python_verdict(candidate, self.prompt).ok:
                 return candidate

@@ -118,10 +118,11 @@ class DecodeBatch:
         order = [shared.setdefault((tuple(row.prompt), _identity(adapters[i] if adapters else ())), i)
                  for i, row in enumerate(rows)]
         firsts = sorted(set(order))
+        position = {first: place for place, first in enumerate(firsts)}
         logits, state = backend.prefill([rows[i].prompt for i in firsts],
                                         [adapters[i] for i in firsts] if adapters is not None else None)
         if len(firsts) < len(rows):
-            index = torch.tensor([firsts.index(i) for i in order], dtype=torch.long)
+            index = torch.tensor([position[i] for i in order], dtype=torch.long)
             logits, state = logits.index_select(0, index.to(logits.device)), backend.select(state, index)
         if self._state is None:
             self._logits, self._state = logits, state

@@ -33,7 +33,7 @@ from moe_system.tools.code import extract_code
 from moe_system.tools.sql_fill import Hints, fill_database
 from moe_system.tools.sql_schema import SchemaInfo, schema_database, schema_problem
 from moe_system.tools.sql_schema import split_statements as split_sql
-from moe_system.tools.verdict import Verdict
+from moe_system.tools.verdict import RETRY_SEEDS, Verdict
 
 SQL_TIMEOUT_S = 2.0
 MAX_ROWS = 100_000
@@ -42,8 +42,6 @@ _READ_ACTIONS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNC
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?(?:\*/|$)", re.S)
 _FIRST_WORD = re.compile(r"[\s(]*([A-Za-z]*)")
 _SCHEMA_LABEL = re.compile(r"^[ \t]*(?:schema|схема)[ \t]*:[ \t]*$", re.I | re.M)
-SQL_RETRY_SEEDS = (1, 2, 3)  # seeds of the sampled candidates tried when the greedy query does not run
-RETRY_TEMPERATURE = 0.7
 
 
 def single_select(query: str) -> str:
@@ -156,7 +154,7 @@ def checked_query(query: str, schema: str, sample: Callable[[int], str]) -> str:
 
     def candidates() -> Iterator[str]:
         yield query
-        for seed in SQL_RETRY_SEEDS:
+        for seed in RETRY_SEEDS:
             yield sample(seed)
 
     try:

@@ -29,3 +29,8 @@ class Verdict:
 
 
 Verify = Callable[[str, str], Verdict]
+
+# A tool that checks one answer (best-of-N off) retries with answers sampled at these seeds and temperature when the
+# answer fails its check, keeping the first that passes (`sql_check`, `python_check`).
+RETRY_SEEDS = (1, 2, 3)
+RETRY_TEMPERATURE = 0.7

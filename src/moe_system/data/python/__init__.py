@@ -223,8 +223,12 @@ def task_item(rng: random.Random, task: Task, lang: str) -> dict[str, Any]:
 # ---- class tasks
 
 
+def _method_call(var: str, step: Step) -> str:
+    return f"{var}.{step.method}({', '.join(repr(a) for a in step.args)})"
+
+
 def _step_source(var: str, step: Step) -> str:
-    call = f"{var}.{step.method}({', '.join(repr(a) for a in step.args)})"
+    call = _method_call(var, step)
     if step.kind == "check":
         return f"assert {call} == {step.value!r}\n"
     if step.kind == "len":
@@ -236,7 +240,7 @@ def _step_source(var: str, step: Step) -> str:
 
 
 def _usage_line(var: str, step: Step) -> str:
-    call = f"{var}.{step.method}({', '.join(repr(a) for a in step.args)})"
+    call = _method_call(var, step)
     if step.kind == "check":
         return f"{call}  # -> {step.value!r}"
     if step.kind == "len":
