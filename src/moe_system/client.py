@@ -13,11 +13,12 @@ token ids for the engine, and the engine's tokens come back as text with usage a
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import uuid
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import Console
 
@@ -209,7 +210,8 @@ class MoEClient:
                           lambda seed: _sample(engine, ids, params, adapters, seed), verify if best_of > 1 else None)
         rows = [params, *(replace(params, temperature=params.temperature or defaults.best_of_temperature,
                                   seed=(params.seed or 0) + index) for index in range(1, best_of))]
-        return Stream(lambda stream: self._stream(stream, engine, ids, rows, decision, adapters, finish),
+        cap = _LengthCap(defaults.best_of_length_ratio)
+        return Stream(lambda stream: self._stream(stream, engine, ids, rows, decision, adapters, finish, cap),
                       decision.to_dict())
 
     @property
@@ -280,10 +282,11 @@ class MoEClient:
         decision: RoutingDecision,
         adapters: RowAdapters,
         tools: _ToolRun,
+        cap: _LengthCap,
     ) -> Generator[str, None, None]:
         """Stream the deltas of the first row (the request's own answer) while every row decodes in one batch; the
         final `Response.text` is the answer after the experts' tools (the calculator recomputes the `Answer:` line
-        from the expert's program; with best-of-N, the chosen candidate)."""
+        from the expert's program; with best-of-N, the chosen candidate among those `cap` lets finish)."""
         tickets = [self.runtime.scheduler(engine).submit(ids, row, adapters) for row in rows] if self.batching \
             else []
         if tickets:
@@ -295,10 +298,20 @@ class MoEClient:
             # a scheduler numbers its rows its own way: each ticket's events get the row of its place here
             events: Iterable[Event] = (replace(event, row=row)
                                        for row, ticket in enumerate(tickets) for event in ticket)
+
+            def stop_row(row: int) -> None:
+                tickets[row].cancel()
         else:
-            events = engine.run([ids] * len(rows), rows, [adapters] * len(rows))
+            from moe_system.engine import DecodeBatch
+
+            batch = DecodeBatch(engine)
+            batch.admit([ids] * len(rows), rows, [adapters] * len(rows))
+            events = batch
+
+            def stop_row(row: int) -> None:
+                batch.cancel(row)
         try:
-            yield from self._deltas(stream, events, len(rows), decision, tools)
+            yield from self._deltas(stream, cap.watch(events, stop_row), len(rows), decision, tools, cap)
         finally:  # the caller stopped reading (a client went away): free the batch rows
             for ticket in tickets:
                 if ticket.completion is None:
@@ -306,7 +319,7 @@ class MoEClient:
 
     @staticmethod
     def _deltas(stream: Stream, events: Iterable[Event], rows: int, decision: RoutingDecision,
-                tools: _ToolRun) -> Generator[str, None, None]:
+                tools: _ToolRun, cap: _LengthCap) -> Generator[str, None, None]:
         done: dict[int, Completion] = {}
         for event in events:
             if event.row == 0 and event.delta:
@@ -314,7 +327,8 @@ class MoEClient:
             if event.completion is not None:
                 done[event.row] = event.completion
         answers = [done[row] for row in range(rows)]
-        text, verification = tools.finish([answer.text for answer in answers])
+        kept = [answers[0].text, *(answer.text for answer in answers[1:] if cap.within(answer))]
+        text, verification = tools.finish(kept)
         first, total_s = answers[0], max(answer.total_s for answer in answers)
         tokens = sum(answer.completion_tokens for answer in answers)  # every candidate's tokens were decoded
         stream.response = Response(
@@ -421,6 +435,38 @@ def _expert_defaults(chosen: Chosen, defaults: GenerationSettings) -> Generation
     hints = max(chosen, key=lambda pair: abs(pair[1]))[0].manifest.generation
     update = {k: v for k, v in hints.model_dump().items() if v is not None}
     return defaults.model_copy(update=update) if update else defaults
+
+
+@dataclass
+class _LengthCap:
+    """Best-of-N's time bound: once the greedy answer (row 0) has finished with n tokens, an extra answer still
+    decoding at `ratio` × n tokens (and at least `MIN_SLACK` more than n) is stopped and left out of the vote, so
+    one slow sample cannot make the request wait for max_tokens. Decided on token counts, not on the clock, so the
+    same request picks the same answer on a busy machine and on an idle one."""
+
+    ratio: float
+    limit: int | None = None
+
+    MIN_SLACK: ClassVar[int] = 16
+
+    def watch(self, events: Iterable[Event], stop_row: Callable[[int], None]) -> Iterator[Event]:
+        """`events` as they come, stopping (`stop_row`) each extra row that runs past the limit."""
+        tokens: dict[int, int] = {}
+        for event in events:
+            if event.token_id is not None:
+                tokens[event.row] = tokens.get(event.row, 0) + 1
+            if event.row == 0 and event.completion is not None:
+                n = event.completion.completion_tokens
+                self.limit = max(math.ceil(n * self.ratio), n + self.MIN_SLACK)
+            if self.limit is not None and event.row and event.completion is None \
+                    and tokens.get(event.row, 0) == self.limit:
+                stop_row(event.row)
+            yield event
+
+    def within(self, answer: Completion) -> bool:
+        """Whether an extra answer finished on its own within the limit (a scheduler may run a row a step or two
+        past the moment it is told to stop: those count as stopped too)."""
+        return answer.finish_reason != "cancelled" and (self.limit is None or answer.completion_tokens <= self.limit)
 
 
 def _sample(engine: Engine, ids: list[int], params: Any, adapters: RowAdapters, seed: int) -> str:

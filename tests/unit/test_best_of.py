@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from moe_system.client import MoEClient, Stream, _best_of_option, _ToolRun
+from moe_system.client import MoEClient, Stream, _best_of_option, _LengthCap, _ToolRun
 from moe_system.engine import Completion, Event
 from moe_system.errors import InvalidRequestError
 from moe_system.routing import RoutingDecision
@@ -81,13 +81,34 @@ def test_the_response_streams_the_first_row_and_answers_with_the_vote() -> None:
 
     decision = RoutingDecision("math", 1.0, [], "explicit", "test")
     tools = _ToolRun([], "q", lambda seed: "", judge)
-    stream = Stream(lambda s: MoEClient._deltas(s, iter(events), 3, decision, tools))
+    stream = Stream(lambda s: MoEClient._deltas(s, iter(events), 3, decision, tools, _LengthCap(1.5)))
     assert "".join(stream) == "xx"
     response = stream.response
     assert response is not None and response.text == "yy"
     assert response.verification == {"index": 1, "n": 3, "passed": 3, "agreeing": 2}
     assert response.usage == {"prompt_tokens": 5, "completion_tokens": 6}
     assert response.timings["total_ms"] == 500.0 and response.timings["ttft_ms"] == 10.0
+
+
+def test_extra_answers_past_the_length_cap_are_stopped_and_left_out_of_the_vote() -> None:
+    """Row 0 finishes with 40 tokens; at ratio 1.5 an extra row may run to 60 tokens: row 1 (still decoding at 60)
+    is stopped once, row 2 (finished at 50) stays, and a row a scheduler ran past the stop counts as stopped."""
+    def completion(tokens: int, reason: str = "stop") -> Completion:
+        return Completion([1] * tokens, "t", reason, 5, 0.01, 0.1)  # type: ignore[arg-type]
+
+    events = [*(Event(row, 1, "") for _ in range(40) for row in (0, 1, 2)), Event(0, None, "", completion(40)),
+              *(Event(row, 1, "") for _ in range(10) for row in (1, 2)), Event(2, None, "", completion(50)),
+              *(Event(1, 1, "") for _ in range(12)), Event(1, None, "", completion(62, "cancelled"))]
+    stopped: list[int] = []
+    cap = _LengthCap(1.5)
+    assert list(cap.watch(iter(events), stopped.append)) == events
+    assert stopped == [1] and cap.limit == 60
+    assert cap.within(completion(50)) and not cap.within(completion(62, "cancelled"))
+    assert not cap.within(completion(61))  # finished on its own, but after it was told to stop
+    assert _LengthCap(1.5, limit=None).within(completion(400))
+    short = _LengthCap(1.5)
+    list(short.watch(iter([Event(0, 1, ""), Event(0, None, "", completion(1))]), stopped.append))
+    assert short.limit == 1 + _LengthCap.MIN_SLACK  # a short greedy answer still leaves its samples some room
 
 
 def test_bench_quality_scores_greedy_best_of_and_base_and_times_both(tmp_path: Path) -> None:

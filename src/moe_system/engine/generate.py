@@ -137,6 +137,11 @@ class DecodeBatch:
         """Drop row `index` at the next step (it then ends with finish_reason "cancelled")."""
         self._cancelled.add(index)
 
+    def __iter__(self) -> Iterator[Event]:
+        """Step until every row has finished (rows may be `cancel`led meanwhile)."""
+        while self.rows:
+            yield from self.step()
+
     def step(self) -> list[Event]:
         """One token for every active row: its event, and a final one for each row that finished."""
         if not self.rows or self._logits is None:
@@ -223,8 +228,7 @@ class Engine:
             return
         batch = DecodeBatch(self)
         batch.admit(prompts, params, adapters)
-        while batch.rows:
-            yield from batch.step()
+        yield from batch
 
     # ---- helpers
 
