@@ -99,7 +99,7 @@ def test_math_verdict_keys_equal_results_equally() -> None:
 def test_math_verdict_fails_without_a_running_program() -> None:
     for answer, reason in [("Answer: 42", "no ```python block"), ("```python\nimport os\n```", "imports")]:
         verdict = math_verdict(answer, "")
-        assert not verdict.ok and verdict.key is None and verdict.text == answer and reason in verdict.reason
+        assert not verdict.ok and verdict.key is None and verdict.text == math_tool(answer) and reason in verdict.reason
 
 
 # ---- the display agrees with itself
@@ -161,6 +161,11 @@ def test_wrong_comments_inside_the_program_are_dropped() -> None:
                      "Answer: 12")
 
 
-def test_an_answer_whose_program_fails_is_left_alone() -> None:
-    text = "Increase: 20500 × 2 / 100 = 425.\n```python\nanswer = 1 / 0\n```\nAnswer: 425"
-    assert math_tool(text) == text
+def test_an_answer_whose_program_fails_drops_its_prose_arithmetic_and_says_its_answer_is_unchecked() -> None:
+    text = "Increase: 20500 × 2 / 100 = 425.\nDivide it.\n```python\nanswer = 1 / 0\n```\nAnswer: 425"
+    assert math_tool(text) == ("Divide it.\n```python\nanswer = 1 / 0\n```\n"
+                               "Answer: 425 (not checked: the program failed: division by zero)")
+    verdict = math_verdict(text, "")
+    assert not verdict.ok and verdict.text == math_tool(text) and verdict.reason == "division by zero"
+    assert math_tool("```python\nx = 2\n```\nОтвет:").startswith("```python\nx = 2\n```\nОтвет: not computed (")
+    assert math_tool("Just prose: 2 + 2 = 4.") == "Just prose: 2 + 2 = 4."  # no program: nothing to check against

@@ -120,11 +120,6 @@ def _show(answer_text: str) -> tuple[str, float | int | None, str]:
     block = _PYTHON_BLOCK.search(answer_text)
     if block is None:
         return answer_text, None, "the answer has no ```python block"
-    try:
-        run = run_program(block.group(1))
-    except ToolError as err:
-        return answer_text, None, str(err)
-    value = format_number(run.value)
     head, tail = answer_text[: block.start()], answer_text[block.end() :]
     lines = list(_ANSWER_LINE.finditer(tail))
     if lines:
@@ -134,13 +129,19 @@ def _show(answer_text: str) -> tuple[str, float | int | None, str]:
     else:
         marker = "Ответ" if _RUSSIAN_MARKER.search(answer_text) else "Answer"
         after, before = "", tail
-    program = _annotated(block.group(1).rstrip("\n"), run)
     fence = answer_text[block.start() : block.start(1)]
     head, before, after = _prose(head), _prose(before, after_program=True), _prose(after, after_program=True)
     if not lines:
         before = before.rstrip() + "\n"
-    shown = f"{head}{fence}{program}\n```{before}{marker}: {value}{after}"
-    return shown, run.value, ""
+    try:
+        run = run_program(block.group(1))
+    except ToolError as err:
+        stated = lines[-1].group(0).split(":", 1)[1].strip() if lines else ""
+        failed = f"the program failed: {err}"
+        result = f"{stated} (not checked: {failed})" if stated else f"not computed ({failed})"
+        return f"{head}{answer_text[block.start() : block.end()]}{before}{marker}: {result}{after}", None, str(err)
+    program = _annotated(block.group(1).rstrip("\n"), run)
+    return f"{head}{fence}{program}\n```{before}{marker}: {format_number(run.value)}{after}", run.value, ""
 
 
 def math_tool(answer_text: str) -> str:
@@ -150,8 +151,9 @@ def math_tool(answer_text: str) -> str:
     dropped, and so are the lines after the program that state a number (a conclusion restating a result); the
     program is shown with the value each computed line assigned (`total = price * 2  # = 850`), and
     `Answer: <value>` from the program is the final answer line: an answer line after the block is replaced,
-    otherwise one is appended; `Ответ:` is kept when the text uses it. Text without a block, or whose program
-    `safe_eval_program` refuses, comes back unchanged."""
+    otherwise one is appended; `Ответ:` is kept when the text uses it. When the program fails, its prose
+    arithmetic is dropped all the same and the answer line says so ("Answer: 5.1 (not checked: the program failed:
+    ...)"): nothing computed stands behind it. Text without a block comes back unchanged."""
     return _show(answer_text)[0]
 
 
