@@ -11,7 +11,7 @@ import time
 import pytest
 
 from moe_system.errors import ToolError
-from moe_system.tools.calculator import safe_eval_program
+from moe_system.tools.calculator import grouped_numbers, safe_eval_program
 from moe_system.tools.math_answer import carries_arithmetic, math_tool, math_verdict
 
 # ---- solve, Eq, Rational
@@ -169,3 +169,26 @@ def test_an_answer_whose_program_fails_drops_its_prose_arithmetic_and_says_its_a
     assert not verdict.ok and verdict.text == math_tool(text) and verdict.reason == "division by zero"
     assert math_tool("```python\nx = 2\n```\nОтвет:").startswith("```python\nx = 2\n```\nОтвет: not computed (")
     assert math_tool("Just prose: 2 + 2 = 4.") == "Just prose: 2 + 2 = 4."  # no program: nothing to check against
+
+
+@pytest.mark.parametrize(
+    ("program", "value"),
+    [
+        ("answer = 1,000 + 5", 1005),  # digit groups copied from "$1,000"
+        ("x = 1,000,000.5 * 2\nanswer = x", 2000001),
+        ("answer = 45 000 / (2 + 3 + 4)", 5000),  # "45 000 рублей"
+        ("answer = 2,5 * 2", 5),  # a decimal comma: "2,5 кг"
+        ("answer = (1,250 - 250) * 2  # 1,000 * 2", 2000),
+        ("answer = max(3,5)", 5),  # a call's arguments stay arguments
+        ("answer = round(2,5)", 2),
+    ],
+)
+def test_numbers_written_as_people_write_them_are_numbers(program: str, value: float) -> None:
+    assert safe_eval_program(program) == value
+
+
+def test_grouping_keeps_line_numbers_and_leaves_broken_programs_to_the_parser() -> None:
+    assert grouped_numbers("a = 1,000\n\nb = a *  2 500") == "a = 1000\n\nb = a *  2500"
+    assert grouped_numbers("a = (1,") == "a = (1,"
+    shown = math_tool("```python\nprice = 1,200\nanswer = price * 2\n```")
+    assert "answer = price * 2  # = 2400" in shown and shown.endswith("Answer: 2400")

@@ -22,9 +22,12 @@ the symbolic layer builds the sympy expression node by node, asking this interpr
 from __future__ import annotations
 
 import ast
+import io
 import math
 import operator
+import re
 import time
+import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -125,7 +128,7 @@ def run_program(source: str, timeout_s: float = 1.0) -> Run:
     if len(source) > MAX_SOURCE_CHARS:
         raise ToolError(f"the program is longer than {MAX_SOURCE_CHARS} characters")
     try:
-        tree = ast.parse(source, mode="exec")
+        tree = ast.parse(grouped_numbers(source), mode="exec")
         _Validator().program(tree)
     except SyntaxError as err:
         where = f" on line {err.lineno}" if err.lineno else ""
@@ -145,6 +148,71 @@ def run_program(source: str, timeout_s: float = 1.0) -> Run:
     if isinstance(value, float) and not math.isfinite(value):
         raise ToolError("the answer is not a finite number")
     return Run(value, interpreter.assigned)
+
+
+_GROUP_HEAD = re.compile(r"\d{1,3}")
+_GROUP = re.compile(r"\d{3}(?:\.\d+)?")  # a group of a grouped number; the last one may carry decimals
+_DECIMALS = re.compile(r"\d+")
+
+
+def grouped_numbers(source: str) -> str:
+    """The program with the numbers a model copied from the question as people write them read as numbers:
+    `1,000` and `2 500` (digit groups) and `2,5` (a decimal comma). In Python `1,000` is a tuple and `2 500` a
+    syntax error, so neither has another meaning in an arithmetic program; a comma inside a call's parentheses
+    (`max(3,5)`) separates arguments and is left alone. Line numbers stay as they were."""
+    try:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(source).readline)
+                  if t.type not in (tokenize.NL, tokenize.COMMENT)]  # fmt: skip
+    except (tokenize.TokenError, SyntaxError):
+        return source  # the parser reports it
+    edits: list[tuple[int, int, int, str]] = []  # (row, start column, end column, replacement)
+    calls: list[bool] = []  # open brackets: whether each is a call's
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        if token.type == tokenize.OP and token.string in "([{":
+            before = tokens[index - 1] if index else None
+            calls.append(token.string == "(" and before is not None
+                         and (before.type == tokenize.NAME or before.string in ")]"))
+        elif token.type == tokenize.OP and token.string in ")]}" and calls:
+            calls.pop()
+        elif token.type == tokenize.NUMBER:
+            end, text = _grouped_run(tokens, index, in_call=bool(calls and calls[-1]))
+            if end > index:
+                edits.append((token.start[0], token.start[1], tokens[end].end[1], text))
+                index = end
+        index += 1
+    lines = source.split("\n")
+    for row, start, stop, text in reversed(edits):
+        lines[row - 1] = lines[row - 1][:start] + text + lines[row - 1][stop:]
+    return "\n".join(lines)
+
+
+def _grouped_run(tokens: list[tokenize.TokenInfo], index: int, in_call: bool) -> tuple[int, str]:
+    """(the index of the last token of the grouped number starting at `index`, its Python spelling); `index`
+    itself and the token's text when none starts there."""
+    head = tokens[index]
+    if not _GROUP_HEAD.fullmatch(head.string) and not _DECIMALS.fullmatch(head.string):
+        return index, head.string
+    digits, last, end = head.string, head, index
+    while end + 1 < len(tokens) and "." not in digits:
+        after = tokens[end + 1]
+        if after.type == tokenize.NUMBER and after.start == (last.end[0], last.end[1] + 1) \
+                and _GROUP.fullmatch(after.string) and _GROUP_HEAD.fullmatch(digits[-3:] if end > index else digits):
+            digits, last, end = digits + after.string, after, end + 1  # "2 500"
+            continue
+        if in_call or end + 2 >= len(tokens) or after.string != "," or after.start != last.end:
+            break
+        group = tokens[end + 2]
+        if group.type != tokenize.NUMBER or group.start != after.end:
+            break
+        if _GROUP.fullmatch(group.string) and (end > index or _GROUP_HEAD.fullmatch(digits)):
+            digits, last, end = digits + group.string, group, end + 2  # "1,000"
+        elif end == index and _DECIMALS.fullmatch(group.string):
+            digits, last, end = f"{digits}.{group.string}", group, end + 2  # "2,5"
+        else:
+            break
+    return end, digits
 
 
 def plain_number(value: Any) -> Any:
