@@ -329,6 +329,8 @@ class MoEClient:
         answers = [done[row] for row in range(rows)]
         kept = [answers[0].text, *(answer.text for answer in answers[1:] if cap.within(answer))]
         text, verification = tools.finish(kept)
+        if verification is not None:
+            verification["stopped"] = rows - len(kept)  # extra answers the length cap left out
         first, total_s = answers[0], max(answer.total_s for answer in answers)
         tokens = sum(answer.completion_tokens for answer in answers)  # every candidate's tokens were decoded
         stream.response = Response(
@@ -502,7 +504,7 @@ class _ToolRun:
     def finish(self, candidates: Sequence[str]) -> tuple[str, dict[str, Any] | None]:
         """The answer to show, and (best-of-N only) what the vote saw: candidates judged, passed, agreeing,
         and which one was chosen (None: none passed, the first stands as its tool shows it)."""
-        if self.verify is None or len(candidates) < 2:
+        if self.verify is None:
             return self(candidates[0]), None
         from moe_system.tools.vote import vote
 

@@ -46,7 +46,7 @@ def test_best_of_finishes_with_the_chosen_candidate_as_its_tool_shows_it() -> No
     run = _ToolRun([], "the request", lambda seed: "", judge)
     assert run.finish(["wrong", "b", "b", "c"]) == ("shown b", {"index": 1, "n": 4, "passed": 3, "agreeing": 2})
     assert run.finish(["wrong", "wrong"])[0] == "shown wrong"  # none passed: the first, as its tool shows it
-    assert run.finish(["only"]) == ("only", None)  # one candidate: the plain tools, no vote
+    assert run.finish(["only"]) == ("shown only", {"index": 0, "n": 1, "passed": 1, "agreeing": 1})  # the rest stopped
     assert _ToolRun([], "", lambda seed: "").finish(["a", "b"]) == ("a", None)  # no verifier: the first answer
 
 
@@ -85,7 +85,7 @@ def test_the_response_streams_the_first_row_and_answers_with_the_vote() -> None:
     assert "".join(stream) == "xx"
     response = stream.response
     assert response is not None and response.text == "yy"
-    assert response.verification == {"index": 1, "n": 3, "passed": 3, "agreeing": 2}
+    assert response.verification == {"index": 1, "n": 3, "passed": 3, "agreeing": 2, "stopped": 0}
     assert response.usage == {"prompt_tokens": 5, "completion_tokens": 6}
     assert response.timings["total_ms"] == 500.0 and response.timings["ttft_ms"] == 10.0
 
