@@ -230,7 +230,8 @@ def quality(
         "recipes"),
     packages: Annotated[Path | None, typer.Option(
         "--packages", help="first install the .expert packages of this folder (signed by its publisher.pub)")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="only the first N held-out and field items each")] = None,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", min=1, help="only the first N held-out and field items each")] = None,
     best_of: Annotated[int, typer.Option(
         "--best-of", min=1, max=16, help="also score verified best-of-N and time it (1 = greedy only)")] = 8,
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
