@@ -289,12 +289,12 @@ def test_score_python_calls_a_check_function(tmp_path: Path) -> None:
 
 def test_evaluate_base_model_math_without_tools(tmp_path: Path) -> None:
     client = FakeClient(tmp_path, lambda prompt, t, s: "```python\nanswer = 17 * 23\n```\nAnswer: 390")
-    result = evaluate(client, "math", [MATH_ITEM, {"question": "2 + 2?", "answer": 4, "id": "b"}], "none",
-                      progress=False)  # fmt: skip
+    result = evaluate(client, "math", [MATH_ITEM, {"question": "2 + 2?", "answer": 4, "id": "b", "lang": "ru"}],
+                      "none", progress=False)  # fmt: skip
     assert result.to_dict() == {"task": "math", "expert": None, "n": 2, "correct": 0, "accuracy": 0.0,
-                                "best_of": None}
-    assert result.details() == [{"id": 1, "prediction": 390.0, "correct": False},
-                                {"id": "b", "prediction": 390.0, "correct": False}]  # fmt: skip
+                                "best_of": None, "by_lang": {"ru": 0.0}}  # only the items that name a language
+    assert result.details() == [{"id": 1, "prediction": 390.0, "correct": False, "lang": None},
+                                {"id": "b", "prediction": 390.0, "correct": False, "lang": "ru"}]  # fmt: skip
     assert {call["expert"] for call in client.calls} == {"none"}
     assert {call["temperature"] for call in client.calls} == {0.0}
     assert {call["max_tokens"] for call in client.calls} == {512}
@@ -380,14 +380,15 @@ def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch, client: FakeClient
 
 
 def test_cli_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write_jsonl(tmp_path / "math.jsonl", [MATH_ITEM, {"question": "2 + 2?", "answer": 4}, MATH_ITEM])
+    path = write_jsonl(tmp_path / "math.jsonl", [{**MATH_ITEM, "lang": "en"}, {"question": "2 + 2?", "answer": 4,
+                                                                           "lang": "ru"}, MATH_ITEM])
     client = FakeClient(tmp_path, lambda p, t, s: "Answer: 391")
     code = run_cli(["--expert", "none", "--task", "math", "--file", str(path), "--limit", "2", "--json"],
                    monkeypatch, client)  # fmt: skip
     captured = capsys.readouterr()
     assert code == 0
     assert json.loads(captured.out) == {"task": "math", "expert": None, "n": 2, "correct": 1, "accuracy": 0.5,
-                                        "best_of": None}
+                                        "best_of": None, "by_lang": {"en": 1.0, "ru": 0.0}}
     assert captured.out.count("\n") == 1
 
 

@@ -77,13 +77,7 @@ def _scores(client: Any, name: str, task: str, items: Sequence[dict[str, Any]], 
         progress(f"{label}, {len(items)} items answered by {who}")
         started = time.perf_counter()
         result = evaluate(client, task, items, expert=expert, progress=False, best_of=n)
-        by_lang: dict[str, list[bool]] = {}
-        for item, entry in zip(items, result.per_item, strict=True):
-            if "lang" in item:
-                by_lang.setdefault(str(item["lang"]), []).append(bool(entry["correct"]))
-        scores[side] = {
-            **result.to_dict(), "seconds": round(time.perf_counter() - started, 1),
-            "by_lang": {lang: round(sum(marks) / len(marks), 4) for lang, marks in sorted(by_lang.items())}}
+        scores[side] = {**result.to_dict(), "seconds": round(time.perf_counter() - started, 1)}
     return scores
 
 

@@ -1,7 +1,8 @@
 """`moe eval`: the accuracy of an expert, or of the base model, on a held-out sql / python / math file.
 
     moe eval --expert sql --task sql --file sql-test.jsonl --json
-    {"task": "sql", "expert": "sql", "n": 200, "correct": 131, "accuracy": 0.655}
+    {"task": "sql", "expert": "sql", "n": 200, "correct": 131, "accuracy": 0.655, "best_of": null,
+     "by_lang": {"en": 0.67, "ru": 0.64}}
     moe eval --expert none --task math --file math-test.jsonl --limit 50
 
 Item formats and scoring are described in `moe_system.training.evaluation`. Without `--json` a table goes to
@@ -53,10 +54,11 @@ def evaluate(
         print_json(result.to_dict())
         return
     table = Table()
-    for column in ("task", "expert", "n", "correct", "accuracy"):
-        table.add_column(column, justify="right" if column in {"n", "correct", "accuracy"} else "left")
+    languages = result.by_lang()
+    for column in ("task", "expert", "n", "correct", "accuracy", *languages):
+        table.add_column(column, justify="left" if column in {"task", "expert"} else "right")
     table.add_row(task.value, result.expert or "none (base)", str(result.n), str(result.correct),
-                  f"{result.accuracy:.1%}")  # fmt: skip
+                  f"{result.accuracy:.1%}", *(f"{value:.1%}" for value in languages.values()))  # fmt: skip
     out.print(table)
     _show_wrong(result, items)
 

@@ -71,7 +71,7 @@ class EvalError(MoEError):
 
 @dataclass
 class EvalResult:
-    """The score of one run. `per_item` holds `{"id", "prediction", "correct"}` per item, in file order."""
+    """The score of one run. `per_item` holds `{"id", "prediction", "correct", "lang"}` per item, in file order."""
 
     task: str
     expert: str | None  # None: the base model
@@ -82,9 +82,17 @@ class EvalResult:
     best_of: int | None = None  # what the run asked for; None: each expert's own setting (its manifest)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON contract of `moe eval --json`."""
+        """The JSON contract of `moe eval --json` (`by_lang`: the accuracy per `lang` of the items that have one)."""
         return {"task": self.task, "expert": self.expert, "n": self.n, "correct": self.correct,
-                "accuracy": self.accuracy, "best_of": self.best_of}  # fmt: skip
+                "accuracy": self.accuracy, "best_of": self.best_of, "by_lang": self.by_lang()}  # fmt: skip
+
+    def by_lang(self) -> dict[str, float]:
+        """Accuracy per language, over the items that name theirs (`lang`), in language order."""
+        marks: dict[str, list[bool]] = {}
+        for entry in self.per_item:
+            if entry.get("lang") is not None:
+                marks.setdefault(str(entry["lang"]), []).append(bool(entry["correct"]))
+        return {lang: round(sum(hits) / len(hits), 4) for lang, hits in sorted(marks.items())}
 
     def details(self) -> list[dict[str, Any]]:
         """Per-item predictions and verdicts."""
@@ -389,7 +397,7 @@ def evaluate(
                                                scratch=scratch)
         except EvalError as err:
             raise EvalError(f"item {label}: {err}") from err
-        return {"id": label, "prediction": prediction, "correct": correct}
+        return {"id": label, "prediction": prediction, "correct": correct, "lang": item.get("lang")}
 
     per_item: list[dict[str, Any]] = []
     workers = batch_size if getattr(client, "batching", False) else 1
