@@ -287,8 +287,7 @@ class MoEClient:
         """Stream the deltas of the first row (the request's own answer) while every row decodes in one batch; the
         final `Response.text` is the answer after the experts' tools (the calculator recomputes the `Answer:` line
         from the expert's program; with best-of-N, the chosen candidate among those `cap` lets finish)."""
-        tickets = [self.runtime.scheduler(engine).submit(ids, row, adapters) for row in rows] if self.batching \
-            else []
+        tickets = self.runtime.scheduler(engine).submit_rows(ids, rows, adapters) if self.batching else []
         if tickets:
             def cancel() -> None:
                 for ticket in tickets:

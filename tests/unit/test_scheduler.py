@@ -136,6 +136,27 @@ def test_arrivals_are_prefilled_together_and_a_bad_one_fails_alone(
     scheduler.close()
 
 
+def test_rows_of_one_prompt_arrive_together_and_share_one_prefill(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Best-of-N's rows queue at once, so the loop cannot start the first before the others arrive."""
+    greedy = SamplingParams(max_new_tokens=12)
+    alone = engine.generate([PROMPTS[1]], greedy)[0].token_ids
+    scheduler = Scheduler(engine, max_batch=8, max_queue=0)
+    prefills: list[int] = []
+    prefill = engine.backend.prefill
+    monkeypatch.setattr(engine.backend, "prefill", lambda prompts, adapters=None: (
+        prefills.append(len(prompts)), prefill(prompts, adapters))[1])
+    rows = [greedy, *(SamplingParams(max_new_tokens=12, temperature=0.8, seed=seed) for seed in range(3))]
+    tickets = scheduler.submit_rows(PROMPTS[1], rows)
+    assert list(tickets[0])[-1].completion.token_ids == alone  # type: ignore[union-attr]
+    assert all(list(ticket)[-1].completion is not None for ticket in tickets[1:])
+    assert prefills == [1]  # one forward pass over the prompt for all four rows
+    with pytest.raises(QueueFullError):
+        scheduler.submit_rows(PROMPTS[1], [greedy] * 9)  # more rows than the batch and the queue hold
+    scheduler.close()
+
+
 def test_the_time_budget_counts_from_arrival_not_admission(engine: Engine) -> None:
     scheduler = Scheduler(engine, max_batch=1)
     with scheduler._wake:  # the loop is busy for 0.5 s (say, the batch is full): the request waits in the queue

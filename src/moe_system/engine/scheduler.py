@@ -100,15 +100,23 @@ class Scheduler:
     def submit(self, prompt: Sequence[int], params: SamplingParams, adapters: RowAdapters = (),
                deliver: Deliver | None = None) -> Ticket:
         """Queue a request; raises `QueueFullError` when `max_queue` requests already wait."""
-        ticket = Ticket(list(prompt), params, tuple(adapters), deliver, _cancel=self._cancel)
+        [ticket] = self.submit_rows(prompt, [params], adapters, deliver)
+        return ticket
+
+    def submit_rows(self, prompt: Sequence[int], rows: Sequence[SamplingParams], adapters: RowAdapters = (),
+                    deliver: Deliver | None = None) -> list[Ticket]:
+        """Queue one prompt decoded once per `rows` entry (best-of-N), all at once: the loop admits them together,
+        so they share one prefill. Raises `QueueFullError` when they do not all fit in the queue."""
+        tickets = [Ticket(list(prompt), params, tuple(adapters), deliver, _cancel=self._cancel) for params in rows]
         with self._wake:
             if self._closed:
                 raise MoEError("the scheduler is closed")
-            if len(self._waiting) >= max(0, self.max_batch - len(self._running)) + self.max_queue:
+            room = max(0, self.max_batch - len(self._running)) + self.max_queue - len(self._waiting)
+            if len(tickets) > room:
                 raise QueueFullError(f"{len(self._waiting)} requests are already waiting; try again shortly")
-            self._waiting.append(ticket)
+            self._waiting.extend(tickets)
             self._wake.notify()
-        return ticket
+        return tickets
 
     def close(self) -> None:
         """Stop the loop; requests still waiting or running get a `MoEError`."""
