@@ -448,7 +448,7 @@ class _LengthCap:
     ratio: float
     limit: int | None = None
 
-    MIN_SLACK: ClassVar[int] = 16
+    MIN_SLACK: ClassVar[int] = 4
 
     def watch(self, events: Iterable[Event], stop_row: Callable[[int], None]) -> Iterator[Event]:
         """`events` as they come, stopping (`stop_row`) each extra row that runs past the limit."""

@@ -46,7 +46,7 @@ class GenerationSettings(BaseModel):
     best_of_temperature: float = Field(0.7, gt=0.0, le=2.0, description="temperature of the extra best-of answers")
     best_of_length_ratio: float = Field(
         1.5, ge=1.0, le=10.0, description="an extra best-of answer still decoding past this many times the greedy "
-        "answer's tokens (and 16 more at least) is stopped and left out, so best-of-N costs about this much more "
+        "answer's tokens (and 4 more at least) is stopped and left out, so best-of-N costs about this much more "
         "time than the greedy answer alone")
     system_prompt: str | None = Field(
         "You are a helpful assistant. Answer briefly and accurately.",
