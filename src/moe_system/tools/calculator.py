@@ -192,7 +192,7 @@ def _grouped_run(tokens: list[tokenize.TokenInfo], index: int, in_call: bool) ->
     """(the index of the last token of the grouped number starting at `index`, its Python spelling); `index`
     itself and the token's text when none starts there."""
     head = tokens[index]
-    if not _GROUP_HEAD.fullmatch(head.string) and not _DECIMALS.fullmatch(head.string):
+    if not _DECIMALS.fullmatch(head.string):  # not a whole number
         return index, head.string
     digits, last, end = head.string, head, index
     while end + 1 < len(tokens) and "." not in digits:
