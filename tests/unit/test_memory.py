@@ -21,11 +21,12 @@ import numpy as np
 import pytest
 
 from moe_system.config import Settings
+from moe_system.data.lexicon import concept_stems
 from moe_system.errors import InvalidRequestError
 from moe_system.memory import ThreeLevelMemory
 from moe_system.memory.compress import Compressor
 from moe_system.memory.facts import THIRD_PARTY, extract_facts, similar_key
-from moe_system.memory.retrieval import VectorIndex
+from moe_system.memory.retrieval import VectorIndex, query_stems
 from moe_system.memory.store import MessageRow
 
 CORPUS = [
@@ -146,6 +147,44 @@ def test_statements_no_pattern_knows_share_a_key_with_their_update() -> None:
     named = extract_facts("My best friend Tamsin is flying in on Friday.")[0].key
     visiting = extract_facts("My best friend is visiting until Friday.")[0].key  # who, but nothing in common about them
     assert visiting.startswith("~") and similar_key(visiting, [named]) is None
+
+
+def test_statements_told_in_passing_are_kept() -> None:
+    """Broad cues, not subjects: a long first-person statement, a statement before a question, a valued statement
+    about a relative without a pronoun; a question that states nothing keeps nothing."""
+    assert extract_facts("I take levocetirizine every day during hay fever season, otherwise I'm a mess.")
+    flight = extract_facts("I'm flying out on BA2490 on the 3rd, can you help me pack light?")
+    assert [fact.text for fact in flight] == ["I'm flying out on BA2490 on the 3rd"]
+    assert extract_facts("Сестру зовут Катя.")
+    assert [fact.text for fact in extract_facts("Сына зовут Тимур, что ему подарить?")] == ["Сына зовут Тимур"]
+    for question in ("Can I bring my dog, Rex, on the train?", "Any ideas for a takeaway tonight?",
+                     "Что посоветуешь, если я устал?"):
+        assert extract_facts(question) == [], question
+
+
+def test_function_words_make_no_subject() -> None:
+    """Keys are made of content words: "I've been ... for a while" and "I've been ... since" share only function
+    words, so the second does not supersede the first."""
+    employer = extract_facts("I've been with Lumen Robotics for a while now.")[0].key
+    chatter = extract_facts("I've been thinking about this since Saturday.")[0].key
+    assert similar_key(chatter, [employer]) is None
+    assert THIRD_PARTY.findall("Начальник новый, пока присматриваемся друг к другу.") == ["Начальник"]  # no friend
+    assert THIRD_PARTY.findall("Мой друг Петя") == ["друг"]
+
+
+def test_concepts_find_a_fact_told_in_other_words(tmp_path: Path, tokenizer_dir: Path) -> None:
+    """Lexical search alone (no vectors): the fact is indexed with the words of its concepts (data/lexicon)."""
+    assert "boy" in concept_stems(["son"]) and "терапевт" in concept_stems(["врач"])
+    assert concept_stems(["weather"]) == []
+    with memory(tmp_path, tokenizer_dir, budget=400) as mem:
+        mem.add_message("c", "user", "Thaddeus, my son, wants a dinosaur cake this year.", user_id="u1")
+        mem.add_message("c", "user", "Наблюдаюсь у врача по фамилии Мельниченко.", user_id="u1")
+        for number in range(60):
+            mem.add_message("c", "assistant", filler(number))
+        mem.flush()
+        for question, value in (("What is my boy called?", "Thaddeus"), ("Кто мой терапевт?", "Мельниченко")):
+            found = mem.store.facts(mem.store.search("c", "fact", query_stems(question), 5))
+            assert value in found[0].text, (question, found)  # best first
 
 
 def test_compression_keeps_facts_and_drops_duplicates() -> None:

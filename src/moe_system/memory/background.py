@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from moe_system.memory.compress import Compressor, Piece
-from moe_system.memory.facts import SUBJECT_WORDS, THIRD_PARTY, extract_facts, similar_key
+from moe_system.data.lexicon import concept_stems
+from moe_system.memory.facts import SUBJECT_WORDS, THIRD_PARTY, Fact, extract_facts, similar_key
 from moe_system.memory.retrieval import to_blob
 from moe_system.memory.store import LOW_WATER, Budgets, MemoryStore, NewChunk, NewFact
 from moe_system.memory.summarizer import Summarize
@@ -98,8 +99,7 @@ class Compaction:
                 known.append(key)
                 found.append((row.id, replace(fact, key=key)))
         vectors = self._vectors([fact.text for _, fact in found])
-        facts = [NewFact(message_id, fact.key, fact.value, fact.text,
-                         " ".join(stems(f"{fact.text} {SUBJECT_WORDS.get(fact.key, fact.key.lstrip('~'))}")),
+        facts = [NewFact(message_id, fact.key, fact.value, fact.text, _index_stems(fact),
                          self.count_tokens(fact.text), vector, bool(THIRD_PARTY.search(fact.text)))
                  for (message_id, fact), vector in zip(found, vectors, strict=True)]
         for start in range(0, len(rows), WRITE_BATCH):  # short transactions: add_message never waits long
@@ -153,3 +153,10 @@ class Compaction:
         return [NewChunk(piece.text, " ".join(stems(piece.text)), self.count_tokens(piece.text),
                          piece.first_seq, piece.last_seq, vector)
                 for piece, vector in zip(pieces, vectors, strict=True)]
+
+
+def _index_stems(fact: Fact) -> str:
+    """What a fact is found by (space-separated stems): its words, its subject's words, and the words of each
+    concept it names (data/lexicon/concepts.yaml), so a question in other words ("my boy" for "my son") finds it."""
+    own = stems(f"{fact.text} {SUBJECT_WORDS.get(fact.key, fact.key.lstrip('~'))}")
+    return " ".join(own + concept_stems(own))

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from moe_system.data.lexicon import function_stems
 from moe_system.text.words import normalize, stem, stems
 
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+(?=[\"«(]?[A-ZА-ЯЁ0-9])|\n+")
@@ -76,13 +77,15 @@ _IMPLIED_FIRST_PERSON = re.compile(
     r"тренируюсь)(?![\w-])|^(?:mum|mom|dad|gran|granny|grandma|grandpa|grandad|папа|мама|бабушка|дедушка)\b",
     re.IGNORECASE)
 # someone else's: a statement naming one of these is about another person ("my sister's dog is called Bruno"). The
-# one group is the word without its ending, so "сестру" in a question and "сестра" in a fact name the same person
+# one group is the word without its ending, so "сестру" in a question and "сестра" in a fact name the same person.
+# "друг к другу" (each other) names no friend
 THIRD_PARTY = re.compile(
     r"\b(sister|brother|mother|father|mum|mom|dad|parent|aunt|uncle|cousin|niece|nephew|grandmother|grandfather|"
     r"grandma|grandpa|grandparent|grandson|granddaughter|grandchild|granny|grandad|friend|colleague|co-?worker|boss|"
     r"manager|neighbou?r|flatmate|roommate|classmate|landlord|in-law|"
-    r"сестр|брат|мам|пап|родител|т[её]т|дяд|племянник|племянниц|бабушк|дедушк|друг(?!(?:ой|ие|ое|ая|их|ими|ую|ого|"
-    r"ому)\b)|друз|подруг|коллег|начальник|начальниц|соседк|сосед|одноклассник|одноклассниц|однокурсник|"
+    r"сестр|брат|мам|пап|родител|т[её]т|дяд|племянник|племянниц|бабушк|дедушк|"
+    r"(?<!друг )(?<!друг к )(?<!друг с )(?<!друг о )(?<!друг на )(?<!друг за )(?<!друг от )(?<!друг у )"
+    r"друг(?!(?:ой|ие|ое|ая|их|ими|ую|ого|ому)\b)(?!\s+(?:(?:к|с|о|на|за|от|у)\s+)?друг)|друз|подруг|коллег|начальник|начальниц|соседк|сосед|одноклассник|одноклассниц|однокурсник|"
     r"однокурсниц|кум|свекров|т[её]щ)"
     r"(?:s|es|а|ы|е|у|ой|ою|ом|ем|ам|ами|ах|и|ей|ю|я|ям|ями|ях|ов|ев|ья|ь|ью|ьям|ьями|ьях)?\b", re.IGNORECASE)
 # stems that say who a statement is about (`similar_key` needs more than these in common)
@@ -92,10 +95,7 @@ _PERSON_STEMS = set(stems(
     "flatmate roommate classmate landlord partner wife husband son daughter сестра брат мама мать папа отец "
     "родители тётя тетя дядя племянник племянница бабушка дедушка друг подруга лучший близкий коллега начальник "
     "сосед соседка одноклассник однокурсник кум свекровь тёща теща жена муж сын дочь дочка двоюродный"))
-_STATEMENT_STOP = {stem(word) for word in (  # compared after stemming
-    "i", "my", "we", "our", "me", "is", "are", "was", "the", "a", "an", "and", "to", "in", "on", "of",
-    "at", "for", "with", "it", "that", "this", "now", "so", "я", "мой", "моя", "мое", "мо", "мы", "наш",
-    "меня", "мне", "у", "и", "в", "на", "по", "с", "это", "теперь", "сейчас", "уже", "так", "не")}
+_STATEMENT_STOP = function_stems("function")  # words that say nothing about a subject (data/lexicon)
 
 
 # a change announced: "Training is on Mondays now", "New role at work: ...", "Расписание поменялось: ..."
@@ -109,7 +109,6 @@ _TASK = re.compile(
 _CHANGE = re.compile(r"\b(?:now|new|newly|changed|switched|moved|since|anymore|no longer|these days|теперь|сейчас|"
                      r"нов\w*|поменял\w*|изменил\w*|сменил\w*|перенес\w*|перен[её]с\w*|больше не|с тех пор)\b",
                      re.IGNORECASE)
-SHORT_STATEMENT = 12  # words
 
 
 @dataclass(frozen=True)
@@ -247,6 +246,14 @@ _NAMED = re.compile(r"(?:Dr |Mr |Mrs |Ms )?[\"«“]?[A-ZА-ЯЁ]")  # a name or
 _PATTERNS = [(re.compile(p, re.IGNORECASE), key) for p, key in _EN] + \
             [(re.compile(p, re.IGNORECASE), key) for p, key in _RU]
 _LOWER_SUBJECT = re.compile(r"^[\w' -]+$")
+# where a sentence's clauses meet (a comma, semicolon or colon, a dash between spaces, an opening parenthesis)
+_CLAUSE_BREAK = re.compile(r"\s*[,;:]\s+|\s+[—–-]\s+|\s+\(")
+# a clause that asks: an auxiliary or a question word first ("can you …", "any ideas …", "что посоветуешь …")
+_ASKING = re.compile(
+    r"^(?:(?:so|and|but|also|then|а|и|но|так)\s+)?(?:can|could|would|will|should|shall|do|does|did|is|are|am|was|"
+    r"were|have|has|what|which|who|whom|whose|when|where|why|how|any|anything|ideas?|thoughts?|tips?|"
+    r"можешь|можете|можно|подскажи|подскажите|посоветуй|посоветуйте|помоги|помогите|как|что|какой|какая|какое|"
+    r"какие|где|когда|куда|почему|зачем|кто|сколько|стоит|есть ли|не)\b", re.IGNORECASE)
 _CLAUSE = re.compile(r",?\s+(?:and|but|also|while|и|а|но|также)\s+(?=(?:i|we|my|our|я|мы|мой|моя|мое|моё|мои|наш|наша|"
                      r"наше|наши|у меня|меня|мне|моего|мою)\b)|;\s+", re.IGNORECASE)
 
@@ -262,11 +269,30 @@ def extract_facts(text: str) -> list[Fact]:
     found: list[Fact] = []
     for sentence in sentences(text):
         if sentence.rstrip().endswith("?"):
-            continue  # a question states nothing
+            sentence = _stated_before_asking(sentence)
+            if not sentence:
+                continue  # a question states nothing
         understood = [fact for clause in _CLAUSE.split(sentence) if (fact := _pattern_fact(clause))]
         statement = None if understood else _statement(sentence)
         found.extend(understood or ([statement] if statement else []))
     return found
+
+
+def _stated_before_asking(question: str) -> str:
+    """The statement a question starts with, if any: "I'm flying out on BA2490 on the 3rd, can you help me pack?"
+    states the flight before it asks. The clauses before the first one that asks (`_ASKING`, or the last clause),
+    when those are said in the first person or hold a value ("Сына зовут Тимур, что ему подарить?"); "" otherwise
+    ("Can I bring my dog, Rex, on the train?")."""
+    clauses = _CLAUSE_BREAK.split(question.strip())
+    stated: list[str] = []
+    for clause in clauses[:-1]:
+        if _ASKING.match(clause):
+            break
+        stated.append(clause)
+    head = ", ".join(stated)
+    if not head or not (FIRST_PERSON.search(head) or _IMPLIED_FIRST_PERSON.search(head) or VALUE_LIKE.search(head)):
+        return ""
+    return head
 
 
 def _pattern_fact(sentence: str) -> Fact | None:
@@ -291,19 +317,19 @@ def _pattern_fact(sentence: str) -> Fact | None:
 
 
 def _statement(clause: str) -> Fact | None:
-    """A statement no pattern understood that still looks like a fact about the user's world: one with a value in
-    it (a number, a code, a name, a quote) that is in the first person or names no one else ("Попугай Яша ...",
-    "Каждый год 5 января отмечаем ...": Russian drops the pronoun), short (`SHORT_STATEMENT` words) in the first
-    person and about no one else, or announcing a change and about no one else ("Тренировки теперь по
-    понедельникам"). A request for work ("Write a query that counts rows in table Users") is none of these. Keyed
-    by its words other than the values ("~" marks such keys; see `similar_key`)."""
+    """A statement no pattern understood that still looks like a fact about the user's world: one in the first
+    person, of any length ("I take levocetirizine every day during hay fever season"), or with a value in it (a
+    number, a code, a name, a quote), about the user or anyone ("Попугай Яша ...", "Сестру зовут Катя": Russian
+    drops the pronoun), or announcing a change and about no one else ("Тренировки теперь по понедельникам").
+    Judged by these broad cues, not by what it is about: the subject patterns above know only the subjects they were
+    written for (a hand-written length limit on first-person statements dropped "I take levocetirizine ..."). A
+    request for work ("Write a query that counts rows in table Users") is none of these. Keyed by its words other
+    than the values and function words ("~" marks such keys; see `similar_key`)."""
     if _TASK.match(clause.strip()):
         return None
     mine = bool(FIRST_PERSON.search(clause) or _IMPLIED_FIRST_PERSON.search(clause.strip()))
     others = bool(THIRD_PARTY.search(clause))
-    valued = bool(VALUE_LIKE.search(clause)) and (mine or not others)
-    short = mine and len(clause.split()) <= SHORT_STATEMENT and not others
-    if not (valued or short or (_CHANGE.search(clause) and not others)):
+    if not (mine or VALUE_LIKE.search(clause) or (_CHANGE.search(clause) and not others)):
         return None
     found = re.findall(r"[^\W\d_]+", clause)
     words = found[:1] + [w for w in found[1:] if not w[0].isupper()]  # capitals past the first word are values

@@ -20,6 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from moe_system.data.lexicon import function_stems
 from moe_system.memory.facts import VALUE_LIKE, sentences
 from moe_system.memory.store import Kind, MemoryStore
 from moe_system.text.embeddings import DIM
@@ -28,14 +29,8 @@ from moe_system.text.words import stems as text_stems
 RRF_K = 60
 VECTOR_WEIGHT = 0.5
 
-# question words and function words: they match everything and find nothing (compared after stemming)
-_STOP = set(text_stems(
-    "a an the is are was were be been am do does did what which who whom whose when where why how i me my mine we "
-    "our you your he she it its they them their this that these those of to in on at for with by from about as "
-    "and or not no can could would should will shall tell remind please again now still know remember "
-    "что какой какая какое какие кто кого чей чья где когда куда откуда почему зачем как сколько я меня мне мой "
-    "моя мое мои мы нас наш наша наше наши ты вы он она оно они это этот эта то тот та и или не ни в во на с со "
-    "к по о об от до за из у же ли бы был была было были есть напомни скажи теперь сейчас знаешь помнишь"))
+# function words and question words: they match everything and find nothing (data/lexicon; stems)
+_STOP = function_stems("function", "question")
 
 
 def query_stems(text: str) -> list[str]:
