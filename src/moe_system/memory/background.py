@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from moe_system.memory.compress import Compressor, Piece
 from moe_system.data.lexicon import concept_stems
+from moe_system.memory.compress import Compressor, Piece
 from moe_system.memory.facts import SUBJECT_WORDS, THIRD_PARTY, Fact, extract_facts, similar_key
 from moe_system.memory.retrieval import to_blob
 from moe_system.memory.store import LOW_WATER, Budgets, MemoryStore, NewChunk, NewFact
