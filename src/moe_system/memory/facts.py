@@ -106,6 +106,7 @@ _TASK = re.compile(
     r"rewrite|draw|tell|напиши|исправь|реши|посчитай|вычисли|подсчитай|переведи|объясни|покажи|перечисли|дай|"
     r"сгенерируй|создай|сделай|найди|отсортируй|преобразуй|опиши|реализуй|перепиши|нарисуй|расскажи|составь)\b",
     re.IGNORECASE)
+_NAME_INSIDE = re.compile(r"(?<=\s)(?-i:[A-ZА-ЯЁ][a-zа-яё-]+)")  # a capitalized word past the first: a name
 _CHANGE = re.compile(r"\b(?:now|new|newly|changed|switched|moved|since|anymore|no longer|these days|теперь|сейчас|"
                      r"нов\w*|поменял\w*|изменил\w*|сменил\w*|перенес\w*|перен[её]с\w*|больше не|с тех пор)\b",
                      re.IGNORECASE)
@@ -323,11 +324,12 @@ def _statement(clause: str) -> Fact | None:
     drops the pronoun), or announcing a change and about no one else ("Тренировки теперь по понедельникам").
     Judged by these broad cues, not by what it is about: the subject patterns above know only the subjects they were
     written for (a hand-written length limit on first-person statements dropped "I take levocetirizine ..."). A
-    request for work ("Write a query that counts rows in table Users") is none of these. Keyed by its words other
+    request for work ("Write a query that counts rows in table Users") is none of these, unless it names someone
+    or something of the user's ("Write a birthday card for my goddaughter Philippa"). Keyed by its words other
     than the values and function words ("~" marks such keys; see `similar_key`)."""
-    if _TASK.match(clause.strip()):
-        return None
     mine = bool(FIRST_PERSON.search(clause) or _IMPLIED_FIRST_PERSON.search(clause.strip()))
+    if _TASK.match(clause.strip()) and not (mine and _NAME_INSIDE.search(clause)):
+        return None
     others = bool(THIRD_PARTY.search(clause))
     if not (mine or VALUE_LIKE.search(clause) or (_CHANGE.search(clause) and not others)):
         return None
