@@ -156,6 +156,7 @@ def test_statements_told_in_passing_are_kept() -> None:
     flight = extract_facts("I'm flying out on BA2490 on the 3rd, can you help me pack light?")
     assert [fact.text for fact in flight] == ["I'm flying out on BA2490 on the 3rd"]
     assert extract_facts("Сестру зовут Катя.")
+    assert [fact.key for fact in extract_facts("Still Tesco Express, by the way.")] == ["~express tesco"]
     assert extract_facts("Write a short birthday poem for my goddaughter Philippa, she turns seven on Saturday.")
     assert [fact.text for fact in extract_facts("Сына зовут Тимур, что ему подарить?")] == ["Сына зовут Тимур"]
     for question in ("Can I bring my dog, Rex, on the train?", "Any ideas for a takeaway tonight?",

@@ -336,6 +336,8 @@ def _statement(clause: str) -> Fact | None:
     found = re.findall(r"[^\W\d_]+", clause)
     words = found[:1] + [w for w in found[1:] if not w[0].isupper()]  # capitals past the first word are values
     stems_ = {stem(w) for w in re.findall(r"\w+", normalize(" ".join(words)))} - _STATEMENT_STOP
+    if not stems_:  # nothing but values and function words ("Still Tesco Express, by the way."): keyed by its values
+        stems_ = {stem(w) for w in re.findall(r"\w+", normalize(" ".join(found)))} - _STATEMENT_STOP
     if not stems_:
         return None
     return Fact("~" + " ".join(sorted(stems_)), clause.strip()[:80], clause[:400])
