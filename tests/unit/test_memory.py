@@ -28,6 +28,7 @@ from moe_system.memory.compress import Compressor
 from moe_system.memory.facts import THIRD_PARTY, extract_facts, similar_key
 from moe_system.memory.retrieval import VectorIndex, query_stems
 from moe_system.memory.store import MessageRow
+from moe_system.memory.three_level import _asked_about, _others_named
 
 CORPUS = [
     "I live in Oslo and my dog's name is Rex. We talked about pasta, flour and the weather in Paris.",
@@ -170,8 +171,20 @@ def test_function_words_make_no_subject() -> None:
     employer = extract_facts("I've been with Lumen Robotics for a while now.")[0].key
     chatter = extract_facts("I've been thinking about this since Saturday.")[0].key
     assert similar_key(chatter, [employer]) is None
+    birthday = extract_facts("У меня день рождения 12 января, отмечаем на даче.")[0].key
+    assert similar_key(extract_facts("У тёти день рождения 23 января, отмечаем на даче.")[0].key, [birthday]) is None
+    friend = extract_facts("Ezekiel, my closest friend since school, just called me.")[0].key
+    assert extract_facts("My best friend's number is +44 7874 323 461.")[0].key == f"{friend} phone"
     assert THIRD_PARTY.findall("Начальник новый, пока присматриваемся друг к другу.") == ["Начальник"]  # no friend
     assert THIRD_PARTY.findall("Мой друг Петя") == ["друг"]
+
+
+def test_a_role_asked_in_other_words_is_the_asker_s_own() -> None:
+    """"Как зовут моего руководителя?" asks about the user's boss: a line naming "начальник" names no one else, so
+    it is not pushed behind the lines about the user; a line about a neighbour still is."""
+    asked = _asked_about("Как зовут моего руководителя?")
+    assert not _others_named("Начальник у меня — Эдуард Львович, строгий, но справедливый.") - asked
+    assert _others_named("Мой сосед Гена вечно сверлит по утрам.") - asked
 
 
 def test_concepts_find_a_fact_told_in_other_words(tmp_path: Path, tokenizer_dir: Path) -> None:

@@ -125,6 +125,8 @@ def _key(subject: str) -> str:
     favourite = any(stem(w) in _FAVOURITE for w in words)
     stems = [_SYNONYMS.get(stem(w), stem(w)) for w in words if stem(w) not in _FAVOURITE]
     kept = [s for s in stems if s not in _HEADS] or stems
+    if {"number", "номер"} & set(stems) and set(kept) <= _PERSON_STEMS:
+        kept.append("phone")  # "my best friend's number" is their phone, not them
     key = " ".join(sorted(set(kept) | ({"favorit"} if favourite else set())))
     return _BARE.get(key, key)
 
@@ -348,14 +350,18 @@ def similar_key(key: str, keys: Sequence[str]) -> str | None:
     up most of the shorter key, so a statement no pattern understood can still supersede an older one ("the
     policy number on my travel insurance is X" ... "I renewed the travel insurance; the new policy number is
     Y"). Only a statement key ("~") is matched loosely, and the two stems must say what about someone, not only
-    who: "my best friend is visiting" does not replace "my best friend Tamsin". The most recent such key wins."""
+    who: "my best friend is visiting" does not replace "my best friend Tamsin". Both must be about the same people
+    (the same kinship and role words, or none). The most recent such key wins."""
     mine = set(key.lstrip("~").split())
     for other in reversed(keys):
         if other == key:
             return other
         if not (key.startswith("~") or other.startswith("~")):
             continue  # two understood subjects are the same only when equal: "colour" is not "landlord colour"
-        shared = mine & set(other.lstrip("~").split())
-        if len(shared - _PERSON_STEMS) >= 2 and len(shared) >= 0.6 * min(len(mine), len(other.split())):
+        theirs = set(other.lstrip("~").split())
+        shared = mine & theirs
+        if mine & _PERSON_STEMS != theirs & _PERSON_STEMS:
+            continue  # about someone else: "У тёти день рождения 23 января" does not replace the user's birthday
+        if len(shared - _PERSON_STEMS) >= 2 and len(shared) >= 0.6 * min(len(mine), len(theirs)):
             return other
     return None

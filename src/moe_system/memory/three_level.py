@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from moe_system.data.lexicon import concept_stems
 from moe_system.errors import InvalidRequestError, MoEError
 from moe_system.memory.background import Compaction
 from moe_system.memory.context import Context, Line, assemble
@@ -42,6 +43,7 @@ from moe_system.memory.store import Budgets, FactRow, Kind
 from moe_system.memory.stores import is_postgres, open_store, sqlite_path
 from moe_system.memory.summarizer import SummarizerRef
 from moe_system.memory.tokens import TokenCounter, base_tokenizer_dir, token_counter
+from moe_system.text.words import stems as text_stems
 
 if TYPE_CHECKING:
     from moe_system.config import Settings
@@ -275,7 +277,7 @@ class ThreeLevelMemory:
         facts = self._fact_lines(ranked["fact"], pool)
         recent_lines = [Line(f"[#{row.seq} {row.role}] {row.text}", row.tokens, row.seq, 0) for row in recent]
         if FIRST_PERSON.search(query):  # a question about the asker: what is said of other people ranks last
-            asked = _others_named(query)  # "my manager" asks about one
+            asked = _asked_about(query)  # "my manager" asks about one
             retrieved = [line for line in facts if line.rank < OTHERS_RANK]  # the pool's other facts rank last anyway
             facts = _about_others_last(retrieved, asked) + facts[len(retrieved):]
             older = _about_others_last(older, asked)
@@ -355,8 +357,14 @@ def _about_others_last(lines: list[Line], asked: frozenset[str]) -> list[Line]:
 
 @lru_cache(maxsize=16384)
 def _others_named(text: str) -> frozenset[str]:
-    """The other people a line names (`THIRD_PARTY`, case-folded); cached, as the same facts come back often."""
-    return frozenset(word.casefold() for word in THIRD_PARTY.findall(text))
+    """The stems of the other people a line names (`THIRD_PARTY`); cached, as the same facts come back often."""
+    return frozenset(text_stems(" ".join(THIRD_PARTY.findall(text))))
+
+
+def _asked_about(query: str) -> frozenset[str]:
+    """The people a question names, with every word of their concepts (data/lexicon/concepts.yaml), so a line
+    naming "начальник" is no one else's for "Как зовут моего руководителя?"."""
+    return _others_named(query) | frozenset(concept_stems(text_stems(query)))
 
 
 def _snippet_line(cut: str, text: str, tokens: int, seq: int, rank: int) -> Line:
