@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from moe_system.data.lexicon import function_stems
 from moe_system.text.words import normalize, stem, stems
@@ -106,6 +106,9 @@ _TASK = re.compile(
     r"rewrite|draw|tell|напиши|исправь|реши|посчитай|вычисли|подсчитай|переведи|объясни|покажи|перечисли|дай|"
     r"сгенерируй|создай|сделай|найди|отсортируй|преобразуй|опиши|реализуй|перепиши|нарисуй|расскажи|составь)\b",
     re.IGNORECASE)
+# a sentence about someone the sentence before it named: it starts with a third-person pronoun
+_CONTINUES = re.compile(r"^(?:he|she|he's|she's|his|her|they|they're|their|him|them|он|она|они|его|ее|её|ему|ей|"
+                        r"их|им|него|нее|неё|нему|ней)\b", re.IGNORECASE)
 _NAME_INSIDE = re.compile(r"(?<=\s)(?-i:[A-ZА-ЯЁ][a-zа-яё-]+)")  # a capitalized word past the first: a name
 _CHANGE = re.compile(r"\b(?:now|new|newly|changed|switched|moved|since|anymore|no longer|these days|теперь|сейчас|"
                      r"нов\w*|поменял\w*|изменил\w*|сменил\w*|перенес\w*|перен[её]с\w*|больше не|с тех пор)\b",
@@ -268,16 +271,21 @@ def sentences(text: str) -> list[str]:
 
 def extract_facts(text: str) -> list[Fact]:
     """The facts stated in a user's message: at most one per clause (the first pattern that matches), clauses
-    being sentences split before "and I ...", "и я ..." and the like."""
+    being sentences split before "and I ...", "и я ..." and the like. A fact stated by a sentence that starts with a
+    pronoun ("She's my son's teacher", "Его зовут Ростислав Игоревич") keeps the sentence before it in its text,
+    which names who the pronoun is ("… a thank-you note to Mrs Pemberton-Ayles?", "… что подарить свёкру?")."""
     found: list[Fact] = []
-    for sentence in sentences(text):
-        if sentence.rstrip().endswith("?"):
-            sentence = _stated_before_asking(sentence)
-            if not sentence:
-                continue  # a question states nothing
-        understood = [fact for clause in _CLAUSE.split(sentence) if (fact := _pattern_fact(clause))]
-        statement = None if understood else _statement(sentence)
-        found.extend(understood or ([statement] if statement else []))
+    previous = ""
+    for whole in sentences(text):
+        sentence = _stated_before_asking(whole) if whole.rstrip().endswith("?") else whole
+        if sentence:  # a question that states nothing keeps nothing
+            understood = [fact for clause in _CLAUSE.split(sentence) if (fact := _pattern_fact(clause))]
+            statement = None if understood else _statement(sentence)
+            facts = understood or ([statement] if statement else [])
+            if previous and _CONTINUES.match(sentence):  # "Его зовут Ростислав" says whose name after the sentence
+                facts = [replace(fact, text=f"{previous} {fact.text}"[:400]) for fact in facts]  # before it
+            found.extend(facts)
+        previous = whole
     return found
 
 

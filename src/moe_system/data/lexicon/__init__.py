@@ -38,8 +38,12 @@ def _concept_index() -> dict[str, tuple[str, ...]]:
     if not isinstance(concepts, list) or not all(isinstance(words, str) and words.strip() for words in concepts):
         raise bad_data(source, "concepts", "needs a list of strings of words")
     index: dict[str, set[str]] = {}
+    function = function_stems("function", "question")
     for number, words in enumerate(concepts, 1):
-        members = set(stems(words))
+        split = [stems(word) for word in words.split()]
+        if any(len(parts) != 1 for parts in split):  # "mother-in-law" would tie "mother" (and "in") to the concept
+            raise bad_data(source, f"concept {number}", "has an entry that is not one word")
+        members = {parts[0] for parts in split} - function
         if len(members) < 2:
             raise bad_data(source, f"concept {number}", "names fewer than two different words")
         for member in members:
