@@ -163,7 +163,8 @@ def test_statements_told_in_passing_are_kept() -> None:
                                                "son's teacher."]  # the sentence before names who "she" is
     assert extract_facts("Write a short birthday poem for my goddaughter Philippa, she turns seven on Saturday.")
     assert [fact.text for fact in extract_facts("Сына зовут Тимур, что ему подарить?")] == ["Сына зовут Тимур"]
-    for question in ("Can I bring my dog, Rex, on the train?", "Any ideas for a takeaway tonight?",
+    assert extract_facts("Can I bring my dog, Rex, on the train?")  # the question names the user's dog
+    for question in ("Can I bring my dog on the train?", "Any ideas for a takeaway tonight?",
                      "Что посоветуешь, если я устал?"):
         assert extract_facts(question) == [], question
 

@@ -292,8 +292,9 @@ def extract_facts(text: str) -> list[Fact]:
 def _stated_before_asking(question: str) -> str:
     """The statement a question starts with, if any: "I'm flying out on BA2490 on the 3rd, can you help me pack?"
     states the flight before it asks. The clauses before the first one that asks (`_ASKING`, or the last clause),
-    when those are said in the first person or hold a value ("Сына зовут Тимур, что ему подарить?"); "" otherwise
-    ("Can I bring my dog, Rex, on the train?")."""
+    when those are said in the first person or hold a value ("Сына зовут Тимур, что ему подарить?"); else the whole
+    question when it is in the first person and names someone or something ("Could you help me write a note to Mrs
+    Pemberton-Ayles?", "Can I bring my dog, Rex, on the train?"); "" otherwise ("Any ideas for a takeaway?")."""
     clauses = _CLAUSE_BREAK.split(question.strip())
     stated: list[str] = []
     for clause in clauses[:-1]:
@@ -301,9 +302,11 @@ def _stated_before_asking(question: str) -> str:
             break
         stated.append(clause)
     head = ", ".join(stated)
-    if not head or not (FIRST_PERSON.search(head) or _IMPLIED_FIRST_PERSON.search(head) or VALUE_LIKE.search(head)):
-        return ""
-    return head
+    if head and (FIRST_PERSON.search(head) or _IMPLIED_FIRST_PERSON.search(head) or VALUE_LIKE.search(head)):
+        return head
+    if FIRST_PERSON.search(question) and _NAME_INSIDE.search(question):
+        return question.strip()
+    return ""
 
 
 def _pattern_fact(sentence: str) -> Fact | None:
