@@ -2,9 +2,11 @@
 
 A fact is (key, value, sentence). The key names the subject — "residence", "employer", or the stemmed words of
 "my <subject> is ...", so "my dog's name is Rex" and "we named our dog Max" share the key "dog" — and a newer
-fact with the same key supersedes the older one (the store does that). Patterns, not an LLM: on a CPU an LLM
-cannot read 750k tokens in time, while these run at about 20 µs a sentence. What they miss is still found by
-the lexical and vector search over the messages and chunks; what they get wrong costs one stale line.
+fact with the same key supersedes the older one (the store does that). A statement no pattern understands is
+kept by broad cues (the first person, a value, a change announced; `_statement`) and keyed by its content words.
+Patterns and cues, not an LLM: on a CPU an LLM cannot read 750k tokens in time, while these run at about 60 µs a
+sentence. What they miss is still found by the lexical and vector search over the messages and chunks; what they
+get wrong costs one stale line.
 """
 
 from __future__ import annotations
@@ -85,7 +87,8 @@ THIRD_PARTY = re.compile(
     r"manager|neighbou?r|flatmate|roommate|classmate|landlord|in-law|"
     r"сестр|брат|мам|пап|родител|т[её]т|дяд|племянник|племянниц|бабушк|дедушк|"
     r"(?<!друг )(?<!друг к )(?<!друг с )(?<!друг о )(?<!друг на )(?<!друг за )(?<!друг от )(?<!друг у )"
-    r"друг(?!(?:ой|ие|ое|ая|их|ими|ую|ого|ому)\b)(?!\s+(?:(?:к|с|о|на|за|от|у)\s+)?друг)|друз|подруг|коллег|начальник|начальниц|соседк|сосед|одноклассник|одноклассниц|однокурсник|"
+    r"друг(?!(?:ой|ие|ое|ая|их|ими|ую|ого|ому)\b)(?!\s+(?:(?:к|с|о|на|за|от|у)\s+)?друг)|"
+    r"друз|подруг|коллег|начальник|начальниц|соседк|сосед|одноклассник|одноклассниц|однокурсник|"
     r"однокурсниц|кум|свекров|т[её]щ)"
     r"(?:s|es|а|ы|е|у|ой|ою|ом|ем|ам|ами|ах|и|ей|ю|я|ям|ями|ях|ов|ев|ья|ь|ью|ьям|ьями|ьях)?\b", re.IGNORECASE)
 # stems that say who a statement is about (`similar_key` needs more than these in common)
