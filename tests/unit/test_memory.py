@@ -169,9 +169,9 @@ def test_statements_told_in_passing_are_kept() -> None:
         assert extract_facts(question) == [], question
 
 
-def test_function_words_make_no_subject() -> None:
+def test_keys_are_content_words_about_the_same_people() -> None:
     """Keys are made of content words: "I've been ... for a while" and "I've been ... since" share only function
-    words, so the second does not supersede the first."""
+    words, so the second does not supersede the first; nor does a statement about someone else."""
     employer = extract_facts("I've been with Lumen Robotics for a while now.")[0].key
     chatter = extract_facts("I've been thinking about this since Saturday.")[0].key
     assert similar_key(chatter, [employer]) is None
@@ -179,6 +179,9 @@ def test_function_words_make_no_subject() -> None:
     assert similar_key(extract_facts("У тёти день рождения 23 января, отмечаем на даче.")[0].key, [birthday]) is None
     friend = extract_facts("Ezekiel, my closest friend since school, just called me.")[0].key
     assert extract_facts("My best friend's number is +44 7874 323 461.")[0].key == f"{friend} phone"
+
+
+def test_each_other_names_no_friend() -> None:
     assert THIRD_PARTY.findall("Начальник новый, пока присматриваемся друг к другу.") == ["Начальник"]  # no friend
     assert THIRD_PARTY.findall("Мой друг Петя") == ["друг"]
 

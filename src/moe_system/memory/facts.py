@@ -305,11 +305,16 @@ def _stated_before_asking(question: str) -> str:
             break
         stated.append(clause)
     head = ", ".join(stated)
-    if head and (FIRST_PERSON.search(head) or _IMPLIED_FIRST_PERSON.search(head) or VALUE_LIKE.search(head)):
+    if head and (_in_first_person(head) or VALUE_LIKE.search(head)):
         return head
     if FIRST_PERSON.search(question) and _NAME_INSIDE.search(question):
         return question.strip()
     return ""
+
+
+def _in_first_person(text: str) -> bool:
+    """Whether `text` speaks in the first person, by a pronoun or implied (`_IMPLIED_FIRST_PERSON`)."""
+    return bool(FIRST_PERSON.search(text) or _IMPLIED_FIRST_PERSON.search(text.strip()))
 
 
 def _pattern_fact(sentence: str) -> Fact | None:
@@ -343,7 +348,7 @@ def _statement(clause: str) -> Fact | None:
     request for work ("Write a query that counts rows in table Users") is none of these, unless it names someone
     or something of the user's ("Write a birthday card for my goddaughter Philippa"). Keyed by its words other
     than the values and function words ("~" marks such keys; see `similar_key`)."""
-    mine = bool(FIRST_PERSON.search(clause) or _IMPLIED_FIRST_PERSON.search(clause.strip()))
+    mine = _in_first_person(clause)
     if _TASK.match(clause.strip()) and not (mine and _NAME_INSIDE.search(clause)):
         return None
     others = bool(THIRD_PARTY.search(clause))
