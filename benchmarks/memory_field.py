@@ -1,7 +1,8 @@
-"""Fact recall of the three-level memory on a hand-written English/Russian chat (`data/memory_field/chat.yaml`):
-facts stated in passing, the way people mention them, asked at the end of a long conversation.
+"""Fact recall of the three-level memory on a hand-written English/Russian chat (`data/memory_field/chat.yaml`, or
+`--chat chat_b.yaml`): facts stated in passing, the way people mention them, asked at the end of a long conversation.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/memory_field.py [--json] [--tokens 150000] [--budget 20000] [--seed 0]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/memory_field.py [--json] [--chat chat.yaml] [--tokens 150000]
+        [--budget 20000] [--seed 0]
 
 The hand-written user turns are spread over the first 90% of a synthetic chat of `--tokens` tokens (the everyday
 filler of `moe bench memory`, `data/conversation.py`, with its one planted fact removed); every tier holds
@@ -33,14 +34,17 @@ CONVERSATION, USER = "field", "field-user"
 ACK = {"en": "Got it, thanks for telling me.", "ru": "Поняла, спасибо, что сказали."}
 
 
-def _load() -> tuple[list[str], list[dict[str, Any]]]:
-    chat = read_yaml("moe_system.data.memory_field", "chat.yaml")
+CHATS = ("chat.yaml", "chat_b.yaml")
+
+
+def _load(name: str) -> tuple[list[str], list[dict[str, Any]]]:
+    chat = read_yaml("moe_system.data.memory_field", name)
     return list(chat["turns"]), list(chat["facts"])
 
 
-def conversation(tokens: int, seed: int) -> tuple[list[tuple[str, str]], list[PlantedFact]]:
-    """The chat: filler with the hand-written turns spread over its first 90%, and the facts to ask."""
-    turns, facts = _load()
+def conversation(tokens: int, seed: int, chat: str = CHATS[0]) -> tuple[list[tuple[str, str]], list[PlantedFact]]:
+    """The chat: filler with the hand-written turns of `chat` spread over its first 90%, and the facts to ask."""
+    turns, facts = _load(chat)
     values = [v.casefold() for fact in facts for v in (str(fact["answer"]), *fact.get("stale", ()))]
     for fact in facts:  # the check the benchmark relies on: a value is stated, and never beside its stale values
         stated = [t for t in turns if str(fact["answer"]).casefold() in t.casefold()]
@@ -84,8 +88,8 @@ def extraction_cost(messages: list[tuple[str, str]]) -> dict[str, float]:
     return {"sentences": count, "us_per_sentence": round(statistics.median(passes) / count * 1e6, 1)}
 
 
-def run(tokens: int, budget: int, seed: int, max_tokens: int = 4000) -> dict[str, Any]:
-    messages, facts = conversation(tokens, seed)
+def run(tokens: int, budget: int, seed: int, chat: str = CHATS[0], max_tokens: int = 4000) -> dict[str, Any]:
+    messages, facts = conversation(tokens, seed, chat)
     hits: dict[str, list[bool]] = {"direct": [], "paraphrased": []}
     missed: dict[str, list[str]] = {"direct": [], "paraphrased": []}
     with tempfile.TemporaryDirectory(prefix="moe-field-memory-") as folder:
@@ -108,7 +112,7 @@ def run(tokens: int, budget: int, seed: int, max_tokens: int = 4000) -> dict[str
             memory.close()
     every = hits["direct"] + hits["paraphrased"]
     return {
-        "chat": {"messages": len(messages), "facts": len(facts), "budget_per_tier": budget, "seed": seed,
+        "chat": {"file": chat, "messages": len(messages), "facts": len(facts), "budget_per_tier": budget, "seed": seed,
                  "facts_in_force": stats["facts"], "ingest_s": round(ingest_s, 1)},
         "recall": round(sum(every) / len(every), 3),
         **{group: round(sum(h) / len(h), 3) for group, h in hits.items()},
@@ -119,18 +123,19 @@ def run(tokens: int, budget: int, seed: int, max_tokens: int = 4000) -> dict[str
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chat", choices=CHATS, default=CHATS[0], help="which hand-written chat to score")
     parser.add_argument("--tokens", type=int, default=150_000)
     parser.add_argument("--budget", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = run(args.tokens, args.budget, args.seed)
+    result = run(args.tokens, args.budget, args.seed, args.chat)
     if args.json:
         json.dump(result, sys.stdout, ensure_ascii=False)
         print()
         return
     print(f"recall {result['recall']:.1%}  direct {result['direct']:.1%}  paraphrased {result['paraphrased']:.1%}  "
-          f"({result['chat']['facts']} facts, {result['chat']['messages']} messages, "
+          f"({result['chat']['file']}: {result['chat']['facts']} facts, {result['chat']['messages']} messages, "
           f"{result['chat']['budget_per_tier']} tokens per tier)")
     print(f"missed direct: {', '.join(result['missed']['direct']) or '-'}")
     print(f"missed paraphrased: {', '.join(result['missed']['paraphrased']) or '-'}")

@@ -169,6 +169,23 @@ def test_statements_told_in_passing_are_kept() -> None:
         assert extract_facts(question) == [], question
 
 
+def test_first_person_without_a_pronoun_and_the_clauses_no_pattern_knows() -> None:
+    """A parent in any case ("Маме нельзя…"), an English sentence that drops its "I" ("Been bouldering…"), a bare
+    noun before "is" ("Title is…") speak of the user; "It's my favourite" continues the sentence before; a clause
+    no pattern understood is kept beside the one a pattern did."""
+    assert extract_facts("Маме нельзя ибупрофен, у неё желудок.")
+    assert extract_facts("У мамы кот Пломбир опять сбежал к соседям.")
+    assert extract_facts("Moved to Leeds last month, still unpacking.")
+    assert extract_facts("Title is senior analytics lead now.")
+    for idle in ("It is raining again.", "There's a storm coming tonight."):
+        assert extract_facts(idle) == [], idle
+    katsu = extract_facts("Is katsu curry hard to make at home? It's my absolute favourite.")
+    assert "katsu curry" in katsu[-1].text  # the question before says what "it" is
+    climbing = extract_facts("Been bouldering twice a week since spring and my fingers are the weak link.")
+    assert any("bouldering" in fact.text for fact in climbing)
+    assert THIRD_PARTY.findall("Как зовут моего кузена?") == ["кузен"]
+
+
 def test_keys_are_content_words_about_the_same_people() -> None:
     """Keys are made of content words: "I've been ... for a while" and "I've been ... since" share only function
     words, so the second does not supersede the first; nor does a statement about someone else."""

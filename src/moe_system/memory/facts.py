@@ -72,12 +72,19 @@ FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|my|we|we're|our|me|я|мой|моя|
                            r"моем|моих|мы|наш|наша|наше|наши|нашего|нашей|нашу|нашему|нашим|нашем|наших|меня|мне|"
                            r"у меня|у нас)\b", re.IGNORECASE)
 # what says "I" without a pronoun: a Russian verb in the first person singular ("Играю в регби", "Каждое утро беру
-# эспрессо"), or a parent named as only one's own is ("Dad moved to Bergamo", "Мама теперь на пенсии")
+# эспрессо"); a parent named as only one's own is, in any case ("Dad moved to Bergamo", "Маме нельзя ибупрофен");
+# an English sentence that drops its "I" before a verb in the past or a participle ("Moved to Leeds last month",
+# "Been bouldering since spring", "Got a new job"); a bare noun with "is" ("Title is analytics lead": whose title
+# goes without saying; not a pronoun or a function word, see `_implied_first_person`)
 _IMPLIED_FIRST_PERSON = re.compile(
     r"(?<![\w-])(?:[а-яё]+(?:аю|яю|ею|аюсь|яюсь|еюсь|уюсь|(?:с|ц|ств|ир)ую)|живу|хожу|беру|пью|езжу|учусь|веду|"
     r"пишу|вожу|люблю|сижу|иду|еду|могу|хочу|сплю|готовлю|ношу|смотрю|говорю|слежу|держу|пеку|вяжу|шью|"
-    r"тренируюсь)(?![\w-])|^(?:mum|mom|dad|gran|granny|grandma|grandpa|grandad|папа|мама|бабушка|дедушка)\b",
+    r"тренируюсь)(?![\w-])|^(?:(?:у |к |с |для |от )?(?:mum|mom|dad|gran|granny|grandma|grandpa|grandad|"
+    r"пап[аеуыо]й?|мам[аеуыо]й?|бабушк[аеиуо]й?|дедушк[аеиуо]й?)\b|"
+    r"(?:just |finally |recently |already )?(?:[a-z]+ed|been|got|went|took|began|bought|made|found|left|met|"
+    r"spent|sold|won|lost|quit|broke|switched|signed up)\b(?!['’]))",
     re.IGNORECASE)
+_BARE_NOUN_IS = re.compile(r"^(?P<w>[a-zа-яё]+) (?:is|'s|’s|are|was|were)\b", re.IGNORECASE)
 # someone else's: a statement naming one of these is about another person ("my sister's dog is called Bruno"). The
 # one group is the word without its ending, so "сестру" in a question and "сестра" in a fact name the same person.
 # "друг к другу" (each other) names no friend
@@ -89,7 +96,7 @@ THIRD_PARTY = re.compile(
     r"(?<!друг )(?<!друг к )(?<!друг с )(?<!друг о )(?<!друг на )(?<!друг за )(?<!друг от )(?<!друг у )"
     r"друг(?!(?:ой|ие|ое|ая|их|ими|ую|ого|ому)\b)(?!\s+(?:(?:к|с|о|на|за|от|у)\s+)?друг)|"
     r"друз|подруг|коллег|начальник|начальниц|соседк|сосед|одноклассник|одноклассниц|однокурсник|"
-    r"однокурсниц|кум|свекров|т[её]щ)"
+    r"однокурсниц|кум|свекров|т[её]щ|кузен|кузин)"
     r"(?:s|es|а|ы|е|у|ой|ою|ом|ем|ам|ами|ах|и|ей|ю|я|ям|ями|ях|ов|ев|ья|ь|ью|ьям|ьями|ьях)?\b", re.IGNORECASE)
 # stems that say who a statement is about (`similar_key` needs more than these in common)
 _PERSON_STEMS = set(stems(
@@ -109,9 +116,9 @@ _TASK = re.compile(
     r"rewrite|draw|tell|напиши|исправь|реши|посчитай|вычисли|подсчитай|переведи|объясни|покажи|перечисли|дай|"
     r"сгенерируй|создай|сделай|найди|отсортируй|преобразуй|опиши|реализуй|перепиши|нарисуй|расскажи|составь)\b",
     re.IGNORECASE)
-# a sentence about someone the sentence before it named: it starts with a third-person pronoun
-_CONTINUES = re.compile(r"^(?:he|she|he's|she's|his|her|they|they're|their|him|them|он|она|они|его|ее|её|ему|ей|"
-                        r"их|им|него|нее|неё|нему|ней)\b", re.IGNORECASE)
+# a sentence about someone or something the sentence before it named: it starts with a third-person pronoun
+_CONTINUES = re.compile(r"^(?:he|she|he's|she's|his|her|they|they're|their|him|them|it|it's|its|that's|this is|"
+                        r"он|она|они|оно|его|ее|её|ему|ей|их|им|него|нее|неё|нему|ней|это)\b", re.IGNORECASE)
 _NAME_INSIDE = re.compile(r"(?<=\s)(?-i:[A-ZА-ЯЁ][a-zа-яё-]+)")  # a capitalized word past the first: a name
 _CHANGE = re.compile(r"\b(?:now|new|newly|changed|switched|moved|since|anymore|no longer|these days|теперь|сейчас|"
                      r"нов\w*|поменял\w*|изменил\w*|сменил\w*|перенес\w*|перен[её]с\w*|больше не|с тех пор)\b",
@@ -282,9 +289,13 @@ def extract_facts(text: str) -> list[Fact]:
     for whole in sentences(text):
         sentence = _stated_before_asking(whole) if whole.rstrip().endswith("?") else whole
         if sentence:  # a question that states nothing keeps nothing
-            understood = [fact for clause in _CLAUSE.split(sentence) if (fact := _pattern_fact(clause))]
-            statement = None if understood else _statement(sentence)
-            facts = understood or ([statement] if statement else [])
+            clauses = _CLAUSE.split(sentence)
+            understood = [_pattern_fact(clause) for clause in clauses]
+            # what no pattern understood may still be a statement: "Been bouldering twice a week since spring"
+            # before "and my fingers are the weak link" (a pattern's fact)
+            rest = [clause for clause, fact in zip(clauses, understood, strict=True) if fact is None]
+            statement = _statement(sentence if len(rest) == len(clauses) else ", ".join(rest)) if rest else None
+            facts = [fact for fact in understood if fact] + ([statement] if statement else [])
             if previous and _CONTINUES.match(sentence):  # "Его зовут Ростислав" says whose name after the sentence
                 facts = [replace(fact, text=f"{previous} {fact.text}"[:400]) for fact in facts]  # before it
             found.extend(facts)
@@ -313,8 +324,13 @@ def _stated_before_asking(question: str) -> str:
 
 
 def _in_first_person(text: str) -> bool:
-    """Whether `text` speaks in the first person, by a pronoun or implied (`_IMPLIED_FIRST_PERSON`)."""
-    return bool(FIRST_PERSON.search(text) or _IMPLIED_FIRST_PERSON.search(text.strip()))
+    """Whether `text` speaks in the first person, by a pronoun or implied (`_IMPLIED_FIRST_PERSON`, or a bare
+    content noun before "is": "Title is …", "Rent's due on the 3rd", not "It is …" or "There's …")."""
+    text = text.strip()
+    if FIRST_PERSON.search(text) or _IMPLIED_FIRST_PERSON.search(text):
+        return True
+    bare = _BARE_NOUN_IS.match(text)
+    return bool(bare and stem(bare.group("w").casefold()) not in _STATEMENT_STOP)
 
 
 def _pattern_fact(sentence: str) -> Fact | None:
