@@ -29,6 +29,8 @@ def default_home() -> Path:
     return Path(os.environ.get("MOE_HOME") or Path.home() / ".moe").expanduser()
 
 
+Quantization = Literal["none", "int8", "int4"]  # how the base's linear weights are stored and multiplied
+
 class GenerationSettings(BaseModel):
     """Defaults for every generation request; each can be overridden per request."""
 
@@ -68,6 +70,10 @@ class BaseModelSettings(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     backend: Literal["auto", "native", "hf"] = Field(
         "auto", description="native = lean Llama-family loop; hf = any transformers model"
+    )
+    quantization: Quantization = Field(
+        "none", description="how the base's linear weights run: float (none), int8, or int4 (runs as int8 where no "
+        "faster int4 kernel exists); experts always run in float beside them",
     )
     threads: int | None = Field(None, ge=1, le=1024, description="torch CPU threads (default: all cores)")
     max_context: int | None = Field(None, ge=16, description="cap on the context window in tokens")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 
 from moe_system.base import ChatTokenizer, load_base
+from moe_system.base.quantization import activation_maxima
 from moe_system.config import GenerationSettings, Settings
 from moe_system.engine import Engine, SamplingParams, Scheduler, build_backend
 from moe_system.engine.lora import RowAdapters
@@ -45,7 +46,14 @@ class Runtime:
     def load(cls, settings: Settings, console: Console | None = None) -> Runtime:
         started = time.perf_counter()
         base = load_base(settings, console)
-        backend = build_backend(base.model, settings.base.backend, _context(settings, base.context_length))
+        shown = console or Console(stderr=True)
+
+        def warn(line: str) -> None:
+            shown.print(f"warning: {line}", markup=False)
+
+        act_max = activation_maxima(base, settings) if settings.base.quantization != "none" else None
+        backend = build_backend(base.model, settings.base.backend, _context(settings, base.context_length),
+                                settings.base.quantization, warn, act_max)
         engine = Engine(backend, decode=base.tokenizer.decode, stop_token_ids=base.tokenizer.stop_token_ids)
         cache = ExpertCache(backend.linears, backend.dtype, settings.experts.cache_mb * 2**20)
         return cls(engine, base.tokenizer, base.name, time.perf_counter() - started, settings, cache)
@@ -120,7 +128,7 @@ class Runtime:
 
             model = load_standalone(expert.path, expert.name, self.engine.backend.dtype)
             context = _context(self.settings, model.config.max_position_embeddings)
-            backend = build_backend(model, self.settings.base.backend, context)
+            backend = build_backend(model, self.settings.base.backend, context, self.settings.base.quantization)
             engine = Engine(backend, decode=self.tokenizer.decode, stop_token_ids=self.tokenizer.stop_token_ids)
             self._standalone = (key, engine)
         return self._standalone[1]

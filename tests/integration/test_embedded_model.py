@@ -55,6 +55,25 @@ def test_batched_rows_match_single_rows(base) -> None:  # type: ignore[no-untype
     assert together == alone
 
 
+@pytest.mark.skipif("fbgemm" not in torch.backends.quantized.supported_engines, reason="no fbgemm in this torch")
+def test_int8_base_answers_like_fp32(base, model_home: Path) -> None:  # type: ignore[no-untyped-def]
+    """The calibrated int8 base (SmoothQuant factors from the calibration chat, cached) still says Paris, and its
+    logits after an English and a Russian chat prompt stay close to fp32's."""
+    from moe_system.base.quantization import activation_maxima
+
+    settings = Settings(home=model_home)
+    int8 = build_backend(base.model, "native", quantization="int8", act_max=activation_maxima(base, settings))
+    fp32 = build_backend(base.model, "native")
+    assert int8.quantization == "int8"
+    engine = Engine(int8, decode=base.tokenizer.decode)
+    for question in ("What is the capital of France?", "Какая столица Франции?"):
+        prompt = base.tokenizer.chat_ids([{"role": "user", "content": question}])
+        if question.isascii():
+            assert "Paris" in engine.generate([prompt], SamplingParams(max_new_tokens=16))[0].text
+        exact, rounded = fp32.prefill([prompt])[0][0], int8.prefill([prompt])[0][0]
+        assert torch.nn.functional.cosine_similarity(exact, rounded, dim=0) > 0.99
+
+
 def test_client_answers_paris(model_home: Path) -> None:
     """The SDK answers the capital-of-France question with Paris, with usage and timings filled in."""
     from moe_system import MoEClient

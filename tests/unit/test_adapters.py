@@ -279,3 +279,49 @@ def test_missing_or_corrupt_weights_are_refused(tiny_models: dict[str, PreTraine
     (folder / "adapter_model.safetensors").write_bytes(b"\x80\x04not a safetensors file")
     with pytest.raises(ExpertError, match="cannot read"):
         load_adapter(folder, backend.linears)
+
+
+def _dequantized_copy(model: PreTrainedModel, backend: NativeBackend) -> PreTrainedModel:
+    """`model` with every linear holding the weight the int8 backend really multiplies by."""
+    copied = copy.deepcopy(model)
+    with torch.no_grad():
+        for (index, name), linear in backend.linears.items():
+            group = "self_attn" if name in ("q_proj", "k_proj", "v_proj", "o_proj") else "mlp"
+            target = copied.get_submodule(f"model.layers.{index}.{group}.{name}")
+            target.weight = torch.nn.Parameter(linear.dequantized())  # type: ignore[union-attr]
+        copied.lm_head.weight = torch.nn.Parameter(backend.lm_head.dequantized())  # type: ignore[union-attr]
+    return copied
+
+
+@pytest.mark.skipif("fbgemm" not in torch.backends.quantized.supported_engines, reason="no fbgemm in this torch")
+@pytest.mark.parametrize("kind", sorted(CONFIGS))
+@pytest.mark.parametrize("arch", ["llama", "qwen2"])
+def test_adapters_on_an_int8_base_equal_peft_on_its_dequantized_weights(
+    kind: str, arch: str, tiny_models: dict[str, PreTrainedModel], tmp_path: Path
+) -> None:
+    """Experts stay exact on a quantized base: each runs in float beside the int8 linear, so an int8 backend with
+    an adapter equals PEFT with that adapter on the weights the int8 base holds, within the rounding of the int8
+    activations, which is far smaller than what the adapter changes. DoRA's norms come from those weights."""
+    model = tiny_models[arch]
+    backend = NativeBackend(model, quantization="int8")
+    peft_model = _peft_adapter(_dequantized_copy(model, backend), kind, tmp_path, seed=1)
+    adapter = _load(backend, tmp_path, kind)
+    for prompt in PROMPTS:
+        with torch.inference_mode():
+            expected = peft_model(torch.tensor([prompt])).logits[0, -1]
+        got = _logits(backend, [prompt], [((adapter, 1.0),)])[0]
+        effect = (got - _logits(backend, [prompt], [()])[0]).abs().max()
+        error = (got - expected).abs().max()
+        assert error < 0.05 * expected.abs().max(), (error, expected.abs().max())
+        assert error < effect / 4, (error, effect)
+
+
+@pytest.mark.skipif("fbgemm" not in torch.backends.quantized.supported_engines, reason="no fbgemm in this torch")
+def test_int8_logits_stay_close_to_fp32(tiny_models: dict[str, PreTrainedModel]) -> None:
+    model = tiny_models["llama"]
+    fp32, int8 = NativeBackend(model), NativeBackend(model, quantization="int8")
+    assert (fp32.quantization, int8.quantization) == ("none", "int8")
+    for prompt in PROMPTS:
+        exact, rounded = _logits(fp32, [prompt], [()])[0], _logits(int8, [prompt], [()])[0]
+        assert float((rounded - exact).abs().max()) < 0.05 * float(exact.abs().max())
+        assert torch.nn.functional.cosine_similarity(rounded, exact, dim=0) > 0.999

@@ -64,6 +64,20 @@ def test_gpt2_goes_to_hf_and_native_is_refused(tiny_gpt2: PreTrainedModel) -> No
         build_backend(tiny_gpt2, "native")
 
 
+def test_quantization_that_cannot_run_as_asked_warns_once_and_runs(
+    tiny_llama: PreTrainedModel, tiny_gpt2: PreTrainedModel
+) -> None:
+    """int4 with no int4 kernel runs int8; the hf backend runs float weights; each says so in one line."""
+    lines: list[str] = []
+    hf = build_backend(tiny_gpt2, "auto", quantization="int8", warn=lines.append)
+    assert isinstance(hf, HFBackend) and hf.quantization == "none"
+    native = build_backend(tiny_llama, "native", quantization="int4", warn=lines.append)
+    assert native.quantization == ("int8" if "fbgemm" in torch.backends.quantized.supported_engines else "none")
+    assert len(lines) == 2 and all("\n" not in line for line in lines)
+    assert build_backend(tiny_llama, "native", quantization="none", warn=lines.append).quantization == "none"
+    assert len(lines) == 2
+
+
 def test_sliding_window_model_is_not_native() -> None:
     """A Mistral whose sliding window is shorter than its context is computed differently from full
     attention, so `auto` must not route it to the native backend."""

@@ -6,7 +6,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from moe_system.engine.kernels import FrozenLinear, bf16_packable, can_pack
+from moe_system.engine.kernels import (
+    FrozenLinear,
+    Int8Linear,
+    bf16_packable,
+    can_pack,
+    int8_available,
+    runnable_quantization,
+)
 
 K, N = 40, 48
 SHAPES = ([1, K], [8, K], [2, 5, K])
@@ -78,3 +85,65 @@ def test_unpackable_dtype_falls_back_to_f_linear() -> None:
     assert torch.equal(layer(x), F.linear(x, w, b))
     assert (layer.out_features, layer.in_features) == (N, K)
 
+
+
+# ---- int8 (fbgemm dynamic quantization)
+
+needs_fbgemm = pytest.mark.skipif(not int8_available(), reason="this torch build has no fbgemm")
+
+
+def _relative_error(got: torch.Tensor, expected: torch.Tensor) -> float:
+    return float((got - expected).abs().max() / expected.abs().max())
+
+
+@needs_fbgemm
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("bias", (False, True))
+def test_int8_is_close_to_f_linear_and_exact_on_its_dequantized_weight(shape: list[int], bias: bool) -> None:
+    """Within 3% of the largest output of the float product, and within activation rounding of the product with
+    the weight it really holds (`dequantized`), whose row norms DoRA reads."""
+    w, b = weights(torch.float32, bias)
+    x = inputs(shape, torch.float32)
+    layer = Int8Linear(w, b)
+    y = layer(x)
+    assert y.shape == (*shape[:-1], N) and y.dtype == torch.float32
+    assert _relative_error(y, F.linear(x, w, b)) < 0.03
+    assert _relative_error(layer.dequantized(), w) < 0.01
+    assert _relative_error(y, F.linear(x, layer.dequantized(), b)) < 0.02
+    torch.testing.assert_close(layer.row_norms_sq, layer.dequantized().square().sum(dim=1))
+
+
+@needs_fbgemm
+def test_int8_rows_are_quantized_each_on_its_own() -> None:
+    """A loud row (another request of the batch) does not coarsen the quantization of the rows beside it."""
+    w, _ = weights(torch.float32, False)
+    x = inputs([4, K], torch.float32)
+    x[2] *= 1000.0
+    together = Int8Linear(w)(x)
+    for row in range(4):
+        assert _relative_error(together[row], F.linear(x[row], w)) < 0.03, row
+
+
+@needs_fbgemm
+def test_int8_smoothing_tames_an_outlier_channel() -> None:
+    """With the calibrated maxima of an input whose one channel is 100x the rest, smoothing keeps the error of
+    the quiet channels' contribution small; the layer still computes x @ W.T."""
+    w, _ = weights(torch.float32, False)
+    x = inputs([16, K], torch.float32)
+    x[:, 3] *= 100.0
+    expected = F.linear(x, w)
+    loud = F.linear(x[:, 3:4], w[:, 3:4])  # what the outlier channel contributes
+    plain = _relative_error(Int8Linear(w)(x) - loud, expected - loud)
+    smoothed_layer = Int8Linear(w, act_max=x.abs().amax(dim=0))
+    smoothed = _relative_error(smoothed_layer(x) - loud, expected - loud)
+    assert smoothed < plain / 2
+    assert _relative_error(smoothed_layer(x), expected) < 0.03
+    assert _relative_error(smoothed_layer.dequantized(), w) < 0.05
+
+
+def test_what_cannot_run_as_asked_says_why() -> None:
+    assert runnable_quantization("none", torch.device("cpu")) == ("none", None)
+    kind, why = runnable_quantization("int4", torch.device("cpu"))
+    assert (kind, why is not None) == (("int8", True) if int8_available() else ("none", True))
+    kind, why = runnable_quantization("int8", torch.device("cuda"))
+    assert kind == "none" and why and "cuda" in why

@@ -4,7 +4,8 @@
 
 Measures, for greedy decoding of `new_tokens` tokens from ~40-token chat prompts: tokens/s at batch 1
 and batch 8 (eight different prompts, so rows have different lengths), time to first token, and the
-process RSS. Both sides run fp32 on the same weights with the same thread count; each number is the
+process RSS. Both sides run the same weights with the same thread count, ours as `--quantization` says (fp32,
+int8), the peer fp32; each number is the
 median of `repeats` runs after a warm-up. Our engine is measured first, then the peer is loaded.
 """
 
@@ -15,18 +16,21 @@ from typing import Any
 import torch
 
 from moe_system.bench.common import PROMPTS, cpu_model, left_padded, median_time, peak_rss_mb, rss_mb
-from moe_system.config import Settings
+from moe_system.config import Quantization, Settings
 
 
-def run(settings: Settings, new_tokens: int = 64, repeats: int = 3, batch: int = 8) -> dict[str, Any]:
-    """Run the benchmark and return the numbers (see module docstring)."""
+def run(settings: Settings, new_tokens: int = 64, repeats: int = 3, batch: int = 8,
+        quantization: Quantization = "none") -> dict[str, Any]:
+    """Run the benchmark and return the numbers (see module docstring); `quantization` is how our engine runs the
+    base's weights (the peer always runs fp32)."""
     from transformers import AutoModelForCausalLM
 
     from moe_system.base import base_model_dir
     from moe_system.engine import Engine, SamplingParams
     from moe_system.runtime import Runtime
 
-    settings = settings.model_copy(update={"base": settings.base.model_copy(update={"dtype": "float32"})})
+    settings = settings.model_copy(update={"base": settings.base.model_copy(
+        update={"dtype": "float32", "quantization": quantization})})
     runtime = Runtime.load(settings)
     prompts = [runtime.prompt_ids([{"role": "user", "content": p}], None) for p in PROMPTS[:batch]]
     engine = Engine(runtime.engine.backend)  # no stop tokens: every run decodes exactly new_tokens
@@ -73,6 +77,7 @@ def run(settings: Settings, new_tokens: int = 64, repeats: int = 3, batch: int =
         "model": runtime.model_name,
         "backend": runtime.backend_name,
         "dtype": "float32",
+        "quantization": runtime.engine.backend.quantization,
         "threads": torch.get_num_threads(),
         "prompt_tokens": len(prompts[0]),
         "new_tokens": new_tokens,

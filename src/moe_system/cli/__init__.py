@@ -22,6 +22,7 @@ from moe_system.cli import data as data_cmd
 from moe_system.cli import eval as eval_cmd
 from moe_system.cli import memory as memory_cmd
 from moe_system.cli.common import err
+from moe_system.config import Quantization
 from moe_system.errors import MoEError
 
 app = typer.Typer(
@@ -54,8 +55,12 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", help="print the version and exit", callback=_print_version, is_eager=True)
     ] = False,
+    quantization: Annotated[Quantization | None, typer.Option(
+        "--quantization", help="how the base's weights run (base.quantization; give it before the command)")] = None,
 ) -> None:
     """Options for every command."""
+    if quantization is not None:  # settings are read from the environment by every command
+        os.environ["MOE_BASE__QUANTIZATION"] = quantization
 
 
 def main() -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast, get_args
 
 import typer
 from rich.table import Table
 
 from moe_system.cli.common import err, make_client, out, print_json
-from moe_system.config import load_settings
+from moe_system.config import Quantization, load_settings
 from moe_system.errors import InvalidRequestError
+
+QUANTIZATIONS: tuple[str, ...] = get_args(Quantization)
 
 app = typer.Typer(help="Measure speed against the peers, in the same run.", no_args_is_help=True)
 
@@ -19,18 +21,21 @@ app = typer.Typer(help="Measure speed against the peers, in the same run.", no_a
 def decode(
     new_tokens: Annotated[int, typer.Option("--new-tokens", min=1, max=2048)] = 64,
     repeats: Annotated[int, typer.Option("--repeats", min=1, max=50)] = 3,
+    quantization: Annotated[Quantization, typer.Option(
+        "--quantization", help="how our engine runs the base's weights (int4 runs as int8 where no int4 kernel "
+        "is faster)")] = "none",
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
 ) -> None:
     """Tokens/s at batch 1 and 8, TTFT and RSS, against transformers' generate on the same model."""
     from moe_system.bench.decode import run
 
     with err.status("benchmarking decode (ours, then transformers.generate)…"):
-        result = run(load_settings(), new_tokens=new_tokens, repeats=repeats)
+        result = run(load_settings(), new_tokens=new_tokens, repeats=repeats, quantization=quantization)
     if json_output:
         print_json(result)
         return
-    table = Table(title=f"decode · {result['model']} · {result['backend']} · {result['threads']} threads · "
-                        f"{result['cpu']}")
+    table = Table(title=f"decode · {result['model']} · {result['backend']} {result['quantization']} · "
+                        f"{result['threads']} threads · {result['cpu']}")
     for column in ("", "moe engine", "transformers.generate", "ratio"):
         table.add_column(column, justify="right")
     peer, ratio = result["peer"], result["ratio"]
@@ -234,13 +239,20 @@ def quality(
         "--limit", min=1, help="only the first N held-out and field items each")] = None,
     best_of: Annotated[int, typer.Option(
         "--best-of", min=1, max=16, help="also score verified best-of-N and time it (1 = greedy only)")] = 8,
+    quantization: Annotated[str | None, typer.Option(
+        "--quantization", help="instead of the experts, the base's quantization gate for these kinds "
+        "(comma-separated: none,int8,int4): perplexity and greedy agreement against fp32")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
 ) -> None:
     """Held-out and field accuracy of the installed experts (held-out items rebuilt as their training runs built
-    them), greedy and verified best-of-N, beside the base model on the same items."""
+    them), greedy and verified best-of-N, beside the base model on the same items; or, with --quantization, the
+    base's perplexity and greedy agreement under each quantization."""
     from moe_system.bench.quality import run
     from moe_system.cli.demo import install_shipped, publisher_key
 
+    if quantization is not None:
+        _quantization_gate(quantization, json_output)
+        return
     files = sorted(recipes.glob("*.yaml")) if recipes.is_dir() else []
     if not files:
         raise InvalidRequestError(f"--recipes {recipes}: no recipe (*.yaml) there")
@@ -276,6 +288,33 @@ def quality(
     out.print(table)
     for line in result["skipped"]:
         err.print(f"skipped {line}")
+
+
+def _quantization_gate(kinds_text: str, json_output: bool) -> None:
+    """`moe bench quality --quantization KINDS`: perplexity and agreement of each kind against fp32."""
+    from moe_system.bench.quantization import run
+
+    kinds = [kind.strip() for kind in kinds_text.split(",") if kind.strip()]
+    unknown = [kind for kind in kinds if kind not in QUANTIZATIONS]
+    if unknown or not kinds:
+        raise InvalidRequestError(f"--quantization {kinds_text!r}: give kinds among {', '.join(QUANTIZATIONS)}")
+    with err.status("measuring the quantization gate…") as status:
+        result = run(load_settings(), cast(list[Quantization], kinds),
+                     progress=lambda message: status.update(f"measuring the quantization gate: {message}…"))
+    if json_output:
+        print_json(result)
+        return
+    table = Table(title=f"quantization gate · {result['model']} · {result['threads']} threads · {result['cpu']}")
+    for column in ("kind", "runs as", "perplexity", "en", "ru", "change", "identical completions", "shared prefix"):
+        table.add_column(column, justify="right")
+    for kind, row in result["kinds"].items():
+        table.add_row(kind, row["runs_as"], str(row["perplexity"]), str(row["perplexity_en"]),
+                      str(row["perplexity_ru"]),
+                      f"{row['perplexity_change_pct']:+.2f}%", f"{row['agreement']['identical']:.0%}",
+                      f"{row['agreement']['prefix']:.0%}")
+    out.print(table)
+    for line in result["notes"]:
+        err.print(line, markup=False)
 
 
 @app.command("serve")

@@ -48,8 +48,8 @@ def demo(
     starters = (experts, publisher_key(experts)) if experts is not None else None
     client = make_client()
     runtime = client.runtime
-    err.print(f"[bold]model[/] {runtime.model_name} · backend {runtime.backend_name} · loaded in "
-              f"{runtime.load_s:.1f} s")
+    err.print(f"[bold]model[/] {runtime.model_name} · backend {runtime.backend_name} · quantization "
+              f"{runtime.engine.backend.quantization} · loaded in {runtime.load_s:.1f} s")
     if starters is not None:
         install_shipped(client, *starters)
         for task in STARTER_TASKS:

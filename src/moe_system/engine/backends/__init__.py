@@ -2,27 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Literal
 
+import torch
 from transformers import PreTrainedModel
 
 from moe_system.engine.backends.base import Backend
 from moe_system.engine.backends.hf import HFBackend
 from moe_system.engine.backends.native import NativeBackend, supports_native
+from moe_system.engine.kernels import Quantization, runnable_quantization
 from moe_system.errors import ConfigError
 
 __all__ = ["Backend", "HFBackend", "NativeBackend", "build_backend", "supports_native"]
 
 
 def build_backend(
-    model: PreTrainedModel, kind: Literal["auto", "native", "hf"] = "auto", context_length: int | None = None
+    model: PreTrainedModel, kind: Literal["auto", "native", "hf"] = "auto", context_length: int | None = None,
+    quantization: Quantization = "none", warn: Callable[[str], None] | None = None,
+    act_max: Mapping[str, torch.Tensor] | None = None,
 ) -> Backend:
-    """`auto` takes the native backend whenever the architecture allows it."""
+    """`auto` takes the native backend whenever the architecture allows it. `quantization` applies to the native
+    backend (smoothed by `act_max`, see `NativeBackend`); what cannot run as asked runs as
+    `kernels.runnable_quantization` says, and `warn` gets one line saying why."""
     if kind == "native" and not supports_native(model):
         raise ConfigError(
             f"base.backend is 'native' but model type '{model.config.model_type}' is not supported by it; "
             "use 'auto' or 'hf'"
         )
-    if kind == "native" or (kind == "auto" and supports_native(model)):
-        return NativeBackend(model, context_length)
-    return HFBackend(model, context_length)
+    native = kind == "native" or (kind == "auto" and supports_native(model))
+    if native:
+        runs, why = runnable_quantization(quantization, model.device)
+    else:
+        runs, why = "none", None if quantization == "none" else \
+            f"quantization {quantization}: the hf backend runs float weights only; running them"
+    if why and warn:
+        warn(why)
+    return NativeBackend(model, context_length, runs, act_max) if native else HFBackend(model, context_length)

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from moe_system.engine.kernels import Quantization
 from moe_system.engine.lora import BaseLinear, RowAdapters, Site
 
 
@@ -23,6 +24,7 @@ class Backend(ABC):
     device: torch.device
     dtype: torch.dtype
     linears: Mapping[Site, BaseLinear]  # the linears adapters can target; empty when the backend takes none
+    quantization: Quantization = "none"  # how the base weights are stored and multiplied
 
     @abstractmethod
     def prefill(

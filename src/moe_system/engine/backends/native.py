@@ -12,7 +12,7 @@ transformers implements is honoured exactly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from transformers import PreTrainedModel
 
 from moe_system.engine.backends.base import Backend
-from moe_system.engine.kernels import FrozenLinear
+from moe_system.engine.kernels import FrozenLinear, Int8Linear, Quantization, frozen_linear
 from moe_system.engine.lora import AdapterBatch, RowAdapters, Site
 
 NATIVE_MODEL_TYPES = frozenset({"llama", "mistral", "qwen2", "qwen3"})
@@ -53,25 +53,34 @@ class KVCache:
         return self.keys[0].shape[2]
 
 
+Linear = FrozenLinear | Int8Linear
+
+
 @dataclass
 class _Layer:
     input_norm: torch.Tensor
     post_norm: torch.Tensor
-    q: FrozenLinear
-    k: FrozenLinear
-    v: FrozenLinear
-    o: FrozenLinear
-    gate: FrozenLinear
-    up: FrozenLinear
-    down: FrozenLinear
+    q: Linear
+    k: Linear
+    v: Linear
+    o: Linear
+    gate: Linear
+    up: Linear
+    down: Linear
     q_norm: torch.Tensor | None
     k_norm: torch.Tensor | None
 
 
 class NativeBackend(Backend):
-    """Llama-family forward on packed weights with a per-row-length KV cache."""
+    """Llama-family forward on packed weights with a per-row-length KV cache. `quantization` "int8" stores every
+    linear, the LM head included, as int8 (`kernels.Int8Linear`), smoothed by `act_max` (module name -> the
+    calibrated max |input| per channel, `base.quantization.activation_maxima`) where given; the embedding and the
+    norms stay float."""
 
-    def __init__(self, model: PreTrainedModel, context_length: int | None = None) -> None:
+    def __init__(
+        self, model: PreTrainedModel, context_length: int | None = None, quantization: Quantization = "none",
+        act_max: Mapping[str, torch.Tensor] | None = None,
+    ) -> None:
         if not supports_native(model):
             raise ValueError(f"model type {model.config.model_type!r} is not supported by the native backend")
         config = model.config
@@ -84,28 +93,38 @@ class NativeBackend(Backend):
         self.n_kv_heads = int(config.num_key_value_heads)
         self.head_dim = int(getattr(config, "head_dim", None) or config.hidden_size // self.n_heads)
         self.eps = float(config.rms_norm_eps)
-        self.embed = inner.embed_tokens.weight.detach()  # [V, d_model]
-        self.final_norm = inner.norm.weight.detach()
+        self.quantization = quantization
+        # copies, not views: transformers maps the safetensors file into memory, and a view of one tensor would keep
+        # the whole file's pages (513 MB for SmolLM2) resident after the model is dropped
+        self.embed = inner.embed_tokens.weight.detach().clone()  # [V, d_model]
+        self.final_norm = inner.norm.weight.detach().clone()
         self.rotary = inner.rotary_emb
-        self.lm_head = FrozenLinear(model.lm_head.weight)
-        self.layers = [self._read_layer(layer) for layer in inner.layers]
-        self.linears: dict[Site, FrozenLinear] = {
+        maxima = act_max or {}
+        self.lm_head = frozen_linear(model.lm_head.weight, None, quantization, maxima.get("lm_head"))
+        self.layers = [self._read_layer(layer, quantization, maxima, f"model.layers.{index}.")
+                       for index, layer in enumerate(inner.layers)]
+        self.linears: dict[Site, Linear] = {
             (index, f"{name}_proj"): getattr(layer, name)
             for index, layer in enumerate(self.layers)
             for name in ("q", "k", "v", "o", "gate", "up", "down")
         }
 
     @staticmethod
-    def _read_layer(layer: torch.nn.Module) -> _Layer:
-        """Llama-style decoder layer -> its frozen weights (attribute names as transformers' Llama family)."""
+    def _read_layer(
+        layer: torch.nn.Module, quantization: Quantization, act_max: Mapping[str, torch.Tensor], prefix: str
+    ) -> _Layer:
+        """Llama-style decoder layer -> its frozen weights (attribute names as transformers' Llama family);
+        `prefix` is the layer's module name, under which `act_max` names its linears."""
         attn, mlp = layer.get_submodule("self_attn"), layer.get_submodule("mlp")
 
-        def lin(module: torch.nn.Module, name: str) -> FrozenLinear:
+        def lin(module: torch.nn.Module, name: str) -> Linear:
             linear = module.get_submodule(name)
-            return FrozenLinear(linear.get_parameter("weight"), getattr(linear, "bias", None))
+            where = f"{prefix}{'self_attn' if module is attn else 'mlp'}.{name}"
+            return frozen_linear(linear.get_parameter("weight"), getattr(linear, "bias", None), quantization,
+                                 act_max.get(where))
 
         def weight(module: torch.nn.Module, name: str) -> torch.Tensor:
-            return module.get_submodule(name).get_parameter("weight").detach()
+            return module.get_submodule(name).get_parameter("weight").detach().clone()
 
         def norm(name: str) -> torch.Tensor | None:
             return weight(attn, name) if hasattr(attn, name) else None
@@ -180,9 +199,16 @@ class NativeBackend(Backend):
         tokens = tokens.to(self.device).view(-1, 1)
         return self.forward(state, tokens, torch.ones_like(state.lengths))
 
-    def forward(self, cache: KVCache, tokens: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    @torch.inference_mode()
+    def score(self, ids: Sequence[int]) -> torch.Tensor:
+        """Logits [T, V] after every token of `ids` (one row, no adapters): what perplexity is computed from."""
+        cache = self.new_cache(1, len(ids))
+        tokens = torch.tensor([list(ids)], dtype=torch.long, device=self.device)
+        return self.forward(cache, tokens, torch.tensor([len(ids)], device=self.device), every=True)[0]
+
+    def forward(self, cache: KVCache, tokens: torch.Tensor, counts: torch.Tensor, every: bool = False) -> torch.Tensor:
         """Append `tokens` [B, T] (row b has `counts[b]` real tokens, right-padded) to the cache and
-        return the logits [B, V] at each row's last real token."""
+        return the logits [B, V] at each row's last real token ([B, T, V] at every token with `every`)."""
         batch, steps = tokens.shape
         self._reserve(cache, int(cache.lengths.max()) + steps)
         positions = cache.lengths[:, None] + torch.arange(steps, device=self.device)  # [B, T]
@@ -200,7 +226,7 @@ class NativeBackend(Backend):
         cos, sin = cos[:, None].to(x.dtype), sin[:, None].to(x.dtype)
         adapters = cache.adapters
 
-        def project(index: int, names: tuple[str, ...], modules: tuple[FrozenLinear, ...],
+        def project(index: int, names: tuple[str, ...], modules: tuple[Linear, ...],
                     h: torch.Tensor) -> list[torch.Tensor]:
             """The projections `names` of layer `index`, which all read `h`, with the rows' adapters if any."""
             return [m(h) for m in modules] if adapters is None else adapters.project(index, names, modules, h)
@@ -231,6 +257,8 @@ class NativeBackend(Backend):
             [down] = project(index, ("down_proj",), (layer.down,), F.silu(gate) * up)
             x = x + down
         cache.lengths += counts
+        if every:
+            return self.lm_head(F.rms_norm(x, (x.shape[-1],), self.final_norm, self.eps)).float()  # [B, T, V]
         last = x[torch.arange(batch, device=self.device), counts - 1]  # [B, d_model]
         last = F.rms_norm(last, (last.shape[-1],), self.final_norm, self.eps)
         return self.lm_head(last).float()  # [B, V]
