@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 
 from moe_system.base import ChatTokenizer, load_base
-from moe_system.base.quantization import activation_maxima
+from moe_system.base.quantization import smoothing_factors
 from moe_system.config import GenerationSettings, Settings
 from moe_system.engine import Engine, SamplingParams, Scheduler, build_backend
+from moe_system.engine.kernels import SMOOTHING_METHOD, best_smoothing
 from moe_system.engine.lora import RowAdapters
 from moe_system.errors import ExpertError, InvalidRequestError
 from moe_system.experts.cache import ExpertCache
@@ -51,9 +52,10 @@ class Runtime:
         def warn(line: str) -> None:
             shown.print(f"warning: {line}", markup=False)
 
-        act_max = activation_maxima(base, settings) if settings.base.quantization != "none" else None
+        smoothing = smoothing_factors(base, settings, best_smoothing, SMOOTHING_METHOD) \
+            if settings.base.quantization != "none" else None
         backend = build_backend(base.model, settings.base.backend, _context(settings, base.context_length),
-                                settings.base.quantization, warn, act_max)
+                                settings.base.quantization, warn, smoothing)
         engine = Engine(backend, decode=base.tokenizer.decode, stop_token_ids=base.tokenizer.stop_token_ids)
         cache = ExpertCache(backend.linears, backend.dtype, settings.experts.cache_mb * 2**20)
         return cls(engine, base.tokenizer, base.name, time.perf_counter() - started, settings, cache)

@@ -71,6 +71,11 @@ def test_chat_one_shot_prompt(model_home: Path) -> None:
         (["bench", "router", "--packages", "/no/such/dir"], {}, "no .expert packages"),
         (["route", "--strategy", "magic", "x"], {}, "unknown routing strategy"),
         (["serve", "--host", "0.0.0.0"], {}, "refusing to serve on 0.0.0.0 without API keys: set MOE_API_KEYS"),
+        (["--quantization", "int3", "generate", "x"], {}, "--quantization"),
+        (["generate", "x"], {"MOE_BASE__QUANTIZATION": "int3"}, "base.quantization"),
+        (["export", "onnx", "-o", "/tmp/unused-moe-export", "--quantization", "int3"], {}, "fp32, int8, int4"),
+        (["export", "onnx", "-o", "/tmp/unused-moe-export", "--expert", "sql"], {}, "not installed"),
+        (["bench", "quality", "--quantization", "int8,int9"], {}, "--quantization"),
     ],
 )
 def test_user_errors_are_one_line_exit_2(args: list[str], env: dict[str, str], needle: str, model_home: Path) -> None:
@@ -79,6 +84,14 @@ def test_user_errors_are_one_line_exit_2(args: list[str], env: dict[str, str], n
     assert result.returncode == 2
     assert needle in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_int4_runs_as_int8_and_says_so_once(model_home: Path) -> None:
+    result = run(["--quantization", "int4", "generate", "--expert", "none", "--max-tokens", "12", "--json",
+                  "What is the capital of France?"], model_home)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("no int4 kernel") == 1
+    assert "Paris" in json.loads(result.stdout)["text"]
 
 
 def test_prompt_longer_than_context(model_home: Path) -> None:

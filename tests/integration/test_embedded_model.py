@@ -57,12 +57,14 @@ def test_batched_rows_match_single_rows(base) -> None:  # type: ignore[no-untype
 
 @pytest.mark.skipif("fbgemm" not in torch.backends.quantized.supported_engines, reason="no fbgemm in this torch")
 def test_int8_base_answers_like_fp32(base, model_home: Path) -> None:  # type: ignore[no-untyped-def]
-    """The calibrated int8 base (SmoothQuant factors from the calibration chat, cached) still says Paris, and its
+    """The calibrated int8 base (SmoothQuant factors chosen on the calibration chat) still says Paris, and its
     logits after an English and a Russian chat prompt stay close to fp32's."""
-    from moe_system.base.quantization import activation_maxima
+    from moe_system.base.quantization import smoothing_factors
+    from moe_system.engine.kernels import SMOOTHING_METHOD, best_smoothing
 
-    settings = Settings(home=model_home)
-    int8 = build_backend(base.model, "native", quantization="int8", act_max=activation_maxima(base, settings))
+    smoothing = smoothing_factors(base, Settings(home=model_home), best_smoothing, SMOOTHING_METHOD)
+    assert len(smoothing) > 150  # most of the 211 linears are smoothed
+    int8 = build_backend(base.model, "native", quantization="int8", smoothing=smoothing)
     fp32 = build_backend(base.model, "native")
     assert int8.quantization == "int8"
     engine = Engine(int8, decode=base.tokenizer.decode)

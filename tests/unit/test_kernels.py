@@ -9,10 +9,12 @@ import torch.nn.functional as F
 from moe_system.engine.kernels import (
     FrozenLinear,
     Int8Linear,
+    best_smoothing,
     bf16_packable,
     can_pack,
     int8_available,
     runnable_quantization,
+    smoothing_factor,
 )
 
 K, N = 40, 48
@@ -134,11 +136,14 @@ def test_int8_smoothing_tames_an_outlier_channel() -> None:
     expected = F.linear(x, w)
     loud = F.linear(x[:, 3:4], w[:, 3:4])  # what the outlier channel contributes
     plain = _relative_error(Int8Linear(w)(x) - loud, expected - loud)
-    smoothed_layer = Int8Linear(w, act_max=x.abs().amax(dim=0))
+    smoothed_layer = Int8Linear(w, smooth=smoothing_factor(w, x.abs().amax(dim=0), 0.5))
     smoothed = _relative_error(smoothed_layer(x) - loud, expected - loud)
     assert smoothed < plain / 2
     assert _relative_error(smoothed_layer(x), expected) < 0.03
     assert _relative_error(smoothed_layer.dequantized(), w) < 0.05
+    chosen = best_smoothing(w, x.abs().amax(dim=0), x)  # the strength nearest the float product on these rows
+    assert chosen is not None and _relative_error(Int8Linear(w, smooth=chosen)(x), expected) <= _relative_error(
+        smoothed_layer(x), expected) + 1e-6
 
 
 def test_what_cannot_run_as_asked_says_why() -> None:

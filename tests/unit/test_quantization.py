@@ -1,5 +1,6 @@
-"""Int8 calibration (`base.quantization`): per-channel activation maxima of every linear, measured once and cached
-(a corrupt cache file is measured again); the calibration chat parses; the setting is validated."""
+"""Int8 calibration (`base.quantization`): what every linear sees (per-channel maxima, sampled rows), smoothing
+factors chosen once and cached (a corrupt cache file is measured again); the calibration chat parses; the setting
+is validated."""
 
 from __future__ import annotations
 
@@ -18,19 +19,23 @@ from moe_system.errors import ConfigError
 CHUNKS = [[5, 17, 33, 8, 2, 61, 9, 4], [70, 1, 2, 3]]
 
 
-def test_maxima_cover_every_linear_per_input_channel(tiny_llama: LlamaForCausalLM) -> None:
-    maxima = calibration.measure_maxima(tiny_llama, CHUNKS)
+def test_activations_cover_every_linear_per_input_channel(tiny_llama: LlamaForCausalLM) -> None:
+    seen = calibration.observe(tiny_llama, CHUNKS)
+    maxima = seen.maxima
     linears = {name: m for name, m in tiny_llama.named_modules() if isinstance(m, torch.nn.Linear)}
-    assert set(maxima) == set(linears) and "lm_head" in maxima
+    assert set(maxima) == set(linears) == set(seen.samples) and "lm_head" in maxima
     for name, module in linears.items():
         assert maxima[name].shape == (module.in_features,) and bool((maxima[name] >= 0).all())
-    each = [calibration.measure_maxima(tiny_llama, [chunk]) for chunk in CHUNKS]
+        rows = seen.samples[name]
+        assert rows.shape == (sum(len(c) for c in CHUNKS), module.in_features)  # chunks shorter than SAMPLE_ROWS
+        assert bool((rows.abs() <= maxima[name]).all())
+    each = [calibration.observe(tiny_llama, [chunk]).maxima for chunk in CHUNKS]
     for name in linears:  # the maxima over both chunks are the larger of each chunk's
         torch.testing.assert_close(maxima[name], torch.maximum(each[0][name], each[1][name]))
     assert not any(module._forward_hooks for module in linears.values())  # the hooks are gone
 
 
-def test_maxima_are_cached_and_a_corrupt_cache_is_measured_again(
+def test_factors_are_cached_and_a_corrupt_cache_is_measured_again(
     tiny_llama: LlamaForCausalLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tiny_llama.save_pretrained(tmp_path / "model")  # safetensors: the cache key is the weights' sha256
@@ -38,20 +43,30 @@ def test_maxima_are_cached_and_a_corrupt_cache_is_measured_again(
                       device=torch.device("cpu"), dtype=torch.float32)
     monkeypatch.setattr(calibration, "calibration_ids", lambda tokenizer: CHUNKS)
     settings = load_settings()
-    first = calibration.activation_maxima(base, settings)
+    chosen: list[str] = []
+
+    def choose(weight: torch.Tensor, maxima: torch.Tensor, rows: torch.Tensor) -> torch.Tensor | None:
+        chosen.append("x")
+        return None if len(chosen) % 2 else maxima.clamp_min(1e-3).sqrt()  # every other linear unsmoothed
+
+    first = calibration.smoothing_factors(base, settings, choose, "test-1")
+    assert 0 < len(first) < len(chosen)
     [cached] = list((settings.models_dir / "calibration").glob("*.safetensors"))
 
     def refuse(*_: object) -> None:
         raise AssertionError("measured again although the cache was good")
 
-    monkeypatch.setattr(calibration, "measure_maxima", refuse)
-    again = calibration.activation_maxima(base, settings)
+    monkeypatch.setattr(calibration, "observe", refuse)
+    again = calibration.smoothing_factors(base, settings, choose, "test-1")
     assert set(again) == set(first) and all(torch.equal(again[k], first[k]) for k in first)
     cached.write_bytes(b"\x00garbage")
     monkeypatch.undo()
     monkeypatch.setattr(calibration, "calibration_ids", lambda tokenizer: CHUNKS)
-    rebuilt = calibration.activation_maxima(base, settings)
-    assert all(torch.equal(rebuilt[k], first[k]) for k in first)
+    chosen.clear()
+    rebuilt = calibration.smoothing_factors(base, settings, choose, "test-1")
+    assert set(rebuilt) == set(first) and all(torch.equal(rebuilt[k], first[k]) for k in first)
+    calibration.smoothing_factors(base, settings, choose, "test-2")  # another method: another cache file
+    assert len(list((settings.models_dir / "calibration").glob("*.safetensors"))) == 2
 
 
 def test_the_calibration_chat_parses() -> None:

@@ -1,23 +1,29 @@
-"""Calibration for int8: the largest activation each linear of the base sees on every input channel.
+"""Calibration for int8: what each linear of the base sees, and the smoothing factors chosen from it.
 
 Quantizing activations to 8 bits per token costs the embedded model +3.3% perplexity on its own (weights alone
 cost +0.3%): a few input channels carry values far above the rest, and one scale per token rounds the rest
 coarsely. SmoothQuant (Xiao et al., 2023) moves that range into the weights: with s_j = max|x_j|^a / max|W_j|^(1-a)
-per input channel j, x / s and W * s give the same product with tamer activations. Measured on SmolLM2-135M (6,000
-tokens of this project's READMEs, calibrated on its docs): +3.95% perplexity without smoothing, +2.14% / +1.16% /
-+1.37% with a = 0.3 / 0.5 / 0.7. The maxima come from one float forward over a fixed hand-written EN + RU
-calibration chat (`calibration/calibration.yaml`, never used to evaluate) and are cached under
-`MOE_HOME/models/calibration/`, keyed by the weights' sha256 and the calibration text's: a later load reads them
-in milliseconds, and a corrupt cache file is computed again.
+per input channel j, x / s and W * s give the same product with tamer activations. Which a is best differs by
+linear, so the engine picks it for each (`engine.kernels.best_smoothing`: the one whose int8 product is closest
+to the float product on the calibration activations). Measured on SmolLM2-135M, perplexity on 4,096 tokens of
+this project's READMEs (the development text): +3.95% without smoothing, +1.85% with a = 0.5 everywhere, +0.77%
+with a chosen per linear.
 
-    from moe_system.base.quantization import activation_maxima
-    maxima = activation_maxima(base, settings)   # {"model.layers.0.self_attn.q_proj": tensor [in], ...}
+The activations come from one float forward over a fixed hand-written EN + RU calibration chat
+(`calibration/calibration.yaml`, never used to evaluate): each linear's max |x| per input channel and a sample of
+its input rows. The chosen factors are cached under `MOE_HOME/models/calibration/`, keyed by the weights' sha256,
+the calibration text's and the choosing method's name: a later load reads them in milliseconds, and a corrupt
+cache file is computed again.
+
+    from moe_system.base.quantization import smoothing_factors
+    factors = smoothing_factors(base, settings, choose, "method-1")  # {"model.layers.0.self_attn.q_proj": [in]}
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING
 
@@ -36,6 +42,7 @@ CALIBRATION = "calibration.yaml"
 CHUNK_TOKENS = 512  # one forward's tokens
 MAX_TOKENS = 4096  # the calibration's tokens in all (about 2 s of fp32 forward on 2 cores)
 MESSAGES_PER_CHAT = 6
+SAMPLE_ROWS = 32  # input rows kept per linear and chunk for choosing its smoothing (256 in all)
 
 
 def calibration_text() -> bytes:
@@ -56,16 +63,29 @@ def calibration_ids(tokenizer: ChatTokenizer) -> list[list[int]]:
     return chunks
 
 
-def measure_maxima(model: torch.nn.Module, chunks: list[list[int]]) -> dict[str, torch.Tensor]:
-    """Per-input-channel max |activation| [in] of every `nn.Linear` of `model` over `chunks` (float forward)."""
+@dataclass
+class Activations:
+    """What the linears of a model saw on the calibration chat, by module name."""
+
+    maxima: dict[str, torch.Tensor]  # [in]: max |x| per input channel
+    samples: dict[str, torch.Tensor]  # [rows, in]: input rows drawn at random, `SAMPLE_ROWS` a chunk
+
+
+def observe(model: torch.nn.Module, chunks: list[list[int]], seed: int = 0) -> Activations:
+    """The activations every `nn.Linear` of `model` receives over `chunks` (one float forward each)."""
     import torch
 
     maxima: dict[str, torch.Tensor] = {}
+    samples: dict[str, list[torch.Tensor]] = {}
+    draw = torch.Generator().manual_seed(seed)
 
     def keep(name: str) -> Callable[[torch.nn.Module, tuple[torch.Tensor, ...], torch.Tensor], None]:
         def hook(_: torch.nn.Module, inputs: tuple[torch.Tensor, ...], __: torch.Tensor) -> None:
-            seen = inputs[0].detach().abs().reshape(-1, inputs[0].shape[-1]).amax(dim=0).float()  # [in]
+            rows = inputs[0].detach().reshape(-1, inputs[0].shape[-1]).float()  # [tokens, in]
+            seen = rows.abs().amax(dim=0)  # [in]
             maxima[name] = torch.maximum(maxima[name], seen) if name in maxima else seen
+            picked = torch.randperm(rows.shape[0], generator=draw)[:SAMPLE_ROWS]
+            samples.setdefault(name, []).append(rows[picked.to(rows.device)].cpu())
         return hook
 
     handles = [module.register_forward_hook(keep(name)) for name, module in model.named_modules()
@@ -78,22 +98,34 @@ def measure_maxima(model: torch.nn.Module, chunks: list[list[int]]) -> dict[str,
     finally:
         for handle in handles:
             handle.remove()
-    return maxima
+    return Activations(maxima, {name: torch.cat(rows) for name, rows in samples.items()})
 
 
-def activation_maxima(base: LoadedBase, settings: Settings) -> dict[str, torch.Tensor]:
-    """The base's per-channel activation maxima on the calibration chat, from the cache or measured (and cached)."""
+# (weight [out, in], max |x| [in], input rows [rows, in]) -> smoothing factors [in], or None for none
+Choose = Callable[["torch.Tensor", "torch.Tensor", "torch.Tensor"], "torch.Tensor | None"]
+
+
+def smoothing_factors(base: LoadedBase, settings: Settings, choose: Choose, method: str) -> dict[str, torch.Tensor]:
+    """Smoothing factors [in] by linear name (linears `choose` left unsmoothed are absent), from the cache or
+    measured on the calibration chat and chosen by `choose`, whose name (`method`) keys the cache."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file, save_file
 
     text_sha = hashlib.sha256(calibration_text()).hexdigest()
     weights = weights_sha256(base.path, settings.home / "cache")
-    path = settings.models_dir / "calibration" / f"{weights[:20]}-{text_sha[:12]}.safetensors"
+    key = hashlib.sha256(f"{weights}\0{text_sha}\0{method}".encode()).hexdigest()[:24]
+    path = settings.models_dir / "calibration" / f"{key}.safetensors"
     try:
         return load_file(path)
     except (OSError, ValueError, SafetensorError):  # missing or corrupt: measure again
         pass
-    maxima = measure_maxima(base.model, calibration_ids(base.tokenizer))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, lambda target: save_file({name: tensor.contiguous() for name, tensor in maxima.items()}, target))
-    return maxima
+    seen = observe(base.model, calibration_ids(base.tokenizer))
+    modules = dict(base.model.named_modules())
+    factors: dict[str, torch.Tensor] = {}
+    for name, maxima in seen.maxima.items():
+        weight = modules[name].get_parameter("weight").detach().float().cpu()
+        chosen = choose(weight, maxima.cpu(), seen.samples[name])
+        if chosen is not None:
+            factors[name] = chosen.contiguous()
+    write_atomic(path, lambda target: save_file(factors, target))
+    return factors

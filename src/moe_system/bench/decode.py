@@ -1,21 +1,28 @@
-"""Decode speed of the engine against plain `transformers` `generate` on the same model, same run.
+"""Decode speed of the engine against plain `transformers` `generate` and onnxruntime-genai, same run.
 
-    moe bench decode --json          # or: python benchmarks/decode.py --json
+    moe bench decode [--quantization none|int8|int4] --json    # or: python benchmarks/decode.py --json
 
 Measures, for greedy decoding of `new_tokens` tokens from ~40-token chat prompts: tokens/s at batch 1
 and batch 8 (eight different prompts, so rows have different lengths), time to first token, and the
-process RSS. Both sides run the same weights with the same thread count, ours as `--quantization` says (fp32,
-int8), the peer fp32; each number is the
-median of `repeats` runs after a warm-up. Our engine is measured first, then the peer is loaded.
+process RSS; then with random r16 LoRA experts on every linear: batch 1 with one expert, batch 8 with one expert
+on every row and with 8 different experts. Our engine runs the base as `--quantization` says; the transformers
+peer runs fp32 on the same weights with the same thread count; the onnxruntime-genai peer runs the int4 model its
+own builder makes of the same base (`base.onnx_export`), batch 1. Each number is the median of `repeats` runs
+after a warm-up. Our engine is measured first, then the peers.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import time
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from moe_system.bench.common import PROMPTS, cpu_model, left_padded, median_time, peak_rss_mb, rss_mb
+from moe_system.bench.experts import write_random_lora
 from moe_system.config import Quantization, Settings
 
 
@@ -44,6 +51,9 @@ def run(settings: Settings, new_tokens: int = 64, repeats: int = 3, batch: int =
     }
     rss_ours = rss_mb()
     peak_ours = peak_rss_mb()
+    with tempfile.TemporaryDirectory(prefix="moe-bench-decode-") as folder:
+        experts = _expert_rates(runtime, engine, prompts, params, repeats, Path(folder))
+    onnx_peer = _onnx_peer(settings, prompts[0], new_tokens, repeats)
 
     model = AutoModelForCausalLM.from_pretrained(
         base_model_dir(settings), dtype=torch.float32, local_files_only=True
@@ -72,6 +82,10 @@ def run(settings: Settings, new_tokens: int = 64, repeats: int = 3, batch: int =
         }
 
     mine, theirs = rates(ours), rates(peer)
+    if onnx_peer.get("batch1_tokens_per_s"):
+        onnx_peer["ratio_batch1"] = round(mine["batch1_tokens_per_s"] / onnx_peer["batch1_tokens_per_s"], 2)
+        onnx_peer["ratio_batch1_with_expert"] = round(
+            experts["batch1_expert_tokens_per_s"] / onnx_peer["batch1_tokens_per_s"], 2)
     return {
         "cpu": cpu_model(),
         "model": runtime.model_name,
@@ -84,9 +98,11 @@ def run(settings: Settings, new_tokens: int = 64, repeats: int = 3, batch: int =
         "batch": batch,
         "repeats": repeats,
         **mine,
+        **experts,
         "rss_mb": round(rss_ours, 1),
         "peak_rss_mb": round(peak_ours, 1),
         "peer": {"name": "transformers.generate", **theirs},
+        "onnx_peer": onnx_peer,
         "ratio": {
             "batch1": round(mine["batch1_tokens_per_s"] / theirs["batch1_tokens_per_s"], 2),
             f"batch{batch}": round(
@@ -95,3 +111,46 @@ def run(settings: Settings, new_tokens: int = 64, repeats: int = 3, batch: int =
             "ttft": round(theirs["ttft_ms"] / mine["ttft_ms"], 2),
         },
     }
+
+
+def _expert_rates(runtime: Any, engine: Any, prompts: list[list[int]], params: Any, repeats: int,
+                  folder: Path) -> dict[str, float]:
+    """Tokens/s with random r16 LoRA experts on every linear: one expert at batch 1, one expert on all 8 rows, and
+    8 different experts (one a row); `mixed_ratio` = 8 different ÷ one expert on 8 rows."""
+    from moe_system.experts.adapters import load_adapter
+
+    backend = runtime.engine.backend
+    shapes = {site: (linear.in_features, linear.out_features) for site, linear in backend.linears.items()}
+    adapters = [load_adapter(write_random_lora(folder / f"e{i}", shapes, 16, seed=i), backend.linears,
+                             name=f"e{i}", dtype=backend.dtype) for i in range(len(prompts))]
+    tokens = params.max_new_tokens
+    one = [((adapters[0], 1.0),)]
+    batch1_s = median_time(lambda: engine.generate(prompts[:1], params, one), repeats)
+    same_s = median_time(lambda: engine.generate(prompts, params, one * len(prompts)), repeats)
+    mixed_s = median_time(lambda: engine.generate(prompts, params, [((a, 1.0),) for a in adapters]), repeats)
+    return {"batch1_expert_tokens_per_s": round(tokens / batch1_s, 2),
+            f"batch{len(prompts)}_one_expert_tokens_per_s": round(len(prompts) * tokens / same_s, 2),
+            f"batch{len(prompts)}_mixed_experts_tokens_per_s": round(len(prompts) * tokens / mixed_s, 2),
+            "mixed_ratio": round(same_s / mixed_s, 3)}
+
+
+def _onnx_peer(settings: Settings, prompt: list[int], new_tokens: int, repeats: int) -> dict[str, Any]:
+    """onnxruntime-genai on the int4 model its builder makes of the same base (built once, kept under
+    `MOE_HOME/models/onnx/`), batch 1; `{"skipped": why}` without the export extra."""
+    from moe_system.base import base_model_dir
+    from moe_system.base.onnx_export import export_onnx
+    from moe_system.bench.onnx import decode_speed
+    from moe_system.errors import ConfigError
+
+    source = base_model_dir(settings)
+    folder = settings.models_dir / "onnx" / f"{source.name}-int4"
+    try:
+        started = time.perf_counter()
+        if not (folder / "genai_config.json").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            export_onnx(source, folder, "int4")
+        build_s = time.perf_counter() - started
+    except ConfigError as err:
+        return {"name": "onnxruntime-genai int4", "skipped": str(err)}
+    return {"name": "onnxruntime-genai int4", "build_s": round(build_s, 1),
+            **decode_speed(folder, prompt, new_tokens, repeats)}

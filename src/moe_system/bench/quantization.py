@@ -71,12 +71,13 @@ def run(settings: Settings, kinds: Sequence[Quantization], new_tokens: int = 64,
         progress: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
     """Perplexity and agreement of each of `kinds` (fp32 is always measured first, as the reference)."""
     from moe_system.base import load_base
-    from moe_system.base.quantization import activation_maxima
+    from moe_system.base.quantization import smoothing_factors
     from moe_system.engine import Engine, SamplingParams, build_backend
     from moe_system.engine.backends.native import NativeBackend
+    from moe_system.engine.kernels import SMOOTHING_METHOD, best_smoothing
 
     base = load_base(settings)
-    maxima = activation_maxima(base, settings)
+    smoothing = smoothing_factors(base, settings, best_smoothing, SMOOTHING_METHOD)
     tokenizer = base.tokenizer
     passages = perplexity_passages()
     ids = {lang: [tokenizer.encode(text) for language, text in passages if language == lang] for lang in ("en", "ru")}
@@ -86,7 +87,7 @@ def run(settings: Settings, kinds: Sequence[Quantization], new_tokens: int = 64,
     completions: dict[str, list[list[int]]] = {}
     notes: list[str] = []
     for kind in dict.fromkeys(("none", *kinds)):
-        backend = build_backend(base.model, "native", None, kind, notes.append, maxima)
+        backend = build_backend(base.model, "native", None, kind, notes.append, smoothing)
         assert isinstance(backend, NativeBackend)
         runs_as = backend.quantization
         if runs_as in completions:  # int4 running as int8: the same numbers

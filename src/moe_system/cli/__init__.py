@@ -17,7 +17,7 @@ from rich.markup import escape
 from typer._click.exceptions import ClickException, UsageError  # typer vendors click
 
 from moe_system import __version__
-from moe_system.cli import bench, config_cmd, demo, experts, generate, route, serve, train
+from moe_system.cli import bench, config_cmd, demo, experts, export, generate, route, serve, train
 from moe_system.cli import data as data_cmd
 from moe_system.cli import eval as eval_cmd
 from moe_system.cli import memory as memory_cmd
@@ -41,6 +41,7 @@ app.add_typer(bench.app, name="bench")
 app.add_typer(experts.app, name="experts")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(memory_cmd.app, name="memory")
+app.add_typer(export.app, name="export")
 
 
 def _print_version(value: bool) -> None:

@@ -20,10 +20,10 @@ __all__ = ["Backend", "HFBackend", "NativeBackend", "build_backend", "supports_n
 def build_backend(
     model: PreTrainedModel, kind: Literal["auto", "native", "hf"] = "auto", context_length: int | None = None,
     quantization: Quantization = "none", warn: Callable[[str], None] | None = None,
-    act_max: Mapping[str, torch.Tensor] | None = None,
+    smoothing: Mapping[str, torch.Tensor] | None = None,
 ) -> Backend:
     """`auto` takes the native backend whenever the architecture allows it. `quantization` applies to the native
-    backend (smoothed by `act_max`, see `NativeBackend`); what cannot run as asked runs as
+    backend (smoothed by `smoothing`, see `NativeBackend`); what cannot run as asked runs as
     `kernels.runnable_quantization` says, and `warn` gets one line saying why."""
     if kind == "native" and not supports_native(model):
         raise ConfigError(
@@ -38,4 +38,4 @@ def build_backend(
             f"quantization {quantization}: the hf backend runs float weights only; running them"
     if why and warn:
         warn(why)
-    return NativeBackend(model, context_length, runs, act_max) if native else HFBackend(model, context_length)
+    return NativeBackend(model, context_length, runs, smoothing) if native else HFBackend(model, context_length)
