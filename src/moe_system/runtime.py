@@ -52,10 +52,9 @@ class Runtime:
         def warn(line: str) -> None:
             shown.print(f"warning: {line}", markup=False)
 
-        smoothing = smoothing_factors(base, settings, best_smoothing, SMOOTHING_METHOD) \
-            if settings.base.quantization != "none" else None
         backend = build_backend(base.model, settings.base.backend, _context(settings, base.context_length),
-                                settings.base.quantization, warn, smoothing)
+                                settings.base.quantization, warn,
+                                lambda: smoothing_factors(base, settings, best_smoothing, SMOOTHING_METHOD))
         engine = Engine(backend, decode=base.tokenizer.decode, stop_token_ids=base.tokenizer.stop_token_ids)
         cache = ExpertCache(backend.linears, backend.dtype, settings.experts.cache_mb * 2**20)
         return cls(engine, base.tokenizer, base.name, time.perf_counter() - started, settings, cache)

@@ -64,7 +64,7 @@ def test_int8_base_answers_like_fp32(base, model_home: Path) -> None:  # type: i
 
     smoothing = smoothing_factors(base, Settings(home=model_home), best_smoothing, SMOOTHING_METHOD)
     assert len(smoothing) > 150  # most of the 211 linears are smoothed
-    int8 = build_backend(base.model, "native", quantization="int8", smoothing=smoothing)
+    int8 = build_backend(base.model, "native", quantization="int8", smoothing=lambda: smoothing)
     fp32 = build_backend(base.model, "native")
     assert int8.quantization == "int8"
     engine = Engine(int8, decode=base.tokenizer.decode)

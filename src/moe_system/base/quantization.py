@@ -1,13 +1,14 @@
 """Calibration for int8: what each linear of the base sees, and the smoothing factors chosen from it.
 
 Quantizing activations to 8 bits per token costs the embedded model +3.3% perplexity on its own (weights alone
-cost +0.3%): a few input channels carry values far above the rest, and one scale per token rounds the rest
-coarsely. SmoothQuant (Xiao et al., 2023) moves that range into the weights: with s_j = max|x_j|^a / max|W_j|^(1-a)
-per input channel j, x / s and W * s give the same product with tamer activations. Which a is best differs by
+cost +0.3%; both simulated in float on 6,000 tokens of this project's READMEs): a few input channels carry values
+far above the rest, and one scale per token rounds the rest coarsely. SmoothQuant (Xiao et al., 2023) moves that
+range into the weights: with s_j = max|x_j|^a / max|W_j|^(1-a) per input channel j, x / s and W * s give the same
+product with tamer activations. Which a is best differs by
 linear, so the engine picks it for each (`engine.kernels.best_smoothing`: the one whose int8 product is closest
 to the float product on the calibration activations). Measured on SmolLM2-135M, perplexity on 4,096 tokens of
-this project's READMEs (the development text): +3.95% without smoothing, +1.85% with a = 0.5 everywhere, +0.77%
-with a chosen per linear.
+this project's READMEs (the development text): +4.92% without smoothing, +1.67% with a = 0.5 everywhere, +1.19%
+with a chosen per linear (held out, on `data/quality/perplexity.yaml`: +2.04%, see `moe bench quality`).
 
 The activations come from one float forward over a fixed hand-written EN + RU calibration chat
 (`calibration/calibration.yaml`, never used to evaluate): each linear's max |x| per input channel and a sample of

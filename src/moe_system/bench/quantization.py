@@ -77,7 +77,7 @@ def run(settings: Settings, kinds: Sequence[Quantization], new_tokens: int = 64,
     from moe_system.engine.kernels import SMOOTHING_METHOD, best_smoothing
 
     base = load_base(settings)
-    smoothing = smoothing_factors(base, settings, best_smoothing, SMOOTHING_METHOD)
+    factors = smoothing_factors(base, settings, best_smoothing, SMOOTHING_METHOD)
     tokenizer = base.tokenizer
     passages = perplexity_passages()
     ids = {lang: [tokenizer.encode(text) for language, text in passages if language == lang] for lang in ("en", "ru")}
@@ -87,7 +87,7 @@ def run(settings: Settings, kinds: Sequence[Quantization], new_tokens: int = 64,
     completions: dict[str, list[list[int]]] = {}
     notes: list[str] = []
     for kind in dict.fromkeys(("none", *kinds)):
-        backend = build_backend(base.model, "native", None, kind, notes.append, smoothing)
+        backend = build_backend(base.model, "native", None, kind, notes.append, lambda: factors)
         assert isinstance(backend, NativeBackend)
         runs_as = backend.quantization
         if runs_as in completions:  # int4 running as int8: the same numbers

@@ -20,11 +20,12 @@ __all__ = ["Backend", "HFBackend", "NativeBackend", "build_backend", "supports_n
 def build_backend(
     model: PreTrainedModel, kind: Literal["auto", "native", "hf"] = "auto", context_length: int | None = None,
     quantization: Quantization = "none", warn: Callable[[str], None] | None = None,
-    smoothing: Mapping[str, torch.Tensor] | None = None,
+    smoothing: Callable[[], Mapping[str, torch.Tensor]] | None = None,
 ) -> Backend:
     """`auto` takes the native backend whenever the architecture allows it. `quantization` applies to the native
-    backend (smoothed by `smoothing`, see `NativeBackend`); what cannot run as asked runs as
-    `kernels.runnable_quantization` says, and `warn` gets one line saying why."""
+    backend; what cannot run as asked runs as `kernels.runnable_quantization` says, and `warn` gets one line saying
+    why. `smoothing` gives the int8 linears' SmoothQuant factors (see `NativeBackend`); it is called only when int8
+    runs, since calibrating takes a float pass over the calibration chat the first time."""
     if kind == "native" and not supports_native(model):
         raise ConfigError(
             f"base.backend is 'native' but model type '{model.config.model_type}' is not supported by it; "
@@ -38,4 +39,6 @@ def build_backend(
             f"quantization {quantization}: the hf backend runs float weights only; running them"
     if why and warn:
         warn(why)
-    return NativeBackend(model, context_length, runs, smoothing) if native else HFBackend(model, context_length)
+    if not native:
+        return HFBackend(model, context_length)
+    return NativeBackend(model, context_length, runs, smoothing() if smoothing and runs == "int8" else None)

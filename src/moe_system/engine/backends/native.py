@@ -99,9 +99,9 @@ class NativeBackend(Backend):
         self.embed = inner.embed_tokens.weight.detach().clone()  # [V, d_model]
         self.final_norm = inner.norm.weight.detach().clone()
         self.rotary = inner.rotary_emb
-        maxima = smoothing or {}
-        self.lm_head = frozen_linear(model.lm_head.weight, None, quantization, maxima.get("lm_head"))
-        self.layers = [self._read_layer(layer, quantization, maxima, f"model.layers.{index}.")
+        factors = smoothing or {}
+        self.lm_head = frozen_linear(model.lm_head.weight, None, quantization, factors.get("lm_head"))
+        self.layers = [self._read_layer(layer, quantization, factors, f"model.layers.{index}.")
                        for index, layer in enumerate(inner.layers)]
         self.linears: dict[Site, Linear] = {
             (index, f"{name}_proj"): getattr(layer, name)
@@ -257,11 +257,8 @@ class NativeBackend(Backend):
             [down] = project(index, ("down_proj",), (layer.down,), F.silu(gate) * up)
             x = x + down
         cache.lengths += counts
-        if every:
-            return self.lm_head(F.rms_norm(x, (x.shape[-1],), self.final_norm, self.eps)).float()  # [B, T, V]
-        last = x[torch.arange(batch, device=self.device), counts - 1]  # [B, d_model]
-        last = F.rms_norm(last, (last.shape[-1],), self.final_norm, self.eps)
-        return self.lm_head(last).float()  # [B, V]
+        out = x if every else x[torch.arange(batch, device=self.device), counts - 1]  # [B, T, d] or [B, d_model]
+        return self.lm_head(F.rms_norm(out, (out.shape[-1],), self.final_norm, self.eps)).float()  # [B, (T,) V]
 
 
 def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
