@@ -57,14 +57,15 @@ def test_batched_rows_match_single_rows(base) -> None:  # type: ignore[no-untype
 
 @pytest.mark.skipif("fbgemm" not in torch.backends.quantized.supported_engines, reason="no fbgemm in this torch")
 def test_int8_base_answers_like_fp32(base, model_home: Path) -> None:  # type: ignore[no-untyped-def]
-    """The calibrated int8 base (SmoothQuant factors chosen on the calibration chat) still says Paris, and its
-    logits after an English and a Russian chat prompt stay close to fp32's."""
-    from moe_system.base.quantization import smoothing_factors
-    from moe_system.engine.kernels import SMOOTHING_METHOD, best_smoothing
+    """The calibrated int8 base (SmoothQuant factors and float channels chosen on the calibration chat) still says
+    Paris, and its logits after an English and a Russian chat prompt stay close to fp32's."""
+    from moe_system.base.quantization import int8_calibration
+    from moe_system.engine.kernels import CALIBRATION_METHOD, best_calibration
 
-    smoothing = smoothing_factors(base, Settings(home=model_home), best_smoothing, SMOOTHING_METHOD)
-    assert len(smoothing) > 150  # most of the 211 linears are smoothed
-    int8 = build_backend(base.model, "native", quantization="int8", smoothing=lambda: smoothing)
+    chosen = int8_calibration(base, Settings(home=model_home), best_calibration, CALIBRATION_METHOD)
+    assert len(chosen) == 211 and {len(held["outliers"]) for held in chosen.values()} == {16, 64}
+    assert sum("smooth" in held for held in chosen.values()) > 150  # most of the linears are smoothed
+    int8 = build_backend(base.model, "native", quantization="int8", calibration=lambda: chosen)
     fp32 = build_backend(base.model, "native")
     assert int8.quantization == "int8"
     engine = Engine(int8, decode=base.tokenizer.decode)

@@ -14,7 +14,9 @@ from peft import IA3Config, LoraConfig, PeftModel, get_peft_model
 from safetensors.torch import save_file
 from transformers import PreTrainedModel
 
+from moe_system.base.quantization import observe
 from moe_system.engine import DecodeBatch, Engine, HFBackend, NativeBackend, SamplingParams
+from moe_system.engine.kernels import best_calibration
 from moe_system.engine.lora import AdapterBatch, AdapterWeights, RowAdapters
 from moe_system.errors import ExpertError
 from moe_system.experts.adapters import load_adapter
@@ -293,17 +295,27 @@ def _dequantized_copy(model: PreTrainedModel, backend: NativeBackend) -> PreTrai
     return copied
 
 
+def _calibrated(model: PreTrainedModel) -> dict[str, dict[str, torch.Tensor]]:
+    """How each linear of `model` is held in int8, chosen on `PROMPTS` as the real calibration chooses."""
+    seen = observe(model, PROMPTS)
+    modules = dict(model.named_modules())
+    return {name: best_calibration(modules[name].get_parameter("weight"), maxima, seen.samples[name])
+            for name, maxima in seen.maxima.items()}
+
+
 @pytest.mark.skipif("fbgemm" not in torch.backends.quantized.supported_engines, reason="no fbgemm in this torch")
 @pytest.mark.parametrize("kind", sorted(CONFIGS))
 @pytest.mark.parametrize("arch", ["llama", "qwen2"])
+@pytest.mark.parametrize("calibrated", [False, True])
 def test_adapters_on_an_int8_base_equal_peft_on_its_dequantized_weights(
-    kind: str, arch: str, tiny_models: dict[str, PreTrainedModel], tmp_path: Path
+    kind: str, arch: str, calibrated: bool, tiny_models: dict[str, PreTrainedModel], tmp_path: Path
 ) -> None:
     """Experts stay exact on a quantized base: each runs in float beside the int8 linear, so an int8 backend with
     an adapter equals PEFT with that adapter on the weights the int8 base holds, within the rounding of the int8
-    activations, which is far smaller than what the adapter changes. DoRA's norms come from those weights."""
+    activations, which is far smaller than what the adapter changes. DoRA's norms come from those weights; with
+    calibration (smoothing, float channels) too."""
     model = tiny_models[arch]
-    backend = NativeBackend(model, quantization="int8")
+    backend = NativeBackend(model, quantization="int8", calibration=_calibrated(model) if calibrated else None)
     peft_model = _peft_adapter(_dequantized_copy(model, backend), kind, tmp_path, seed=1)
     adapter = _load(backend, tmp_path, kind)
     for prompt in PROMPTS:
@@ -317,9 +329,11 @@ def test_adapters_on_an_int8_base_equal_peft_on_its_dequantized_weights(
 
 
 @pytest.mark.skipif("fbgemm" not in torch.backends.quantized.supported_engines, reason="no fbgemm in this torch")
-def test_int8_logits_stay_close_to_fp32(tiny_models: dict[str, PreTrainedModel]) -> None:
+@pytest.mark.parametrize("calibrated", [False, True])
+def test_int8_logits_stay_close_to_fp32(calibrated: bool, tiny_models: dict[str, PreTrainedModel]) -> None:
     model = tiny_models["llama"]
-    fp32, int8 = NativeBackend(model), NativeBackend(model, quantization="int8")
+    fp32 = NativeBackend(model)
+    int8 = NativeBackend(model, quantization="int8", calibration=_calibrated(model) if calibrated else None)
     assert (fp32.quantization, int8.quantization) == ("none", "int8")
     for prompt in PROMPTS:
         exact, rounded = _logits(fp32, [prompt], [()])[0], _logits(int8, [prompt], [()])[0]

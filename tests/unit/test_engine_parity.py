@@ -70,16 +70,16 @@ def test_quantization_that_cannot_run_as_asked_warns_once_and_runs(
     """int4 with no int4 kernel runs int8; the hf backend runs float weights; each says so in one line."""
     lines: list[str] = []
 
-    def not_calibrated() -> dict[str, torch.Tensor]:
+    def not_calibrated() -> dict[str, dict[str, torch.Tensor]]:
         raise AssertionError("calibrated for a backend that runs float weights")
 
-    hf = build_backend(tiny_gpt2, "auto", quantization="int8", warn=lines.append, smoothing=not_calibrated)
+    hf = build_backend(tiny_gpt2, "auto", quantization="int8", warn=lines.append, calibration=not_calibrated)
     assert isinstance(hf, HFBackend) and hf.quantization == "none"
     native = build_backend(tiny_llama, "native", quantization="int4", warn=lines.append)
     assert native.quantization == ("int8" if "fbgemm" in torch.backends.quantized.supported_engines else "none")
     assert len(lines) == 2 and all("\n" not in line for line in lines)
     assert build_backend(tiny_llama, "native", quantization="none", warn=lines.append,
-                         smoothing=not_calibrated).quantization == "none"
+                         calibration=not_calibrated).quantization == "none"
     assert len(lines) == 2
 
 

@@ -9,10 +9,11 @@ import torch.nn.functional as F
 from moe_system.engine.kernels import (
     FrozenLinear,
     Int8Linear,
-    best_smoothing,
+    best_calibration,
     bf16_packable,
     can_pack,
     int8_available,
+    outlier_channels,
     runnable_quantization,
     smoothing_factor,
 )
@@ -141,9 +142,38 @@ def test_int8_smoothing_tames_an_outlier_channel() -> None:
     assert smoothed < plain / 2
     assert _relative_error(smoothed_layer(x), expected) < 0.03
     assert _relative_error(smoothed_layer.dequantized(), w) < 0.05
-    chosen = best_smoothing(w, x.abs().amax(dim=0), x)  # the strength nearest the float product on these rows
-    assert chosen is not None and _relative_error(Int8Linear(w, smooth=chosen)(x), expected) <= _relative_error(
-        smoothed_layer(x), expected) + 1e-6
+
+
+@needs_fbgemm
+def test_int8_float_channels_take_the_outlier_out_of_the_rounding() -> None:
+    """An outlier channel multiplied in float leaves the quiet channels' product nearly exact; the dequantized
+    weight (and DoRA's row norms) include that channel's float column."""
+    w, b = weights(torch.float32, True)
+    x = inputs([16, K], torch.float32)
+    x[:, 3] *= 100.0
+    expected = F.linear(x, w, b)
+    layer = Int8Linear(w, b, outliers=torch.tensor([3]))
+    assert _relative_error(layer(x), expected) < _relative_error(Int8Linear(w, b)(x), expected) / 4
+    assert _relative_error(layer(x[:1]), expected[:1]) < 0.03  # one row takes the kernel's own scale
+    torch.testing.assert_close(layer.dequantized()[:, 3], w[:, 3])
+    torch.testing.assert_close(layer.row_norms_sq, layer.dequantized().square().sum(dim=1))
+    smooth = smoothing_factor(w, x.abs().amax(dim=0), 0.5)
+    both = Int8Linear(w, b, smooth, torch.tensor([3, 7]))
+    assert _relative_error(both.dequantized(), w) < 0.05
+    assert _relative_error(both(x), expected) < 0.03
+
+
+@needs_fbgemm
+def test_calibration_picks_the_loudest_channels_and_beats_smoothing_alone() -> None:
+    w, _ = weights(torch.float32, False)
+    x = inputs([32, K], torch.float32)
+    x[:, [3, 11]] *= 100.0
+    chosen = best_calibration(w, x.abs().amax(dim=0), x)
+    outliers = chosen["outliers"]
+    assert outliers.shape == (outlier_channels(N, K),) and {3, 11} <= set(outliers.tolist())
+    layer = Int8Linear(w, None, chosen.get("smooth"), outliers)
+    alone = Int8Linear(w, smooth=smoothing_factor(w, x.abs().amax(dim=0), 0.5))
+    assert _relative_error(layer(x), F.linear(x, w)) <= _relative_error(alone(x), F.linear(x, w))
 
 
 def test_what_cannot_run_as_asked_says_why() -> None:

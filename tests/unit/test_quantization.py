@@ -1,6 +1,6 @@
-"""Int8 calibration (`base.quantization`): what every linear sees (per-channel maxima, sampled rows), smoothing
-factors chosen once and cached (a corrupt cache file is measured again); the calibration chat parses; the setting
-is validated."""
+"""Int8 calibration (`base.quantization`): what every linear sees (per-channel maxima, sampled rows), how each
+linear is held (smoothing factors, float channels) chosen once and cached (a corrupt cache file is measured
+again); the calibration chat parses; the setting is validated."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_activations_cover_every_linear_per_input_channel(tiny_llama: LlamaForCa
     assert not any(module._forward_hooks for module in linears.values())  # the hooks are gone
 
 
-def test_factors_are_cached_and_a_corrupt_cache_is_measured_again(
+def test_calibration_is_cached_and_a_corrupt_cache_is_measured_again(
     tiny_llama: LlamaForCausalLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tiny_llama.save_pretrained(tmp_path / "model")  # safetensors: the cache key is the weights' sha256
@@ -45,11 +45,13 @@ def test_factors_are_cached_and_a_corrupt_cache_is_measured_again(
     settings = load_settings()
     chosen: list[str] = []
 
-    def choose(weight: torch.Tensor, maxima: torch.Tensor, rows: torch.Tensor) -> torch.Tensor | None:
+    def choose(weight: torch.Tensor, maxima: torch.Tensor, rows: torch.Tensor) -> dict[str, torch.Tensor]:
         chosen.append("x")
-        return None if len(chosen) % 2 else maxima.clamp_min(1e-3).sqrt()  # every other linear unsmoothed
+        if len(chosen) % 3 == 0:
+            return {}  # every third linear held plainly
+        return {"smooth": maxima.clamp_min(1e-3).sqrt(), "outliers": maxima.topk(2).indices}
 
-    first = calibration.smoothing_factors(base, settings, choose, "test-1")
+    first = calibration.int8_calibration(base, settings, choose, "test-1")
     assert 0 < len(first) < len(chosen)
     [cached] = list((settings.models_dir / "calibration").glob("*.safetensors"))
 
@@ -57,15 +59,18 @@ def test_factors_are_cached_and_a_corrupt_cache_is_measured_again(
         raise AssertionError("measured again although the cache was good")
 
     monkeypatch.setattr(calibration, "observe", refuse)
-    again = calibration.smoothing_factors(base, settings, choose, "test-1")
-    assert set(again) == set(first) and all(torch.equal(again[k], first[k]) for k in first)
+    again = calibration.int8_calibration(base, settings, choose, "test-1")
+    assert set(again) == set(first) and all(
+        set(again[k]) == {"smooth", "outliers"} and all(torch.equal(again[k][t], first[k][t]) for t in first[k])
+        for k in first)
     cached.write_bytes(b"\x00garbage")
     monkeypatch.undo()
     monkeypatch.setattr(calibration, "calibration_ids", lambda tokenizer: CHUNKS)
     chosen.clear()
-    rebuilt = calibration.smoothing_factors(base, settings, choose, "test-1")
-    assert set(rebuilt) == set(first) and all(torch.equal(rebuilt[k], first[k]) for k in first)
-    calibration.smoothing_factors(base, settings, choose, "test-2")  # another method: another cache file
+    rebuilt = calibration.int8_calibration(base, settings, choose, "test-1")
+    assert set(rebuilt) == set(first) and all(
+        all(torch.equal(rebuilt[k][t], first[k][t]) for t in first[k]) for k in first)
+    calibration.int8_calibration(base, settings, choose, "test-2")  # another method: another cache file
     assert len(list((settings.models_dir / "calibration").glob("*.safetensors"))) == 2
 
 
@@ -76,8 +81,9 @@ def test_the_calibration_chat_parses() -> None:
 
 
 def test_quantization_setting_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MOE_BASE__QUANTIZATION", "int8")
-    assert load_settings().base.quantization == "int8"
+    assert load_settings().base.quantization == "int8"  # the default, since it passes the quality gate
+    monkeypatch.setenv("MOE_BASE__QUANTIZATION", "none")
+    assert load_settings().base.quantization == "none"
     monkeypatch.setenv("MOE_BASE__QUANTIZATION", "int3")
     with pytest.raises(ConfigError, match="quantization"):
         load_settings()

@@ -1,29 +1,32 @@
-"""Calibration for int8: what each linear of the base sees, and the smoothing factors chosen from it.
+"""Calibration for int8: what each linear of the base sees, and how each linear is held in int8 chosen from it.
 
 Quantizing activations to 8 bits per token costs the embedded model +3.3% perplexity on its own (weights alone
 cost +0.3%; both simulated in float on 6,000 tokens of this project's READMEs): a few input channels carry values
-far above the rest, and one scale per token rounds the rest coarsely. SmoothQuant (Xiao et al., 2023) moves that
-range into the weights: with s_j = max|x_j|^a / max|W_j|^(1-a) per input channel j, x / s and W * s give the same
-product with tamer activations. Which a is best differs by
-linear, so the engine picks it for each (`engine.kernels.best_smoothing`: the one whose int8 product is closest
-to the float product on the calibration activations). Measured on SmolLM2-135M, perplexity on 4,096 tokens of
-this project's READMEs (the development text): +4.92% without smoothing, +1.67% with a = 0.5 everywhere, +1.19%
-with a chosen per linear (held out, on `data/quality/perplexity.yaml`: +2.04%, see `moe bench quality`).
+far above the rest, and one scale per token rounds the rest coarsely. Two remedies, chosen per linear by
+`engine.kernels.best_calibration` (the choice whose int8 product is closest to the float product on the
+calibration activations): SmoothQuant (Xiao et al., 2023) moves that range into the weights (with
+s_j = max|x_j|^a / max|W_j|^(1-a) per input channel j, x / s and W * s give the same product with tamer
+activations; which a is best differs by linear), and the few channels still loudest after it are multiplied in
+float beside the int8 product (as LLM.int8() does, with the channels fixed here). Measured on SmolLM2-135M,
+perplexity on 4,096 tokens of this project's READMEs (the development text): +4.92% without either, +1.67% with
+a = 0.5 everywhere, +1.19% with a chosen per linear; with the float channels too, +0.28% on 4,096 tokens of the
+English README and +0.60% on 6,144 of the Russian one. Held out, on `data/quality/perplexity.yaml` (see
+`moe bench quality --quantization`): +2.04% smoothed alone, +0.76% with both.
 
 The activations come from one float forward over a fixed hand-written EN + RU calibration chat
 (`calibration/calibration.yaml`, never used to evaluate): each linear's max |x| per input channel and a sample of
-its input rows. The chosen factors are cached under `MOE_HOME/models/calibration/`, keyed by the weights' sha256,
+its input rows. What was chosen is cached under `MOE_HOME/models/calibration/`, keyed by the weights' sha256,
 the calibration text's and the choosing method's name: a later load reads them in milliseconds, and a corrupt
 cache file is computed again.
 
-    from moe_system.base.quantization import smoothing_factors
-    factors = smoothing_factors(base, settings, choose, "method-1")  # {"model.layers.0.self_attn.q_proj": [in]}
+    from moe_system.base.quantization import int8_calibration
+    chosen = int8_calibration(base, settings, choose, "method-1")  # {"model.layers.0.self_attn.q_proj": {...}}
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -102,13 +105,16 @@ def observe(model: torch.nn.Module, chunks: list[list[int]], seed: int = 0) -> A
     return Activations(maxima, {name: torch.cat(rows) for name, rows in samples.items()})
 
 
-# (weight [out, in], max |x| [in], input rows [rows, in]) -> smoothing factors [in], or None for none
-Choose = Callable[["torch.Tensor", "torch.Tensor", "torch.Tensor"], "torch.Tensor | None"]
+# (weight [out, in], max |x| [in], input rows [rows, in]) -> how to hold that linear in int8, as named tensors
+Choose = Callable[["torch.Tensor", "torch.Tensor", "torch.Tensor"], "Mapping[str, torch.Tensor]"]
+SEPARATOR = "::"  # between a linear's name and a tensor's in the cache file
 
 
-def smoothing_factors(base: LoadedBase, settings: Settings, choose: Choose, method: str) -> dict[str, torch.Tensor]:
-    """Smoothing factors [in] by linear name (linears `choose` left unsmoothed are absent), from the cache or
-    measured on the calibration chat and chosen by `choose`, whose name (`method`) keys the cache."""
+def int8_calibration(
+    base: LoadedBase, settings: Settings, choose: Choose, method: str
+) -> dict[str, dict[str, torch.Tensor]]:
+    """What `choose` made of each linear's calibration activations, by linear name (linears it returned nothing
+    for are absent), from the cache or measured on the calibration chat; its name (`method`) keys the cache."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file, save_file
 
@@ -116,17 +122,23 @@ def smoothing_factors(base: LoadedBase, settings: Settings, choose: Choose, meth
     weights = weights_sha256(base.path, settings.home / "cache")
     key = hashlib.sha256(f"{weights}\0{text_sha}\0{method}".encode()).hexdigest()[:24]
     path = settings.models_dir / "calibration" / f"{key}.safetensors"
+    chosen: dict[str, dict[str, torch.Tensor]] = {}
     try:
-        return load_file(path)
+        for key, tensor in load_file(path).items():
+            linear, _, name = key.rpartition(SEPARATOR)
+            chosen.setdefault(linear, {})[name] = tensor
+        return chosen
     except (OSError, ValueError, SafetensorError):  # missing or corrupt: measure again
-        pass
+        chosen.clear()
     seen = observe(base.model, calibration_ids(base.tokenizer))
     modules = dict(base.model.named_modules())
-    factors: dict[str, torch.Tensor] = {}
-    for name, maxima in seen.maxima.items():
-        weight = modules[name].get_parameter("weight").detach().float().cpu()
-        chosen = choose(weight, maxima.cpu(), seen.samples[name])
-        if chosen is not None:
-            factors[name] = chosen.contiguous()
-    write_atomic(path, lambda target: save_file(factors, target))
-    return factors
+    for linear, maxima in seen.maxima.items():
+        weight = modules[linear].get_parameter("weight").detach().float().cpu()
+        made = choose(weight, maxima.cpu(), seen.samples[linear])
+        tensors = {name: tensor.contiguous() for name, tensor in made.items()}
+        if tensors:
+            chosen[linear] = tensors
+    flat: dict[str, torch.Tensor] = {f"{linear}{SEPARATOR}{name}": tensor
+                                     for linear, tensors in chosen.items() for name, tensor in tensors.items()}
+    write_atomic(path, lambda target: save_file(flat, target))
+    return chosen

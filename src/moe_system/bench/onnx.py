@@ -9,7 +9,7 @@ difference (`bench.quantization.agreement`).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,10 @@ def agreement_with_engine(folder: Path, engine: Engine, row: RowAdapters, prompt
     return {"prompts": len(prompts), "new_tokens": new_tokens, **agreement(ours, theirs)}
 
 
-def decode_speed(folder: Path, prompt: list[int], new_tokens: int, repeats: int) -> dict[str, float]:
-    """Batch-1 tokens/s over `new_tokens` forced tokens and the time to the first token, medians of `repeats`."""
+def decode_speed(folder: Path, prompt: list[int], new_tokens: int, repeats: int,
+                 first_tokens: Mapping[str, list[int]] | None = None) -> dict[str, float]:
+    """Batch-1 tokens/s over `new_tokens` forced tokens and the time to the first token, medians of `repeats`; and
+    the time to the first token after each prompt of `first_tokens`, in milliseconds under its key."""
     started = time.perf_counter()
     exported = OnnxModel(folder)
     load_s = time.perf_counter() - started
@@ -44,5 +46,9 @@ def decode_speed(folder: Path, prompt: list[int], new_tokens: int, repeats: int)
 
     batch1_s = median_time(lambda: decode(new_tokens), repeats)
     ttft_s = median_time(lambda: decode(1), repeats)
-    return {"batch1_tokens_per_s": round(new_tokens / batch1_s, 2), "ttft_ms": round(ttft_s * 1000, 1),
+    def first_token(ids: list[int]) -> float:
+        return round(median_time(lambda: exported.greedy(ids, 1, forced=True), repeats) * 1000, 1)
+
+    more = {key: first_token(ids) for key, ids in (first_tokens or {}).items()}
+    return {"batch1_tokens_per_s": round(new_tokens / batch1_s, 2), "ttft_ms": round(ttft_s * 1000, 1), **more,
             "load_s": round(load_s, 2)}

@@ -22,6 +22,7 @@ import io
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +37,22 @@ from moe_system.training.pipeline import prepare_data
 LATENCY_ITEMS = 5  # field items answered alone, greedy and best-of-N, for the latency ratio
 
 
-def run(client: Any, recipes: Sequence[Path], limit: int | None = None,
-        progress: Callable[[str], None] = lambda message: None, best_of: int = 8) -> dict[str, Any]:
-    """Score every installed expert that one of `recipes` trains, and the base model, on the same items;
-    `best_of` > 1 also scores the expert with verified best-of-N and times both at batch 1."""
+@dataclass
+class HeldOut:
+    """An installed expert's generator held-out items, rebuilt as the run that trained it built them."""
+
+    expert: str
+    task: str
+    recipe: Path
+    items: list[dict[str, Any]]
+
+
+def held_out_sets(client: Any, recipes: Sequence[Path], limit: int | None = None,
+                  progress: Callable[[str], None] = lambda message: None) -> tuple[list[HeldOut], list[str]]:
+    """The held-out items of every installed expert that one of `recipes` trains (the first `limit` of each), and a
+    line for each recipe skipped; raises when no expert is left."""
     installed = set(client.registry.names())
-    rows, skipped = [], []
+    sets, skipped = [], []
     for path in recipes:
         recipe = Recipe.load(path)
         name, task = recipe.expert.name, recipe.task
@@ -50,16 +61,28 @@ def run(client: Any, recipes: Sequence[Path], limit: int | None = None,
             continue
         progress(f"{name}: rebuilding the held-out items")
         items = prepare_data(recipe, Console(file=io.StringIO())).items[:limit]  # the run's words stay quiet
+        sets.append(HeldOut(name, task, path, items))
+    if not sets:
+        raise InvalidRequestError("no installed expert has a recipe here: install the starter experts "
+                                  "(`moe bench quality --packages experts`, or `make demo`) or pass --recipes")
+    return sets, skipped
+
+
+def run(client: Any, recipes: Sequence[Path], limit: int | None = None,
+        progress: Callable[[str], None] = lambda message: None, best_of: int = 8) -> dict[str, Any]:
+    """Score every installed expert that one of `recipes` trains, and the base model, on the same items;
+    `best_of` > 1 also scores the expert with verified best-of-N and times both at batch 1."""
+    sets, skipped = held_out_sets(client, recipes, limit, progress)
+    rows = []
+    for held in sets:
+        name, task = held.expert, held.task
         field = field_items(task)[:limit]
         rows.append({"expert": name, "version": client.registry.get(name).version, "task": task,
-                     "recipe": path.name, "items": len(items),
-                     "scores": _scores(client, name, task, items, f"{name}: held-out", progress, best_of),
+                     "recipe": held.recipe.name, "items": len(held.items),
+                     "scores": _scores(client, name, task, held.items, f"{name}: held-out", progress, best_of),
                      "field_items": len(field),
                      "field": _scores(client, name, task, field, f"{name}: field", progress, best_of),
                      "latency": _latency(client, name, task, field[:LATENCY_ITEMS], best_of, progress)})
-    if not rows:
-        raise InvalidRequestError("no installed expert has a recipe here: install the starter experts "
-                                  "(`moe bench quality --packages experts`, or `make demo`) or pass --recipes")
     return {"cpu": cpu_model(), "kind": "generator held-out and field", "best_of": best_of, "experts": rows,
             "skipped": skipped}
 

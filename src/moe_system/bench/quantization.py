@@ -8,16 +8,22 @@ and per language. Agreement: `AGREEMENT_PROMPTS` requests of the routing test se
 Python, math and chat, English and Russian) decoded greedily for `new_tokens` tokens by each kind, compared with
 fp32 token by token: the share of prompts whose tokens are all equal, and the mean share of tokens before the first
 difference. Every kind runs on the same loaded model, one after the other, in the same process.
+
+Experts: with `recipes`, every installed starter expert answers its generator held-out items (rebuilt as its
+training run built them, `bench.quality.held_out_sets`) greedily under each kind, scored as `moe eval` scores
+them; the change is in accuracy points against fp32 on the same items.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import operator
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib.resources import files
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import torch
 import yaml
@@ -68,16 +74,19 @@ def agreement(reference: Sequence[Sequence[int]], other: Sequence[Sequence[int]]
 
 
 def run(settings: Settings, kinds: Sequence[Quantization], new_tokens: int = 64,
-        progress: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
-    """Perplexity and agreement of each of `kinds` (fp32 is always measured first, as the reference)."""
+        progress: Callable[[str], None] = lambda message: None, client_for: Callable[[Quantization], Any] | None = None,
+        recipes: Sequence[Path] = (), limit: int | None = None) -> dict[str, Any]:
+    """Perplexity and agreement of each of `kinds` (fp32 is always measured first, as the reference); with
+    `client_for` (a client serving a given quantization) and `recipes`, the experts' held-out accuracy under each,
+    on the first `limit` items of each expert."""
     from moe_system.base import load_base
-    from moe_system.base.quantization import smoothing_factors
+    from moe_system.base.quantization import int8_calibration
     from moe_system.engine import Engine, SamplingParams, build_backend
     from moe_system.engine.backends.native import NativeBackend
-    from moe_system.engine.kernels import SMOOTHING_METHOD, best_smoothing
+    from moe_system.engine.kernels import CALIBRATION_METHOD, best_calibration
 
     base = load_base(settings)
-    factors = smoothing_factors(base, settings, best_smoothing, SMOOTHING_METHOD)
+    chosen = int8_calibration(base, settings, best_calibration, CALIBRATION_METHOD)
     tokenizer = base.tokenizer
     passages = perplexity_passages()
     ids = {lang: [tokenizer.encode(text) for language, text in passages if language == lang] for lang in ("en", "ru")}
@@ -87,7 +96,7 @@ def run(settings: Settings, kinds: Sequence[Quantization], new_tokens: int = 64,
     completions: dict[str, list[list[int]]] = {}
     notes: list[str] = []
     for kind in dict.fromkeys(("none", *kinds)):
-        backend = build_backend(base.model, "native", None, kind, notes.append, lambda: factors)
+        backend = build_backend(base.model, "native", None, kind, notes.append, lambda: chosen)
         assert isinstance(backend, NativeBackend)
         runs_as = backend.quantization
         if runs_as in completions:  # int4 running as int8: the same numbers
@@ -117,5 +126,50 @@ def run(settings: Settings, kinds: Sequence[Quantization], new_tokens: int = 64,
         "agreement_prompts": len(prompts),
         "new_tokens": new_tokens,
         "kinds": results,
+        "experts": None if client_for is None or not recipes else expert_accuracy(
+            client_for, recipes, {cast(Quantization, kind): row["runs_as"] for kind, row in results.items()}, limit,
+            progress, notes.append),
         "notes": notes,
     }
+
+
+def expert_accuracy(client_for: Callable[[Quantization], Any], recipes: Sequence[Path],
+                    kinds: Mapping[Quantization, Quantization], limit: int | None,
+                    progress: Callable[[str], None], note: Callable[[str], None]) -> list[dict[str, Any]] | None:
+    """Each installed expert's greedy held-out accuracy under each of `kinds` (asked -> runs as; "none" first), one
+    client for each kind that runs, its change in points against fp32 and the share of answers equal to fp32's;
+    None, with a `note`, when no expert of `recipes` is installed."""
+    from moe_system.bench.quality import held_out_sets
+    from moe_system.errors import InvalidRequestError
+    from moe_system.training.evaluation import evaluate
+
+    rows: list[dict[str, Any]] = []
+    for kind in dict.fromkeys(kinds.values()):
+        client = client_for(kind)
+        try:
+            if not rows:
+                try:
+                    sets, _ = held_out_sets(client, recipes, limit, progress)
+                except InvalidRequestError as error:
+                    note(f"experts not measured: {error}")
+                    return None
+                rows = [{"expert": held.expert, "task": held.task, "items": len(held.items), "kinds": {},
+                         "held": held} for held in sets]
+            for row in rows:
+                progress(f"{kind}: {row['expert']}, {row['items']} held-out items")
+                result = evaluate(client, row["task"], row["held"].items, expert=row["expert"], progress=False,
+                                  best_of=1)
+                row["kinds"][kind] = {"accuracy": result.accuracy, "by_lang": result.by_lang(),
+                                      "answers": [entry["prediction"] for entry in result.per_item]}
+        finally:
+            client.close()
+    for row in rows:
+        row.pop("held")
+        measured = row["kinds"]
+        reference, expected = measured["none"]["accuracy"], measured["none"]["answers"]
+        for scores in measured.values():
+            answers = scores.pop("answers")
+            scores["change_points"] = round((scores["accuracy"] - reference) * 100, 1)
+            scores["same_answers"] = round(sum(map(operator.eq, answers, expected)) / max(len(answers), 1), 3)
+        row["kinds"] = {asked: {**measured[runs], "runs_as": runs} for asked, runs in kinds.items()}
+    return rows

@@ -23,7 +23,7 @@ def decode(
     repeats: Annotated[int, typer.Option("--repeats", min=1, max=50)] = 3,
     quantization: Annotated[Quantization, typer.Option(
         "--quantization", help="how our engine runs the base's weights (int4 runs as int8 where no int4 kernel "
-        "is faster)")] = "none",
+        "is faster); other than none, our fp32 engine is measured beside it")] = "int8",
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
 ) -> None:
     """Tokens/s at batch 1 and 8, TTFT and RSS, against transformers' generate on the same model."""
@@ -34,19 +34,38 @@ def decode(
     if json_output:
         print_json(result)
         return
-    table = Table(title=f"decode · {result['model']} · {result['backend']} {result['quantization']} · "
-                        f"{result['threads']} threads · {result['cpu']}")
-    for column in ("", "moe engine", "transformers.generate", "ratio"):
-        table.add_column(column, justify="right")
-    peer, ratio = result["peer"], result["ratio"]
-    table.add_row("batch 1 tok/s", str(result["batch1_tokens_per_s"]), str(peer["batch1_tokens_per_s"]),
-                  f"{ratio['batch1']}×")
-    table.add_row("batch 8 tok/s", str(result["batch8_tokens_per_s"]), str(peer["batch8_tokens_per_s"]),
-                  f"{ratio['batch8']}×")
-    table.add_row("TTFT ms", str(result["ttft_ms"]), str(peer["ttft_ms"]), f"{ratio['ttft']}× faster")
-    out.print(table)
-    out.print(f"RSS {result['rss_mb']} MB (peak {result['peak_rss_mb']} MB); prompt {result['prompt_tokens']} "
-              f"tokens, {result['new_tokens']} new tokens, median of {result['repeats']}")
+    out.print(_decode_table(result))
+    out.print(f"prompt {result['prompt_tokens']} and {result['long_prompt_tokens']} tokens, {result['new_tokens']} "
+              f"new tokens, median of {result['repeats']}; peak RSS {result['peak_rss_mb']} MB; the peers' RSS is "
+              "what loading them added to the process")
+
+
+def _decode_table(result: dict[str, Any]) -> Table:
+    """`moe bench decode`'s numbers, our engine beside its fp32 self (when quantized) and the peers."""
+    peer, onnx, vs_fp32 = result["peer"], result["onnx_peer"], result["vs_fp32"]
+    long_key = f"ttft_{result['long_prompt_tokens']}_ms"
+    columns: list[tuple[str, dict[str, Any]]] = [(f"moe engine {result['quantization']}", result)]
+    if vs_fp32:
+        columns.append(("moe engine fp32", vs_fp32["fp32"]))
+    columns.append((onnx["name"], onnx))
+    columns.append(("transformers fp32", peer))
+    table = Table(title=f"decode · {result['model']} · {result['threads']} threads · {result['cpu']}")
+    table.add_column("")
+    for name, _ in columns:
+        table.add_column(name, justify="right")
+    rows = [("batch 1 tok/s", "batch1_tokens_per_s"), ("batch 1 + expert tok/s", "batch1_expert_tokens_per_s"),
+            (f"batch {result['batch']} tok/s", f"batch{result['batch']}_tokens_per_s"),
+            (f"batch {result['batch']}, {result['batch']} experts tok/s",
+             f"batch{result['batch']}_mixed_experts_tokens_per_s"),
+            ("TTFT ms (short prompt)", "ttft_ms"), ("TTFT ms (long prompt)", long_key),
+            ("load s", "load_s"), ("RSS MB", "rss_mb")]
+    for label, key in rows:
+        table.add_row(label, *(str(values.get(key, values.get("rss_added_mb", "-") if key == "rss_mb" else "-"))
+                               for _, values in columns))
+    if vs_fp32:
+        table.caption = (f"vs our fp32: batch 1 {vs_fp32['batch1']}×, with an expert "
+                         f"{vs_fp32['batch1_with_expert']}×; mixed ÷ one expert {result['mixed_ratio']}")
+    return table
 
 
 @app.command("experts")
@@ -240,26 +259,26 @@ def quality(
     best_of: Annotated[int, typer.Option(
         "--best-of", min=1, max=16, help="also score verified best-of-N and time it (1 = greedy only)")] = 8,
     quantization: Annotated[str | None, typer.Option(
-        "--quantization", help="instead of the experts, the base's quantization gate for these kinds "
-        "(comma-separated: none,int8,int4): perplexity and greedy agreement against fp32")] = None,
+        "--quantization", help="instead, the base's quantization gate for these kinds (comma-separated: "
+        "none,int8,int4): perplexity, greedy agreement and the experts' greedy held-out accuracy against fp32")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
 ) -> None:
     """Held-out and field accuracy of the installed experts (held-out items rebuilt as their training runs built
     them), greedy and verified best-of-N, beside the base model on the same items; or, with --quantization, the
-    base's perplexity and greedy agreement under each quantization."""
+    base's perplexity, greedy agreement and the experts' greedy held-out accuracy under each quantization."""
     from moe_system.bench.quality import run
     from moe_system.cli.demo import install_shipped, publisher_key
 
-    if quantization is not None:
-        _quantization_gate(quantization, json_output)
-        return
     files = sorted(recipes.glob("*.yaml")) if recipes.is_dir() else []
-    if not files:
+    if not files and quantization is None:
         raise InvalidRequestError(f"--recipes {recipes}: no recipe (*.yaml) there")
-    starters = (packages, publisher_key(packages)) if packages is not None else None
     client = make_client(batching=True)  # the items of one expert decode together
-    if starters is not None:
-        install_shipped(client, *starters)
+    if packages is not None:
+        install_shipped(client, packages, publisher_key(packages))
+    if quantization is not None:  # each kind gets a client of its own
+        client.close()
+        _quantization_gate(quantization, files, limit, json_output)
+        return
     with err.status("benchmarking quality…") as status:
         result = run(client, files, limit, progress=lambda message: status.update(f"benchmarking quality: {message}…"),
                      best_of=best_of)
@@ -290,17 +309,26 @@ def quality(
         err.print(f"skipped {line}")
 
 
-def _quantization_gate(kinds_text: str, json_output: bool) -> None:
-    """`moe bench quality --quantization KINDS`: perplexity and agreement of each kind against fp32."""
+def _quantization_gate(kinds_text: str, recipes: list[Path], limit: int | None, json_output: bool) -> None:
+    """`moe bench quality --quantization KINDS`: perplexity, agreement and the experts' held-out accuracy (the
+    first `limit` items each) of each kind against fp32."""
     from moe_system.bench.quantization import run
+    from moe_system.client import MoEClient
 
     kinds = [kind.strip() for kind in kinds_text.split(",") if kind.strip()]
     unknown = [kind for kind in kinds if kind not in QUANTIZATIONS]
     if unknown or not kinds:
         raise InvalidRequestError(f"--quantization {kinds_text!r}: give kinds among {', '.join(QUANTIZATIONS)}")
+    settings = load_settings()
+
+    def client_for(kind: Quantization) -> MoEClient:
+        base = settings.base.model_copy(update={"quantization": kind})
+        return MoEClient(settings.model_copy(update={"base": base}), console=err, batching=True)
+
     with err.status("measuring the quantization gate…") as status:
-        result = run(load_settings(), cast(list[Quantization], kinds),
-                     progress=lambda message: status.update(f"measuring the quantization gate: {message}…"))
+        result = run(settings, cast(list[Quantization], kinds),
+                     progress=lambda message: status.update(f"measuring the quantization gate: {message}…"),
+                     client_for=client_for, recipes=recipes, limit=limit)
     if json_output:
         print_json(result)
         return
@@ -313,6 +341,14 @@ def _quantization_gate(kinds_text: str, json_output: bool) -> None:
                       f"{row['perplexity_change_pct']:+.2f}%", f"{row['agreement']['identical']:.0%}",
                       f"{row['agreement']['prefix']:.0%}")
     out.print(table)
+    if result["experts"]:
+        experts = Table(title="experts' greedy held-out accuracy (points against fp32)")
+        for column in ("expert", "items", *result["kinds"]):
+            experts.add_column(column, justify="right")
+        for row in result["experts"]:
+            experts.add_row(row["expert"], str(row["items"]), *(
+                f"{scores['accuracy']:.1%} ({scores['change_points']:+.1f})" for scores in row["kinds"].values()))
+        out.print(experts)
     for line in result["notes"]:
         err.print(line, markup=False)
 

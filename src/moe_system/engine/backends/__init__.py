@@ -20,11 +20,11 @@ __all__ = ["Backend", "HFBackend", "NativeBackend", "build_backend", "supports_n
 def build_backend(
     model: PreTrainedModel, kind: Literal["auto", "native", "hf"] = "auto", context_length: int | None = None,
     quantization: Quantization = "none", warn: Callable[[str], None] | None = None,
-    smoothing: Callable[[], Mapping[str, torch.Tensor]] | None = None,
+    calibration: Callable[[], Mapping[str, Mapping[str, torch.Tensor]]] | None = None,
 ) -> Backend:
     """`auto` takes the native backend whenever the architecture allows it. `quantization` applies to the native
     backend; what cannot run as asked runs as `kernels.runnable_quantization` says, and `warn` gets one line saying
-    why. `smoothing` gives the int8 linears' SmoothQuant factors (see `NativeBackend`); it is called only when int8
+    why. `calibration` gives how the int8 linears are held (see `NativeBackend`); it is called only when int8
     runs, since calibrating takes a float pass over the calibration chat the first time."""
     if kind == "native" and not supports_native(model):
         raise ConfigError(
@@ -41,4 +41,4 @@ def build_backend(
         warn(why)
     if not native:
         return HFBackend(model, context_length)
-    return NativeBackend(model, context_length, runs, smoothing() if smoothing and runs == "int8" else None)
+    return NativeBackend(model, context_length, runs, calibration() if calibration and runs == "int8" else None)

@@ -73,13 +73,13 @@ class _Layer:
 
 class NativeBackend(Backend):
     """Llama-family forward on packed weights with a per-row-length KV cache. `quantization` "int8" stores every
-    linear, the LM head included, as int8 (`kernels.Int8Linear`), smoothed by `smoothing` (module name ->
-    SmoothQuant factors [in], `base.quantization.smoothing_factors`) where given; the embedding and the norms stay
+    linear, the LM head included, as int8 (`kernels.Int8Linear`), held as `calibration` says (module name ->
+    {"smooth", "outliers"} tensors, `base.quantization.int8_calibration`) where given; the embedding and the norms stay
     float."""
 
     def __init__(
         self, model: PreTrainedModel, context_length: int | None = None, quantization: Quantization = "none",
-        smoothing: Mapping[str, torch.Tensor] | None = None,
+        calibration: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
     ) -> None:
         if not supports_native(model):
             raise ValueError(f"model type {model.config.model_type!r} is not supported by the native backend")
@@ -99,9 +99,9 @@ class NativeBackend(Backend):
         self.embed = inner.embed_tokens.weight.detach().clone()  # [V, d_model]
         self.final_norm = inner.norm.weight.detach().clone()
         self.rotary = inner.rotary_emb
-        factors = smoothing or {}
-        self.lm_head = frozen_linear(model.lm_head.weight, None, quantization, factors.get("lm_head"))
-        self.layers = [self._read_layer(layer, quantization, factors, f"model.layers.{index}.")
+        chosen = calibration or {}
+        self.lm_head = frozen_linear(model.lm_head.weight, None, quantization, chosen.get("lm_head"))
+        self.layers = [self._read_layer(layer, quantization, chosen, f"model.layers.{index}.")
                        for index, layer in enumerate(inner.layers)]
         self.linears: dict[Site, Linear] = {
             (index, f"{name}_proj"): getattr(layer, name)
@@ -111,17 +111,18 @@ class NativeBackend(Backend):
 
     @staticmethod
     def _read_layer(
-        layer: torch.nn.Module, quantization: Quantization, smoothing: Mapping[str, torch.Tensor], prefix: str
+        layer: torch.nn.Module, quantization: Quantization, calibration: Mapping[str, Mapping[str, torch.Tensor]],
+        prefix: str,
     ) -> _Layer:
         """Llama-style decoder layer -> its frozen weights (attribute names as transformers' Llama family);
-        `prefix` is the layer's module name, under which `smoothing` names its linears."""
+        `prefix` is the layer's module name, under which `calibration` names its linears."""
         attn, mlp = layer.get_submodule("self_attn"), layer.get_submodule("mlp")
 
         def lin(module: torch.nn.Module, name: str) -> Linear:
             linear = module.get_submodule(name)
             where = f"{prefix}{'self_attn' if module is attn else 'mlp'}.{name}"
             return frozen_linear(linear.get_parameter("weight"), getattr(linear, "bias", None), quantization,
-                                 smoothing.get(where))
+                                 calibration.get(where))
 
         def weight(module: torch.nn.Module, name: str) -> torch.Tensor:
             return module.get_submodule(name).get_parameter("weight").detach().clone()
