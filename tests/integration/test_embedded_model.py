@@ -10,7 +10,7 @@ import torch
 
 from moe_system.base import base_model_dir, load_base
 from moe_system.base.convert import MARKER
-from moe_system.config import Settings
+from moe_system.config import BaseModelSettings, Settings
 from moe_system.engine import Engine, SamplingParams, build_backend
 
 pytestmark = pytest.mark.integration
@@ -125,16 +125,18 @@ def test_streaming_deltas_join_to_text(model_home: Path) -> None:
 
 
 def test_batching_client_decodes_concurrent_requests_together(model_home: Path) -> None:
-    """`MoEClient(batching=True)`: requests from four threads share decode steps (continuous batching) and
-    answer exactly what they answer one at a time; a stream abandoned half-way frees its row."""
+    """`MoEClient(batching=True)`: requests from four threads share decode steps (continuous batching) and, on
+    float weights, answer exactly what they answer one at a time (int8 quantizes a batch's activations together, so
+    its answers may differ by a rounding); a stream abandoned half-way frees its row."""
     import threading
 
     from moe_system import MoEClient
 
     questions = ["What is the capital of France?", "Name a colour.", "Сколько будет два плюс два?", "Say hi."]
-    alone = MoEClient(Settings(home=model_home))
+    settings = Settings(home=model_home, base=BaseModelSettings(quantization="none"))
+    alone = MoEClient(settings)
     expected = [alone.generate(q, expert="none", max_tokens=24, temperature=0.0).text for q in questions]
-    client = MoEClient(Settings(home=model_home), batching=True)
+    client = MoEClient(settings, batching=True)
     answers: dict[int, str] = {}
     threads = [threading.Thread(target=lambda i=i: answers.__setitem__(
         i, client.generate(questions[i], expert="none", max_tokens=24, temperature=0.0).text)) for i in range(4)]

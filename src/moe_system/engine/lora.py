@@ -62,7 +62,9 @@ class BaseLinear(Protocol):
     in_features: int
     out_features: int
     bias: torch.Tensor | None
-    row_norms_sq: torch.Tensor  # [out] float32
+
+    @property
+    def row_norms_sq(self) -> torch.Tensor: ...  # [out] float32, sum_j W[i, j]^2
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
 
