@@ -1,5 +1,7 @@
 """Verified best-of-N on the embedded model with the shipped math expert: N answers decode together, the calculator
-judges each, the vote's answer is shown with the values its program computed, and the greedy row is what streams."""
+judges each, the vote's answer is shown with the values its program computed, and the greedy row is what streams.
+On float weights, so that the greedy row decoded beside the sampled ones equals the same request decoded alone
+(int8 quantizes a batch's activations together, which can change a rounding)."""
 
 from __future__ import annotations
 
@@ -23,8 +25,8 @@ QUESTION = "A box holds 12 pencils. How many pencils are in 7 boxes?"
 
 @pytest.fixture(scope="module", params=[False, True], ids=["alone", "batching"])
 def client(request: pytest.FixtureRequest, model_home: Path, tmp_path_factory: pytest.TempPathFactory) -> MoEClient:
-    settings = Settings(home=tmp_path_factory.mktemp("best_of_home"),
-                        base=BaseModelSettings(name=str(base_model_dir(Settings(home=model_home)))))
+    base = BaseModelSettings(name=str(base_model_dir(Settings(home=model_home))), quantization="none")
+    settings = Settings(home=tmp_path_factory.mktemp("best_of_home"), base=base)
     client = MoEClient(settings, batching=request.param)
     install_shipped(client, STARTERS, publisher_key(STARTERS))
     return client
