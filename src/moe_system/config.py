@@ -72,8 +72,8 @@ class BaseModelSettings(BaseModel):
         "auto", description="native = lean Llama-family loop; hf = any transformers model"
     )
     quantization: Quantization = Field(
-        "int8", description="how the base's linear weights run: int8 (the default: +0.85% perplexity, experts' "
-        "accuracy not lower, see `moe bench quality --quantization`), float (none), or int4 (runs as int8 where no "
+        "int8", description="how the base's linear weights run: int8 (the default: +0.76% perplexity, experts' "
+        "accuracy unchanged, see `moe bench quality --quantization`), float (none), or int4 (runs as int8 where no "
         "faster int4 kernel exists); experts always run in float beside them",
     )
     threads: int | None = Field(None, ge=1, le=1024, description="torch CPU threads (default: all cores)")

@@ -13,7 +13,6 @@ from moe_system.engine.kernels import (
     bf16_packable,
     can_pack,
     int8_available,
-    int8_rows,
     outlier_channels,
     runnable_quantization,
     smoothing_factor,
@@ -183,14 +182,3 @@ def test_what_cannot_run_as_asked_says_why() -> None:
     assert (kind, why is not None) == (("int8", True) if int8_available() else ("none", True))
     kind, why = runnable_quantization("int8", torch.device("cuda"))
     assert kind == "none" and why and "cuda" in why
-
-
-def test_int8_rows_round_each_row_on_its_own_scale() -> None:
-    """An embedding table as int8 rows: each row comes back within half a step of its own scale, however loud the
-    row beside it."""
-    table = torch.randn(10, K, generator=torch.Generator().manual_seed(3))
-    table[4] *= 1000.0
-    steps, scale = int8_rows(table)
-    assert steps.dtype == torch.int8 and scale.shape == (10,)
-    back = steps.float() * scale[:, None]
-    assert bool(((back - table).abs() <= scale[:, None] / 2 + 1e-6).all())

@@ -11,8 +11,7 @@ float beside the int8 product (as LLM.int8() does, with the channels fixed here)
 perplexity on 4,096 tokens of this project's READMEs (the development text): +4.92% without either, +1.67% with
 a = 0.5 everywhere, +1.19% with a chosen per linear; with the float channels too, +0.28% on 4,096 tokens of the
 English README and +0.60% on 6,144 of the Russian one. Held out, on `data/quality/perplexity.yaml` (see
-`moe bench quality --quantization`): +2.04% smoothed alone, +0.76% with both, +0.85% once the embedding table
-was int8 rows too.
+`moe bench quality --quantization`): +2.04% smoothed alone, +0.76% with both.
 
 The activations come from one float forward over a fixed hand-written EN + RU calibration chat
 (`calibration/calibration.yaml`, never used to evaluate): each linear's max |x| per input channel and a sample of

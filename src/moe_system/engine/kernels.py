@@ -169,14 +169,6 @@ class Int8Linear:
         return y.view(*x.shape[:-1], self.out_features).to(x.dtype)
 
 
-def int8_rows(table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """`table` [rows, d] as int8 [rows, d] with one symmetric scale per row [rows] (float32): an embedding table
-    looked up row by row, where the lookup scales its rows back."""
-    values = table.detach().float()
-    scale = (values.abs().amax(dim=1) / 127).clamp_min(torch.finfo(torch.float32).tiny)  # [rows]
-    return torch.round(values / scale[:, None]).clamp_(-127, 127).to(torch.int8), scale
-
-
 def smoothing_factor(weight: torch.Tensor, act_max: torch.Tensor, alpha: float) -> torch.Tensor:
     """SmoothQuant's s [in] = act_max^a / max|W[:, j]|^(1-a) for weight [out, in] and act_max [in]."""
     floor = 1e-5

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from transformers import PreTrainedModel
 
 from moe_system.engine.backends.base import Backend
-from moe_system.engine.kernels import FrozenLinear, Int8Linear, Quantization, frozen_linear, int8_rows
+from moe_system.engine.kernels import FrozenLinear, Int8Linear, Quantization, frozen_linear
 from moe_system.engine.lora import AdapterBatch, RowAdapters, Site
 
 NATIVE_MODEL_TYPES = frozenset({"llama", "mistral", "qwen2", "qwen3"})
@@ -75,7 +75,7 @@ class NativeBackend(Backend):
     """Llama-family forward on packed weights with a per-row-length KV cache. `quantization` "int8" stores every
     linear, the LM head included, as int8 (`kernels.Int8Linear`), held as `calibration` says (module name ->
     {"smooth", "outliers"} tensors, `base.quantization.int8_calibration`) where given; the embedding and the norms stay
-    float (the embedding is int8 rows under int8)."""
+    float."""
 
     def __init__(
         self, model: PreTrainedModel, context_length: int | None = None, quantization: Quantization = "none",
@@ -95,14 +95,8 @@ class NativeBackend(Backend):
         self.eps = float(config.rms_norm_eps)
         self.quantization = quantization
         # copies, not views: transformers maps the safetensors file into memory, and a view of one tensor would keep
-        # the whole file's pages (513 MB for SmolLM2) resident after the model is dropped. Under int8 the embedding
-        # is int8 rows too (108 MB -> 28 MB for SmolLM2), scaled back as rows are looked up.
-        self.embed: torch.Tensor = inner.embed_tokens.weight.detach()  # [V, d_model]
-        self.embed_scale: torch.Tensor | None = None  # [V] under int8
-        if quantization == "int8":
-            self.embed, self.embed_scale = int8_rows(self.embed)
-        else:
-            self.embed = self.embed.clone()
+        # the whole file's pages (513 MB for SmolLM2) resident after the model is dropped
+        self.embed = inner.embed_tokens.weight.detach().clone()  # [V, d_model]
         self.final_norm = inner.norm.weight.detach().clone()
         self.rotary = inner.rotary_emb
         chosen = calibration or {}
@@ -229,8 +223,6 @@ class NativeBackend(Backend):
             mask = (keys_at[None, None, :] <= positions[:, :, None])[:, None]  # [B, 1, T, span]
 
         x = F.embedding(tokens, self.embed)  # [B, T, d_model]
-        if self.embed_scale is not None:
-            x = x.to(self.dtype) * self.embed_scale[tokens][..., None]
         cos, sin = self.rotary(x, positions)  # [B, T, head_dim] each
         cos, sin = cos[:, None].to(x.dtype), sin[:, None].to(x.dtype)
         adapters = cache.adapters
