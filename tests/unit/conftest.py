@@ -33,6 +33,8 @@ _SHAPE = dict(
     vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
     num_key_value_heads=2, eos_token_id=None, pad_token_id=0, bos_token_id=None,
 )
+# Shapes the block-quantized kernel packs (in_features a multiple of 64, out_features of 16; see block_quant.py).
+_BLOCK_SHAPE = {**_SHAPE, "vocab_size": 112, "hidden_size": 64, "intermediate_size": 128}
 
 
 @pytest.fixture(autouse=True)
@@ -93,6 +95,15 @@ def tiny_qwen2() -> Qwen2ForCausalLM:
 @pytest.fixture(scope="session")
 def tiny_qwen3() -> Qwen3ForCausalLM:
     return make_qwen3()
+
+
+@pytest.fixture(scope="session")
+def tiny_block_models() -> dict[str, PreTrainedModel]:
+    """A Llama and a Qwen2 (biases on q/k/v) whose every linear packs into the block-quantized kernel's layout."""
+    torch.manual_seed(0)
+    llama = LlamaForCausalLM(LlamaConfig(**_BLOCK_SHAPE, max_position_embeddings=128)).eval()
+    qwen2 = Qwen2ForCausalLM(Qwen2Config(**_BLOCK_SHAPE, max_position_embeddings=128)).eval()
+    return {"llama": llama, "qwen2": qwen2}
 
 
 @pytest.fixture(scope="session")

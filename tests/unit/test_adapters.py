@@ -15,8 +15,10 @@ from safetensors.torch import save_file
 from transformers import PreTrainedModel
 
 from moe_system.base.quantization import observe
-from moe_system.engine import DecodeBatch, Engine, HFBackend, NativeBackend, SamplingParams
-from moe_system.engine.kernels import best_calibration
+from moe_system.config import Quantization
+from moe_system.engine import DecodeBatch, Engine, HFBackend, NativeBackend, SamplingParams, block_quant
+from moe_system.engine.block_quant import BlockLinear
+from moe_system.engine.kernels import Int8Linear, best_calibration
 from moe_system.engine.lora import AdapterBatch, AdapterWeights, RowAdapters
 from moe_system.errors import ExpertError
 from moe_system.experts.adapters import load_adapter
@@ -284,7 +286,7 @@ def test_missing_or_corrupt_weights_are_refused(tiny_models: dict[str, PreTraine
 
 
 def _dequantized_copy(model: PreTrainedModel, backend: NativeBackend) -> PreTrainedModel:
-    """`model` with every linear holding the weight the int8 backend really multiplies by."""
+    """`model` with every linear holding the weight the quantized backend really multiplies by."""
     copied = copy.deepcopy(model)
     with torch.no_grad():
         for (index, name), linear in backend.linears.items():
@@ -303,19 +305,44 @@ def _calibrated(model: PreTrainedModel) -> dict[str, dict[str, torch.Tensor]]:
             for name, maxima in seen.maxima.items()}
 
 
-@pytest.mark.skipif("fbgemm" not in torch.backends.quantized.supported_engines, reason="no fbgemm in this torch")
+needs_fbgemm = pytest.mark.skipif("fbgemm" not in torch.backends.quantized.supported_engines,
+                                  reason="no fbgemm in this torch")
+needs_blocks = pytest.mark.skipif(not block_quant.available(), reason="no AVX-512 VNNI or g++ here")
+# (models, arch, quantization, calibrated): the tiny models' shapes do not pack into blocks, so their int8 runs on
+# fbgemm (uncalibrated, or calibrated as the real calibration chooses); the block models' int8 / int4 on the kernel
+QUANTIZED = [
+    pytest.param("tiny_models", arch, "int8", calibrated, marks=needs_fbgemm, id=f"fbgemm-{arch}-{calibrated=}")
+    for arch in ("llama", "qwen2") for calibrated in (False, True)
+] + [
+    pytest.param("tiny_block_models", arch, bits, False, marks=needs_blocks, id=f"blocks-{arch}-{bits}")
+    for arch in ("llama", "qwen2") for bits in ("int8", "int4")
+]
+
+
+def _quantized(request: pytest.FixtureRequest, models: str, arch: str, quantization: Quantization,
+               calibrated: bool) -> tuple[PreTrainedModel, NativeBackend]:
+    model = request.getfixturevalue(models)[arch]
+    backend = NativeBackend(model, quantization=quantization, calibration=_calibrated(model) if calibrated else None)
+    assert backend.quantization == quantization
+    linears = [*backend.linears.values(), backend.lm_head]
+    if models == "tiny_block_models":
+        assert all(isinstance(linear, BlockLinear) for linear in linears)
+    else:  # the 32-channel projections run on fbgemm (a down_proj of 64 channels may pack into blocks)
+        assert isinstance(backend.lm_head, Int8Linear) and isinstance(backend.linears[0, "q_proj"], Int8Linear)
+    return model, backend
+
+
 @pytest.mark.parametrize("kind", sorted(CONFIGS))
-@pytest.mark.parametrize("arch", ["llama", "qwen2"])
-@pytest.mark.parametrize("calibrated", [False, True])
-def test_adapters_on_an_int8_base_equal_peft_on_its_dequantized_weights(
-    kind: str, arch: str, calibrated: bool, tiny_models: dict[str, PreTrainedModel], tmp_path: Path
+@pytest.mark.parametrize(("models", "arch", "quantization", "calibrated"), QUANTIZED)
+def test_adapters_on_a_quantized_base_equal_peft_on_its_dequantized_weights(
+    kind: str, models: str, arch: str, quantization: Quantization, calibrated: bool, request: pytest.FixtureRequest,
+    tmp_path: Path,
 ) -> None:
-    """Experts stay exact on a quantized base: each runs in float beside the int8 linear, so an int8 backend with
-    an adapter equals PEFT with that adapter on the weights the int8 base holds, within the rounding of the int8
-    activations, which is far smaller than what the adapter changes. DoRA's norms come from those weights; with
-    calibration (smoothing, float channels) too."""
-    model = tiny_models[arch]
-    backend = NativeBackend(model, quantization="int8", calibration=_calibrated(model) if calibrated else None)
+    """Experts stay exact on a quantized base: each runs in float beside the quantized linear, so a quantized
+    backend with an adapter equals PEFT with that adapter on the weights the base holds, within the rounding of the
+    8-bit activations, which is far smaller than what the adapter changes. DoRA's norms come from those weights;
+    with calibration (smoothing, float channels) too."""
+    model, backend = _quantized(request, models, arch, quantization, calibrated)
     peft_model = _peft_adapter(_dequantized_copy(model, backend), kind, tmp_path, seed=1)
     adapter = _load(backend, tmp_path, kind)
     for prompt in PROMPTS:
@@ -328,14 +355,16 @@ def test_adapters_on_an_int8_base_equal_peft_on_its_dequantized_weights(
         assert error < effect / 4, (error, effect)
 
 
-@pytest.mark.skipif("fbgemm" not in torch.backends.quantized.supported_engines, reason="no fbgemm in this torch")
-@pytest.mark.parametrize("calibrated", [False, True])
-def test_int8_logits_stay_close_to_fp32(calibrated: bool, tiny_models: dict[str, PreTrainedModel]) -> None:
-    model = tiny_models["llama"]
+@pytest.mark.parametrize(("models", "arch", "quantization", "calibrated"), QUANTIZED)
+def test_quantized_logits_stay_close_to_fp32(
+    models: str, arch: str, quantization: Quantization, calibrated: bool, request: pytest.FixtureRequest
+) -> None:
+    """Random weights are the hard case for int4 (no structure for the block scales to follow): 4-bit steps of
+    a Gaussian leave about 7% of each weight, so the int4 bound is looser."""
+    model, quantized = _quantized(request, models, arch, quantization, calibrated)
     fp32 = NativeBackend(model)
-    int8 = NativeBackend(model, quantization="int8", calibration=_calibrated(model) if calibrated else None)
-    assert (fp32.quantization, int8.quantization) == ("none", "int8")
+    tolerance, similarity = (0.05, 0.999) if quantization == "int8" else (0.3, 0.95)
     for prompt in PROMPTS:
-        exact, rounded = _logits(fp32, [prompt], [()])[0], _logits(int8, [prompt], [()])[0]
-        assert float((rounded - exact).abs().max()) < 0.05 * float(exact.abs().max())
-        assert torch.nn.functional.cosine_similarity(rounded, exact, dim=0) > 0.999
+        exact, rounded = _logits(fp32, [prompt], [()])[0], _logits(quantized, [prompt], [()])[0]
+        assert float((rounded - exact).abs().max()) < tolerance * float(exact.abs().max())
+        assert torch.nn.functional.cosine_similarity(rounded, exact, dim=0) > similarity

@@ -67,7 +67,8 @@ def test_gpt2_goes_to_hf_and_native_is_refused(tiny_gpt2: PreTrainedModel) -> No
 def test_quantization_that_cannot_run_as_asked_warns_once_and_runs(
     tiny_llama: PreTrainedModel, tiny_gpt2: PreTrainedModel
 ) -> None:
-    """int4 with no int4 kernel runs int8; the hf backend runs float weights; each says so in one line."""
+    """int4 on shapes the int4 kernel cannot pack (the tiny Llama's 32 input channels) runs int8; the hf backend
+    runs float weights; each says so in one line."""
     lines: list[str] = []
 
     def not_calibrated() -> dict[str, dict[str, torch.Tensor]]:

@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from moe_system.engine import block_quant
 from moe_system.engine.kernels import (
     FrozenLinear,
     Int8Linear,
@@ -178,7 +179,9 @@ def test_calibration_picks_the_loudest_channels_and_beats_smoothing_alone() -> N
 
 def test_what_cannot_run_as_asked_says_why() -> None:
     assert runnable_quantization("none", torch.device("cpu")) == ("none", None)
-    kind, why = runnable_quantization("int4", torch.device("cpu"))
+    kind, why = runnable_quantization("int4", torch.device("cpu"), packable=False)
     assert (kind, why is not None) == (("int8", True) if int8_available() else ("none", True))
+    kind, why = runnable_quantization("int4", torch.device("cpu"), packable=True)
+    assert (kind, why) == ("int4", None) if block_quant.available() else (kind != "int4" and why)
     kind, why = runnable_quantization("int8", torch.device("cuda"))
     assert kind == "none" and why and "cuda" in why

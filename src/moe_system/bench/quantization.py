@@ -16,6 +16,7 @@ them; the change is in accuracy points against fp32 on the same items.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import operator
@@ -86,7 +87,7 @@ def run(settings: Settings, kinds: Sequence[Quantization], new_tokens: int = 64,
     from moe_system.engine.kernels import CALIBRATION_METHOD, best_calibration
 
     base = load_base(settings)
-    chosen = int8_calibration(base, settings, best_calibration, CALIBRATION_METHOD)
+    calibration = functools.partial(int8_calibration, base, settings, best_calibration, CALIBRATION_METHOD)
     tokenizer = base.tokenizer
     passages = perplexity_passages()
     ids = {lang: [tokenizer.encode(text) for language, text in passages if language == lang] for lang in ("en", "ru")}
@@ -96,7 +97,7 @@ def run(settings: Settings, kinds: Sequence[Quantization], new_tokens: int = 64,
     completions: dict[str, list[list[int]]] = {}
     notes: list[str] = []
     for kind in dict.fromkeys(("none", *kinds)):
-        backend = build_backend(base.model, "native", None, kind, notes.append, lambda: chosen)
+        backend = build_backend(base.model, "native", None, kind, notes.append, calibration)
         assert isinstance(backend, NativeBackend)
         runs_as = backend.quantization
         if runs_as in completions:  # int4 running as int8: the same numbers

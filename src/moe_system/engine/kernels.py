@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from moe_system.config import Quantization
+from moe_system.engine import block_quant
 
 _PACKABLE = (torch.float32, torch.bfloat16)
 # SmoothQuant's migration strengths tried for each linear (None: no smoothing); see `best_calibration`
@@ -212,32 +213,51 @@ def best_calibration(weight: torch.Tensor, act_max: torch.Tensor, sample: torch.
     return best[1]
 
 
-def runnable_quantization(requested: Quantization, device: torch.device) -> tuple[Quantization, str | None]:
-    """What `requested` runs as on `device`, and one line saying why when that differs.
+def runnable_quantization(
+    requested: Quantization, device: torch.device, packable: bool = True,
+) -> tuple[Quantization, str | None]:
+    """What `requested` runs as on `device`, and one line saying why when that differs. `packable`: whether every
+    linear of the model has a shape `block_quant.BlockLinear` takes.
 
-    int4 runs as int8: no int4 kernel this torch has beats even fp32 on CPU. Measured on the 2-core Xeon above at
-    1 row (fp32 `FrozenLinear`: 0.048 ms for 1536x576, 2.67 ms for the LM head): `aten._weight_int4pack_mm_for_cpu`
-    0.76 / 24 ms, `aten._dyn_quant_matmul_4bit` (KleidiAI on Arm, a reference loop on x86) 1.3 / 41 ms; torchao's
-    wheel ships no CPU kernels."""
+    int8 and int4 run on `block_quant`'s kernel where it runs (AVX-512 VNNI); int8 also runs on fbgemm elsewhere
+    (`Int8Linear`), int4 nowhere else: no int4 kernel this torch has beats even fp32 on CPU. Measured on the 2-core
+    Xeon above at 1 row (fp32 `FrozenLinear`: 0.048 ms for 1536x576, 2.67 ms for the LM head):
+    `aten._weight_int4pack_mm_for_cpu` 0.76 / 24 ms, `aten._dyn_quant_matmul_4bit` (KleidiAI on Arm, a reference
+    loop on x86) 1.3 / 41 ms; torchao's wheel ships no CPU kernels."""
     if requested == "none":
         return "none", None
-    if device.type != "cpu" or not int8_available():
+    blocks = device.type == "cpu" and block_quant.available() and packable
+    if device.type != "cpu" or not (blocks or int8_available()):
         where = device.type if device.type != "cpu" else "this torch build (no fbgemm)"
         return "none", f"quantization {requested}: no int8 kernel on {where}; running the float weights"
-    if requested == "int4":
-        return "int8", "quantization int4: no int4 kernel on this machine runs faster than fp32; running int8"
+    if requested == "int4" and not blocks:
+        why = ("the model's linears do not all pack into blocks (in_features a multiple of "
+               f"{block_quant.CHUNK}, out_features of {block_quant.GROUP})" if block_quant.available()
+               else "no int4 kernel on this CPU (it needs AVX-512 VNNI and g++)")
+        return "int8", f"quantization int4: {why}; running int8"
     return requested, None
+
+
+def needs_calibration(quantization: Quantization, packable: bool) -> bool:
+    """Whether some linear will run on fbgemm's `Int8Linear`, the only kernel that uses `best_calibration`."""
+    return quantization == "int8" and not (block_quant.available() and packable)
 
 
 def frozen_linear(
     weight: torch.Tensor, bias: torch.Tensor | None, quantization: Quantization,
     calibration: Mapping[str, torch.Tensor] | None = None,
-) -> FrozenLinear | Int8Linear:
-    """The frozen linear for `quantization` ("int4" must be resolved to a runnable kind first); int8 takes the
-    "smooth" factors and "outliers" channels of `calibration` (`best_calibration`) where given."""
+) -> FrozenLinear | Int8Linear | block_quant.BlockLinear:
+    """The frozen linear for `quantization` (as `runnable_quantization` resolved it): int4 on the block kernel; int8
+    on the block kernel where it runs and `weight` packs, else on fbgemm with the "smooth" factors and "outliers"
+    channels of `calibration` (`best_calibration`) where given."""
+    blocks = block_quant.available() and block_quant.packable(weight)
+    if quantization == "int4" and blocks:
+        return block_quant.BlockLinear(weight, bias, bits=4)
+    if quantization == "int8" and blocks:
+        return block_quant.BlockLinear(weight, bias, bits=8)
     if quantization == "int8":
         given = calibration or {}
         return Int8Linear(weight, bias, given.get("smooth"), given.get("outliers"))
     if quantization == "none":
         return FrozenLinear(weight, bias)
-    raise ValueError(f"no kernel for quantization {quantization!r}")
+    raise ValueError(f"no kernel for quantization {quantization!r} and a {tuple(weight.shape)} weight")

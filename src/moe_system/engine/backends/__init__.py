@@ -8,10 +8,11 @@ from typing import Literal
 import torch
 from transformers import PreTrainedModel
 
+from moe_system.engine import block_quant
 from moe_system.engine.backends.base import Backend
 from moe_system.engine.backends.hf import HFBackend
-from moe_system.engine.backends.native import NativeBackend, supports_native
-from moe_system.engine.kernels import Quantization, runnable_quantization
+from moe_system.engine.backends.native import NativeBackend, linear_weights, supports_native
+from moe_system.engine.kernels import Quantization, needs_calibration, runnable_quantization
 from moe_system.errors import ConfigError
 
 __all__ = ["Backend", "HFBackend", "NativeBackend", "build_backend", "supports_native"]
@@ -24,16 +25,17 @@ def build_backend(
 ) -> Backend:
     """`auto` takes the native backend whenever the architecture allows it. `quantization` applies to the native
     backend; what cannot run as asked runs as `kernels.runnable_quantization` says, and `warn` gets one line saying
-    why. `calibration` gives how the int8 linears are held (see `NativeBackend`); it is called only when int8
-    runs, since calibrating takes a float pass over the calibration chat the first time."""
+    why. `calibration` gives how fbgemm's int8 linears are held (see `NativeBackend`); it is called only when some
+    linear runs on fbgemm, since calibrating takes a float pass over the calibration chat the first time."""
     if kind == "native" and not supports_native(model):
         raise ConfigError(
             f"base.backend is 'native' but model type '{model.config.model_type}' is not supported by it; "
             "use 'auto' or 'hf'"
         )
     native = kind == "native" or (kind == "auto" and supports_native(model))
+    packable = native and all(block_quant.packable(weight) for weight in linear_weights(model))
     if native:
-        runs, why = runnable_quantization(quantization, model.device)
+        runs, why = runnable_quantization(quantization, model.device, packable)
     else:
         runs, why = "none", None if quantization == "none" else \
             f"quantization {quantization}: the hf backend runs float weights only; running them"
@@ -41,4 +43,5 @@ def build_backend(
         warn(why)
     if not native:
         return HFBackend(model, context_length)
-    return NativeBackend(model, context_length, runs, calibration() if calibration and runs == "int8" else None)
+    calibrated = calibration() if calibration and needs_calibration(runs, packable) else None
+    return NativeBackend(model, context_length, runs, calibrated)

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from transformers import PreTrainedModel
 
 from moe_system.engine.backends.base import Backend
+from moe_system.engine.block_quant import BlockLinear
 from moe_system.engine.kernels import FrozenLinear, Int8Linear, Quantization, frozen_linear
 from moe_system.engine.lora import AdapterBatch, RowAdapters, Site
 
@@ -53,7 +54,14 @@ class KVCache:
         return self.keys[0].shape[2]
 
 
-Linear = FrozenLinear | Int8Linear
+Linear = FrozenLinear | Int8Linear | BlockLinear
+LINEAR_NAMES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def linear_weights(model: PreTrainedModel) -> list[torch.Tensor]:
+    """The weights of every linear the native backend runs quantized: each layer's projections and the LM head."""
+    return [module.get_parameter("weight") for name, module in model.named_modules()
+            if name.rsplit(".", 1)[-1] in LINEAR_NAMES] + [model.lm_head.weight]
 
 
 @dataclass
@@ -72,10 +80,11 @@ class _Layer:
 
 
 class NativeBackend(Backend):
-    """Llama-family forward on packed weights with a per-row-length KV cache. `quantization` "int8" stores every
-    linear, the LM head included, as int8 (`kernels.Int8Linear`), held as `calibration` says (module name ->
-    {"smooth", "outliers"} tensors, `base.quantization.int8_calibration`) where given; the embedding and the norms stay
-    float."""
+    """Llama-family forward on packed weights with a per-row-length KV cache. `quantization` "int8" / "int4" (as
+    `kernels.runnable_quantization` resolved it) stores every linear, the LM head included, quantized
+    (`kernels.frozen_linear`): on the block kernel, or on fbgemm held as `calibration` says (module name ->
+    {"smooth", "outliers"} tensors, `base.quantization.int8_calibration`) where given; the embedding and the norms
+    stay float."""
 
     def __init__(
         self, model: PreTrainedModel, context_length: int | None = None, quantization: Quantization = "none",
@@ -104,9 +113,9 @@ class NativeBackend(Backend):
         self.layers = [self._read_layer(layer, quantization, chosen, f"model.layers.{index}.")
                        for index, layer in enumerate(inner.layers)]
         self.linears: dict[Site, Linear] = {
-            (index, f"{name}_proj"): getattr(layer, name)
+            (index, name): getattr(layer, name.removesuffix("_proj"))
             for index, layer in enumerate(self.layers)
-            for name in ("q", "k", "v", "o", "gate", "up", "down")
+            for name in LINEAR_NAMES
         }
 
     @staticmethod
