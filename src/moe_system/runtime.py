@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 
 from moe_system.base import ChatTokenizer, load_base
-from moe_system.base.quantization import int8_calibration
+from moe_system.base.quantization import linear_calibration
 from moe_system.config import GenerationSettings, Settings
 from moe_system.engine import Engine, SamplingParams, Scheduler, build_backend
 from moe_system.engine.arena import trim_heap
-from moe_system.engine.kernels import CALIBRATION_METHOD, best_calibration
 from moe_system.engine.lora import RowAdapters
 from moe_system.errors import ExpertError, InvalidRequestError
 from moe_system.experts.cache import ExpertCache
@@ -56,8 +55,7 @@ class Runtime:
 
         backend = build_backend(base.model, settings.base.backend, _context(settings, base.context_length),
                                 settings.base.quantization, warn,
-                                functools.partial(int8_calibration, base, settings, best_calibration,
-                                                  CALIBRATION_METHOD))
+                                functools.partial(linear_calibration, base, settings))
         engine = Engine(backend, decode=base.tokenizer.decode, stop_token_ids=base.tokenizer.stop_token_ids)
         cache = ExpertCache(backend.linears, backend.dtype, settings.experts.cache_mb * 2**20)
         tokenizer, name = base.tokenizer, base.name

@@ -71,7 +71,7 @@ def test_quantization_that_cannot_run_as_asked_warns_once_and_runs(
     runs float weights; each says so in one line."""
     lines: list[str] = []
 
-    def not_calibrated() -> dict[str, dict[str, torch.Tensor]]:
+    def not_calibrated(*_: object) -> dict[str, dict[str, torch.Tensor]]:
         raise AssertionError("calibrated for a backend that runs float weights")
 
     hf = build_backend(tiny_gpt2, "auto", quantization="int8", warn=lines.append, calibration=not_calibrated)

@@ -51,7 +51,7 @@ def test_calibration_is_cached_and_a_corrupt_cache_is_measured_again(
             return {}  # every third linear held plainly
         return {"smooth": maxima.clamp_min(1e-3).sqrt(), "outliers": maxima.topk(2).indices}
 
-    first = calibration.int8_calibration(base, settings, choose, "test-1")
+    first = calibration.linear_calibration(base, settings, choose, "test-1")
     assert 0 < len(first) < len(chosen)
     [cached] = list((settings.models_dir / "calibration").glob("*.safetensors"))
 
@@ -59,7 +59,7 @@ def test_calibration_is_cached_and_a_corrupt_cache_is_measured_again(
         raise AssertionError("measured again although the cache was good")
 
     monkeypatch.setattr(calibration, "observe", refuse)
-    again = calibration.int8_calibration(base, settings, choose, "test-1")
+    again = calibration.linear_calibration(base, settings, choose, "test-1")
     assert set(again) == set(first) and all(
         set(again[k]) == {"smooth", "outliers"} and all(torch.equal(again[k][t], first[k][t]) for t in first[k])
         for k in first)
@@ -67,10 +67,10 @@ def test_calibration_is_cached_and_a_corrupt_cache_is_measured_again(
     monkeypatch.undo()
     monkeypatch.setattr(calibration, "calibration_ids", lambda tokenizer: CHUNKS)
     chosen.clear()
-    rebuilt = calibration.int8_calibration(base, settings, choose, "test-1")
+    rebuilt = calibration.linear_calibration(base, settings, choose, "test-1")
     assert set(rebuilt) == set(first) and all(
         all(torch.equal(rebuilt[k][t], first[k][t]) for t in first[k]) for k in first)
-    calibration.int8_calibration(base, settings, choose, "test-2")  # another method: another cache file
+    calibration.linear_calibration(base, settings, choose, "test-2")  # another method: another cache file
     assert len(list((settings.models_dir / "calibration").glob("*.safetensors"))) == 2
 
 

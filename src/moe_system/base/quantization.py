@@ -19,8 +19,8 @@ its input rows. What was chosen is cached under `MOE_HOME/models/calibration/`, 
 the calibration text's and the choosing method's name: a later load reads them in milliseconds, and a corrupt
 cache file is computed again.
 
-    from moe_system.base.quantization import int8_calibration
-    chosen = int8_calibration(base, settings, choose, "method-1")  # {"model.layers.0.self_attn.q_proj": {...}}
+    from moe_system.base.quantization import linear_calibration
+    chosen = linear_calibration(base, settings, choose, "method-1")  # {"model.layers.0.self_attn.q_proj": {...}}
 """
 
 from __future__ import annotations
@@ -105,12 +105,12 @@ def observe(model: torch.nn.Module, chunks: list[list[int]], seed: int = 0) -> A
     return Activations(maxima, {name: torch.cat(rows) for name, rows in samples.items()})
 
 
-# (weight [out, in], max |x| [in], input rows [rows, in]) -> how to hold that linear in int8, as named tensors
+# (weight [out, in], max |x| [in], input rows [rows, in]) -> how to hold that linear quantized, as named tensors
 Choose = Callable[["torch.Tensor", "torch.Tensor", "torch.Tensor"], "Mapping[str, torch.Tensor]"]
 SEPARATOR = "::"  # between a linear's name and a tensor's in the cache file
 
 
-def int8_calibration(
+def linear_calibration(
     base: LoadedBase, settings: Settings, choose: Choose, method: str
 ) -> dict[str, dict[str, torch.Tensor]]:
     """What `choose` made of each linear's calibration activations, by linear name (linears it returned nothing

@@ -81,13 +81,12 @@ def run(settings: Settings, kinds: Sequence[Quantization], new_tokens: int = 64,
     `client_for` (a client serving a given quantization) and `recipes`, the experts' held-out accuracy under each,
     on the first `limit` items of each expert."""
     from moe_system.base import load_base
-    from moe_system.base.quantization import int8_calibration
+    from moe_system.base.quantization import linear_calibration
     from moe_system.engine import Engine, SamplingParams, build_backend
     from moe_system.engine.backends.native import NativeBackend
-    from moe_system.engine.kernels import CALIBRATION_METHOD, best_calibration
 
     base = load_base(settings)
-    calibration = functools.partial(int8_calibration, base, settings, best_calibration, CALIBRATION_METHOD)
+    calibration = functools.partial(linear_calibration, base, settings)
     tokenizer = base.tokenizer
     passages = perplexity_passages()
     ids = {lang: [tokenizer.encode(text) for language, text in passages if language == lang] for lang in ("en", "ru")}

@@ -8,11 +8,12 @@ from typing import Literal
 import torch
 from transformers import PreTrainedModel
 
+from moe_system.base.quantization import Choose
 from moe_system.engine import block_quant
 from moe_system.engine.backends.base import Backend
 from moe_system.engine.backends.hf import HFBackend
 from moe_system.engine.backends.native import NativeBackend, linear_weights, supports_native
-from moe_system.engine.kernels import Quantization, needs_calibration, runnable_quantization
+from moe_system.engine.kernels import Quantization, calibration_for, runnable_quantization
 from moe_system.errors import ConfigError
 
 __all__ = ["Backend", "HFBackend", "NativeBackend", "build_backend", "supports_native"]
@@ -21,12 +22,13 @@ __all__ = ["Backend", "HFBackend", "NativeBackend", "build_backend", "supports_n
 def build_backend(
     model: PreTrainedModel, kind: Literal["auto", "native", "hf"] = "auto", context_length: int | None = None,
     quantization: Quantization = "none", warn: Callable[[str], None] | None = None,
-    calibration: Callable[[], Mapping[str, Mapping[str, torch.Tensor]]] | None = None,
+    calibration: Callable[[Choose, str], Mapping[str, Mapping[str, torch.Tensor]]] | None = None,
 ) -> Backend:
     """`auto` takes the native backend whenever the architecture allows it. `quantization` applies to the native
     backend; what cannot run as asked runs as `kernels.runnable_quantization` says, and `warn` gets one line saying
-    why. `calibration` gives how fbgemm's int8 linears are held (see `NativeBackend`); it is called only when some
-    linear runs on fbgemm, since calibrating takes a float pass over the calibration chat the first time."""
+    why. `calibration(choose, method)` gives what `choose` makes of each linear's calibration activations (see
+    `kernels.calibration_for`, `base.quantization.linear_calibration`); it is called only when the kernels that run
+    use it, since calibrating takes a float pass over the calibration chat the first time."""
     if kind == "native" and not supports_native(model):
         raise ConfigError(
             f"base.backend is 'native' but model type '{model.config.model_type}' is not supported by it; "
@@ -43,5 +45,6 @@ def build_backend(
         warn(why)
     if not native:
         return HFBackend(model, context_length)
-    calibrated = calibration() if calibration and needs_calibration(runs, packable) else None
+    chooser = calibration_for(runs, packable) if native else None
+    calibrated = calibration(*chooser) if calibration and chooser else None
     return NativeBackend(model, context_length, runs, calibrated)
