@@ -1,7 +1,8 @@
 """Verified best-of-N on the embedded model with the shipped math expert: N answers decode together, the calculator
 judges each, the vote's answer is shown with the values its program computed, and the greedy row is what streams.
 On float weights, so that the greedy row decoded beside the sampled ones equals the same request decoded alone
-(int8 quantizes a batch's activations together, which can change a rounding)."""
+(attention over a batch's different spans sums in another order, which int8's activation rounding can turn into
+another token)."""
 
 from __future__ import annotations
 

@@ -161,8 +161,9 @@ def test_streaming_deltas_join_to_text(model_home: Path) -> None:
 
 def test_batching_client_decodes_concurrent_requests_together(model_home: Path) -> None:
     """`MoEClient(batching=True)`: requests from four threads share decode steps (continuous batching) and, on
-    float weights, answer exactly what they answer one at a time (int8 quantizes a batch's activations together, so
-    its answers may differ by a rounding); a stream abandoned half-way frees its row."""
+    float weights, answer what they answer one at a time; a stream abandoned half-way frees its row. (Attention
+    over a batch's different spans sums in another order, about 1e-5 off in the logits: float weights absorb that,
+    int8 activation rounding can turn it into another token late in an answer.)"""
     import threading
 
     from moe_system import MoEClient

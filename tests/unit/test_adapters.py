@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
+from typing import cast
 
 import pytest
 import torch
@@ -88,12 +89,25 @@ def test_logits_and_greedy_tokens_equal_peft(
         assert completion.token_ids == out[0, len(prompt):].tolist()
 
 
+needs_blocks = pytest.mark.skipif(not block_quant.available(), reason="no AVX-512 VNNI or g++ here")
+# float weights, and the block kernel's int8 / int4, where plain LoRA terms are computed inside the kernel call
+MIXING = ["fp32", pytest.param("int8", marks=needs_blocks), pytest.param("int4", marks=needs_blocks)]
+
+
+def _mixing(request: pytest.FixtureRequest, quantization: str) -> tuple[PreTrainedModel, NativeBackend]:
+    if quantization == "fp32":
+        model = request.getfixturevalue("tiny_models")["llama"]
+        return model, NativeBackend(model)
+    model = request.getfixturevalue("tiny_block_models")["llama"]
+    return model, NativeBackend(model, quantization=cast(Quantization, quantization))
+
+
+@pytest.mark.parametrize("quantization", MIXING)
 def test_every_row_of_a_mixed_batch_equals_the_row_alone(
-    tiny_models: dict[str, PreTrainedModel], tmp_path: Path
+    quantization: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     """LoRA, DoRA, IA3, a weighted composition and the plain base, decoded together for 10 tokens."""
-    model = tiny_models["llama"]
-    backend = NativeBackend(model)
+    model, backend = _mixing(request, quantization)
     experts = {}
     for seed, kind in enumerate(["lora", "dora", "ia3"]):
         _peft_adapter(model, kind, tmp_path / kind, seed=seed + 3)
@@ -125,14 +139,15 @@ def test_every_row_of_a_mixed_batch_equals_the_row_alone(
     assert [joined[i] for i in range(len(rows))] == [c.token_ids for c in together]
 
 
+@pytest.mark.parametrize("quantization", MIXING)
 @pytest.mark.parametrize("kind", ["lora", "dora"])
 def test_rows_of_experts_alike_are_stacked_and_each_equals_the_row_alone(
-    kind: str, tiny_models: dict[str, PreTrainedModel], tmp_path: Path
+    kind: str, quantization: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     """Experts of one rank and scale (the common case) are gathered by stacking, the scale kept as `alpha`, and
-    the A matrices of q/k/v (and of gate/up) side by side in one tensor, one product for the group."""
-    model = tiny_models["llama"]
-    backend = NativeBackend(model)
+    the A matrices of q/k/v (and of gate/up) side by side in one tensor, one product for the group (or, on the
+    block kernel, one kernel call a projection reading its slice of it)."""
+    model, backend = _mixing(request, quantization)
     for seed in (41, 42):
         _peft_adapter(model, kind, tmp_path / str(seed), seed=seed)
     first, second = (_load(backend, tmp_path / str(seed), str(seed)) for seed in (41, 42))
@@ -141,6 +156,7 @@ def test_rows_of_experts_alike_are_stacked_and_each_equals_the_row_alone(
     assert batch is not None
     q, v = batch.sites[(0, "q_proj")], batch.sites[(0, "v_proj")]
     assert not q.shared and q.scale == first.sites[(0, "q_proj")].scale
+    assert (q.fused is not None) == (kind == "lora")  # the plain LoRA term is what a kernel call may take
     group = batch.groups[(0, ("q_proj", "k_proj", "v_proj"))].a  # [rows, 3 r, in]: q's and v's A are slices of it
     assert q.a is not None and v.a is not None and group.shape[1] == 3 * q.a.shape[1]
     assert q.a.data_ptr() == group.data_ptr() and torch.equal(v.a, group[:, 2 * q.a.shape[1]:])
@@ -307,7 +323,6 @@ def _calibrated(model: PreTrainedModel) -> dict[str, dict[str, torch.Tensor]]:
 
 needs_fbgemm = pytest.mark.skipif("fbgemm" not in torch.backends.quantized.supported_engines,
                                   reason="no fbgemm in this torch")
-needs_blocks = pytest.mark.skipif(not block_quant.available(), reason="no AVX-512 VNNI or g++ here")
 # (models, arch, quantization, calibrated): the tiny models' shapes do not pack into blocks, so their int8 runs on
 # fbgemm (uncalibrated, or calibrated as the real calibration chooses); the block models' int8 / int4 on the kernel
 QUANTIZED = [

@@ -125,6 +125,24 @@ RowAdapters = tuple[tuple[AdapterWeights, float], ...]  # () = the plain base mo
 Linear = Callable[[torch.Tensor], torch.Tensor]
 
 
+@dataclass(frozen=True)
+class LowRank:
+    """A LoRA term scale * (x @ a.T) @ b for a linear that computes it in the same call (`FusingLinear`): a [R, in]
+    and b [R, out] shared by every row of x [B, T, in], or [B, R, in] and [B, R, out], one per row."""
+
+    a: torch.Tensor
+    b: torch.Tensor
+    scale: float
+
+
+class FusingLinear(Protocol):
+    """A linear that adds a LoRA term itself (`engine.block_quant.BlockLinear`: in its kernel, no torch operation)."""
+
+    fuses_low_rank: bool
+
+    def __call__(self, x: torch.Tensor, low_rank: LowRank | None = None) -> torch.Tensor: ...
+
+
 @dataclass
 class SiteBatch:
     """The adapters of every row for one linear. Tensors are per row ([B, ...]) unless `shared`."""
@@ -136,10 +154,13 @@ class SiteBatch:
     in_scale: torch.Tensor | None  # [in] shared, else [B, 1, in]
     out_scale: torch.Tensor | None  # [out] shared, else [B, 1, out]
     out_shift: torch.Tensor | None  # [out] shared, else [B, 1, out]
+    fused: LowRank | None = None  # the low-rank term as a `FusingLinear` takes it, when nothing else is adapted
 
     def __call__(self, linear: Linear, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
         """x: [B, T, in] -> [B, T, out]. `h`: x times this site's A ([B, T, R]) when the caller has it already (one
         product for a group of projections that read the same input)."""
+        if self.fused is not None and getattr(linear, "fuses_low_rank", False):
+            return cast(FusingLinear, linear)(x, self.fused)
         y = linear(x if self.in_scale is None else x * self.in_scale)
         if self.out_scale is not None:
             y = y * self.out_scale
@@ -219,7 +240,9 @@ class AdapterBatch:
         """The projections `names` of `layer` (`linears`, all reading x: [B, T, in]) with every row's adapters, one
         product with the rows' A matrices for all of them when they are a group."""
         group = self.groups.get((layer, names))
-        products = _times_a(group.a, x).split(group.ranks, dim=-1) if group is not None else [None] * len(names)
+        fused = all(getattr(linear, "fuses_low_rank", False) for linear in linears)  # each adds its own term
+        products = _times_a(group.a, x).split(group.ranks, dim=-1) if group is not None and not fused \
+            else [None] * len(names)
         return [linear(x) if (site := self.sites.get((layer, name))) is None else site(linear, x, h)
                 for name, linear, h in zip(names, linears, products, strict=True)]
 
@@ -265,9 +288,22 @@ def _weighted_sum(terms: Sequence[tuple[torch.Tensor, float]]) -> torch.Tensor |
     return total
 
 
+def _fusable(scales: Sequence[torch.Tensor | None], low_rank: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None,
+             scale: float) -> LowRank | None:
+    """The low-rank term (`low_rank()`: a [.., R, in], b [.., R, out] row-major) as one call of a `FusingLinear`
+    takes it, when it is all the site adapts (DoRA's and IA3's scale vectors run around the linear) and float32."""
+    if low_rank is None or any(vector is not None for vector in scales):
+        return None
+    a, b = low_rank()
+    return LowRank(a, b, scale) if a.dtype == b.dtype == torch.float32 else None
+
+
 def _shared_site(row: RowAdapters, site: Site) -> SiteBatch:
     delta = _combined(row, site)
-    return SiteBatch(True, delta.a, delta.b, delta.scale, delta.in_scale, delta.out_scale, delta.out_shift)
+    rows = None if delta.a is None or delta.b is None else \
+        lambda: (cast(torch.Tensor, delta.a_rows), cast(torch.Tensor, delta.b_rows))
+    return SiteBatch(True, delta.a, delta.b, delta.scale, delta.in_scale, delta.out_scale, delta.out_shift,
+                     _fusable((delta.in_scale, delta.out_scale, delta.out_shift), rows, delta.scale))
 
 
 def _gathered_site(deltas: list[SiteDelta], arena: Arena, a_out: torch.Tensor | None = None) -> SiteBatch:
@@ -306,10 +342,11 @@ def _gathered_site(deltas: list[SiteDelta], arena: Arena, a_out: torch.Tensor | 
                 out[row, 0] = t
         return out
 
-    return SiteBatch(
-        False, a, b, scale, stack(lambda d: d.in_scale, 1.0), stack(lambda d: d.out_scale, 1.0),
-        stack(lambda d: d.out_shift, 0.0),
-    )
+    in_scale, out_scale = stack(lambda d: d.in_scale, 1.0), stack(lambda d: d.out_scale, 1.0)
+    out_shift = stack(lambda d: d.out_shift, 0.0)
+    gathered = None if a is None or b is None else (lambda: (a, b))
+    return SiteBatch(False, a, b, scale, in_scale, out_scale, out_shift,
+                     _fusable((in_scale, out_scale, out_shift), gathered, scale))
 
 
 def _input_groups(

@@ -131,18 +131,47 @@ void gemm(const Activations& a, int64_t n, const uint8_t* w, const uint16_t* sca
     }
 }
 
+// y[r] += scale * (A_b x[r]) B_b for every row r (b = r / tokens_per_row): a LoRA expert's low-rank term, with
+// A_b [rank, k] and B_b [rank, out] row-major at lora_a + b * a_stride and lora_b + b * b_stride (stride 0: one
+// expert for every row).
+void add_low_rank(const float* x, int64_t n, int64_t k, const float* lora_a, int64_t a_stride, const float* lora_b,
+                  int64_t b_stride, int64_t rank, int64_t tokens_per_row, float lora_scale, float* y, int64_t out,
+                  int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t r = 0; r < n; ++r) {
+        const int64_t b = r / tokens_per_row;
+        const float* a_rows = lora_a + b * a_stride;
+        const float* b_rows = lora_b + b * b_stride;
+        const float* xr = x + r * k;
+        float* yr = y + r * out;
+        for (int64_t j = 0; j < rank; ++j) {
+            __m512 dot = _mm512_setzero_ps();
+            for (int64_t i = 0; i < k; i += 16) {
+                dot = _mm512_fmadd_ps(_mm512_loadu_ps(a_rows + j * k + i), _mm512_loadu_ps(xr + i), dot);
+            }
+            const __m512 h = _mm512_set1_ps(lora_scale * _mm512_reduce_add_ps(dot));
+            for (int64_t o = 0; o < out; o += 16) {
+                _mm512_storeu_ps(yr + o, _mm512_fmadd_ps(h, _mm512_loadu_ps(b_rows + j * out + o),
+                                                         _mm512_loadu_ps(yr + o)));
+            }
+        }
+    }
+}
+
 }  // namespace
 
 extern "C" {
 
 // y [n, out] = (x [n, k] * input_scale [k]) @ dequantized(w).T + bias (input_scale and bias may be null: SmoothQuant's
-// 1 / s, with w holding W * s). `bits` is 8 or 4 (int4 needs `minima`); returns 0, or -1 for a shape or bit width
-// this kernel does not take.
+// 1 / s, with w holding W * s), plus a LoRA term in float where lora_a is given (see `add_low_rank`). `bits` is 8 or
+// 4 (int4 needs `minima`); returns 0, or -1 for a shape or bit width this kernel does not take.
 int moe_block_linear(const float* x, const float* input_scale, int64_t n, int64_t k, const uint8_t* w,
                      const uint16_t* scales,
-                     const uint16_t* minima, int64_t out, int32_t bits, const float* bias, float* y, int32_t threads) {
+                     const uint16_t* minima, int64_t out, int32_t bits, const float* bias, const float* lora_a,
+                     int64_t a_stride, const float* lora_b, int64_t b_stride, int64_t rank, int64_t tokens_per_row,
+                     float lora_scale, float* y, int32_t threads) {
     if (k <= 0 || k % (2 * kBlock) != 0 || n <= 0 || out <= 0 || out % kGroup != 0 || (bits != 8 && bits != 4) ||
-        (bits == 4 && minima == nullptr)) {
+        (bits == 4 && minima == nullptr) || (lora_a && (rank <= 0 || tokens_per_row <= 0 || !lora_b))) {
         return -1;
     }
     std::vector<int8_t> q(static_cast<size_t>(n * k));
@@ -160,6 +189,10 @@ int moe_block_linear(const float* x, const float* input_scale, int64_t n, int64_
         gemm<8>(a, n, w, scales, nullptr, out, bias, y, gemm_threads);
     } else {
         gemm<4>(a, n, w, scales, minima, out, bias, y, gemm_threads);
+    }
+    if (lora_a) {
+        add_low_rank(x, n, k, lora_a, a_stride, lora_b, b_stride, rank, tokens_per_row, lora_scale, y, out,
+                     n > 1 ? threads : 1);
     }
     return 0;
 }
