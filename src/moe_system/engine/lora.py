@@ -128,7 +128,8 @@ Linear = Callable[[torch.Tensor], torch.Tensor]
 @dataclass(frozen=True)
 class LowRank:
     """A LoRA term scale * (x @ a.T) @ b for a linear that computes it in the same call (`FusingLinear`): a [R, in]
-    and b [R, out] shared by every row of x [B, T, in], or [B, R, in] and [B, R, out], one per row."""
+    and b [R, out] shared by every row of x [B, T, in], or [B, R, in] and [B, R, out], one per row; a's rows
+    contiguous, b row-major or the transposed view of a row-major [.., out, R]."""
 
     a: torch.Tensor
     b: torch.Tensor
@@ -300,8 +301,9 @@ def _fusable(scales: Sequence[torch.Tensor | None], low_rank: Callable[[], tuple
 
 def _shared_site(row: RowAdapters, site: Site) -> SiteBatch:
     delta = _combined(row, site)
-    rows = None if delta.a is None or delta.b is None else \
-        lambda: (cast(torch.Tensor, delta.a_rows), cast(torch.Tensor, delta.b_rows))
+    # A as PEFT's lora_A ([r, in]) and B as loaded (a view of lora_B, which the kernel reads transposed): no copies
+    b = delta.b
+    rows = None if delta.a is None or b is None else lambda: (cast(torch.Tensor, delta.a_rows), b)
     return SiteBatch(True, delta.a, delta.b, delta.scale, delta.in_scale, delta.out_scale, delta.out_shift,
                      _fusable((delta.in_scale, delta.out_scale, delta.out_shift), rows, delta.scale))
 

@@ -133,10 +133,10 @@ void gemm(const Activations& a, int64_t n, const uint8_t* w, const uint16_t* sca
 
 // y[r] += scale * (A_b x[r]) B_b for every row r (b = r / tokens_per_row): a LoRA expert's low-rank term, with
 // A_b [rank, k] and B_b [rank, out] row-major at lora_a + b * a_stride and lora_b + b * b_stride (stride 0: one
-// expert for every row).
+// expert for every row), or B_b stored as [out, rank] when `b_transposed` (PEFT's lora_B as it is saved).
 void add_low_rank(const float* x, int64_t n, int64_t k, const float* lora_a, int64_t a_stride, const float* lora_b,
-                  int64_t b_stride, int64_t rank, int64_t tokens_per_row, float lora_scale, float* y, int64_t out,
-                  int threads) {
+                  int64_t b_stride, bool b_transposed, int64_t rank, int64_t tokens_per_row, float lora_scale,
+                  float* y, int64_t out, int threads) {
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t r = 0; r < n; ++r) {
         const int64_t b = r / tokens_per_row;
@@ -144,14 +144,30 @@ void add_low_rank(const float* x, int64_t n, int64_t k, const float* lora_a, int
         const float* b_rows = lora_b + b * b_stride;
         const float* xr = x + r * k;
         float* yr = y + r * out;
+        std::vector<float> h(static_cast<size_t>(rank));  // scale * A_b x[r]
         for (int64_t j = 0; j < rank; ++j) {
             __m512 dot = _mm512_setzero_ps();
             for (int64_t i = 0; i < k; i += 16) {
                 dot = _mm512_fmadd_ps(_mm512_loadu_ps(a_rows + j * k + i), _mm512_loadu_ps(xr + i), dot);
             }
-            const __m512 h = _mm512_set1_ps(lora_scale * _mm512_reduce_add_ps(dot));
+            h[j] = lora_scale * _mm512_reduce_add_ps(dot);
+        }
+        if (b_transposed) {
+            for (int64_t o = 0; o < out; ++o) {
+                __m512 dot = _mm512_setzero_ps();
+                for (int64_t j = 0; j < rank; j += 16) {
+                    const __mmask16 lanes = rank - j >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (rank - j)) - 1);
+                    dot = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(lanes, h.data() + j),
+                                          _mm512_maskz_loadu_ps(lanes, b_rows + o * rank + j), dot);
+                }
+                yr[o] += _mm512_reduce_add_ps(dot);
+            }
+            continue;
+        }
+        for (int64_t j = 0; j < rank; ++j) {
+            const __m512 hj = _mm512_set1_ps(h[j]);
             for (int64_t o = 0; o < out; o += 16) {
-                _mm512_storeu_ps(yr + o, _mm512_fmadd_ps(h, _mm512_loadu_ps(b_rows + j * out + o),
+                _mm512_storeu_ps(yr + o, _mm512_fmadd_ps(hj, _mm512_loadu_ps(b_rows + j * out + o),
                                                          _mm512_loadu_ps(yr + o)));
             }
         }
@@ -168,8 +184,8 @@ extern "C" {
 int moe_block_linear(const float* x, const float* input_scale, int64_t n, int64_t k, const uint8_t* w,
                      const uint16_t* scales,
                      const uint16_t* minima, int64_t out, int32_t bits, const float* bias, const float* lora_a,
-                     int64_t a_stride, const float* lora_b, int64_t b_stride, int64_t rank, int64_t tokens_per_row,
-                     float lora_scale, float* y, int32_t threads) {
+                     int64_t a_stride, const float* lora_b, int64_t b_stride, int32_t b_transposed, int64_t rank,
+                     int64_t tokens_per_row, float lora_scale, float* y, int32_t threads) {
     if (k <= 0 || k % (2 * kBlock) != 0 || n <= 0 || out <= 0 || out % kGroup != 0 || (bits != 8 && bits != 4) ||
         (bits == 4 && minima == nullptr) || (lora_a && (rank <= 0 || tokens_per_row <= 0 || !lora_b))) {
         return -1;
@@ -191,8 +207,8 @@ int moe_block_linear(const float* x, const float* input_scale, int64_t n, int64_
         gemm<4>(a, n, w, scales, minima, out, bias, y, gemm_threads);
     }
     if (lora_a) {
-        add_low_rank(x, n, k, lora_a, a_stride, lora_b, b_stride, rank, tokens_per_row, lora_scale, y, out,
-                     n > 1 ? threads : 1);
+        add_low_rank(x, n, k, lora_a, a_stride, lora_b, b_stride, b_transposed != 0, rank, tokens_per_row,
+                     lora_scale, y, out, n > 1 ? threads : 1);
     }
     return 0;
 }
