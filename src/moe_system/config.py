@@ -72,9 +72,9 @@ class BaseModelSettings(BaseModel):
         "auto", description="native = lean Llama-family loop; hf = any transformers model"
     )
     quantization: Quantization = Field(
-        "int8", description="how the base's linear weights run: int8 (the default: +0.76% perplexity, experts' "
-        "accuracy unchanged, see `moe bench quality --quantization`), float (none), or int4 (runs as int8 where no "
-        "faster int4 kernel exists); experts always run in float beside them",
+        "int8", description="how the base's linear weights run: int8 (the default; see `moe bench quality "
+        "--quantization` for its cost), int4 (smaller and faster, less exact; runs as int8 where its kernel cannot "
+        "run), or float (none); experts always run in float beside them",
     )
     threads: int | None = Field(None, ge=1, le=1024, description="torch CPU threads (default: all cores)")
     max_context: int | None = Field(None, ge=16, description="cap on the context window in tokens")

@@ -1,4 +1,6 @@
-"""Calibration for int8: what each linear of the base sees, and how each linear is held in int8 chosen from it.
+"""Calibration for quantized weights: what each linear of the base sees, and how each linear is held, chosen from it
+by a chooser the engine names (`engine.kernels.calibration_for`): SmoothQuant factors for int8 on the block kernel,
+an activation-weighted int4 fit, or, for int8 on fbgemm (described below), factors and float channels.
 
 Quantizing activations to 8 bits per token costs the embedded model +3.3% perplexity on its own (weights alone
 cost +0.3%; both simulated in float on 6,000 tokens of this project's READMEs): a few input channels carry values

@@ -22,8 +22,8 @@ def decode(
     new_tokens: Annotated[int, typer.Option("--new-tokens", min=1, max=2048)] = 64,
     repeats: Annotated[int, typer.Option("--repeats", min=1, max=50)] = 3,
     quantization: Annotated[Quantization, typer.Option(
-        "--quantization", help="how our engine runs the base's weights (int4 runs as int8 where no int4 kernel "
-        "is faster); other than none, our fp32 engine is measured beside it")] = "int8",
+        "--quantization", help="how our engine runs the base's weights (int4 runs as int8 where its kernel "
+        "cannot run); other than none, our fp32 engine is measured beside it")] = "int8",
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
 ) -> None:
     """Tokens/s at batch 1 and 8, TTFT and RSS, against transformers' generate on the same model."""
