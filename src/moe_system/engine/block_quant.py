@@ -88,10 +88,9 @@ def _library() -> ctypes.CDLL | None:
     function.restype = ctypes.c_int
     pointer, count = ctypes.c_void_p, ctypes.c_int64
     # x, input_scale, n, k, weight, scales, minima, out, bits, bias,
-    # lora_a, a_stride, lora_b, b_stride, b_transposed, rank, tokens_per_row, lora_scale, y, threads
+    # lora_a, a_stride, lora_b, b_stride, rank, tokens_per_row, lora_scale, y, threads
     function.argtypes = [pointer, pointer, count, count, pointer, pointer, pointer, count, ctypes.c_int32, pointer,
-                         pointer, count, pointer, count, ctypes.c_int32, count, count, ctypes.c_float, pointer,
-                         ctypes.c_int32]
+                         pointer, count, pointer, count, count, count, ctypes.c_float, pointer, ctypes.c_int32]
     return library
 
 
@@ -202,23 +201,19 @@ def unpack(weight: torch.Tensor, bits: int) -> torch.Tensor:
 
 
 def _low_rank_arguments(low_rank: LowRank, x: torch.Tensor, n_in: int, n_out: int
-                        ) -> tuple[int, int, int, int, int, int, int, float]:
-    """The kernel's (a, a's batch stride, b, b's batch stride, b transposed, rank, tokens per batch row, scale) for x
-    [B, T, in]. b [.., R, out] may be row-major, or the transposed view of a row-major [.., out, R] (PEFT's lora_B as
-    loaded: no copy needed)."""
+                        ) -> tuple[int, int, int, int, int, int, float]:
+    """The kernel's (a, a's batch stride, b, b's batch stride, rank, tokens per batch row, scale) for x [B, T, in]."""
     a, b = low_rank.a, low_rank.b
     per_row = a.dim() == 3
     rank = a.shape[-2]
-    transposed = b.stride(-2) == 1 and b.stride(-1) == rank and rank > 1
     fits = (a.dtype == b.dtype == torch.float32 and a.shape[-1] == n_in and b.shape[-1] == n_out
-            and b.shape[-2] == rank and a.stride(-1) == 1 and a.stride(-2) == n_in
-            and (transposed or (b.stride(-1) == 1 and (b.stride(-2) == n_out or rank == 1)))
-            and (not per_row or a.shape[0] == b.shape[0] == x.shape[0]))
+            and b.shape[-2] == rank and a.stride(-1) == b.stride(-1) == 1 and (a.stride(-2) == n_in or rank == 1)
+            and (b.stride(-2) == n_out or rank == 1) and (not per_row or a.shape[0] == b.shape[0] == x.shape[0]))
     if not fits:
         raise ValueError(f"a LoRA term of {tuple(a.shape)} / {tuple(b.shape)} does not fit this linear")
     tokens = x.shape[1] if per_row and x.dim() == 3 else 1
     return (a.data_ptr(), a.stride(0) if per_row else 0, b.data_ptr(), b.stride(0) if per_row else 0,
-            int(transposed), rank, tokens, float(low_rank.scale))
+            rank, tokens, float(low_rank.scale))
 
 
 class BlockLinear:
@@ -287,7 +282,7 @@ class BlockLinear:
         about 4 of a 21 ms int8 decode step with one r16 expert on SmolLM2)."""
         rows = x.reshape(-1, self.in_features).float().contiguous()  # [N, in]
         y = torch.empty(rows.shape[0], self.out_features)  # [N, out]
-        lora: tuple[int | None, int, int | None, int, int, int, int, float] = (None, 0, None, 0, 0, 0, 1, 0.0)
+        lora: tuple[int | None, int, int | None, int, int, int, float] = (None, 0, None, 0, 0, 1, 0.0)
         if low_rank is not None:
             lora = _low_rank_arguments(low_rank, x, self.in_features, self.out_features)
         minima = None if self.minima is None else self.minima.data_ptr()

@@ -93,8 +93,13 @@ class SiteDelta:
     def b_rows(self) -> torch.Tensor | None:
         """`b` as a contiguous [r, out] tensor, made on first use: `b` is usually a transposed view of PEFT's
         lora_B ([out, r]), and gathering a mixed batch from views transposes every time (29 ms of a 38 ms build
-        for 8 r16 experts, one thread); so an expert pays one 10 MB copy the first time it joins a mixed batch."""
-        return None if self.b is None else self.b.contiguous()
+        for 8 r16 experts, one thread), as would the block kernel's LoRA term; so an expert pays one 10 MB copy the
+        first time it runs, and the copy then replaces `b` (the loaded lora_B is freed: memory is not doubled)."""
+        if self.b is None:
+            return None
+        rows = self.b.contiguous()
+        self.b = rows
+        return rows
 
     @property
     def nbytes(self) -> int:
@@ -128,8 +133,8 @@ Linear = Callable[[torch.Tensor], torch.Tensor]
 @dataclass(frozen=True)
 class LowRank:
     """A LoRA term scale * (x @ a.T) @ b for a linear that computes it in the same call (`FusingLinear`): a [R, in]
-    and b [R, out] shared by every row of x [B, T, in], or [B, R, in] and [B, R, out], one per row; a's rows
-    contiguous, b row-major or the transposed view of a row-major [.., out, R]."""
+    and b [R, out] shared by every row of x [B, T, in], or [B, R, in] and [B, R, out], one per row; each row-major
+    in its last two dimensions."""
 
     a: torch.Tensor
     b: torch.Tensor
@@ -301,11 +306,10 @@ def _fusable(scales: Sequence[torch.Tensor | None], low_rank: Callable[[], tuple
 
 def _shared_site(row: RowAdapters, site: Site) -> SiteBatch:
     delta = _combined(row, site)
-    # A as PEFT's lora_A ([r, in]) and B as loaded (a view of lora_B, which the kernel reads transposed): no copies
-    b = delta.b
-    rows = None if delta.a is None or b is None else lambda: (cast(torch.Tensor, delta.a_rows), b)
-    return SiteBatch(True, delta.a, delta.b, delta.scale, delta.in_scale, delta.out_scale, delta.out_shift,
-                     _fusable((delta.in_scale, delta.out_scale, delta.out_shift), rows, delta.scale))
+    rows = None if delta.a is None or delta.b is None else \
+        lambda: (cast(torch.Tensor, delta.a_rows), cast(torch.Tensor, delta.b_rows))
+    fused = _fusable((delta.in_scale, delta.out_scale, delta.out_shift), rows, delta.scale)  # may replace delta.b
+    return SiteBatch(True, delta.a, delta.b, delta.scale, delta.in_scale, delta.out_scale, delta.out_shift, fused)
 
 
 def _gathered_site(deltas: list[SiteDelta], arena: Arena, a_out: torch.Tensor | None = None) -> SiteBatch:

@@ -133,43 +133,38 @@ void gemm(const Activations& a, int64_t n, const uint8_t* w, const uint16_t* sca
 
 // y[r] += scale * (A_b x[r]) B_b for every row r (b = r / tokens_per_row): a LoRA expert's low-rank term, with
 // A_b [rank, k] and B_b [rank, out] row-major at lora_a + b * a_stride and lora_b + b * b_stride (stride 0: one
-// expert for every row), or B_b stored as [out, rank] when `b_transposed` (PEFT's lora_B as it is saved).
+// expert for every row).
 void add_low_rank(const float* x, int64_t n, int64_t k, const float* lora_a, int64_t a_stride, const float* lora_b,
-                  int64_t b_stride, bool b_transposed, int64_t rank, int64_t tokens_per_row, float lora_scale,
-                  float* y, int64_t out, int threads) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t r = 0; r < n; ++r) {
-        const int64_t b = r / tokens_per_row;
-        const float* a_rows = lora_a + b * a_stride;
-        const float* b_rows = lora_b + b * b_stride;
-        const float* xr = x + r * k;
-        float* yr = y + r * out;
-        std::vector<float> h(static_cast<size_t>(rank));  // scale * A_b x[r]
-        for (int64_t j = 0; j < rank; ++j) {
-            __m512 dot = _mm512_setzero_ps();
-            for (int64_t i = 0; i < k; i += 16) {
-                dot = _mm512_fmadd_ps(_mm512_loadu_ps(a_rows + j * k + i), _mm512_loadu_ps(xr + i), dot);
+                  int64_t b_stride, int64_t rank, int64_t tokens_per_row, float lora_scale, float* y, int64_t out,
+                  int threads) {
+    // Both halves are split over every thread, even at one row: at decode the adapter's 10-20 MB are read from
+    // memory once a token, which one core alone reads at about half the speed of two.
+    std::vector<float> h(static_cast<size_t>(n * rank));  // [n, rank]: scale * A_b x[r]
+    const int64_t chunks = out / 16;
+#pragma omp parallel num_threads(threads)
+    {
+#pragma omp for schedule(static)
+        for (int64_t item = 0; item < n * rank; ++item) {
+            const int64_t r = item / rank, j = item % rank;
+            const float* a_row = lora_a + (r / tokens_per_row) * a_stride + j * k;
+            const float* xr = x + r * k;
+            __m512 even = _mm512_setzero_ps(), odd = _mm512_setzero_ps();  // two chains: k / 32 steps each
+            for (int64_t i = 0; i < k; i += 32) {
+                even = _mm512_fmadd_ps(_mm512_loadu_ps(a_row + i), _mm512_loadu_ps(xr + i), even);
+                odd = _mm512_fmadd_ps(_mm512_loadu_ps(a_row + i + 16), _mm512_loadu_ps(xr + i + 16), odd);
             }
-            h[j] = lora_scale * _mm512_reduce_add_ps(dot);
+            h[item] = lora_scale * _mm512_reduce_add_ps(_mm512_add_ps(even, odd));
         }
-        if (b_transposed) {
-            for (int64_t o = 0; o < out; ++o) {
-                __m512 dot = _mm512_setzero_ps();
-                for (int64_t j = 0; j < rank; j += 16) {
-                    const __mmask16 lanes = rank - j >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (rank - j)) - 1);
-                    dot = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(lanes, h.data() + j),
-                                          _mm512_maskz_loadu_ps(lanes, b_rows + o * rank + j), dot);
-                }
-                yr[o] += _mm512_reduce_add_ps(dot);
+#pragma omp for schedule(static)
+        for (int64_t item = 0; item < n * chunks; ++item) {  // y[r, o : o + 16] += sum_j h[r, j] B[j, o : o + 16]
+            const int64_t r = item / chunks, o = (item % chunks) * 16;
+            const float* b_rows = lora_b + (r / tokens_per_row) * b_stride;
+            float* yo = y + r * out + o;
+            __m512 acc = _mm512_loadu_ps(yo);
+            for (int64_t j = 0; j < rank; ++j) {
+                acc = _mm512_fmadd_ps(_mm512_set1_ps(h[r * rank + j]), _mm512_loadu_ps(b_rows + j * out + o), acc);
             }
-            continue;
-        }
-        for (int64_t j = 0; j < rank; ++j) {
-            const __m512 hj = _mm512_set1_ps(h[j]);
-            for (int64_t o = 0; o < out; o += 16) {
-                _mm512_storeu_ps(yr + o, _mm512_fmadd_ps(hj, _mm512_loadu_ps(b_rows + j * out + o),
-                                                         _mm512_loadu_ps(yr + o)));
-            }
+            _mm512_storeu_ps(yo, acc);
         }
     }
 }
@@ -184,8 +179,8 @@ extern "C" {
 int moe_block_linear(const float* x, const float* input_scale, int64_t n, int64_t k, const uint8_t* w,
                      const uint16_t* scales,
                      const uint16_t* minima, int64_t out, int32_t bits, const float* bias, const float* lora_a,
-                     int64_t a_stride, const float* lora_b, int64_t b_stride, int32_t b_transposed, int64_t rank,
-                     int64_t tokens_per_row, float lora_scale, float* y, int32_t threads) {
+                     int64_t a_stride, const float* lora_b, int64_t b_stride, int64_t rank, int64_t tokens_per_row,
+                     float lora_scale, float* y, int32_t threads) {
     if (k <= 0 || k % (2 * kBlock) != 0 || n <= 0 || out <= 0 || out % kGroup != 0 || (bits != 8 && bits != 4) ||
         (bits == 4 && minima == nullptr) || (lora_a && (rank <= 0 || tokens_per_row <= 0 || !lora_b))) {
         return -1;
@@ -207,8 +202,8 @@ int moe_block_linear(const float* x, const float* input_scale, int64_t n, int64_
         gemm<4>(a, n, w, scales, minima, out, bias, y, gemm_threads);
     }
     if (lora_a) {
-        add_low_rank(x, n, k, lora_a, a_stride, lora_b, b_stride, b_transposed != 0, rank, tokens_per_row,
-                     lora_scale, y, out, n > 1 ? threads : 1);
+        add_low_rank(x, n, k, lora_a, a_stride, lora_b, b_stride, rank, tokens_per_row, lora_scale, y, out,
+                     std::max(1, static_cast<int>(threads)));
     }
     return 0;
 }
