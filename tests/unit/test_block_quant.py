@@ -162,3 +162,17 @@ def test_lora_terms_added_in_the_kernel_equal_the_float_products(rank: int) -> N
     if rank > 1:
         with pytest.raises(ValueError, match="does not fit"):
             layer(x, LowRank(a, lora_b.t(), 0.5))  # a transposed view
+
+
+def test_an_embedding_table_in_int8_blocks_looks_up_its_dequantized_rows() -> None:
+    """`BlockEmbedding`: each looked-up row is the table's row rounded to its blocks' scales (exact for a table that
+    already was Q8_0, as SmolLM2's GGUF is)."""
+    torch.manual_seed(0)
+    table = torch.randn(50, 64)
+    embedding = block_quant.BlockEmbedding(table)
+    tokens = torch.tensor([[3, 7, 3], [49, 0, 12]])
+    rows = embedding(tokens)
+    assert rows.shape == (2, 3, 64) and rows.dtype == torch.float32
+    assert float((rows - table[tokens]).abs().max()) <= float(table.abs().max()) / 127 / 2 + 1e-6
+    assert torch.equal(block_quant.BlockEmbedding(rows.reshape(-1, 64))(torch.arange(6)), rows.reshape(-1, 64))
+    assert not block_quant.BlockEmbedding.fits(torch.zeros(10, 48))

@@ -172,6 +172,26 @@ def quantize_blocks(
     return codes.to(torch.uint8).reshape(weight.shape), scale.squeeze(2), minimum.squeeze(2)
 
 
+class BlockEmbedding:
+    """An embedding table [V, d] held as int8 blocks of 32 values with one fp16 scale each (`quantize_blocks`),
+    scaled back to float at lookup: 30 MB for SmolLM2's 49152x576 table against 57 MB in fp16 and 113 MB in fp32.
+    SmolLM2 ships as a Q8_0 GGUF, so for it this is exact (fp16 is not: it rounds by up to 5e-4)."""
+
+    def __init__(self, table: torch.Tensor) -> None:
+        codes, scales, _ = quantize_blocks(table, 8)
+        self.codes = codes  # [V, d] uint8
+        self.scales = scales  # [V, d / 32] fp16
+
+    @staticmethod
+    def fits(table: torch.Tensor) -> bool:
+        return table.dim() == 2 and table.shape[1] % BLOCK == 0 and table.device.type == "cpu"
+
+    def __call__(self, tokens: torch.Tensor) -> torch.Tensor:  # [...] ids -> [..., d] float32
+        steps = self.codes[tokens].float() - 128  # [..., d]
+        blocks = steps.unflatten(-1, (-1, BLOCK)) * self.scales[tokens].float()[..., None]  # [..., d / 32, 32]
+        return blocks.flatten(-2)
+
+
 def _grouped(per_block: torch.Tensor) -> torch.Tensor:
     """[out, in / 32] -> the kernel's [out / 16, in / 32, 16]."""
     return per_block.reshape(per_block.shape[0] // GROUP, GROUP, -1).permute(0, 2, 1).contiguous()

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from transformers import PreTrainedModel
 
 from moe_system.engine.backends.base import Backend
-from moe_system.engine.block_quant import BlockLinear
+from moe_system.engine.block_quant import BlockEmbedding, BlockLinear
 from moe_system.engine.kernels import FrozenLinear, Int8Linear, Quantization, frozen_linear
 from moe_system.engine.lora import AdapterBatch, RowAdapters, Site
 
@@ -106,9 +106,10 @@ class NativeBackend(Backend):
         # copies, not views: transformers maps the safetensors file into memory, and a view of one tensor would keep
         # the whole file's pages (513 MB for SmolLM2) resident after the model is dropped
         embed = inner.embed_tokens.weight.detach()  # [V, d_model]
-        # quantized runs keep the table in fp16 (54 of SmolLM2's 108 MB; rounding 5e-4 of each value, far below
-        # the int8 rounding of every activation that follows): a copy either way, see above
-        self.embed = embed.half() if quantization != "none" and embed.dtype == torch.float32 else embed.clone()
+        # quantized runs keep the table as int8 blocks (`BlockEmbedding`: 30 of SmolLM2's 113 MB, exact for it);
+        # a copy either way, see above
+        self.embed: torch.Tensor | BlockEmbedding = BlockEmbedding(embed) if quantization != "none" and \
+            BlockEmbedding.fits(embed) else embed.clone()
         self.final_norm = inner.norm.weight.detach().clone()
         self.rotary = inner.rotary_emb
         chosen = calibration or {}
@@ -234,7 +235,8 @@ class NativeBackend(Backend):
             keys_at = torch.arange(span, device=self.device)
             mask = (keys_at[None, None, :] <= positions[:, :, None])[:, None]  # [B, 1, T, span]
 
-        x = F.embedding(tokens, self.embed).to(self.dtype)  # [B, T, d_model]
+        x = self.embed(tokens).to(self.dtype) if isinstance(self.embed, BlockEmbedding) else \
+            F.embedding(tokens, self.embed)  # [B, T, d_model]
         cos, sin = self.rotary(x, positions)  # [B, T, head_dim] each
         cos, sin = cos[:, None].to(x.dtype), sin[:, None].to(x.dtype)
         adapters = cache.adapters
