@@ -143,7 +143,7 @@ def int4_fit(weight: torch.Tensor, act_max: torch.Tensor, sample: torch.Tensor) 
     """`weight` [out, in] fitted to int4 blocks with each input channel's error weighed by its mean x_j^2 over the
     calibration input rows `sample` [rows, in]: the kernel's tensors {"weight", "scales", "minima"} (see
     `BlockLinear`). The `base.quantization.linear_calibration` chooser for int4: the fit takes about 8 s for
-    SmolLM2, so its cache keeps the packed result (71 MB) and a later load only reads it."""
+    SmolLM2, so its cache keeps the packed result (84 MB) and a later load only reads it."""
     layer = BlockLinear(weight, None, 4, importance=sample.float().square().mean(dim=0))
     assert layer.minima is not None
     return {"weight": layer.weight, "scales": layer.scales, "minima": layer.minima}

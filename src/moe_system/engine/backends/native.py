@@ -83,8 +83,8 @@ class NativeBackend(Backend):
     """Llama-family forward on packed weights with a per-row-length KV cache. `quantization` "int8" / "int4" (as
     `kernels.runnable_quantization` resolved it) stores every linear, the LM head included, quantized
     (`kernels.frozen_linear`): on the block kernel, or on fbgemm held as `calibration` says (module name ->
-    {"smooth", "outliers"} tensors, `base.quantization.linear_calibration`) where given; the embedding and the norms
-    stay float."""
+    {"smooth", "outliers"} tensors, `base.quantization.linear_calibration`) where given; the embedding table is then
+    held as int8 blocks (`BlockEmbedding`) and the norms stay float."""
 
     def __init__(
         self, model: PreTrainedModel, context_length: int | None = None, quantization: Quantization = "none",
