@@ -99,11 +99,13 @@ def tiny_qwen3() -> Qwen3ForCausalLM:
 
 @pytest.fixture(scope="session")
 def tiny_block_models() -> dict[str, PreTrainedModel]:
-    """A Llama and a Qwen2 (biases on q/k/v) whose every linear packs into the block-quantized kernel's layout."""
+    """A Llama, a Qwen2 (biases on q/k/v) and a Qwen3 (q/k norms) whose every linear packs into the
+    block-quantized kernel's layout."""
     torch.manual_seed(0)
     llama = LlamaForCausalLM(LlamaConfig(**_BLOCK_SHAPE, max_position_embeddings=128)).eval()
     qwen2 = Qwen2ForCausalLM(Qwen2Config(**_BLOCK_SHAPE, max_position_embeddings=128)).eval()
-    return {"llama": llama, "qwen2": qwen2}
+    qwen3 = Qwen3ForCausalLM(Qwen3Config(**_BLOCK_SHAPE, head_dim=16, max_position_embeddings=128)).eval()
+    return {"llama": llama, "qwen2": qwen2, "qwen3": qwen3}
 
 
 @pytest.fixture(scope="session")

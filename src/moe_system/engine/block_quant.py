@@ -43,6 +43,17 @@ _FLAGS = ["-O3", "-std=c++17", "-shared", "-fPIC", "-fopenmp", "-mavx512f", "-ma
           "-mavx512dq", "-mavx512vnni", "-mf16c", "-mfma"]
 
 
+class LinearSpec(ctypes.Structure):
+    """One linear as the kernel takes it (`MoeLinear` in `csrc/block_gemm.cpp`): the weights' pointers, bound once
+    (`BlockLinear.spec`), and the LoRA term's, set per batch (`BlockLinear.bind`). The tensors must outlive it."""
+
+    _fields_ = [("weight", ctypes.c_void_p), ("scales", ctypes.c_void_p), ("minima", ctypes.c_void_p),
+                ("bias", ctypes.c_void_p), ("input_scale", ctypes.c_void_p), ("in_features", ctypes.c_int64),
+                ("out_features", ctypes.c_int64), ("bits", ctypes.c_int32), ("lora_a", ctypes.c_void_p),
+                ("a_stride", ctypes.c_int64), ("lora_b", ctypes.c_void_p), ("b_stride", ctypes.c_int64),
+                ("rank", ctypes.c_int64), ("lora_scale", ctypes.c_float)]
+
+
 def _cpu_flags() -> set[str]:
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
@@ -84,14 +95,20 @@ def _library() -> ctypes.CDLL | None:
         library = ctypes.CDLL(str(target))
     except OSError:
         return None
-    function = library.moe_block_linear
-    function.restype = ctypes.c_int
-    pointer, count = ctypes.c_void_p, ctypes.c_int64
-    # x, input_scale, n, k, weight, scales, minima, out, bits, bias,
-    # lora_a, a_stride, lora_b, b_stride, rank, tokens_per_row, lora_scale, y, threads
-    function.argtypes = [pointer, pointer, count, count, pointer, pointer, pointer, count, ctypes.c_int32, pointer,
-                         pointer, count, pointer, count, count, count, ctypes.c_float, pointer, ctypes.c_int32]
+    pointer = ctypes.POINTER
+    library.moe_block_linear.restype = ctypes.c_int
+    # linear, x, n, tokens_per_row, y, threads
+    library.moe_block_linear.argtypes = [pointer(LinearSpec), ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
+                                         ctypes.c_void_p, ctypes.c_int32]
     return library
+
+
+def library() -> ctypes.CDLL:
+    """The compiled kernel (`moe_block_linear`, `moe_decoder_layer`); call only where `available()`."""
+    found = _library()
+    if found is None:
+        raise RuntimeError("the block-quantized kernel does not run on this machine")
+    return found
 
 
 def available() -> bool:
@@ -220,22 +237,6 @@ def unpack(weight: torch.Tensor, bits: int) -> torch.Tensor:
     return weight.reshape(groups, -1, GROUP, 4).permute(0, 2, 1, 3).reshape(groups * GROUP, -1)
 
 
-def _low_rank_arguments(low_rank: LowRank, x: torch.Tensor, n_in: int, n_out: int
-                        ) -> tuple[int, int, int, int, int, int, float]:
-    """The kernel's (a, a's batch stride, b, b's batch stride, rank, tokens per batch row, scale) for x [B, T, in]."""
-    a, b = low_rank.a, low_rank.b
-    per_row = a.dim() == 3
-    rank = a.shape[-2]
-    fits = (a.dtype == b.dtype == torch.float32 and a.shape[-1] == n_in and b.shape[-1] == n_out
-            and b.shape[-2] == rank and a.stride(-1) == b.stride(-1) == 1 and (a.stride(-2) == n_in or rank == 1)
-            and (b.stride(-2) == n_out or rank == 1) and (not per_row or a.shape[0] == b.shape[0] == x.shape[0]))
-    if not fits:
-        raise ValueError(f"a LoRA term of {tuple(a.shape)} / {tuple(b.shape)} does not fit this linear")
-    tokens = x.shape[1] if per_row and x.dim() == 3 else 1
-    return (a.data_ptr(), a.stride(0) if per_row else 0, b.data_ptr(), b.stride(0) if per_row else 0,
-            rank, tokens, float(low_rank.scale))
-
-
 class BlockLinear:
     """y = x @ W.T (+ b) with W [out, in] held in `bits` (8 or 4) with one fp16 scale per 32 input channels.
 
@@ -253,10 +254,7 @@ class BlockLinear:
         if not packable(weight):
             raise ValueError(f"a block-quantized weight needs in_features a multiple of {CHUNK} and out_features of "
                              f"{GROUP}, got {tuple(weight.shape)}")
-        library = _library()
-        if library is None:
-            raise RuntimeError("the block-quantized kernel does not run on this machine")
-        self._kernel = library.moe_block_linear
+        self._kernel = library().moe_block_linear
         self.out_features, self.in_features = weight.shape
         self.bits = bits
         self.bias = None if bias is None else bias.detach().float().clone().contiguous()
@@ -294,6 +292,36 @@ class BlockLinear:
     def row_norms_sq(self) -> torch.Tensor:  # [out]
         return self.dequantized().square().sum(dim=1)
 
+    @functools.cached_property
+    def spec(self) -> LinearSpec:
+        """This linear's weights as the kernel takes them, with no LoRA term (bound once: a call then passes 6
+        arguments, not 19)."""
+        return LinearSpec(
+            weight=self.weight.data_ptr(), scales=self.scales.data_ptr(),
+            minima=None if self.minima is None else self.minima.data_ptr(),
+            bias=None if self.bias is None else self.bias.data_ptr(),
+            input_scale=None if self.inv_smooth is None else self.inv_smooth.data_ptr(),
+            in_features=self.in_features, out_features=self.out_features, bits=self.bits,
+        )
+
+    def bind(self, low_rank: LowRank | None) -> LinearSpec:
+        """`spec` with `low_rank`'s LoRA term (a [R, in] and b [R, out] for every row, or [B, R, ...] one per batch
+        row; row-major), which must outlive the result; `spec` itself for None."""
+        if low_rank is None:
+            return self.spec
+        a, b = low_rank.a, low_rank.b
+        per_row, rank = a.dim() == 3, a.shape[-2]
+        fits = (a.dtype == b.dtype == torch.float32 and a.shape[-1] == self.in_features
+                and b.shape[-1] == self.out_features and b.shape[-2] == rank and a.stride(-1) == b.stride(-1) == 1
+                and (a.stride(-2) == self.in_features or rank == 1) and (b.stride(-2) == self.out_features or rank == 1)
+                and (not per_row or (b.dim() == 3 and a.shape[0] == b.shape[0])))
+        if not fits:
+            raise ValueError(f"a LoRA term of {tuple(a.shape)} / {tuple(b.shape)} does not fit this linear")
+        bound = LinearSpec.from_buffer_copy(self.spec)
+        bound.lora_a, bound.lora_b, bound.rank, bound.lora_scale = a.data_ptr(), b.data_ptr(), rank, low_rank.scale
+        bound.a_stride, bound.b_stride = (a.stride(0), b.stride(0)) if per_row else (0, 0)
+        return bound
+
     fuses_low_rank = True  # `__call__` takes a LoRA term (see `engine.lora.SiteBatch`)
 
     def __call__(self, x: torch.Tensor, low_rank: LowRank | None = None) -> torch.Tensor:  # [..., in] -> [..., out]
@@ -302,16 +330,14 @@ class BlockLinear:
         about 4 of a 21 ms int8 decode step with one r16 expert on SmolLM2)."""
         rows = x.reshape(-1, self.in_features).float().contiguous()  # [N, in]
         y = torch.empty(rows.shape[0], self.out_features)  # [N, out]
-        lora: tuple[int | None, int, int | None, int, int, int, float] = (None, 0, None, 0, 0, 1, 0.0)
-        if low_rank is not None:
-            lora = _low_rank_arguments(low_rank, x, self.in_features, self.out_features)
-        minima = None if self.minima is None else self.minima.data_ptr()
-        bias = None if self.bias is None else self.bias.data_ptr()
-        smooth = None if self.inv_smooth is None else self.inv_smooth.data_ptr()
-        failed = rows.shape[0] > 0 and self._kernel(
-            rows.data_ptr(), smooth, rows.shape[0], self.in_features, self.weight.data_ptr(), self.scales.data_ptr(),
-            minima, self.out_features, self.bits, bias, *lora, y.data_ptr(), torch.get_num_threads(),
-        )
-        if failed:
+        spec = self.bind(low_rank)
+        tokens = 1  # of x's rows share each batch row's expert
+        if low_rank is not None and low_rank.a.dim() == 3:
+            if x.dim() != 3 or low_rank.a.shape[0] != x.shape[0]:
+                raise ValueError(f"a LoRA term for {low_rank.a.shape[0]} rows does not fit an input of "
+                                 f"{tuple(x.shape)}")
+            tokens = x.shape[1]
+        if rows.shape[0] > 0 and self._kernel(ctypes.byref(spec), rows.data_ptr(), rows.shape[0], tokens,
+                                              y.data_ptr(), torch.get_num_threads()):
             raise RuntimeError(f"block_gemm refused a [{rows.shape[0]}, {self.in_features}] input")
         return y.view(*x.shape[:-1], self.out_features).to(x.dtype)

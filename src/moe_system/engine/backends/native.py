@@ -20,8 +20,9 @@ import torch.nn.functional as F
 from transformers import PreTrainedModel
 
 from moe_system.engine.backends.base import Backend
-from moe_system.engine.block_quant import BlockEmbedding, BlockLinear
-from moe_system.engine.kernels import FrozenLinear, Int8Linear, Quantization, frozen_linear
+from moe_system.engine.backends.native_layer import LINEAR_NAMES, DecoderLayer, LayerKernel, Linear
+from moe_system.engine.block_quant import BlockEmbedding
+from moe_system.engine.kernels import Quantization, frozen_linear
 from moe_system.engine.lora import AdapterBatch, RowAdapters, Site
 
 NATIVE_MODEL_TYPES = frozenset({"llama", "mistral", "qwen2", "qwen3"})
@@ -54,29 +55,10 @@ class KVCache:
         return self.keys[0].shape[2]
 
 
-Linear = FrozenLinear | Int8Linear | BlockLinear
-LINEAR_NAMES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
-
 def linear_weights(model: PreTrainedModel) -> list[torch.Tensor]:
     """The weights of every linear the native backend runs quantized: each layer's projections and the LM head."""
     return [module.get_parameter("weight") for name, module in model.named_modules()
             if name.rsplit(".", 1)[-1] in LINEAR_NAMES] + [model.lm_head.weight]
-
-
-@dataclass
-class _Layer:
-    input_norm: torch.Tensor
-    post_norm: torch.Tensor
-    q: Linear
-    k: Linear
-    v: Linear
-    o: Linear
-    gate: Linear
-    up: Linear
-    down: Linear
-    q_norm: torch.Tensor | None
-    k_norm: torch.Tensor | None
 
 
 class NativeBackend(Backend):
@@ -121,12 +103,15 @@ class NativeBackend(Backend):
             for index, layer in enumerate(self.layers)
             for name in LINEAR_NAMES
         }
+        # decode steps in one C call a layer where every linear is on the block kernel (`native_layer.py`)
+        self.layer_kernel = LayerKernel.build(self.layers, self.n_heads, self.n_kv_heads, self.head_dim, self.eps,
+                                              self.dtype)
 
     @staticmethod
     def _read_layer(
         layer: torch.nn.Module, quantization: Quantization, calibration: Mapping[str, Mapping[str, torch.Tensor]],
         prefix: str,
-    ) -> _Layer:
+    ) -> DecoderLayer:
         """Llama-style decoder layer -> its frozen weights (attribute names as transformers' Llama family);
         `prefix` is the layer's module name, under which `calibration` names its linears."""
         attn, mlp = layer.get_submodule("self_attn"), layer.get_submodule("mlp")
@@ -143,7 +128,7 @@ class NativeBackend(Backend):
         def norm(name: str) -> torch.Tensor | None:
             return weight(attn, name) if hasattr(attn, name) else None
 
-        return _Layer(
+        return DecoderLayer(
             input_norm=weight(layer, "input_layernorm"), post_norm=weight(layer, "post_attention_layernorm"),
             q=lin(attn, "q_proj"), k=lin(attn, "k_proj"), v=lin(attn, "v_proj"), o=lin(attn, "o_proj"),
             gate=lin(mlp, "gate_proj"), up=lin(mlp, "up_proj"), down=lin(mlp, "down_proj"),
@@ -226,6 +211,25 @@ class NativeBackend(Backend):
         batch, steps = tokens.shape
         self._reserve(cache, int(cache.lengths.max()) + steps)
         positions = cache.lengths[:, None] + torch.arange(steps, device=self.device)  # [B, T]
+        x = self.embed(tokens).to(self.dtype) if isinstance(self.embed, BlockEmbedding) else \
+            F.embedding(tokens, self.embed)  # [B, T, d_model]
+        cos, sin = self.rotary(x, positions)  # [B, T, head_dim] each
+        kernel = self.layer_kernel
+        if kernel is not None and steps == 1 and kernel.runs(cache.adapters) and bool((counts == 1).all()):
+            x = x.contiguous()
+            kernel.step(x.view(batch, -1), cache.lengths, cos[:, 0], sin[:, 0], cache.keys, cache.values,
+                        cache.adapters)
+        else:
+            x = self._layers(cache, x, positions, cos[:, None].to(x.dtype), sin[:, None].to(x.dtype))
+        cache.lengths += counts
+        out = x if every else x[torch.arange(batch, device=self.device), counts - 1]  # [B, T, d] or [B, d_model]
+        return self.lm_head(F.rms_norm(out, (out.shape[-1],), self.final_norm, self.eps)).float()  # [B, (T,) V]
+
+    def _layers(self, cache: KVCache, x: torch.Tensor, positions: torch.Tensor, cos: torch.Tensor,
+                sin: torch.Tensor) -> torch.Tensor:
+        """x [B, T, d_model] at `positions` [B, T] through every layer in torch ops, the rows' adapters applied and
+        keys and values written to the cache; cos / sin: [B, 1, T, head_dim]."""
+        batch, steps = positions.shape
         span = int(positions.max()) + 1  # keys 0..span-1 are the only ones anyone can see
         rows = torch.arange(batch, device=self.device)[:, None].expand(batch, steps)
         equal = bool((cache.lengths == cache.lengths[0]).all())
@@ -234,11 +238,6 @@ class NativeBackend(Backend):
         else:
             keys_at = torch.arange(span, device=self.device)
             mask = (keys_at[None, None, :] <= positions[:, :, None])[:, None]  # [B, 1, T, span]
-
-        x = self.embed(tokens).to(self.dtype) if isinstance(self.embed, BlockEmbedding) else \
-            F.embedding(tokens, self.embed)  # [B, T, d_model]
-        cos, sin = self.rotary(x, positions)  # [B, T, head_dim] each
-        cos, sin = cos[:, None].to(x.dtype), sin[:, None].to(x.dtype)
         adapters = cache.adapters
 
         def project(index: int, names: tuple[str, ...], modules: tuple[Linear, ...],
@@ -271,9 +270,7 @@ class NativeBackend(Backend):
             gate, up = project(index, ("gate_proj", "up_proj"), (layer.gate, layer.up), h)
             [down] = project(index, ("down_proj",), (layer.down,), F.silu(gate) * up)
             x = x + down
-        cache.lengths += counts
-        out = x if every else x[torch.arange(batch, device=self.device), counts - 1]  # [B, T, d] or [B, d_model]
-        return self.lm_head(F.rms_norm(out, (out.shape[-1],), self.final_norm, self.eps)).float()  # [B, (T,) V]
+        return x
 
 
 def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:

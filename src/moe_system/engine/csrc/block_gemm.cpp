@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 namespace {
@@ -108,64 +109,137 @@ inline void group_rows(const Activations& a, int64_t r0, const uint8_t* w, const
     for (int j = 0; j < Rows; ++j) _mm512_storeu_ps(y + (r0 + j) * out + g * kGroup, _mm512_add_ps(acc[j], bv));
 }
 
+// The linear a caller binds once (the weights) and per batch (the LoRA term): see `block_quant.LinearSpec`.
+struct MoeLinear {
+    const uint8_t* weight;      // packed, see the layouts above
+    const uint16_t* scales;     // [out / 16, k / 32, 16] fp16
+    const uint16_t* minima;     // int4's, like the scales; null for int8
+    const float* bias;          // [out] or null
+    const float* input_scale;   // [k]: SmoothQuant's 1 / s (the weights hold W * s), or null
+    int64_t in_features;
+    int64_t out_features;
+    int32_t bits;               // 8 or 4
+    const float* lora_a;        // [rank, k] per expert, or null: no LoRA term
+    int64_t a_stride;           // floats between batch rows' A (0: one A for every row)
+    const float* lora_b;        // [rank, out] per expert
+    int64_t b_stride;
+    int64_t rank;
+    float lora_scale;
+};
+
+bool valid(const MoeLinear& l) {
+    return l.weight && l.scales && l.in_features > 0 && l.in_features % (2 * kBlock) == 0 && l.out_features > 0 &&
+           l.out_features % kGroup == 0 && (l.bits == 8 || (l.bits == 4 && l.minima)) &&
+           (!l.lora_a || (l.rank > 0 && l.lora_b));
+}
+
+// Per-call buffers of `linear_phase`, sized for n rows of the widest input and the largest rank.
+struct Scratch {
+    std::vector<int8_t> q;
+    std::vector<float> scale;
+    std::vector<int32_t> sum;
+    std::vector<float> h;
+    Scratch(int64_t n, int64_t k, int64_t rank)
+        : q(static_cast<size_t>(n * k)), scale(static_cast<size_t>(n * k / kBlock)),
+          sum(static_cast<size_t>(n * k / kBlock)), h(static_cast<size_t>(std::max<int64_t>(1, n * rank))) {}
+};
+
+// The functions below that end in `_phase` hold orphaned `omp for` loops: every thread of the enclosing parallel
+// region calls them and shares the work (a barrier ends each loop); outside a region they run on the calling thread.
+// So one linear (`moe_block_linear`) and a whole decoder layer (`moe_decoder_layer`, one region for every step)
+// run the same code.
+
 template <int Bits>
-void gemm(const Activations& a, int64_t n, const uint8_t* w, const uint16_t* scales, const uint16_t* minima,
-          int64_t out, const float* bias, float* y, int threads) {
+void gemm_phase(const Activations& a, int64_t n, const MoeLinear& l, float* y) {
     const int64_t group_bytes = kGroup * a.k * Bits / 8;
     const int64_t group_scales = kGroup * a.k / kBlock;
-#pragma omp parallel for num_threads(threads) schedule(static)
+    const int64_t out = l.out_features;
+#pragma omp for schedule(static)
     for (int64_t g = 0; g < out / kGroup; ++g) {
-        const uint8_t* wg = w + g * group_bytes;
-        const uint16_t* sg = scales + g * group_scales;
-        const uint16_t* mg = minima ? minima + g * group_scales : nullptr;
+        const uint8_t* wg = l.weight + g * group_bytes;
+        const uint16_t* sg = l.scales + g * group_scales;
+        const uint16_t* mg = l.minima ? l.minima + g * group_scales : nullptr;
         int64_t r = 0;
-        for (; r + kMaxTile <= n; r += kMaxTile) group_rows<Bits, kMaxTile>(a, r, wg, sg, mg, bias, y, out, g);
+        for (; r + kMaxTile <= n; r += kMaxTile) group_rows<Bits, kMaxTile>(a, r, wg, sg, mg, l.bias, y, out, g);
         switch (n - r) {
-            case 5: group_rows<Bits, 5>(a, r, wg, sg, mg, bias, y, out, g); break;
-            case 4: group_rows<Bits, 4>(a, r, wg, sg, mg, bias, y, out, g); break;
-            case 3: group_rows<Bits, 3>(a, r, wg, sg, mg, bias, y, out, g); break;
-            case 2: group_rows<Bits, 2>(a, r, wg, sg, mg, bias, y, out, g); break;
-            case 1: group_rows<Bits, 1>(a, r, wg, sg, mg, bias, y, out, g); break;
+            case 5: group_rows<Bits, 5>(a, r, wg, sg, mg, l.bias, y, out, g); break;
+            case 4: group_rows<Bits, 4>(a, r, wg, sg, mg, l.bias, y, out, g); break;
+            case 3: group_rows<Bits, 3>(a, r, wg, sg, mg, l.bias, y, out, g); break;
+            case 2: group_rows<Bits, 2>(a, r, wg, sg, mg, l.bias, y, out, g); break;
+            case 1: group_rows<Bits, 1>(a, r, wg, sg, mg, l.bias, y, out, g); break;
             default: break;
         }
     }
 }
 
-// y[r] += scale * (A_b x[r]) B_b for every row r (b = r / tokens_per_row): a LoRA expert's low-rank term, with
-// A_b [rank, k] and B_b [rank, out] row-major at lora_a + b * a_stride and lora_b + b * b_stride (stride 0: one
-// expert for every row).
-void add_low_rank(const float* x, int64_t n, int64_t k, const float* lora_a, int64_t a_stride, const float* lora_b,
-                  int64_t b_stride, int64_t rank, int64_t tokens_per_row, float lora_scale, float* y, int64_t out,
-                  int threads) {
-    // Both halves are split over every thread, even at one row: at decode the adapter's 10-20 MB are read from
-    // memory once a token, which one core alone reads at about half the speed of two.
-    std::vector<float> h(static_cast<size_t>(n * rank));  // [n, rank]: scale * A_b x[r]
-    const int64_t chunks = out / 16;
-#pragma omp parallel num_threads(threads)
-    {
+// y[r] += scale * (A_b x[r]) B_b for every row r (b = r / tokens_per_row): a LoRA expert's low-rank term. Both
+// halves are split over every thread, even at one row: at decode the adapter's 10-20 MB are read from memory once a
+// token, which one core alone reads at about half the speed of two.
+void low_rank_phase(const MoeLinear& l, const float* x, int64_t n, int64_t tokens_per_row, float* y, float* h) {
+    const int64_t k = l.in_features, out = l.out_features, rank = l.rank, chunks = out / 16;
 #pragma omp for schedule(static)
-        for (int64_t item = 0; item < n * rank; ++item) {
-            const int64_t r = item / rank, j = item % rank;
-            const float* a_row = lora_a + (r / tokens_per_row) * a_stride + j * k;
-            const float* xr = x + r * k;
-            __m512 even = _mm512_setzero_ps(), odd = _mm512_setzero_ps();  // two chains: k / 32 steps each
-            for (int64_t i = 0; i < k; i += 32) {
-                even = _mm512_fmadd_ps(_mm512_loadu_ps(a_row + i), _mm512_loadu_ps(xr + i), even);
-                odd = _mm512_fmadd_ps(_mm512_loadu_ps(a_row + i + 16), _mm512_loadu_ps(xr + i + 16), odd);
-            }
-            h[item] = lora_scale * _mm512_reduce_add_ps(_mm512_add_ps(even, odd));
+    for (int64_t item = 0; item < n * rank; ++item) {  // h[r, j] = scale * A_b[j] . x[r]
+        const int64_t r = item / rank, j = item % rank;
+        const float* a_row = l.lora_a + (r / tokens_per_row) * l.a_stride + j * k;
+        const float* xr = x + r * k;
+        __m512 even = _mm512_setzero_ps(), odd = _mm512_setzero_ps();  // two chains: k / 32 steps each
+        for (int64_t i = 0; i < k; i += 32) {
+            even = _mm512_fmadd_ps(_mm512_loadu_ps(a_row + i), _mm512_loadu_ps(xr + i), even);
+            odd = _mm512_fmadd_ps(_mm512_loadu_ps(a_row + i + 16), _mm512_loadu_ps(xr + i + 16), odd);
         }
+        h[item] = l.lora_scale * _mm512_reduce_add_ps(_mm512_add_ps(even, odd));
+    }
 #pragma omp for schedule(static)
-        for (int64_t item = 0; item < n * chunks; ++item) {  // y[r, o : o + 16] += sum_j h[r, j] B[j, o : o + 16]
-            const int64_t r = item / chunks, o = (item % chunks) * 16;
-            const float* b_rows = lora_b + (r / tokens_per_row) * b_stride;
-            float* yo = y + r * out + o;
-            __m512 acc = _mm512_loadu_ps(yo);
-            for (int64_t j = 0; j < rank; ++j) {
-                acc = _mm512_fmadd_ps(_mm512_set1_ps(h[r * rank + j]), _mm512_loadu_ps(b_rows + j * out + o), acc);
-            }
-            _mm512_storeu_ps(yo, acc);
+    for (int64_t item = 0; item < n * chunks; ++item) {  // y[r, o : o + 16] += sum_j h[r, j] B_b[j, o : o + 16]
+        const int64_t r = item / chunks, o = (item % chunks) * 16;
+        const float* b_rows = l.lora_b + (r / tokens_per_row) * l.b_stride;
+        float* yo = y + r * out + o;
+        __m512 acc = _mm512_loadu_ps(yo);
+        for (int64_t j = 0; j < rank; ++j) {
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(h[r * rank + j]), _mm512_loadu_ps(b_rows + j * out + o), acc);
         }
+        _mm512_storeu_ps(yo, acc);
+    }
+}
+
+// y [n, out] = (x [n, k] * input_scale) @ dequantized(w).T + bias (+ the LoRA term).
+void linear_phase(const MoeLinear& l, const float* x, int64_t n, int64_t tokens_per_row, float* y, Scratch& s) {
+    const int64_t k = l.in_features, blocks = k / kBlock;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < n; ++r) {
+        quantize_row(x + r * k, l.input_scale, k, s.q.data() + r * k, s.scale.data() + r * blocks,
+                     s.sum.data() + r * blocks);
+    }
+    const Activations a{s.q.data(), s.scale.data(), s.sum.data(), k};
+    if (l.bits == 8) {
+        gemm_phase<8>(a, n, l, y);
+    } else {
+        gemm_phase<4>(a, n, l, y);
+    }
+    if (l.lora_a) low_rank_phase(l, x, n, tokens_per_row, y, s.h.data());
+}
+
+float dot(const float* a, const float* b, int64_t n) {  // n a multiple of 16
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
+    return _mm512_reduce_add_ps(acc);
+}
+
+// out = x * rsqrt(mean(x^2) + eps) * weight, over n values (torch's rms_norm, in float)
+void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* out) {
+    float total = 0.0f;
+    for (int64_t i = 0; i < n; ++i) total += x[i] * x[i];
+    const float inverse = 1.0f / std::sqrt(total / static_cast<float>(n) + eps);
+    for (int64_t i = 0; i < n; ++i) out[i] = x[i] * inverse * weight[i];
+}
+
+// Rotary position embedding in place, rotate-half form (transformers' Llama): x [hd], cos / sin [hd].
+void rope(float* x, const float* cos, const float* sin, int64_t hd) {
+    const int64_t half = hd / 2;
+    for (int64_t i = 0; i < half; ++i) {
+        const float first = x[i], second = x[i + half];
+        x[i] = first * cos[i] - second * sin[i];
+        x[i + half] = second * cos[i + half] + first * sin[i + half];
     }
 }
 
@@ -173,37 +247,136 @@ void add_low_rank(const float* x, int64_t n, int64_t k, const float* lora_a, int
 
 extern "C" {
 
-// y [n, out] = (x [n, k] * input_scale [k]) @ dequantized(w).T + bias (input_scale and bias may be null: SmoothQuant's
-// 1 / s, with w holding W * s), plus a LoRA term in float where lora_a is given (see `add_low_rank`). `bits` is 8 or
-// 4 (int4 needs `minima`); returns 0, or -1 for a shape or bit width this kernel does not take.
-int moe_block_linear(const float* x, const float* input_scale, int64_t n, int64_t k, const uint8_t* w,
-                     const uint16_t* scales,
-                     const uint16_t* minima, int64_t out, int32_t bits, const float* bias, const float* lora_a,
-                     int64_t a_stride, const float* lora_b, int64_t b_stride, int64_t rank, int64_t tokens_per_row,
-                     float lora_scale, float* y, int32_t threads) {
-    if (k <= 0 || k % (2 * kBlock) != 0 || n <= 0 || out <= 0 || out % kGroup != 0 || (bits != 8 && bits != 4) ||
-        (bits == 4 && minima == nullptr) || (lora_a && (rank <= 0 || tokens_per_row <= 0 || !lora_b))) {
+// Shapes and positions of one decode step (`native_step.StepSpec`).
+struct MoeStep {
+    int64_t rows;               // n: one new token per row
+    int64_t d_model;
+    int64_t heads;
+    int64_t kv_heads;
+    int64_t head_dim;           // a multiple of 16
+    float eps;                  // of every RMS norm
+    int32_t threads;
+    const int64_t* positions;   // [n]: where each row's token goes (its length so far)
+    const float* cos;           // [n, head_dim]: the model's rotary tables at those positions
+    const float* sin;
+};
+
+// One Llama-family decoder layer's weights and KV cache (`native_step.LayerSpec`).
+struct MoeLayer {
+    const float* input_norm;    // [d_model]
+    const float* post_norm;     // [d_model]
+    const float* q_norm;        // [head_dim] (Qwen3) or null
+    const float* k_norm;
+    MoeLinear q, k, v, o, gate, up, down;
+    float* keys;                // [n, kv_heads, capacity, head_dim]
+    float* values;
+    int64_t capacity;
+};
+
+// y [n, out] = (x [n, k] * input_scale [k]) @ dequantized(w).T + bias, plus the LoRA term where `linear` has one
+// (row r uses expert r / tokens_per_row). Returns 0, or -1 for a shape or bit width this kernel does not take.
+int moe_block_linear(const MoeLinear* linear, const float* x, int64_t n, int64_t tokens_per_row, float* y,
+                     int32_t threads) {
+    if (!valid(*linear) || n <= 0 || tokens_per_row <= 0) return -1;
+    Scratch scratch(n, linear->in_features, linear->rank);
+    // one thread for small products: waking the second costs more than it saves below ~64k weights a row batch
+    const bool small = linear->out_features * linear->in_features * n < 65536 && !linear->lora_a;
+#pragma omp parallel num_threads(small ? 1 : std::max(1, static_cast<int>(threads)))
+    linear_phase(*linear, x, n, tokens_per_row, y, scratch);
+    return 0;
+}
+
+// x [n, d_model] <- x after one decoder layer, for one new token per row: RMS norm, q / k / v (+ each row's LoRA
+// term), Qwen3's q / k norms, RoPE, the new key and value written to the cache at the row's position, causal
+// attention over positions 0..position of the row (grouped-query heads), o, residual; RMS norm, gate and up, SiLU,
+// down, residual. The same arithmetic as `NativeBackend.forward`, in one parallel region: at batch 1 the ~25 torch
+// operations of a layer cost more than its weights take to read. Returns -1 for shapes it does not take.
+int moe_decoder_layer(const MoeLayer* layer, const MoeStep* step, float* x) {
+    const int64_t n = step->rows, d = step->d_model, heads = step->heads, kv = step->kv_heads, hd = step->head_dim;
+    const MoeLinear* all[] = {&layer->q, &layer->k, &layer->v, &layer->o, &layer->gate, &layer->up, &layer->down};
+    int64_t widest = 0, rank = 0, span = 0;
+    for (const MoeLinear* l : all) {
+        if (!valid(*l)) return -1;
+        widest = std::max(widest, l->in_features);
+        rank = std::max(rank, l->lora_a ? l->rank : 0);
+    }
+    const int64_t inter = layer->gate.out_features;
+    if (n <= 0 || hd % 16 != 0 || heads % kv != 0 || layer->q.in_features != d || layer->q.out_features != heads * hd ||
+        layer->k.in_features != d || layer->k.out_features != kv * hd || layer->v.in_features != d ||
+        layer->v.out_features != kv * hd || layer->o.in_features != heads * hd || layer->o.out_features != d ||
+        layer->gate.in_features != d || layer->up.in_features != d || layer->up.out_features != inter ||
+        layer->down.in_features != inter || layer->down.out_features != d) {
         return -1;
     }
-    std::vector<int8_t> q(static_cast<size_t>(n * k));
-    std::vector<float> scale(static_cast<size_t>(n * k / kBlock));
-    std::vector<int32_t> sum(static_cast<size_t>(n * k / kBlock));
-    const int row_threads = n > 1 ? threads : 1;
-#pragma omp parallel for num_threads(row_threads) schedule(static)
     for (int64_t r = 0; r < n; ++r) {
-        quantize_row(x + r * k, input_scale, k, q.data() + r * k, scale.data() + r * k / kBlock, sum.data() + r * k / kBlock);
+        if (step->positions[r] < 0 || step->positions[r] >= layer->capacity) return -1;
+        span = std::max(span, step->positions[r] + 1);
     }
-    const Activations a{q.data(), scale.data(), sum.data(), k};
-    // one thread for small products: waking the second costs more than it saves below ~64k weights a row batch
-    const int gemm_threads = out * k * n < 65536 ? 1 : std::max(1, static_cast<int>(threads));
-    if (bits == 8) {
-        gemm<8>(a, n, w, scales, nullptr, out, bias, y, gemm_threads);
-    } else {
-        gemm<4>(a, n, w, scales, minima, out, bias, y, gemm_threads);
-    }
-    if (lora_a) {
-        add_low_rank(x, n, k, lora_a, a_stride, lora_b, b_stride, rank, tokens_per_row, lora_scale, y, out,
-                     std::max(1, static_cast<int>(threads)));
+    Scratch scratch(n, widest, rank);
+    std::vector<float> h(n * d), q(n * heads * hd), k(n * kv * hd), v(n * kv * hd), attended(n * heads * hd);
+    std::vector<float> delta(n * d), gate(n * inter), up(n * inter), scores(n * heads * span);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    const int64_t group = heads / kv;
+#pragma omp parallel num_threads(std::max(1, static_cast<int>(step->threads)))
+    {
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < n; ++r) rms_norm(x + r * d, layer->input_norm, d, step->eps, h.data() + r * d);
+        linear_phase(layer->q, h.data(), n, 1, q.data(), scratch);
+        linear_phase(layer->k, h.data(), n, 1, k.data(), scratch);
+        linear_phase(layer->v, h.data(), n, 1, v.data(), scratch);
+#pragma omp for schedule(static)
+        for (int64_t item = 0; item < n * kv; ++item) {  // the new key (normed, rotated) and value into the cache
+            const int64_t r = item / kv, head = item % kv;
+            float* key = k.data() + item * hd;
+            if (layer->k_norm) rms_norm(key, layer->k_norm, hd, step->eps, key);
+            rope(key, step->cos + r * hd, step->sin + r * hd, hd);
+            const int64_t slot = ((r * kv + head) * layer->capacity + step->positions[r]) * hd;
+            memcpy(layer->keys + slot, key, hd * sizeof(float));
+            memcpy(layer->values + slot, v.data() + item * hd, hd * sizeof(float));
+        }
+#pragma omp for schedule(static)
+        for (int64_t item = 0; item < n * heads; ++item) {  // softmax(q K^T / sqrt(hd)) V over the row's positions
+            const int64_t r = item / heads, head = item % heads, seen = step->positions[r] + 1;
+            float* query = q.data() + item * hd;
+            if (layer->q_norm) rms_norm(query, layer->q_norm, hd, step->eps, query);
+            rope(query, step->cos + r * hd, step->sin + r * hd, hd);
+            const float* keys = layer->keys + (r * kv + head / group) * layer->capacity * hd;
+            const float* values = layer->values + (r * kv + head / group) * layer->capacity * hd;
+            float* score = scores.data() + item * span;
+            float peak = -INFINITY;
+            for (int64_t j = 0; j < seen; ++j) {
+                score[j] = dot(query, keys + j * hd, hd) * scale;
+                peak = std::max(peak, score[j]);
+            }
+            float total = 0.0f;
+            for (int64_t j = 0; j < seen; ++j) {
+                score[j] = std::exp(score[j] - peak);
+                total += score[j];
+            }
+            float* out = attended.data() + item * hd;
+            for (int64_t c = 0; c < hd; c += 16) {
+                __m512 acc = _mm512_setzero_ps();
+                for (int64_t j = 0; j < seen; ++j) {
+                    acc = _mm512_fmadd_ps(_mm512_set1_ps(score[j]), _mm512_loadu_ps(values + j * hd + c), acc);
+                }
+                _mm512_storeu_ps(out + c, _mm512_mul_ps(acc, _mm512_set1_ps(1.0f / total)));
+            }
+        }
+        linear_phase(layer->o, attended.data(), n, 1, delta.data(), scratch);
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < n; ++r) {
+            for (int64_t i = 0; i < d; ++i) x[r * d + i] += delta[r * d + i];
+            rms_norm(x + r * d, layer->post_norm, d, step->eps, h.data() + r * d);
+        }
+        linear_phase(layer->gate, h.data(), n, 1, gate.data(), scratch);
+        linear_phase(layer->up, h.data(), n, 1, up.data(), scratch);
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < n * inter; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+        linear_phase(layer->down, gate.data(), n, 1, delta.data(), scratch);
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < n; ++r) {
+            for (int64_t i = 0; i < d; ++i) x[r * d + i] += delta[r * d + i];
+        }
     }
     return 0;
 }
