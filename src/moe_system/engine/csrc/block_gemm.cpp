@@ -176,7 +176,7 @@ void gemm_phase(const Activations& a, int64_t n, const MoeLinear& l, float* y) {
 // halves are split over every thread, even at one row: at decode the adapter's 10-20 MB are read from memory once a
 // token, which one core alone reads at about half the speed of two.
 void low_rank_phase(const MoeLinear& l, const float* x, int64_t n, int64_t tokens_per_row, float* y, float* h) {
-    const int64_t k = l.in_features, out = l.out_features, rank = l.rank, chunks = out / 16;
+    const int64_t k = l.in_features, out = l.out_features, rank = l.rank, chunks = (out + 63) / 64;
 #pragma omp for schedule(static)
     for (int64_t item = 0; item < n * rank; ++item) {  // h[r, j] = scale * A_b[j] . x[r]
         const int64_t r = item / rank, j = item % rank;
@@ -189,16 +189,22 @@ void low_rank_phase(const MoeLinear& l, const float* x, int64_t n, int64_t token
         }
         h[item] = l.lora_scale * _mm512_reduce_add_ps(_mm512_add_ps(even, odd));
     }
+    // y[r, o : o + 64] += sum_j h[r, j] B_b[j, o : o + 64]: 256 contiguous bytes of each of B's rows an item (with
+    // 64 bytes, an r16 expert cost a SmolLM2 int8 decode step 1.34 ms, with 256 1.15 ms: 19.5 MB read at 17 GB/s)
 #pragma omp for schedule(static)
-    for (int64_t item = 0; item < n * chunks; ++item) {  // y[r, o : o + 16] += sum_j h[r, j] B_b[j, o : o + 16]
-        const int64_t r = item / chunks, o = (item % chunks) * 16;
-        const float* b_rows = l.lora_b + (r / tokens_per_row) * l.b_stride;
+    for (int64_t item = 0; item < n * chunks; ++item) {
+        const int64_t r = item / chunks, o = (item % chunks) * 64, lanes = std::min<int64_t>(4, (out - o) / 16);
+        const float* b_rows = l.lora_b + (r / tokens_per_row) * l.b_stride + o;
         float* yo = y + r * out + o;
-        __m512 acc = _mm512_loadu_ps(yo);
+        __m512 acc[4];
+        for (int64_t i = 0; i < lanes; ++i) acc[i] = _mm512_loadu_ps(yo + 16 * i);
         for (int64_t j = 0; j < rank; ++j) {
-            acc = _mm512_fmadd_ps(_mm512_set1_ps(h[r * rank + j]), _mm512_loadu_ps(b_rows + j * out + o), acc);
+            const __m512 weight = _mm512_set1_ps(h[r * rank + j]);
+            for (int64_t i = 0; i < lanes; ++i) {
+                acc[i] = _mm512_fmadd_ps(weight, _mm512_loadu_ps(b_rows + j * out + 16 * i), acc[i]);
+            }
         }
-        _mm512_storeu_ps(yo, acc);
+        for (int64_t i = 0; i < lanes; ++i) _mm512_storeu_ps(yo + 16 * i, acc[i]);
     }
 }
 
