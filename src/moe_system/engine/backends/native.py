@@ -8,6 +8,10 @@ slots past a row's length (padding) are never visible to it and get overwritten 
 
 Rotary embeddings come from the model's own `rotary_emb` module, so every RoPE scaling variant that
 transformers implements is honoured exactly.
+
+Where every linear is block-quantized, decode steps run one C call a layer (`native_layer.LayerKernel`); the torch
+loop here (`_layers`) computes the same function for everything else: prefill, scoring, float or fbgemm weights,
+and rows with DoRA or IA3 experts.
 """
 
 from __future__ import annotations
