@@ -76,10 +76,10 @@ def agreement(reference: Sequence[Sequence[int]], other: Sequence[Sequence[int]]
 
 def run(settings: Settings, kinds: Sequence[Quantization], new_tokens: int = 64,
         progress: Callable[[str], None] = lambda message: None, client_for: Callable[[Quantization], Any] | None = None,
-        recipes: Sequence[Path] = (), limit: int | None = None) -> dict[str, Any]:
+        recipes: Sequence[Path] = (), limit: int | None = None, held_out: int | None = None) -> dict[str, Any]:
     """Perplexity and agreement of each of `kinds` (fp32 is always measured first, as the reference); with
     `client_for` (a client serving a given quantization) and `recipes`, the experts' held-out accuracy under each,
-    on the first `limit` items of each expert."""
+    on the first `limit` items of each expert (`held_out` items generated, see `bench.quality.held_out_sets`)."""
     from moe_system.base import load_base
     from moe_system.base.quantization import linear_calibration
     from moe_system.engine import Engine, SamplingParams, build_backend
@@ -128,13 +128,13 @@ def run(settings: Settings, kinds: Sequence[Quantization], new_tokens: int = 64,
         "kinds": results,
         "experts": None if client_for is None or not recipes else expert_accuracy(
             client_for, recipes, {cast(Quantization, kind): row["runs_as"] for kind, row in results.items()}, limit,
-            progress, notes.append),
+            held_out, progress, notes.append),
         "notes": notes,
     }
 
 
 def expert_accuracy(client_for: Callable[[Quantization], Any], recipes: Sequence[Path],
-                    kinds: Mapping[Quantization, Quantization], limit: int | None,
+                    kinds: Mapping[Quantization, Quantization], limit: int | None, held_out: int | None,
                     progress: Callable[[str], None], note: Callable[[str], None]) -> list[dict[str, Any]] | None:
     """Each installed expert's greedy held-out accuracy under each of `kinds` (asked -> runs as; "none" first), one
     client for each kind that runs, its change in points against fp32 and the share of answers equal to fp32's;
@@ -149,7 +149,7 @@ def expert_accuracy(client_for: Callable[[Quantization], Any], recipes: Sequence
         try:
             if not rows:
                 try:
-                    sets, _ = held_out_sets(client, recipes, limit, progress)
+                    sets, _ = held_out_sets(client, recipes, limit, progress, held_out)
                 except InvalidRequestError as error:
                     note(f"experts not measured: {error}")
                     return None

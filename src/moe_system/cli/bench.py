@@ -256,6 +256,9 @@ def quality(
         "--packages", help="first install the .expert packages of this folder (signed by its publisher.pub)")] = None,
     limit: Annotated[int | None, typer.Option(
         "--limit", min=1, help="only the first N held-out and field items each")] = None,
+    held_out: Annotated[int | None, typer.Option(
+        "--held-out", min=1, max=5000, help="N held-out items per expert from its recipe's held-out generator (same "
+        "seed and contamination check; default: the recipe's n)")] = None,
     best_of: Annotated[int, typer.Option(
         "--best-of", min=1, max=16, help="also score verified best-of-N and time it (1 = greedy only)")] = 8,
     quantization: Annotated[str | None, typer.Option(
@@ -277,11 +280,11 @@ def quality(
         install_shipped(client, packages, publisher_key(packages))
     if quantization is not None:  # each kind gets a client of its own
         client.close()
-        _quantization_gate(quantization, files, limit, json_output)
+        _quantization_gate(quantization, files, limit, held_out, json_output)
         return
     with err.status("benchmarking quality…") as status:
         result = run(client, files, limit, progress=lambda message: status.update(f"benchmarking quality: {message}…"),
-                     best_of=best_of)
+                     best_of=best_of, held_out=held_out)
     if json_output:
         print_json(result)
         return
@@ -309,7 +312,8 @@ def quality(
         err.print(f"skipped {line}")
 
 
-def _quantization_gate(kinds_text: str, recipes: list[Path], limit: int | None, json_output: bool) -> None:
+def _quantization_gate(kinds_text: str, recipes: list[Path], limit: int | None, held_out: int | None,
+                       json_output: bool) -> None:
     """`moe bench quality --quantization KINDS`: perplexity, agreement and the experts' held-out accuracy (the
     first `limit` items each) of each kind against fp32."""
     from moe_system.bench.quantization import run
@@ -328,7 +332,7 @@ def _quantization_gate(kinds_text: str, recipes: list[Path], limit: int | None, 
     with err.status("measuring the quantization gate…") as status:
         result = run(settings, cast(list[Quantization], kinds),
                      progress=lambda message: status.update(f"measuring the quantization gate: {message}…"),
-                     client_for=client_for, recipes=recipes, limit=limit)
+                     client_for=client_for, recipes=recipes, limit=limit, held_out=held_out)
     if json_output:
         print_json(result)
         return

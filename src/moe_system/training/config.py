@@ -10,7 +10,7 @@ joins them with what goes into the package manifest. A recipe YAML file is just 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -192,5 +192,9 @@ class Recipe(_Strict):
             key: (folder / value) if value is not None and not value.is_absolute() else value
             for key, value in (("train", data.train), ("eval_file", data.eval_file))
         }
-        train = self.train.model_copy(update={"data": data.model_copy(update=updates)})
+        return self.with_data(**updates)
+
+    def with_data(self, **updates: Any) -> Recipe:
+        """This recipe with these `train.data` fields replaced."""
+        train = self.train.model_copy(update={"data": self.train.data.model_copy(update=updates)})
         return self.model_copy(update={"train": train})
