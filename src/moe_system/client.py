@@ -238,7 +238,7 @@ class MoEClient:
         existing conversation keeps its own user, and another user's conversation cannot be opened."""
         conversation_id = conversation_id or uuid.uuid4().hex
         row = self.memory.store.conversation(conversation_id)  # one row, not the stats' count of every fact
-        known = row.user_id if row is not None else None
+        known = (row.user_id or None) if row is not None else None  # the store keeps "no user" as ""
         if known is not None and user_id is not None and known != user_id:
             raise InvalidRequestError(f"conversation {conversation_id!r} belongs to another user")
         return Conversation(self, user_id if known is None else known, conversation_id, expert)

@@ -144,6 +144,12 @@ def test_conversation_is_remembered_by_a_new_client(model_home: Path) -> None:
     assert len(again.messages) == 4
     again.reset()
     assert again.messages == []
+    anyone = second.start_conversation(conversation_id="no-user")  # a conversation without a user (a group chat)
+    anyone.send("Hello.", max_tokens=4)
+    reopened = second.start_conversation(conversation_id="no-user")
+    assert reopened.user_id is None
+    reopened.send("Hello again.", max_tokens=4)
+    assert len(reopened.messages) == 4
     second.close()
 
 
