@@ -6,7 +6,7 @@ MOE       := .venv/bin/moe
 STAMP     := .venv/.moe-installed
 TORCH     := torch==2.13.0
 
-.PHONY: setup browser sandbox demo test test-unit chat serve bench lint clean
+.PHONY: setup browser sandbox demo test test-unit chat serve bot bench lint clean
 
 setup: $(STAMP) browser sandbox
 
@@ -48,6 +48,10 @@ chat: setup
 
 serve: setup
 	$(MOE) serve
+
+# the Telegram bot: MOE_BOT__TOKEN=... make bot (README, "Telegram bot")
+bot: setup
+	$(MOE) bot
 
 bench: setup
 	$(MOE) bench decode

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from moe_system.errors import ConfigError, one_line
@@ -199,6 +199,35 @@ class SandboxSettings(BaseModel):
         "it is missing; rlimits = resource limits only, on a machine without bubblewrap (no isolation)")
 
 
+class BotSettings(BaseModel):
+    """`moe bot`: the Telegram bot (README, "Telegram bot")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: SecretStr | None = Field(None, description="the bot's token from @BotFather (MOE_BOT__TOKEN)")
+    api_base: str = Field("https://api.telegram.org", pattern=r"^https?://[^\s/]+(/[^\s]*)?$", description=(
+        "the Bot API server's base URL: methods are called as {api_base}/bot{token}/{method} (a self-hosted Bot "
+        "API server, or the tests' stand-in)"))
+    admin_ids: list[int] = Field(default_factory=list, description="Telegram user ids allowed the admin commands "
+                                 "(MOE_BOT__ADMIN_IDS='[123, 456]')")
+    name_keywords: list[str] = Field(default_factory=lambda: ["moe", "мое", "моэ"], description=(
+        "words that address the bot in a group (besides a mention or a reply), matched case-insensitively"))
+    auto_chime_prob: float = Field(0.0, ge=0.0, le=1.0, description="chance of answering a group message that "
+                                   "does not address the bot")
+    persona: str = Field("You are MoE, a friendly assistant in a Telegram chat. Answer in the user's language.",
+                         min_length=1, max_length=2000, description="the system prompt of every reply")
+    max_tokens: int = Field(256, ge=1, le=4096, description="longest reply, in tokens")
+    edit_interval_s: float = Field(1.0, ge=0.2, le=10.0, description="a streamed reply is edited at most this "
+                                   "often (Telegram limits edits to about one a second a chat)")
+    rate_limit_per_minute: int = Field(20, ge=1, description="messages a user may send a minute before the bot "
+                                       "goes quiet (one polite reply first)")
+
+    @field_validator("api_base")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
 class Settings(BaseSettings):
     """All settings of the system. Build it with `load_settings()`."""
 
@@ -214,6 +243,7 @@ class Settings(BaseSettings):
     memory: MemorySettings = Field(default_factory=MemorySettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    bot: BotSettings = Field(default_factory=BotSettings)
 
     @field_validator("home")
     @classmethod

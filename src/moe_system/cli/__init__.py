@@ -17,7 +17,7 @@ from rich.markup import escape
 from typer._click.exceptions import ClickException, UsageError  # typer vendors click
 
 from moe_system import __version__
-from moe_system.cli import bench, config_cmd, demo, experts, export, generate, route, serve, train
+from moe_system.cli import bench, bot, config_cmd, demo, experts, export, generate, route, serve, train
 from moe_system.cli import data as data_cmd
 from moe_system.cli import eval as eval_cmd
 from moe_system.cli import memory as memory_cmd
@@ -36,6 +36,7 @@ app.command("eval")(eval_cmd.evaluate)
 app.command("train")(train.train)
 app.command("route")(route.route)
 app.command("serve")(serve.serve)
+app.command("bot")(bot.bot)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(bench.app, name="bench")
 app.add_typer(experts.app, name="experts")

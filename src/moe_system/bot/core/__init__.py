@@ -1,0 +1,1 @@
+"""What the bot knows about chats and people, independent of Telegram's transport."""

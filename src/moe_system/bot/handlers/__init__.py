@@ -1,0 +1,12 @@
+"""aiogram routers, one module per kind of update; `routers()` lists them in the order they are tried."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+from moe_system.bot.handlers import chat, commands
+
+
+def routers() -> list[Router]:
+    """Commands first, so that `/help` is never taken for a question."""
+    return [commands.router, chat.router]

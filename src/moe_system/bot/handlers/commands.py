@@ -1,0 +1,32 @@
+"""Commands every user has: /start and /help."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command, CommandStart
+from aiogram.types import BotCommand, Message
+
+router = Router(name="commands")
+
+COMMANDS = [
+    BotCommand(command="start", description="what this bot is"),
+    BotCommand(command="help", description="what it can do"),
+]
+
+HELP = (
+    "I am a local assistant: a small language model with experts for SQL, Python and math, which I pick for each "
+    "message. I remember our conversation.\n\n"
+    "Я локальный ассистент: небольшая языковая модель с экспертами по SQL, Python и математике; эксперта я выбираю "
+    "под каждое сообщение и помню наш разговор.\n\n"
+    + "\n".join(f"/{command.command} — {command.description}" for command in COMMANDS)
+)
+
+
+@router.message(CommandStart())
+async def start(message: Message) -> None:
+    await message.answer(HELP)
+
+
+@router.message(Command("help"))
+async def help_command(message: Message) -> None:
+    await message.answer(HELP)

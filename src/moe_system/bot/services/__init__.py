@@ -1,0 +1,1 @@
+"""How the bot answers: the model's answer from the SDK, and the reply that carries it to the chat."""

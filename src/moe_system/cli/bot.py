@@ -1,0 +1,25 @@
+"""`moe bot`: the Telegram bot, by long polling (settings in the `bot` section; README, "Telegram bot")."""
+
+from __future__ import annotations
+
+import asyncio
+
+from moe_system.cli.common import err
+
+
+def bot() -> None:
+    """Run the Telegram bot: MOE_BOT__TOKEN (from @BotFather), optionally MOE_BOT__API_BASE (a Bot API server)."""
+    from moe_system.bot.app import checked_token, run
+    from moe_system.client import MoEClient
+    from moe_system.config import load_settings
+
+    settings = load_settings()
+    checked_token(settings.bot)  # a missing or malformed token is one line, before the model loads
+    generation = settings.generation.model_copy(update={"system_prompt": settings.bot.persona})
+    client = MoEClient(settings.model_copy(update={"generation": generation}), console=err, batching=True)
+    try:
+        _ = client.runtime  # load the model before the first update
+        err.print(f"moe_system bot: model loaded, polling {settings.bot.api_base}")
+        asyncio.run(run(settings.bot, client))
+    finally:
+        client.close()

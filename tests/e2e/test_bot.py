@@ -1,0 +1,139 @@
+"""`moe bot` as a subprocess against the stand-in Bot API server (`bot/standin.py`), through the real aiogram
+client: a private chat, commands, a group that routes to an expert only when it addresses the bot, and clear
+errors for a bad token or an unreachable server. One bot process (one model load) serves the module."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from moe_system.bot.standin import Json, StandInBotAPI
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
+MOE = [sys.executable, "-m", "moe_system.cli"]
+TOKEN = "123456:ABCdefGhIJKlmNoPQRsTUVwxyz0123456789"
+T = TypeVar("T")
+
+
+class StandIn:
+    """The stand-in server on an event loop of its own thread, driven from synchronous tests."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.server = StandInBotAPI(TOKEN)
+        self.base = self.call(self.server.start())
+
+    def call(self, coroutine: Coroutine[Any, Any, T], timeout: float = 300) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def say(self, chat_id: int, text: str, **options: Any) -> Json:
+        return self.call(self.server.say(chat_id=chat_id, user_id=options.pop("user_id", chat_id), text=text,
+                                         **options))
+
+    def replies(self, chat_id: int, count: int, timeout: float = 180) -> list[Json]:
+        """The bot's first `count` messages in the chat, once the last one has stopped changing (a streamed reply
+        is edited until it is complete)."""
+        self.call(self.server.wait_for_message(chat_id, count, timeout), timeout + 5)
+        previous: list[str] = []
+        while True:
+            texts = [message["text"] for message in self.server.sent(chat_id)]
+            if texts == previous:
+                return self.server.sent(chat_id)
+            previous = texts
+            self.call(asyncio.sleep(2.5))
+
+    def close(self) -> None:
+        self.call(self.server.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def _env(home: Path, model_home: Path, **extra: str) -> dict[str, str]:
+    from moe_system.base import base_model_dir
+    from moe_system.config import Settings
+
+    return {key: value for key, value in os.environ.items() if not key.startswith("MOE_")} | {
+        "MOE_HOME": str(home), "MOE_BASE__NAME": str(base_model_dir(Settings(home=model_home))), **extra}
+
+
+@pytest.fixture(scope="module")
+def standin() -> Iterator[StandIn]:
+    server = StandIn()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def bot_process(standin: StandIn, tmp_path_factory: pytest.TempPathFactory, model_home: Path
+                ) -> Iterator[subprocess.Popen[str]]:
+    """`moe bot` in a home with the starter sql expert installed, polling the stand-in."""
+    home = tmp_path_factory.mktemp("bot_home")
+    publisher = (REPO / "experts" / "publisher.pub").read_text().strip()
+    env = _env(home, model_home, MOE_EXPERTS__TRUSTED_PUBLISHERS=json.dumps([publisher]))
+    installed = subprocess.run([*MOE, "experts", "install", str(REPO / "experts" / "sql-2.0.0.expert")], env=env,
+                               capture_output=True, text=True, timeout=300, check=False)
+    assert installed.returncode == 0, installed.stderr
+    process = subprocess.Popen([*MOE, "bot"], env=env | {"MOE_BOT__TOKEN": TOKEN, "MOE_BOT__API_BASE": standin.base},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    yield process
+    process.terminate()
+    try:
+        _, stderr = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    assert process.returncode == 0, stderr[-2000:]  # SIGTERM ends it cleanly
+    assert "Traceback" not in stderr, stderr[-3000:]
+
+
+def test_a_private_chat_gets_a_streamed_answer(standin: StandIn, bot_process: subprocess.Popen[str]) -> None:
+    standin.say(101, "What is the capital of France?")
+    [reply] = standin.replies(101, 1)
+    assert "Paris" in reply["text"]
+    assert "typing" in standin.server.chats[101].actions
+    assert [c["command"] for c in standin.server.commands] == ["start", "help"]  # registered at start
+
+
+def test_help_answers_in_english_and_russian(standin: StandIn, bot_process: subprocess.Popen[str]) -> None:
+    standin.say(102, "/help")
+    [reply] = standin.replies(102, 1)
+    assert "/help" in reply["text"] and "эксперт" in reply["text"]
+
+
+def test_a_group_gets_answers_only_when_it_addresses_the_bot(standin: StandIn,
+                                                            bot_process: subprocess.Popen[str]) -> None:
+    """Talk not meant for the bot gets no reply; naming the bot gets one, replying to that message, from the
+    expert the request routes to."""
+    standin.say(-1001, "I think we should count the users first", user_id=7, chat_type="supergroup",
+                first_name="Ann")
+    asked = standin.say(-1001, "Moe, write a SQL query that counts the rows of table users", user_id=8,
+                        chat_type="supergroup", first_name="Bob")
+    [reply] = standin.replies(-1001, 1)
+    assert reply["reply_to_message"]["message_id"] == asked["message"]["message_id"]
+    assert "select" in reply["text"].lower() and "users" in reply["text"].lower()
+
+
+def _bot_run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*MOE, "bot"], env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_a_bad_token_or_server_is_one_clear_line(standin: StandIn, tmp_path: Path, model_home: Path) -> None:
+    env = _env(tmp_path / "home", model_home)
+    for extra, expected in (({}, "bot.token is not set"), ({"MOE_BOT__TOKEN": "12345"}, "bot.token is malformed"),
+                            ({"MOE_BOT__TOKEN": "654321:ABCdefGhIJKlmNoPQRsTUVwxyz01234567",
+                              "MOE_BOT__API_BASE": standin.base}, "refused the token")):
+        result = _bot_run(env | extra)
+        assert result.returncode == 2 and expected in result.stderr, result.stderr[-2000:]
+        assert "Traceback" not in result.stderr

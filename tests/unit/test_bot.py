@@ -1,0 +1,173 @@
+"""The bot's pieces without a model: splitting and streaming replies, when a group message addresses the bot, the
+conversations chats map to, and the stand-in Bot API server's Telegram semantics (driven by the real aiogram
+client)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramBadRequest, TelegramUnauthorizedError
+from aiogram.types import Chat, Message, User
+
+from moe_system.bot.app import checked_token
+from moe_system.bot.core.chats import addressed, chimes_in, strip_mention, turn_for
+from moe_system.bot.services.replies import LIMIT, ReplyWriter, split_text
+from moe_system.bot.standin import StandInBotAPI
+from moe_system.config import BotSettings
+from moe_system.errors import ConfigError
+
+TOKEN = "123456:ABCdefGhIJKlmNoPQRsTUVwxyz0123456789"
+ME = User(id=123456, is_bot=True, first_name="MoE", username="moe_test_bot")
+
+
+def _message(text: str, chat_type: str = "supergroup", chat_id: int = -1001, reply_to: Message | None = None,
+             sender: User | None = None) -> Message:
+    return Message(message_id=5, date=datetime.datetime.now(), text=text, reply_to_message=reply_to,
+                   chat=Chat(id=chat_id, type=chat_type), from_user=sender or User(id=9, is_bot=False,
+                                                                                  first_name="Ann", last_name="Lee"))
+
+
+# ---- replies
+
+
+def test_split_text_cuts_at_breaks_and_counts_utf16_units() -> None:
+    paragraph = "word " * 600  # 3,000 characters
+    parts = split_text(f"{paragraph}\n\n{paragraph}")
+    assert [len(part) for part in parts] == [len(paragraph.strip())] * 2  # cut at the paragraph break
+    assert split_text("x" * LIMIT) == ["x" * LIMIT]
+    assert split_text("x" * (LIMIT + 1)) == ["x" * LIMIT, "x"]  # no break anywhere: cut mid-word
+    emoji = "😀" * 3000  # 2 UTF-16 units each: 6,000 units
+    parts = split_text(emoji)
+    assert "".join(parts) == emoji and all(len(part.encode("utf-16-le")) // 2 <= LIMIT for part in parts)
+    assert split_text("  ") == []
+
+
+class _FakeBot:
+    """Records what a `ReplyWriter` sends and edits."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    async def send_message(self, chat_id: int, text: str, reply_parameters: Any = None) -> Any:
+        self.calls.append(("send", text, reply_parameters and reply_parameters.message_id))
+        return type("Sent", (), {"message_id": len(self.calls)})()
+
+    async def edit_message_text(self, text: str, chat_id: int, message_id: int) -> None:
+        self.calls.append(("edit", text, message_id))
+
+
+def test_reply_writer_edits_at_most_once_an_interval_and_finishes_exactly() -> None:
+    now = [0.0]
+    bot = _FakeBot()
+    writer = ReplyWriter(bot, chat_id=1, reply_to=42, interval=1.0, clock=lambda: now[0])  # type: ignore[arg-type]
+
+    async def run() -> None:
+        await writer.update("Hel")
+        now[0] = 0.5
+        await writer.update("Hello")  # too soon: skipped
+        now[0] = 1.2
+        await writer.update("Hello, wor")
+        await writer.finish("Hello, world!")
+        await writer.finish("Hello, world!")  # nothing changed: no call
+        await writer.finish("Hello, world! " + "z" * 3000 + "\n\n" + "y" * 3000)  # past the limit: a second message
+
+    asyncio.run(run())
+    assert bot.calls == [("send", "Hel", 42), ("edit", "Hello, wor", 1), ("edit", "Hello, world!", 1),
+                         ("edit", "Hello, world! " + "z" * 3000, 1), ("send", "y" * 3000, None)]
+
+
+# ---- chats
+
+
+def test_a_group_message_is_for_the_bot_when_it_mentions_replies_to_or_names_it() -> None:
+    keywords = BotSettings().name_keywords
+    assert addressed(_message("hey @moe_test_bot, hi"), ME, keywords)
+    assert addressed(_message("thanks", reply_to=_message("an answer", sender=ME)), ME, keywords)
+    assert addressed(_message("Moe, write a query"), ME, keywords)
+    assert addressed(_message("мое мнение? спроси у бота: МОЭ, помоги"), ME, keywords)
+    assert not addressed(_message("a moment please, moeller"), ME, keywords)  # a keyword inside a word is not it
+    assert not addressed(_message("thanks", reply_to=_message("from Bob")), ME, keywords)
+    assert strip_mention("@Moe_Test_Bot what is SQL?", ME) == "what is SQL?"
+    rng = random.Random(0)
+    assert not chimes_in(0.0) and chimes_in(1.0)
+    assert 250 < sum(chimes_in(0.3, rng) for _ in range(1000)) < 350  # otherwise, now and then
+
+
+def test_private_chats_are_one_conversation_per_user_and_groups_name_speakers() -> None:
+    private = turn_for(_message("hi", chat_type="private", chat_id=77), "hi")
+    assert (private.conversation_id, private.user_id, private.text) == ("tg-77", "tg-9", "hi")
+    group = turn_for(_message("hi"), "hi")
+    assert (group.conversation_id, group.user_id, group.text) == ("tg-chat-n1001", None, "Ann Lee: hi")
+
+
+def test_a_missing_or_malformed_token_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="not set"):
+        checked_token(BotSettings())
+    with pytest.raises(ConfigError, match="malformed"):
+        checked_token(BotSettings(token="no-colon-here"))
+    assert checked_token(BotSettings(token=f" {TOKEN} ")) == TOKEN
+    with pytest.raises(ValueError, match="api_base"):
+        BotSettings(api_base="not a url")
+    assert BotSettings(api_base="http://127.0.0.1:8081/").api_base == "http://127.0.0.1:8081"
+
+
+# ---- the stand-in server, through aiogram
+
+
+async def _bot_on_standin(server: StandInBotAPI, token: str = TOKEN) -> AsyncIterator[Bot]:
+    base = await server.start()
+    bot = Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(base)))
+    try:
+        yield bot
+    finally:
+        await bot.session.close()
+        await server.stop()
+
+
+def test_the_standin_keeps_telegrams_semantics() -> None:
+    async def run() -> None:
+        server = StandInBotAPI(TOKEN)
+        async for bot in _bot_on_standin(server):
+            assert (await bot.get_me()).username == "moe_test_bot"
+            first = await server.say(chat_id=5, user_id=5, text="one")
+            await server.say(chat_id=5, user_id=5, text="two")
+            updates = await bot.get_updates(timeout=1)
+            assert [u.message.text for u in updates if u.message] == ["one", "two"]
+            assert [u.update_id for u in await bot.get_updates(offset=first["update_id"] + 1)] == [
+                first["update_id"] + 1]  # an offset confirms the updates before it
+            assert await bot.get_updates(offset=first["update_id"] + 2, timeout=1) == []  # long poll, then empty
+            waiting = asyncio.create_task(bot.get_updates(offset=first["update_id"] + 2, timeout=20))
+            await asyncio.sleep(0.2)
+            await server.say(chat_id=5, user_id=5, text="three")
+            assert [u.message.text for u in await asyncio.wait_for(waiting, 5) if u.message] == ["three"]
+            sent = await bot.send_message(5, "hello")
+            assert sent.message_id == 4 and sent.chat.id == 5
+            await bot.edit_message_text("hello!", chat_id=5, message_id=sent.message_id)
+            assert [m["text"] for m in server.sent(5)] == ["hello!"]
+            with pytest.raises(TelegramBadRequest, match="not modified"):
+                await bot.edit_message_text("hello!", chat_id=5, message_id=sent.message_id)
+            with pytest.raises(TelegramBadRequest, match="can't be edited"):
+                await bot.edit_message_text("mine now", chat_id=5, message_id=1)  # the user's message
+            with pytest.raises(TelegramBadRequest, match="too long"):
+                await bot.send_message(5, "x" * (LIMIT + 1))
+            with pytest.raises(TelegramBadRequest, match="chat not found"):
+                await bot.send_message(999, "anyone?")
+            assert await bot.send_chat_action(5, "typing") and server.chats[5].actions == ["typing"]
+            document = await server.say(chat_id=5, user_id=5, text="my notes", document=("notes.txt", b"abc"))
+            assert document["message"]["caption"] == "my notes"
+            file = await bot.get_file(document["message"]["document"]["file_id"])
+            assert (await bot.download_file(file.file_path)).read() == b"abc"  # type: ignore[union-attr, arg-type]
+
+        async for bot in _bot_on_standin(StandInBotAPI(TOKEN), token="654321:ABCdefGhIJKlmNoPQRsTUVwxyz01234567"):
+            with pytest.raises(TelegramUnauthorizedError):
+                await bot.get_me()
+
+    asyncio.run(run())
