@@ -179,6 +179,7 @@ class MoEClient:
         seed: int | None = None,
         tools: bool = True,
         context: str | None = None,
+        system_prompt: str | None = None,
         **options: Any,
     ) -> Stream:
         """Like `chat`, but returns a `Stream` of text deltas.
@@ -186,7 +187,8 @@ class MoEClient:
         `expert`: "auto" (the router decides), None / "none" (base model), a name (`name@version` pins a
         version), a list of names, "a=0.7,b=0.3" or a {name: weight} dict (weighted composition).
         `tools=False` leaves the answer as the model wrote it, without the tools the experts' manifests list.
-        `context`: text appended to the system prompt (a conversation's memory).
+        `context`: text appended to the system prompt (a conversation's memory). `system_prompt`: this request's
+        instead of `generation.system_prompt` (an expert whose manifest sets one still uses its own).
         `best_of` (an option; else the expert's manifest, else `generation.best_of`): verified best-of-N — N answers
         decode together (this one plus N-1 sampled), the expert's tool checks each and those that pass vote by
         result (`tools/vote.py`); the text streamed is this request's own answer, `Response.text` the chosen one.
@@ -197,7 +199,7 @@ class MoEClient:
         defaults = _expert_defaults(chosen, self.settings.generation)
         params = self.runtime.sampling_params(defaults, max_tokens, temperature, seed, **options)
         engine, adapters = self.runtime.engine_for(chosen)
-        system, messages = _expert_prompt(chosen, messages, self.settings.generation.system_prompt)
+        system, messages = _expert_prompt(chosen, messages, system_prompt or self.settings.generation.system_prompt)
         if context:
             system = f"{system}\n\n{context}" if system else context
         ids = self.runtime.prompt_ids(messages, system)

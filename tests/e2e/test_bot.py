@@ -22,6 +22,7 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 MOE = [sys.executable, "-m", "moe_system.cli"]
 TOKEN = "123456:ABCdefGhIJKlmNoPQRsTUVwxyz0123456789"
+ADMIN = 900
 T = TypeVar("T")
 
 
@@ -85,8 +86,10 @@ def bot_process(standin: StandIn, tmp_path_factory: pytest.TempPathFactory, mode
     installed = subprocess.run([*MOE, "experts", "install", str(REPO / "experts" / "sql-2.0.0.expert")], env=env,
                                capture_output=True, text=True, timeout=300, check=False)
     assert installed.returncode == 0, installed.stderr
-    process = subprocess.Popen([*MOE, "bot"], env=env | {"MOE_BOT__TOKEN": TOKEN, "MOE_BOT__API_BASE": standin.base},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    bot_env = {"MOE_BOT__TOKEN": TOKEN, "MOE_BOT__API_BASE": standin.base, "MOE_BOT__ADMIN_IDS": f"[{ADMIN}]",
+               "MOE_BOT__RATE_LIMIT_PER_MINUTE": "6"}
+    process = subprocess.Popen([*MOE, "bot"], env=env | bot_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
     yield process
     process.terminate()
     try:
@@ -103,7 +106,7 @@ def test_a_private_chat_gets_a_streamed_answer(standin: StandIn, bot_process: su
     [reply] = standin.replies(101, 1)
     assert "Paris" in reply["text"]
     assert "typing" in standin.server.chats[101].actions
-    assert [c["command"] for c in standin.server.commands] == ["start", "help"]  # registered at start
+    assert [c["command"] for c in standin.server.commands] == ["start", "help", "style", "expert", "persona", "forget"]
 
 
 def test_help_answers_in_english_and_russian(standin: StandIn, bot_process: subprocess.Popen[str]) -> None:
@@ -123,6 +126,38 @@ def test_a_group_gets_answers_only_when_it_addresses_the_bot(standin: StandIn,
     [reply] = standin.replies(-1001, 1)
     assert reply["reply_to_message"]["message_id"] == asked["message"]["message_id"]
     assert "select" in reply["text"].lower() and "users" in reply["text"].lower()
+
+
+def test_preferences_steer_replies_and_forget_deletes_what_the_bot_holds(
+        standin: StandIn, bot_process: subprocess.Popen[str]) -> None:
+    standin.say(103, "/expert nosuch")
+    standin.say(103, "/expert none")
+    standin.say(103, "/style short")
+    standin.say(103, "My name is Olga. What is the capital of Italy?")
+    replies = [message["text"] for message in standin.replies(103, 4)]
+    assert "No expert 'nosuch'" in replies[0] and "sql" in replies[0]
+    assert replies[1:3] == ["Expert: none (the base model).", "Style: short."]
+    assert replies[3].strip()
+    standin.say(103, "/forget")
+    forgotten = standin.replies(103, 5)[-1]["text"]
+    assert forgotten.startswith("Forgotten: ") and "1 profile, 1 chat relationships" in forgotten
+    assert int(forgotten.split()[1]) >= 2  # the question and the answer, at least, were in the memory
+
+
+def test_admin_commands_refuse_other_users(standin: StandIn, bot_process: subprocess.Popen[str]) -> None:
+    standin.say(104, "/stats")
+    assert "admins" in standin.replies(104, 1)[0]["text"]
+    standin.say(ADMIN, "/stats")
+    assert standin.replies(ADMIN, 1)[0]["text"].startswith("Users: ")
+
+
+def test_a_flood_gets_one_notice_then_silence(standin: StandIn, bot_process: subprocess.Popen[str]) -> None:
+    for _ in range(9):  # the bot allows 6 a minute here
+        standin.say(105, "/help")
+    standin.replies(105, 7)
+    standin.call(asyncio.sleep(3))
+    texts = [message["text"] for message in standin.server.sent(105)]
+    assert len(texts) == 7 and sum("faster than I can answer" in text for text in texts) == 1
 
 
 def _bot_run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -8,6 +8,7 @@ import asyncio
 import datetime
 import random
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,10 +20,15 @@ from aiogram.types import Chat, Message, User
 
 from moe_system.bot.app import checked_token
 from moe_system.bot.core.chats import addressed, chimes_in, strip_mention, turn_for
+from moe_system.bot.core.ordering import ChatOrder
+from moe_system.bot.core.store import BotStore
+from moe_system.bot.core.style import ReplyStyle, is_informal, reply_style
+from moe_system.bot.core.throttle import Throttle
 from moe_system.bot.services.replies import LIMIT, ReplyWriter, split_text
 from moe_system.bot.standin import StandInBotAPI
 from moe_system.config import BotSettings
 from moe_system.errors import ConfigError
+from moe_system.text.words import is_russian
 
 TOKEN = "123456:ABCdefGhIJKlmNoPQRsTUVwxyz0123456789"
 ME = User(id=123456, is_bot=True, first_name="MoE", username="moe_test_bot")
@@ -171,3 +177,72 @@ def test_the_standin_keeps_telegrams_semantics() -> None:
                 await bot.get_me()
 
     asyncio.run(run())
+
+
+# ---- profiles, style, flood control
+
+
+def test_profiles_count_how_a_user_writes_and_keep_preferences(tmp_path: Path) -> None:
+    store = BotStore(tmp_path / "memory.db")
+    for text in ("привет)", "ну чё как", "Could you explain joins, please?"):
+        profile, relationship = store.record_message(7, -100, "Ann", len(text), is_russian(text), is_informal(text))
+    assert (profile.messages, profile.russian, profile.informal, profile.language) == (3, 2, 2, "ru")
+    assert relationship.interactions == 3 and relationship.familiarity == "acquaintance"
+    store.set_preference(7, "style", "detailed")
+    store.set_preference(8, "expert", "sql")  # a user the bot has not heard from yet
+    with pytest.raises(ValueError, match="unknown preference"):
+        store.set_preference(7, "name", "Eve")
+    store.close()
+
+    again = BotStore(tmp_path / "memory.db")  # on disk, and reopening finds the schema at head
+    assert again.profile(7).style == "detailed" and again.profile(8).expert == "sql"  # type: ignore[union-attr]
+    assert again.counts() == {"users": 2, "messages": 3, "chats": 1}
+    assert again.forget(7) == {"bot_profiles": 1, "bot_relationships": 1}
+    assert again.profile(7) is None and again.relationship(-100, 7) is None and again.forget(7)["bot_profiles"] == 0
+    again.close()
+
+
+def test_replies_take_the_length_register_and_language_of_how_the_user_writes(tmp_path: Path) -> None:
+    store = BotStore(tmp_path / "memory.db")
+    assert reply_style(None, 256) == ReplyStyle("normal", 256, "")
+    for text in ("привет)", "ну чё", "кста, спс"):
+        terse, _ = store.record_message(1, 1, "Ann", len(text), is_russian(text), is_informal(text))
+    short = reply_style(terse, 256)
+    assert short.style == "short" and short.max_tokens < 256
+    assert "Russian" in short.instruction and "casual" in short.instruction
+    essay = "Could you please describe, in some detail, how a relational database plans the execution of a query?"
+    wordy, _ = store.record_message(2, 2, "Bob", len(essay), is_russian(essay), is_informal(essay))
+    normal = reply_style(wordy, 256)
+    assert normal.style == "normal" and normal.max_tokens == 256
+    assert "English" in normal.instruction and "polite" in normal.instruction
+    store.set_preference(1, "style", "detailed")  # a chosen style beats the one read from the messages
+    assert reply_style(store.profile(1), 256).max_tokens == 512
+    store.close()
+
+
+def test_flood_gets_one_polite_notice_then_silence_until_the_rate_falls() -> None:
+    now = [0.0]
+    throttle = Throttle(per_minute=3, clock=lambda: now[0])
+    assert [throttle.allow(1) for _ in range(5)] == [(True, False)] * 3 + [(False, True), (False, False)]
+    assert throttle.allow(2) == (True, False)  # others are not affected
+    now[0] = 20.0  # one message's worth refilled
+    assert throttle.allow(1) == (True, False)
+    assert throttle.allow(1) == (False, True)  # a new flood is told again
+
+
+def test_one_chats_messages_are_handled_in_order_and_chats_concurrently() -> None:
+    order = ChatOrder()
+    done: list[str] = []
+
+    async def handle(event: Any, data: dict[str, Any]) -> None:
+        await asyncio.sleep(data["delay"])
+        done.append(event.text)
+
+    async def run() -> None:
+        slow, quick, other = _message("slow", chat_id=1), _message("quick", chat_id=1), _message("other", chat_id=2)
+        await asyncio.gather(order(handle, slow, {"delay": 0.2}), order(handle, quick, {"delay": 0.0}),
+                             order(handle, other, {"delay": 0.05}))
+        assert order._locks == {}  # quiet chats hold no lock
+
+    asyncio.run(run())
+    assert done == ["other", "slow", "quick"]

@@ -6,17 +6,23 @@ the configured Bot API server, and the Dispatcher's long polling.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 from aiogram.utils.token import TokenValidationError, validate_token
 
+from moe_system.bot.core.ordering import ChatOrder
+from moe_system.bot.core.store import BotStore
+from moe_system.bot.core.throttle import Throttle
 from moe_system.bot.handlers import routers
 from moe_system.bot.handlers.commands import COMMANDS
 from moe_system.client import MoEClient
-from moe_system.config import BotSettings
+from moe_system.config import BotSettings, Settings
 from moe_system.errors import ConfigError
+from moe_system.memory.stores import is_postgres, sqlite_path
 
 
 def checked_token(settings: BotSettings) -> str:
@@ -32,27 +38,37 @@ def checked_token(settings: BotSettings) -> str:
     return token
 
 
-def build(settings: BotSettings, client: MoEClient) -> tuple[Bot, Dispatcher]:
-    """The Bot on `settings.api_base` and a Dispatcher whose handlers get `client` and `bot_settings`."""
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.api_base))
-    bot = Bot(checked_token(settings), session=session)
-    dispatcher = Dispatcher(client=client, bot_settings=settings)
+def bot_database(settings: Settings) -> Path:
+    """Where the bot's tables live: the memory's SQLite file; beside it, in `MOE_HOME/memory/bot.db`, when the memory
+    is on PostgreSQL (the bot's tables are SQLite only so far)."""
+    target = settings.memory.database_url or str(settings.home / "memory")
+    return settings.home / "memory" / "bot.db" if is_postgres(target) else sqlite_path(target)
+
+
+def build(settings: Settings, client: MoEClient, store: BotStore) -> tuple[Bot, Dispatcher]:
+    """The Bot on `bot.api_base` and a Dispatcher whose handlers get `client`, `bot_settings` and `store`, behind
+    the flood control, one chat's messages in order."""
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.bot.api_base))
+    bot = Bot(checked_token(settings.bot), session=session)
+    dispatcher = Dispatcher(client=client, bot_settings=settings.bot, store=store)
+    dispatcher.message.outer_middleware(Throttle(settings.bot.rate_limit_per_minute))
+    dispatcher.message.outer_middleware(ChatOrder())
     dispatcher.include_routers(*routers())
     return bot, dispatcher
 
 
-async def run(settings: BotSettings, client: MoEClient) -> None:
+async def run(settings: Settings, client: MoEClient, store: BotStore) -> None:
     """Serve updates by long polling until interrupted (SIGINT / SIGTERM end it cleanly)."""
-    bot, dispatcher = build(settings, client)
+    bot, dispatcher = build(settings, client, store)
     try:
         await bot.delete_webhook(drop_pending_updates=False)  # polling and a webhook exclude each other
         await bot.set_my_commands(COMMANDS)
     except TelegramUnauthorizedError:
         await bot.session.close()
-        raise ConfigError(f"the Bot API server at {settings.api_base} refused the token (401 Unauthorized): check "
+        raise ConfigError(f"the Bot API server at {settings.bot.api_base} refused the token (401 Unauthorized): check "
                           "MOE_BOT__TOKEN") from None
     except TelegramNetworkError as error:
         await bot.session.close()
-        raise ConfigError(f"cannot reach the Bot API server at {settings.api_base} ({error.message}): check "
+        raise ConfigError(f"cannot reach the Bot API server at {settings.bot.api_base} ({error.message}): check "
                           "MOE_BOT__API_BASE and the network") from None
     await dispatcher.start_polling(bot, handle_signals=True, close_bot_session=True)

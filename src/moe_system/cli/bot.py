@@ -9,17 +9,19 @@ from moe_system.cli.common import err
 
 def bot() -> None:
     """Run the Telegram bot: MOE_BOT__TOKEN (from @BotFather), optionally MOE_BOT__API_BASE (a Bot API server)."""
-    from moe_system.bot.app import checked_token, run
+    from moe_system.bot.app import bot_database, checked_token, run
+    from moe_system.bot.core.store import BotStore
     from moe_system.client import MoEClient
     from moe_system.config import load_settings
 
     settings = load_settings()
     checked_token(settings.bot)  # a missing or malformed token is one line, before the model loads
-    generation = settings.generation.model_copy(update={"system_prompt": settings.bot.persona})
-    client = MoEClient(settings.model_copy(update={"generation": generation}), console=err, batching=True)
+    client = MoEClient(settings, console=err, batching=True)
+    store = BotStore(bot_database(settings))
     try:
         _ = client.runtime  # load the model before the first update
         err.print(f"moe_system bot: model loaded, polling {settings.bot.api_base}")
-        asyncio.run(run(settings.bot, client))
+        asyncio.run(run(settings, client, store))
     finally:
+        store.close()
         client.close()

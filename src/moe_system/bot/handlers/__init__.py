@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from moe_system.bot.handlers import chat, commands
+from moe_system.bot.handlers import admin, chat, commands, preferences
 
 
 def routers() -> list[Router]:
     """Commands first, so that `/help` is never taken for a question."""
-    return [commands.router, chat.router]
+    return [commands.router, admin.router, preferences.router, chat.router]

@@ -4,27 +4,28 @@ by chance (`bot.auto_chime_prob`). The answer streams into the chat with a typin
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 
 import structlog
 from aiogram import Bot, F, Router
 from aiogram.types import Message
 from aiogram.utils.chat_action import ChatActionSender
 
-from moe_system.bot.core.chats import addressed, chimes_in, strip_mention, turn_for
+from moe_system.bot.core.chats import addressed, chimes_in, speaker, strip_mention, turn_for
+from moe_system.bot.core.store import BotStore
+from moe_system.bot.core.style import is_informal, reply_style
 from moe_system.bot.services.answers import stream_answer
 from moe_system.bot.services.replies import ReplyWriter
 from moe_system.client import MoEClient
 from moe_system.config import BotSettings
 from moe_system.errors import MoEError
+from moe_system.text.words import is_russian
 
 router = Router(name="chat")
 log = structlog.get_logger("moe_system.bot")
-_chat_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)  # one answer at a time a chat, in order
 
 
 @router.message(F.text)
-async def on_text(message: Message, bot: Bot, client: MoEClient, bot_settings: BotSettings) -> None:
+async def on_text(message: Message, bot: Bot, client: MoEClient, bot_settings: BotSettings, store: BotStore) -> None:
     assert message.text is not None
     text = message.text
     if message.chat.type != "private":
@@ -33,7 +34,7 @@ async def on_text(message: Message, bot: Bot, client: MoEClient, bot_settings: B
             await asyncio.to_thread(_remember, client, message, text)  # the group's talk is context for later
             return
         text = strip_mention(text, me) or text
-    await answer(message, bot, client, bot_settings, text)
+    await answer(message, bot, client, bot_settings, store, text)
 
 
 def _remember(client: MoEClient, message: Message, text: str) -> None:
@@ -41,22 +42,32 @@ def _remember(client: MoEClient, message: Message, text: str) -> None:
     client.memory.add_message(turn.conversation_id, "user", turn.text, user_id=turn.user_id)
 
 
-async def answer(message: Message, bot: Bot, client: MoEClient, bot_settings: BotSettings, text: str) -> None:
-    """Answer `text` (what `message` says) in its chat's conversation, streaming the reply."""
+async def answer(message: Message, bot: Bot, client: MoEClient, bot_settings: BotSettings, store: BotStore,
+                 text: str) -> None:
+    """Answer `text` (what `message` says) in its chat's conversation, streaming the reply in the style, persona
+    and expert of the user who asked."""
     turn = turn_for(message, text)
+    sender = message.from_user
+    profile = None
+    if sender is not None:
+        profile, _ = store.record_message(sender.id, message.chat.id, speaker(sender), len(text), is_russian(text),
+                                          is_informal(text))
+    style = reply_style(profile, bot_settings.max_tokens)
+    persona = (profile.persona if profile is not None else None) or bot_settings.persona
+    expert = (profile.expert if profile is not None else None) or "auto"
     reply_to = None if message.chat.type == "private" else message.message_id
     writer = ReplyWriter(bot, message.chat.id, reply_to, bot_settings.edit_interval_s)
-    async with _chat_locks[message.chat.id]:
-        conversation = await asyncio.to_thread(client.start_conversation, turn.user_id, turn.conversation_id)
-        try:
-            async with ChatActionSender.typing(bot=bot, chat_id=message.chat.id, interval=4.5):
-                async for partial in stream_answer(conversation, turn.text, max_tokens=bot_settings.max_tokens):
-                    if partial.response is not None:
-                        await writer.finish(partial.response.text)
-                        log.info("reply", chat=message.chat.id, expert=partial.response.expert,
-                                 tokens=partial.response.usage["completion_tokens"])
-                    else:
-                        await writer.update(partial.text)
-        except MoEError as error:
-            log.warning("reply failed", chat=message.chat.id, error=str(error))
-            await writer.finish(f"Sorry, I could not answer that: {error}")
+    conversation = await asyncio.to_thread(client.start_conversation, turn.user_id, turn.conversation_id, expert)
+    try:
+        async with ChatActionSender.typing(bot=bot, chat_id=message.chat.id, interval=4.5):
+            async for partial in stream_answer(conversation, turn.text, max_tokens=style.max_tokens,
+                                               system_prompt=f"{persona} {style.instruction}".strip()):
+                if partial.response is not None:
+                    await writer.finish(partial.response.text)
+                    log.info("reply", chat=message.chat.id, expert=partial.response.expert, style=style.style,
+                             tokens=partial.response.usage["completion_tokens"])
+                else:
+                    await writer.update(partial.text)
+    except MoEError as error:
+        log.warning("reply failed", chat=message.chat.id, error=str(error))
+        await writer.finish(f"Sorry, I could not answer that: {error}")

@@ -11,6 +11,10 @@ router = Router(name="commands")
 COMMANDS = [
     BotCommand(command="start", description="what this bot is"),
     BotCommand(command="help", description="what it can do"),
+    BotCommand(command="style", description="short | normal | detailed | auto: how long my answers are"),
+    BotCommand(command="expert", description="NAME | none | auto: which expert answers you"),
+    BotCommand(command="persona", description="TEXT | default: who I am when I answer you"),
+    BotCommand(command="forget", description="delete everything I hold about you"),
 ]
 
 HELP = (

@@ -1,5 +1,6 @@
-"""Word lists the memory reads (`function_words.yaml`, `concepts.yaml`), checked when read and returned as
-Snowball stems (`text.words.stems`), so the lists can be written as plain words in English and Russian."""
+"""Word lists: the memory's (`function_words.yaml`, `concepts.yaml`), checked when read and returned as Snowball
+stems (`text.words.stems`), so the lists can be written as plain words in English and Russian; and the bot's
+markers of an informal message (`informal.yaml`)."""
 
 from __future__ import annotations
 
@@ -58,3 +59,10 @@ def concept_stems(found: Iterable[str]) -> list[str]:
     own = set(found)
     related = {stem for word in own for stem in index.get(word, ())}
     return sorted(related - own)
+
+
+@cache
+def informal_markers() -> tuple[frozenset[str], tuple[str, ...]]:
+    """The words (lower case, English and Russian) and marks that make a chat message informal (`informal.yaml`)."""
+    data = read_yaml(PACKAGE, "informal.yaml")
+    return frozenset(word for text in data["words"].values() for word in text.split()), tuple(data["marks"])

@@ -1,0 +1,142 @@
+"""The bot's own tables (profiles, relationships) in the memory's SQLite database (`MOE_HOME/memory/memory.db`),
+under their own Alembic version table (`alembic_bot`, scripts in `bot/migrations/`), in WAL mode like the memory:
+a profile changed is on disk when the call returns."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from moe_system.migrations import migrate_sqlite
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+VERSION_TABLE = "alembic_bot"
+PREFERENCES = ("style", "expert", "persona")
+
+
+@dataclass
+class Profile:
+    """What the bot holds about one Telegram user: preferences (None: not chosen) and how they write."""
+
+    user_id: int
+    name: str = ""
+    language: str | None = None
+    style: str | None = None  # short | normal | detailed
+    expert: str | None = None  # an expert's name, "none" (the base model), or None: routed
+    persona: str | None = None
+    messages: int = 0
+    characters: int = 0
+    russian: int = 0  # messages written in Russian
+    informal: int = 0  # messages with informal words or marks
+    created: float = 0.0
+    updated: float = 0.0
+
+
+_COLUMNS = tuple(f.name for f in fields(Profile))
+
+
+@dataclass(frozen=True)
+class Relationship:
+    """A user as one chat knows them: how many times they talked to the bot there, since when."""
+
+    chat_id: int
+    user_id: int
+    interactions: int
+    first_seen: float
+    last_seen: float
+
+    @property
+    def familiarity(self) -> str:
+        """stranger (first talk), acquaintance (under 20 talks), regular (under 100), friend."""
+        if self.interactions <= 1:
+            return "stranger"
+        return "acquaintance" if self.interactions < 20 else "regular" if self.interactions < 100 else "friend"
+
+
+class BotStore:
+    """The bot's tables in the SQLite file `path`. Safe to share between threads."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            migrate_sqlite(self._db, path, MIGRATIONS, VERSION_TABLE, f"the bot's tables in {path}")
+        except BaseException:
+            self._db.close()
+            raise
+
+    def profile(self, user_id: int) -> Profile | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM bot_profiles WHERE user_id = ?",
+                                   (user_id,)).fetchone()
+        return None if row is None else Profile(**dict(zip(_COLUMNS, row, strict=True)))
+
+    def record_message(self, user_id: int, chat_id: int, name: str, characters: int, russian: bool,
+                       informal: bool) -> tuple[Profile, Relationship]:
+        """Count one message of the user (in `chat_id`) into their profile and their relationship with that chat;
+        returns both as they are now."""
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO bot_profiles (user_id, name, language, messages, characters, russian, informal, created,"
+                " updated) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET name = excluded.name,"
+                " messages = messages + 1, characters = characters + excluded.characters,"
+                " russian = russian + excluded.russian, informal = informal + excluded.informal,"
+                " language = CASE WHEN 2 * (russian + excluded.russian) > messages + 1 THEN 'ru' ELSE 'en' END,"
+                " updated = excluded.updated",
+                (user_id, name, "ru" if russian else "en", characters, int(russian), int(informal), now, now))
+            self._db.execute(
+                "INSERT INTO bot_relationships (chat_id, user_id, interactions, first_seen, last_seen) "
+                "VALUES (?, ?, 1, ?, ?) ON CONFLICT (chat_id, user_id) DO UPDATE SET "
+                "interactions = interactions + 1, last_seen = excluded.last_seen", (chat_id, user_id, now, now))
+        profile, relationship = self.profile(user_id), self.relationship(chat_id, user_id)
+        assert profile is not None and relationship is not None
+        return profile, relationship
+
+    def set_preference(self, user_id: int, name: str, value: str | None) -> None:
+        """Set (or, with None, clear) one of `PREFERENCES` for the user."""
+        if name not in PREFERENCES:
+            raise ValueError(f"unknown preference {name!r}")
+        now = time.time()
+        with self._lock:
+            self._db.execute(f"INSERT INTO bot_profiles (user_id, {name}, created, updated) VALUES (?, ?, ?, ?) "
+                             f"ON CONFLICT (user_id) DO UPDATE SET {name} = excluded.{name}, "
+                             "updated = excluded.updated", (user_id, value, now, now))
+
+    def relationship(self, chat_id: int, user_id: int) -> Relationship | None:
+        with self._lock:
+            row = self._db.execute("SELECT chat_id, user_id, interactions, first_seen, last_seen FROM "
+                                   "bot_relationships WHERE chat_id = ? AND user_id = ?", (chat_id, user_id)).fetchone()
+        return None if row is None else Relationship(*row)
+
+    def forget(self, user_id: int) -> dict[str, int]:
+        """Delete the user's profile and relationships; returns the rows deleted per table."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                deleted = {table: self._db.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,)).rowcount
+                           for table in ("bot_profiles", "bot_relationships")}
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return deleted
+
+    def counts(self) -> dict[str, Any]:
+        """Users, messages and chats the bot has seen (for /stats)."""
+        with self._lock:
+            users, messages = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(messages), 0) FROM bot_profiles").fetchone()
+            chats = self._db.execute("SELECT COUNT(DISTINCT chat_id) FROM bot_relationships").fetchone()[0]
+        return {"users": users, "messages": messages, "chats": chats}
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
