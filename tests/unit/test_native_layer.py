@@ -4,6 +4,7 @@ everything it does not compute goes the torch way."""
 
 from __future__ import annotations
 
+import threading
 from typing import cast
 
 import pytest
@@ -47,14 +48,16 @@ def _assert_same(fused: torch.Tensor, reference: torch.Tensor) -> None:
     assert float(error.max()) < 0.02 * float(reference.abs().max()), error
 
 
-def _decode(backend: NativeBackend, rows: list[RowAdapters] | None, kernel: bool, steps: int) -> torch.Tensor:
-    """Logits [steps, B, V] of `steps` decode steps after prefilling `PROMPTS` (fixed tokens, so both paths see the
-    same inputs), through the layer kernel or the torch path."""
+def _decode(backend: NativeBackend, rows: list[RowAdapters] | None, kernel: bool, steps: int,
+            stream: int = 0) -> torch.Tensor:
+    """Logits [steps, B, V] of `steps` decode steps after prefilling `PROMPTS` (fixed tokens, token stream `stream`,
+    so both paths see the same inputs), through the layer kernel or the torch path."""
     held = backend.layer_kernel
     backend.layer_kernel = held if kernel else None
     try:
         _, cache = backend.prefill(PROMPTS, rows)
-        return torch.stack([backend.decode(cache, torch.tensor([(7 * t + r) % 90 + 1 for r in range(len(PROMPTS))]))
+        return torch.stack([backend.decode(cache, torch.tensor([(7 * t + r + 13 * stream) % 90 + 1
+                                                                for r in range(len(PROMPTS))]))
                             for t in range(steps)])
     finally:
         backend.layer_kernel = held
@@ -119,4 +122,27 @@ def test_a_position_past_the_cache_is_refused(tiny_block_models: dict[str, PreTr
     x = torch.zeros(1, 64)
     table = torch.zeros(1, 16)
     with pytest.raises(RuntimeError, match="refused"):
-        kernel.step(x, torch.tensor([cache.capacity]), table, table, cache.keys, cache.values, None)
+        kernel.step(x, torch.tensor([cache.capacity]), table, table, cache.keys, cache.values, kernel.bind(None))
+
+
+def test_threads_decoding_other_caches_on_one_backend_do_not_meet(tiny_block_models: dict[str, PreTrainedModel]
+                                                                  ) -> None:
+    """A request's own thread may decode (a tool's retry) while the scheduler's thread decodes other rows on the
+    same backend, with the same adapters or none: each cache carries its own binding of the layer kernel, so one
+    thread's cache pointers never reach the other's call."""
+    backend = _backend(tiny_block_models, "llama", "int8")
+    expert = [((_lora(backend, 1, 4, "first"), 1.0),)] * 3
+    for rows in (None, expert):
+        alone = [_decode(backend, rows, kernel=True, steps=60, stream=stream) for stream in range(2)]
+        together: list[torch.Tensor | None] = [None, None]
+
+        def run(stream: int, rows: list[RowAdapters] | None, out: list[torch.Tensor | None]) -> None:
+            out[stream] = _decode(backend, rows, kernel=True, steps=60, stream=stream)
+
+        threads = [threading.Thread(target=run, args=(stream, rows, together)) for stream in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for stream in range(2):
+            torch.testing.assert_close(together[stream], alone[stream], rtol=0, atol=0)

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from transformers import PreTrainedModel
 
 from moe_system.engine.backends.base import Backend
-from moe_system.engine.backends.native_layer import LINEAR_NAMES, DecoderLayer, LayerKernel, Linear
+from moe_system.engine.backends.native_layer import LINEAR_NAMES, DecoderLayer, LayerBinding, LayerKernel, Linear
 from moe_system.engine.block_quant import BlockEmbedding
 from moe_system.engine.kernels import Quantization, frozen_linear
 from moe_system.engine.lora import AdapterBatch, RowAdapters, Site
@@ -47,12 +47,14 @@ def supports_native(model: PreTrainedModel) -> bool:
 @dataclass
 class KVCache:
     """keys/values: per layer [B, n_kv_heads, capacity, head_dim]; lengths: [B] tokens stored per row;
-    adapters: each row's experts (None when every row runs the plain base)."""
+    adapters: each row's experts (None when every row runs the plain base); binding: the layer kernel's specs for
+    this cache and its adapters (`LayerKernel.bind`), made at its first decode step."""
 
     keys: list[torch.Tensor]
     values: list[torch.Tensor]
     lengths: torch.Tensor
     adapters: AdapterBatch | None = None
+    binding: LayerBinding | None = None
 
     @property
     def capacity(self) -> int:
@@ -220,9 +222,11 @@ class NativeBackend(Backend):
         cos, sin = self.rotary(x, positions)  # [B, T, head_dim] each
         kernel = self.layer_kernel
         if kernel is not None and steps == 1 and kernel.runs(cache.adapters) and bool((counts == 1).all()):
+            if cache.binding is None or cache.binding.adapters is not cache.adapters:
+                cache.binding = kernel.bind(cache.adapters)
             x = x.contiguous()
             kernel.step(x.view(batch, -1), cache.lengths, cos[:, 0], sin[:, 0], cache.keys, cache.values,
-                        cache.adapters)
+                        cache.binding)
         else:
             x = self._layers(cache, x, positions, cos[:, None].to(x.dtype), sin[:, None].to(x.dtype))
         cache.lengths += counts

@@ -67,6 +67,14 @@ class LayerSpec(ctypes.Structure):
                 ("keys", ctypes.c_void_p), ("values", ctypes.c_void_p), ("capacity", ctypes.c_int64)]
 
 
+@dataclass
+class LayerBinding:
+    """The layer specs one KV cache decodes with: its rows' `adapters` (held, so the LoRA pointers stay valid)."""
+
+    adapters: AdapterBatch | None
+    specs: list[LayerSpec]
+
+
 class LayerKernel:
     """Decode steps of `layers` through `moe_decoder_layer`, one call a layer. Build it with `LayerKernel.build`."""
 
@@ -77,8 +85,6 @@ class LayerKernel:
         self._call.argtypes = [ctypes.POINTER(LayerSpec), ctypes.POINTER(StepSpec), ctypes.c_void_p]
         self._layers = list(layers)
         self._shape = (n_heads, n_kv_heads, head_dim, eps)
-        # the specs of the last adapters bound, and those adapters (held, so the pointers stay valid)
-        self._bound: tuple[AdapterBatch | None, list[LayerSpec]] = (None, self._specs(None))
 
     @classmethod
     def build(cls, layers: Sequence[DecoderLayer], n_heads: int, n_kv_heads: int, head_dim: int, eps: float,
@@ -95,7 +101,9 @@ class LayerKernel:
         """Whether these adapters' rows run here: none, or only LoRA terms the kernel adds itself."""
         return adapters is None or all(site.fused is not None for site in adapters.sites.values())
 
-    def _specs(self, adapters: AdapterBatch | None) -> list[LayerSpec]:
+    def bind(self, adapters: AdapterBatch | None) -> LayerBinding:
+        """The layers' specs with `adapters`' LoRA terms, for one KV cache: each cache holds its own (`step` writes
+        the cache's pointers into them), so threads decoding other caches on this backend never share one."""
         specs = []
         for index, layer in enumerate(self._layers):
             linears = {}
@@ -107,21 +115,20 @@ class LayerKernel:
                 q_norm=None if layer.q_norm is None else layer.q_norm.data_ptr(),
                 k_norm=None if layer.k_norm is None else layer.k_norm.data_ptr(), **linears,
             ))
-        return specs
+        return LayerBinding(adapters, specs)
 
     def step(self, x: torch.Tensor, positions: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-             keys: Sequence[torch.Tensor], values: Sequence[torch.Tensor], adapters: AdapterBatch | None) -> None:
+             keys: Sequence[torch.Tensor], values: Sequence[torch.Tensor], binding: LayerBinding) -> None:
         """x [B, d_model] float32, contiguous, through every layer in place; row b's new token sits at
         `positions[b]` (int64), with the rotary tables `cos` / `sin` [B, head_dim] there; `keys` / `values` are the
-        layers' caches [B, n_kv_heads, capacity, head_dim], written at those positions; `runs(adapters)` holds."""
-        if adapters is not self._bound[0]:
-            self._bound = (adapters, self._specs(adapters))
+        layers' caches [B, n_kv_heads, capacity, head_dim], written at those positions; `binding` is this cache's
+        (`bind` of its adapters, which `runs`)."""
         n_heads, n_kv_heads, head_dim, eps = self._shape
         positions, cos, sin = positions.contiguous(), cos.float().contiguous(), sin.float().contiguous()
         step = StepSpec(rows=x.shape[0], d_model=x.shape[1], heads=n_heads, kv_heads=n_kv_heads, head_dim=head_dim,
                         eps=eps, threads=torch.get_num_threads(), positions=positions.data_ptr(),
                         cos=cos.data_ptr(), sin=sin.data_ptr())
-        for spec, key, value in zip(self._bound[1], keys, values, strict=True):
+        for spec, key, value in zip(binding.specs, keys, values, strict=True):
             spec.keys, spec.values, spec.capacity = key.data_ptr(), value.data_ptr(), key.shape[2]
             if self._call(ctypes.byref(spec), ctypes.byref(step), x.data_ptr()):
                 raise RuntimeError(f"moe_decoder_layer refused a step of {tuple(x.shape)} at positions "
