@@ -126,6 +126,21 @@ def migrate_sqlite(db: sqlite3.Connection, path: Path, scripts: Path, version_ta
             lambda: sqlite3.connect(path, timeout=LOCK_WAIT_S, isolation_level=None))
 
 
+def open_sqlite(path: Path, scripts: Path, version_table: str, where: str) -> sqlite3.Connection:
+    """A connection to the SQLite file `path` as the stores keep theirs: autocommit, shared between threads (the
+    store locks), WAL with `synchronous=FULL` (a change is on disk when its statement returns), and the schema at
+    the head of `scripts` (`migrate_sqlite`). Closed again if any of that fails."""
+    db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        migrate_sqlite(db, path, scripts, version_table, where)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
 def _check(applied: Sequence[str], scripts: Path, where: str) -> None:
     """Refuse a database at a revision this release does not know (a newer release wrote it)."""
     unknown = [revision for revision in applied if revision not in revisions(scripts)]

@@ -41,7 +41,7 @@ from moe_system.experts.manifest import MANIFEST_FILE, Manifest, semver_key
 from moe_system.experts.sources import open_source
 from moe_system.experts.unpack import check_folder, extract_package
 from moe_system.experts.verify import Verification, verify_folder
-from moe_system.migrations import migrate_sqlite
+from moe_system.migrations import open_sqlite
 
 DB_FILE = "registry.db"
 MIGRATIONS = Path(__file__).parent / "migrations"  # the schema: Alembic scripts (see moe_system.migrations)
@@ -112,10 +112,7 @@ class Registry:
         self._max_bytes = settings.experts.max_package_mb * 2**20
         self._lock = threading.RLock()
         path = self.root / DB_FILE
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        migrate_sqlite(self._db, path, MIGRATIONS, VERSION_TABLE, f"the expert registry {path}")
+        self._db = open_sqlite(path, MIGRATIONS, VERSION_TABLE, f"the expert registry {path}")
         self._reconcile()
 
     def close(self) -> None:

@@ -4,14 +4,13 @@ a profile changed is on disk when the call returns."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from moe_system.migrations import migrate_sqlite
+from moe_system.migrations import open_sqlite
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 VERSION_TABLE = "alembic_bot"
@@ -63,14 +62,7 @@ class BotStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            migrate_sqlite(self._db, path, MIGRATIONS, VERSION_TABLE, f"the bot's tables in {path}")
-        except BaseException:
-            self._db.close()
-            raise
+        self._db = open_sqlite(path, MIGRATIONS, VERSION_TABLE, f"the bot's tables in {path}")
 
     def profile(self, user_id: int) -> Profile | None:
         with self._lock:

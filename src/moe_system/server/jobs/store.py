@@ -8,14 +8,13 @@ The schema is the Alembic scripts of `migrations/`, applied on open (see `moe_sy
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from moe_system.migrations import migrate_sqlite
+from moe_system.migrations import open_sqlite
 
 DB_FILE = "jobs.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -73,14 +72,7 @@ class JobStore:
         root.mkdir(parents=True, exist_ok=True)
         path = root / DB_FILE
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            migrate_sqlite(self._db, path, MIGRATIONS, VERSION_TABLE, f"the training-job database {path}")
-        except BaseException:
-            self._db.close()
-            raise
+        self._db = open_sqlite(path, MIGRATIONS, VERSION_TABLE, f"the training-job database {path}")
 
     def jobs(self) -> list[Job]:
         """Every job, oldest first."""
