@@ -76,6 +76,23 @@ def standin() -> Iterator[StandIn]:
     server.close()
 
 
+def _start_bot(standin: StandIn, home: Path, model_home: Path, **extra: str) -> subprocess.Popen[str]:
+    env = _env(home, model_home, MOE_BOT__TOKEN=TOKEN, MOE_BOT__API_BASE=standin.base, **extra)
+    return subprocess.Popen([*MOE, "bot"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _stop_bot(process: subprocess.Popen[str]) -> None:
+    """SIGTERM, which ends the bot cleanly: exit code 0, no traceback."""
+    process.terminate()
+    try:
+        _, stderr = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    assert process.returncode == 0, stderr[-2000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+
+
 @pytest.fixture(scope="module")
 def bot_process(standin: StandIn, tmp_path_factory: pytest.TempPathFactory, model_home: Path
                 ) -> Iterator[subprocess.Popen[str]]:
@@ -86,19 +103,10 @@ def bot_process(standin: StandIn, tmp_path_factory: pytest.TempPathFactory, mode
     installed = subprocess.run([*MOE, "experts", "install", str(REPO / "experts" / "sql-2.0.0.expert")], env=env,
                                capture_output=True, text=True, timeout=300, check=False)
     assert installed.returncode == 0, installed.stderr
-    bot_env = {"MOE_BOT__TOKEN": TOKEN, "MOE_BOT__API_BASE": standin.base, "MOE_BOT__ADMIN_IDS": f"[{ADMIN}]",
-               "MOE_BOT__RATE_LIMIT_PER_MINUTE": "6"}
-    process = subprocess.Popen([*MOE, "bot"], env=env | bot_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    process = _start_bot(standin, home, model_home, MOE_BOT__ADMIN_IDS=f"[{ADMIN}]",
+                         MOE_BOT__RATE_LIMIT_PER_MINUTE="6")
     yield process
-    process.terminate()
-    try:
-        _, stderr = process.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        raise
-    assert process.returncode == 0, stderr[-2000:]  # SIGTERM ends it cleanly
-    assert "Traceback" not in stderr, stderr[-3000:]
+    _stop_bot(process)
 
 
 def test_a_private_chat_gets_a_streamed_answer(standin: StandIn, bot_process: subprocess.Popen[str]) -> None:
@@ -106,13 +114,14 @@ def test_a_private_chat_gets_a_streamed_answer(standin: StandIn, bot_process: su
     [reply] = standin.replies(101, 1)
     assert "Paris" in reply["text"]
     assert "typing" in standin.server.chats[101].actions
-    assert [c["command"] for c in standin.server.commands] == ["start", "help", "style", "expert", "persona", "forget"]
+    assert [c["command"] for c in standin.server.commands] == ["start", "help", "style", "expert", "persona", "forget",
+                                                               "reminders", "cancel"]
 
 
 def test_help_answers_in_english_and_russian(standin: StandIn, bot_process: subprocess.Popen[str]) -> None:
     standin.say(102, "/help")
     [reply] = standin.replies(102, 1)
-    assert "/help" in reply["text"] and "эксперт" in reply["text"]
+    assert "/help" in reply["text"] and "эксперт" in reply["text"] and "Plugin reminders" in reply["text"]
 
 
 def test_a_group_gets_answers_only_when_it_addresses_the_bot(standin: StandIn,
@@ -140,7 +149,7 @@ def test_preferences_steer_replies_and_forget_deletes_what_the_bot_holds(
     assert replies[3].strip()
     standin.say(103, "/forget")
     forgotten = standin.replies(103, 5)[-1]["text"]
-    assert forgotten.startswith("Forgotten: ") and "1 profile, 1 chat relationships" in forgotten
+    assert forgotten.startswith("Forgotten: ") and "1 profile, 1 chat relationships, 0 reminders" in forgotten
     assert int(forgotten.split()[1]) >= 2  # the question and the answer, at least, were in the memory
 
 
@@ -158,6 +167,37 @@ def test_a_flood_gets_one_notice_then_silence(standin: StandIn, bot_process: sub
     standin.call(asyncio.sleep(3))
     texts = [message["text"] for message in standin.server.sent(105)]
     assert len(texts) == 7 and sum("faster than I can answer" in text for text in texts) == 1
+
+
+def test_reminders_are_set_listed_cancelled_and_delivered(standin: StandIn,
+                                                          bot_process: subprocess.Popen[str]) -> None:
+    standin.say(106, "remind me in 3 seconds to stretch")
+    standin.say(106, "напомни через 2 часа позвонить маме")
+    standin.say(106, "/reminders")
+    set_first, set_second, listed = (m["text"] for m in standin.replies(106, 3))
+    assert set_first.startswith("Reminder ") and set_first.endswith("set for 3 s: stretch")
+    assert set_second.endswith("set for 2 h: позвонить маме")
+    assert "stretch" in listed and "позвонить маме" in listed
+    second = set_second.split()[1]
+    standin.say(106, f"/cancel {second}")
+    assert [m["text"] for m in standin.replies(106, 5)][3:] == [f"Reminder {second} cancelled.", "⏰ stretch"]
+
+
+def test_a_reminder_due_while_the_bot_was_down_is_delivered_when_it_starts(tmp_path: Path, model_home: Path) -> None:
+    standin = StandIn()  # a server and a home of its own: the module's bot polls the other one
+    try:
+        first = _start_bot(standin, tmp_path / "home", model_home)
+        standin.say(107, "remind me in 5 seconds to water the plants")
+        assert "water the plants" in standin.replies(107, 1)[0]["text"]
+        _stop_bot(first)
+        standin.call(asyncio.sleep(6))  # due now, and no bot running
+        second = _start_bot(standin, tmp_path / "home", model_home)
+        try:
+            assert standin.replies(107, 2)[1]["text"] == "⏰ water the plants"
+        finally:
+            _stop_bot(second)
+    finally:
+        standin.close()
 
 
 def _bot_run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

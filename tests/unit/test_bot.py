@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import datetime
 import random
+import time
 from collections.abc import AsyncIterator
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,8 @@ from moe_system.bot.core.ordering import ChatOrder
 from moe_system.bot.core.store import BotStore
 from moe_system.bot.core.style import ReplyStyle, is_informal, reply_style
 from moe_system.bot.core.throttle import Throttle
+from moe_system.bot.plugins import PluginContext, load_plugins
+from moe_system.bot.plugins.reminders import parse
 from moe_system.bot.services.replies import LIMIT, ReplyWriter, split_text
 from moe_system.bot.standin import StandInBotAPI
 from moe_system.config import BotSettings
@@ -197,7 +201,7 @@ def test_profiles_count_how_a_user_writes_and_keep_preferences(tmp_path: Path) -
     again = BotStore(tmp_path / "memory.db")  # on disk, and reopening finds the schema at head
     assert again.profile(7).style == "detailed" and again.profile(8).expert == "sql"  # type: ignore[union-attr]
     assert again.counts() == {"users": 2, "messages": 3, "chats": 1}
-    assert again.forget(7) == {"bot_profiles": 1, "bot_relationships": 1}
+    assert again.forget(7) == {"bot_profiles": 1, "bot_relationships": 1, "bot_reminders": 0}
     assert again.profile(7) is None and again.relationship(-100, 7) is None and again.forget(7)["bot_profiles"] == 0
     again.close()
 
@@ -246,3 +250,56 @@ def test_one_chats_messages_are_handled_in_order_and_chats_concurrently() -> Non
 
     asyncio.run(run())
     assert done == ["other", "slow", "quick"]
+
+
+# ---- plugins: reminders
+
+
+@pytest.mark.parametrize(("text", "seconds", "task"), [
+    ("remind me in 10 minutes to call Ann", 600, "call Ann"),
+    ("Remind me in an hour that the oven is on", 3600, "the oven is on"),
+    ("remind me in half an hour to stretch", 1800, "stretch"),
+    ("remind me in 2 days about the dentist", 172800, "the dentist"),
+    ("напомни через час позвонить маме", 3600, "позвонить маме"),
+    ("Напомните через полчаса: выключить плиту", 1800, "выключить плиту"),
+    ("напомни через 5 минут про чайник", 300, "чайник"),
+    ("what is a reminder?", None, None),
+    ("remind me to buy milk", None, None),  # no time: not a reminder (the model answers)
+    ("remind me in 500 days to renew", None, None),  # further ahead than a year
+])
+def test_reminders_are_read_from_english_and_russian(text: str, seconds: int | None, task: str | None) -> None:
+    request = parse(text)
+    assert (request.seconds, request.task) == (seconds, task) if request else seconds is None
+
+
+def test_reminders_are_kept_until_delivered_and_a_failed_plugin_is_left_out(tmp_path: Path) -> None:
+    store = BotStore(tmp_path / "memory.db")
+    context = PluginContext(BotSettings(), store, None)  # type: ignore[arg-type]
+    broken = type("Point", (), {"name": "broken", "load": lambda self: lambda context: 1 / 0})()
+    [reminders] = load_plugins(context, lambda: [broken, *entry_points(group="moe_system.bot_plugins")])
+    assert reminders.name == "reminders" and [c.command for c in reminders.commands] == ["reminders", "cancel"]
+    first = store.add_reminder(5, 7, time.time() - 1, "overdue")  # came due while the bot was down
+    later = store.add_reminder(5, 7, time.time() + 3600, "later")
+    gone = store.add_reminder(6, 7, time.time() - 1, "to a chat that is gone")
+    assert [r.text for r in store.reminders(5, 7)] == ["overdue", "later"]
+
+    sent: list[tuple[int, str]] = []
+
+    class Bot:
+        async def send_message(self, chat_id: int, text: str) -> None:
+            if chat_id == 6:
+                raise TelegramBadRequest(method=None, message="Bad Request: chat not found")  # type: ignore[arg-type]
+            sent.append((chat_id, text))
+
+    async def run() -> None:
+        task = asyncio.create_task(reminders.run(Bot()))  # type: ignore[arg-type]
+        await asyncio.sleep(0.3)
+        task.cancel()
+
+    asyncio.run(run())
+    assert sent == [(5, "⏰ overdue")]
+    assert [r.id for r in store.reminders(5, 7)] == [later.id] and store.due_reminders(time.time()) == []
+    assert not store.close_reminder(first.id, "cancelled") and not store.close_reminder(gone.id, "cancelled")
+    assert not store.close_reminder(later.id, "cancelled", user_id=8)  # only its user cancels it
+    assert store.forget(7)["bot_reminders"] == 3
+    store.close()

@@ -6,6 +6,7 @@ the configured Bot API server, and the Dispatcher's long polling.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from aiogram import Bot, Dispatcher
@@ -19,6 +20,7 @@ from moe_system.bot.core.store import BotStore
 from moe_system.bot.core.throttle import Throttle
 from moe_system.bot.handlers import routers
 from moe_system.bot.handlers.commands import COMMANDS
+from moe_system.bot.plugins import PluginContext, load_plugins
 from moe_system.client import MoEClient
 from moe_system.config import BotSettings, Settings
 from moe_system.errors import ConfigError
@@ -46,14 +48,28 @@ def bot_database(settings: Settings) -> Path:
 
 
 def build(settings: Settings, client: MoEClient, store: BotStore) -> tuple[Bot, Dispatcher]:
-    """The Bot on `bot.api_base` and a Dispatcher whose handlers get `client`, `bot_settings` and `store`, behind
-    the flood control, one chat's messages in order."""
+    """The Bot on `bot.api_base` and a Dispatcher whose handlers get `client`, `bot_settings`, `store` and
+    `plugins`, behind the flood control, one chat's messages in order; the plugins' background work runs from start
+    to shutdown."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.bot.api_base))
     bot = Bot(checked_token(settings.bot), session=session)
-    dispatcher = Dispatcher(client=client, bot_settings=settings.bot, store=store)
+    plugins = load_plugins(PluginContext(settings.bot, store, client))
+    dispatcher = Dispatcher(client=client, bot_settings=settings.bot, store=store, plugins=plugins)
     dispatcher.message.outer_middleware(Throttle(settings.bot.rate_limit_per_minute))
     dispatcher.message.outer_middleware(ChatOrder())
-    dispatcher.include_routers(*routers())
+    dispatcher.include_routers(*routers([plugin.router for plugin in plugins]))
+    background: list[asyncio.Task[None]] = []
+
+    async def start_plugins(bot: Bot) -> None:
+        background.extend(asyncio.create_task(plugin.run(bot), name=plugin.name) for plugin in plugins)
+
+    async def stop_plugins() -> None:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+
+    dispatcher.startup.register(start_plugins)
+    dispatcher.shutdown.register(stop_plugins)
     return bot, dispatcher
 
 
@@ -62,7 +78,8 @@ async def run(settings: Settings, client: MoEClient, store: BotStore) -> None:
     bot, dispatcher = build(settings, client, store)
     try:
         await bot.delete_webhook(drop_pending_updates=False)  # polling and a webhook exclude each other
-        await bot.set_my_commands(COMMANDS)
+        await bot.set_my_commands([*COMMANDS, *(command for plugin in dispatcher["plugins"]
+                                                  for command in plugin.commands)])
     except TelegramUnauthorizedError:
         await bot.session.close()
         raise ConfigError(f"the Bot API server at {settings.bot.api_base} refused the token (401 Unauthorized): check "

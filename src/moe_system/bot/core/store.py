@@ -1,6 +1,6 @@
-"""The bot's own tables (profiles, relationships) in the memory's SQLite database (`MOE_HOME/memory/memory.db`),
-under their own Alembic version table (`alembic_bot`, scripts in `bot/migrations/`), in WAL mode like the memory:
-a profile changed is on disk when the call returns."""
+"""The bot's own tables (profiles, relationships, reminders) in the memory's SQLite database
+(`MOE_HOME/memory/memory.db`), under their own Alembic version table (`alembic_bot`, scripts in `bot/migrations/`),
+in WAL mode like the memory: a change is on disk when the call returns."""
 
 from __future__ import annotations
 
@@ -56,6 +56,15 @@ class Relationship:
         return "acquaintance" if self.interactions < 20 else "regular" if self.interactions < 100 else "friend"
 
 
+@dataclass(frozen=True)
+class Reminder:
+    id: int
+    chat_id: int
+    user_id: int
+    due: float  # unix time
+    text: str
+
+
 class BotStore:
     """The bot's tables in the SQLite file `path`. Safe to share between threads."""
 
@@ -108,13 +117,47 @@ class BotStore:
                                    "bot_relationships WHERE chat_id = ? AND user_id = ?", (chat_id, user_id)).fetchone()
         return None if row is None else Relationship(*row)
 
+    # ---- reminders
+
+    def add_reminder(self, chat_id: int, user_id: int, due: float, text: str) -> Reminder:
+        now = time.time()
+        with self._lock:
+            key = self._db.execute("INSERT INTO bot_reminders (chat_id, user_id, due, text, created) VALUES "
+                                   "(?, ?, ?, ?, ?)", (chat_id, user_id, due, text, now)).lastrowid
+        return Reminder(int(key or 0), chat_id, user_id, due, text)
+
+    def reminders(self, chat_id: int, user_id: int) -> list[Reminder]:
+        """The user's pending reminders in a chat, soonest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, chat_id, user_id, due, text FROM bot_reminders WHERE chat_id = ? AND "
+                                    "user_id = ? AND status = 'pending' ORDER BY due, id", (chat_id, user_id))
+            return [Reminder(*row) for row in rows.fetchall()]
+
+    def due_reminders(self, now: float) -> list[Reminder]:
+        with self._lock:
+            rows = self._db.execute("SELECT id, chat_id, user_id, due, text FROM bot_reminders WHERE "
+                                    "status = 'pending' AND due <= ? ORDER BY due, id", (now,))
+            return [Reminder(*row) for row in rows.fetchall()]
+
+    def next_due(self) -> float | None:
+        with self._lock:
+            return self._db.execute("SELECT MIN(due) FROM bot_reminders WHERE status = 'pending'").fetchone()[0]
+
+    def close_reminder(self, reminder_id: int, status: str, user_id: int | None = None) -> bool:
+        """Mark a pending reminder delivered, failed or cancelled (`user_id`: only the user's own); whether it
+        was pending."""
+        owner = "" if user_id is None else " AND user_id = ?"
+        with self._lock:
+            return self._db.execute(f"UPDATE bot_reminders SET status = ? WHERE id = ? AND status = 'pending'{owner}",
+                                    (status, reminder_id, *(() if user_id is None else (user_id,)))).rowcount == 1
+
     def forget(self, user_id: int) -> dict[str, int]:
-        """Delete the user's profile and relationships; returns the rows deleted per table."""
+        """Delete the user's profile, relationships and reminders; returns the rows deleted per table."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 deleted = {table: self._db.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,)).rowcount
-                           for table in ("bot_profiles", "bot_relationships")}
+                           for table in ("bot_profiles", "bot_relationships", "bot_reminders")}
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

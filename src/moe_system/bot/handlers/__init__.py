@@ -7,6 +7,7 @@ from aiogram import Router
 from moe_system.bot.handlers import admin, chat, commands, preferences
 
 
-def routers() -> list[Router]:
-    """Commands first, so that `/help` is never taken for a question."""
-    return [commands.router, admin.router, preferences.router, chat.router]
+def routers(plugins: list[Router]) -> list[Router]:
+    """Commands first, so that `/help` is never taken for a question; then the plugins' routers (their commands and
+    message hooks); the model answers what is left."""
+    return [commands.router, admin.router, preferences.router, *plugins, chat.router]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aiogram import Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import BotCommand, Message
+
+from moe_system.bot.plugins import Plugin
 
 router = Router(name="commands")
 
@@ -17,20 +21,28 @@ COMMANDS = [
     BotCommand(command="forget", description="delete everything I hold about you"),
 ]
 
-HELP = (
+ABOUT = (
     "I am a local assistant: a small language model with experts for SQL, Python and math, which I pick for each "
     "message. I remember our conversation.\n\n"
     "Я локальный ассистент: небольшая языковая модель с экспертами по SQL, Python и математике; эксперта я выбираю "
-    "под каждое сообщение и помню наш разговор.\n\n"
-    + "\n".join(f"/{command.command} — {command.description}" for command in COMMANDS)
+    "под каждое сообщение и помню наш разговор."
 )
 
 
+def help_text(plugins: Sequence[Plugin]) -> str:
+    """What the bot is, its commands, and each plugin with its commands."""
+    lines = [ABOUT, "", *(f"/{command.command} — {command.description}" for command in COMMANDS)]
+    for plugin in plugins:
+        lines += ["", f"Plugin {plugin.description}",
+                  *(f"/{command.command} — {command.description}" for command in plugin.commands)]
+    return "\n".join(lines)
+
+
 @router.message(CommandStart())
-async def start(message: Message) -> None:
-    await message.answer(HELP)
+async def start(message: Message, plugins: Sequence[Plugin]) -> None:
+    await message.answer(help_text(plugins))
 
 
 @router.message(Command("help"))
-async def help_command(message: Message) -> None:
-    await message.answer(HELP)
+async def help_command(message: Message, plugins: Sequence[Plugin]) -> None:
+    await message.answer(help_text(plugins))
