@@ -115,13 +115,14 @@ def test_a_private_chat_gets_a_streamed_answer(standin: StandIn, bot_process: su
     assert "Paris" in reply["text"]
     assert "typing" in standin.server.chats[101].actions
     assert [c["command"] for c in standin.server.commands] == ["start", "help", "style", "expert", "persona", "forget",
-                                                               "reminders", "cancel"]
+                                                               "quiz", "score", "reminders", "cancel"]
 
 
 def test_help_answers_in_english_and_russian(standin: StandIn, bot_process: subprocess.Popen[str]) -> None:
     standin.say(102, "/help")
     [reply] = standin.replies(102, 1)
-    assert "/help" in reply["text"] and "эксперт" in reply["text"] and "Plugin reminders" in reply["text"]
+    assert "/help" in reply["text"] and "эксперт" in reply["text"] and "Plugin reminders" in reply["text"] \
+        and "Plugin quiz" in reply["text"]
 
 
 def test_a_group_gets_answers_only_when_it_addresses_the_bot(standin: StandIn,
@@ -149,7 +150,8 @@ def test_preferences_steer_replies_and_forget_deletes_what_the_bot_holds(
     assert replies[3].strip()
     standin.say(103, "/forget")
     forgotten = standin.replies(103, 5)[-1]["text"]
-    assert forgotten.startswith("Forgotten: ") and "1 profile, 1 chat relationships, 0 reminders" in forgotten
+    assert forgotten.startswith("Forgotten: ")
+    assert "1 profile, 1 chat relationships, 0 reminders, 0 quiz scores" in forgotten
     assert int(forgotten.split()[1]) >= 2  # the question and the answer, at least, were in the memory
 
 
@@ -198,6 +200,17 @@ def test_a_reminder_due_while_the_bot_was_down_is_delivered_when_it_starts(tmp_p
             _stop_bot(second)
     finally:
         standin.close()
+
+
+def test_a_quiz_question_is_asked_checked_and_scored(standin: StandIn, bot_process: subprocess.Popen[str]) -> None:
+    standin.say(-1002, "/quiz math", user_id=11, chat_type="supergroup", first_name="Ann")
+    [question] = standin.replies(-1002, 1)
+    assert question["text"].startswith("Quiz (math): ") and question["text"].endswith("Answer with a number.")
+    standin.say(-1002, "-123456.5", user_id=11, chat_type="supergroup", first_name="Ann")
+    verdict = standin.replies(-1002, 2)[1]["text"]
+    assert verdict.startswith("Not quite. The answer: ") and verdict.endswith("Ann: 0 of 1.")
+    standin.say(-1002, "/score", user_id=12, chat_type="supergroup", first_name="Bob")
+    assert standin.replies(-1002, 3)[2]["text"] == "Ann: 0 of 1"
 
 
 def _bot_run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -27,6 +27,7 @@ from moe_system.bot.core.store import BotStore
 from moe_system.bot.core.style import ReplyStyle, is_informal, reply_style
 from moe_system.bot.core.throttle import Throttle
 from moe_system.bot.plugins import PluginContext, load_plugins
+from moe_system.bot.plugins.quiz import ask, is_correct, looks_like_answer, shown_answer
 from moe_system.bot.plugins.reminders import parse
 from moe_system.bot.services.replies import LIMIT, ReplyWriter, split_text
 from moe_system.bot.standin import StandInBotAPI
@@ -201,7 +202,7 @@ def test_profiles_count_how_a_user_writes_and_keep_preferences(tmp_path: Path) -
     again = BotStore(tmp_path / "memory.db")  # on disk, and reopening finds the schema at head
     assert again.profile(7).style == "detailed" and again.profile(8).expert == "sql"  # type: ignore[union-attr]
     assert again.counts() == {"users": 2, "messages": 3, "chats": 1}
-    assert again.forget(7) == {"bot_profiles": 1, "bot_relationships": 1, "bot_reminders": 0}
+    assert again.forget(7) == {"bot_profiles": 1, "bot_relationships": 1, "bot_reminders": 0, "bot_quiz_scores": 0}
     assert again.profile(7) is None and again.relationship(-100, 7) is None and again.forget(7)["bot_profiles"] == 0
     again.close()
 
@@ -276,7 +277,8 @@ def test_reminders_are_kept_until_delivered_and_a_failed_plugin_is_left_out(tmp_
     store = BotStore(tmp_path / "memory.db")
     context = PluginContext(BotSettings(), store, None)  # type: ignore[arg-type]
     broken = type("Point", (), {"name": "broken", "load": lambda self: lambda context: 1 / 0})()
-    [reminders] = load_plugins(context, lambda: [broken, *entry_points(group="moe_system.bot_plugins")])
+    quiz, reminders = load_plugins(context, lambda: [broken, *entry_points(group="moe_system.bot_plugins")])
+    assert quiz.name == "quiz"
     assert reminders.name == "reminders" and [c.command for c in reminders.commands] == ["reminders", "cancel"]
     first = store.add_reminder(5, 7, time.time() - 1, "overdue")  # came due while the bot was down
     later = store.add_reminder(5, 7, time.time() + 3600, "later")
@@ -302,4 +304,24 @@ def test_reminders_are_kept_until_delivered_and_a_failed_plugin_is_left_out(tmp_
     assert not store.close_reminder(first.id, "cancelled") and not store.close_reminder(gone.id, "cancelled")
     assert not store.close_reminder(later.id, "cancelled", user_id=8)  # only its user cancels it
     assert store.forget(7)["bot_reminders"] == 3
+    store.close()
+
+
+def test_quiz_questions_come_from_the_generators_and_answers_are_checked_as_eval_checks(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    number = ask("math", "ru", rng)
+    assert is_russian(number["question"])
+    assert looks_like_answer("math", f"I think {number['answer']}") and not looks_like_answer("math", "no idea")
+    assert is_correct("math", number, f"It is {number['answer']}.") and not is_correct("math", number, "-123456.5")
+    query = ask("sql", "en", rng)
+    assert looks_like_answer("sql", query["gold_sql"].lower()) and not looks_like_answer("sql", "dunno")
+    assert is_correct("sql", query, query["gold_sql"])
+    assert not is_correct("sql", query, "SELECT 1 FROM nowhere;")  # a query that fails is wrong, not an error
+    assert shown_answer("sql", query).startswith("```sql")
+    store = BotStore(tmp_path / "memory.db")
+    assert store.score_answer(-5, 1, "Ann", True) == (1, 1) and store.score_answer(-5, 1, "Ann", False) == (1, 2)
+    store.score_answer(-5, 2, "Bob", True)
+    store.score_answer(-5, 2, "Bob", True)
+    assert store.quiz_scores(-5) == [("Bob", 2, 2), ("Ann", 1, 2)]
+    assert store.forget(1)["bot_quiz_scores"] == 1
     store.close()

@@ -1,4 +1,4 @@
-"""The bot's own tables (profiles, relationships, reminders) in the memory's SQLite database
+"""The bot's own tables (profiles, relationships, reminders, quiz scores) in the memory's SQLite database
 (`MOE_HOME/memory/memory.db`), under their own Alembic version table (`alembic_bot`, scripts in `bot/migrations/`),
 in WAL mode like the memory: a change is on disk when the call returns."""
 
@@ -151,13 +151,32 @@ class BotStore:
             return self._db.execute(f"UPDATE bot_reminders SET status = ? WHERE id = ? AND status = 'pending'{owner}",
                                     (status, reminder_id, *(() if user_id is None else (user_id,)))).rowcount == 1
 
+    # ---- quiz scores
+
+    def score_answer(self, chat_id: int, user_id: int, name: str, correct: bool) -> tuple[int, int]:
+        """Count one answer of the user in the chat's quiz; returns their (correct, answered) there."""
+        with self._lock:
+            self._db.execute("INSERT INTO bot_quiz_scores (chat_id, user_id, name, answered, correct) VALUES "
+                             "(?, ?, ?, 1, ?) ON CONFLICT (chat_id, user_id) DO UPDATE SET name = excluded.name, "
+                             "answered = answered + 1, correct = correct + excluded.correct",
+                             (chat_id, user_id, name, int(correct)))
+            return self._db.execute("SELECT correct, answered FROM bot_quiz_scores WHERE chat_id = ? AND "
+                                    "user_id = ?", (chat_id, user_id)).fetchone()
+
+    def quiz_scores(self, chat_id: int) -> list[tuple[str, int, int]]:
+        """The chat's players as (name, correct, answered), best first."""
+        with self._lock:
+            return self._db.execute("SELECT name, correct, answered FROM bot_quiz_scores WHERE chat_id = ? "
+                                    "ORDER BY correct DESC, answered, name", (chat_id,)).fetchall()
+
     def forget(self, user_id: int) -> dict[str, int]:
-        """Delete the user's profile, relationships and reminders; returns the rows deleted per table."""
+        """Delete the user's profile, relationships, reminders and quiz scores; returns the rows deleted per
+        table."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 deleted = {table: self._db.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,)).rowcount
-                           for table in ("bot_profiles", "bot_relationships", "bot_reminders")}
+                           for table in ("bot_profiles", "bot_relationships", "bot_reminders", "bot_quiz_scores")}
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

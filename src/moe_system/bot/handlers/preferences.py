@@ -67,7 +67,7 @@ async def persona(message: Message, command: CommandObject, store: BotStore) -> 
 @router.message(Command("forget"))
 async def forget(message: Message, store: BotStore, client: MoEClient) -> None:
     """Delete everything the bot holds about the user: their conversations in the memory (messages, summaries,
-    facts), their profile, relationships and reminders."""
+    facts), their profile, relationships, reminders and quiz scores."""
     if message.from_user is None:
         return
     memory_rows = await asyncio.to_thread(client.memory.forget_user, f"tg-{message.from_user.id}")
@@ -76,4 +76,5 @@ async def forget(message: Message, store: BotStore, client: MoEClient) -> None:
         "Forgotten: "
         f"{memory_rows} memory records (our private conversation: messages, summaries, facts), "
         f"{rows['bot_profiles']} profile, {rows['bot_relationships']} chat relationships, {rows['bot_reminders']} "
-        "reminders. What you wrote in groups stays in those groups' conversations.")
+        f"reminders, {rows['bot_quiz_scores']} quiz scores. What you wrote in groups stays in those groups' "
+        "conversations.")
