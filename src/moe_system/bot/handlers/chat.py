@@ -50,8 +50,9 @@ async def answer(message: Message, bot: Bot, client: MoEClient, bot_settings: Bo
     sender = message.from_user
     profile = None
     if sender is not None:
-        profile, _ = store.record_message(sender.id, message.chat.id, speaker(sender), len(text), is_russian(text),
-                                          is_informal(text))
+        # a durable write (fsync): off the event loop, which serves every other chat meanwhile
+        profile, _ = await asyncio.to_thread(store.record_message, sender.id, message.chat.id, speaker(sender),
+                                             len(text), is_russian(text), is_informal(text))
     style = reply_style(profile, bot_settings.max_tokens)
     persona = (profile.persona if profile is not None else None) or bot_settings.persona
     expert = (profile.expert if profile is not None else None) or "auto"
