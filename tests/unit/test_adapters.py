@@ -12,7 +12,7 @@ from typing import cast
 import pytest
 import torch
 from peft import IA3Config, LoraConfig, PeftModel, get_peft_model
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from transformers import PreTrainedModel
 
 from moe_system.base.quantization import observe
@@ -169,6 +169,58 @@ def test_rows_of_experts_alike_are_stacked_and_each_equals_the_row_alone(
     for prompt, param, row, completion in zip(prompts, params, rows, engine.generate(prompts, params, rows),
                                               strict=True):
         assert completion.token_ids == engine.generate([prompt], param, [row])[0].token_ids
+
+
+def _shipped(folder: Path, dtype: torch.dtype, out: Path) -> Path:
+    """`folder`'s adapter with its tensors rounded to bfloat16 (as the trainer ships packages), stored in `dtype`."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "adapter_config.json").write_bytes((folder / "adapter_config.json").read_bytes())
+    tensors = load_file(folder / "adapter_model.safetensors")
+    save_file({key: t.bfloat16().to(dtype) for key, t in tensors.items()}, out / "adapter_model.safetensors")
+    return out
+
+
+@needs_blocks
+@pytest.mark.parametrize("bits", ["int8", "int4"])
+def test_bfloat16_experts_stay_narrow_on_the_block_kernel_and_compute_as_their_float_copy(
+    bits: str, tiny_block_models: dict[str, PreTrainedModel], tmp_path: Path
+) -> None:
+    """A plain LoRA stored in bfloat16 is kept so on a backend whose linears add the term themselves (half the bytes
+    to read a step) and gives the logits of the same values widened to float32, alone, in a mixed batch gathered in
+    bfloat16, composed with weights (computed in float) and beside a DoRA row (gathered in float); a DoRA keeps
+    float, and a float backend widens at load."""
+    model = tiny_block_models["llama"]
+    backend = NativeBackend(model, quantization=cast(Quantization, bits))
+    experts, copies = {}, {}
+    for seed, kind in ((51, "lora"), (52, "lora"), (53, "dora")):
+        _peft_adapter(model, kind, tmp_path / f"{seed}", seed=seed)
+        name = f"{kind}{seed}"
+        experts[name] = _load(backend, _shipped(tmp_path / f"{seed}", torch.bfloat16, tmp_path / f"{seed}n"), name)
+        copies[name] = _load(backend, _shipped(tmp_path / f"{seed}", torch.float32, tmp_path / f"{seed}f"), name)
+    first, _, dora = experts.values()
+    site = (0, "q_proj")
+    assert first.sites[site].narrow and first.sites[site].a.dtype == torch.bfloat16  # type: ignore[union-attr]
+    assert not dora.sites[site].narrow and dora.sites[site].a.dtype == torch.float32  # type: ignore[union-attr]
+    assert not load_adapter(tmp_path / "51n", NativeBackend(model).linears).sites[site].narrow
+
+    def rows_of(adapters: dict[str, AdapterWeights]) -> list[RowAdapters]:
+        one, two, scaled = adapters.values()
+        return [((one, 1.0),), ((two, 1.0),), ((one, 0.6), (two, 0.3)), ((one, 1.0),), ((scaled, 1.0),), ()]
+
+    rows, float_rows = rows_of(experts), rows_of(copies)
+    gathered = AdapterBatch.build(rows[:2])
+    assert gathered is not None and gathered.sites[site].fused is not None
+    assert gathered.sites[site].fused.a.dtype == torch.bfloat16  # type: ignore[union-attr]
+    prompts = [PROMPTS[i % len(PROMPTS)] for i in range(len(rows))]
+    for count in (1, 2, 4, len(rows)):  # alone, mixed narrow, with a composition, with a DoRA row
+        torch.testing.assert_close(_logits(backend, prompts[:count], rows[:count]),
+                                   _logits(backend, prompts[:count], float_rows[:count]), rtol=1e-5, atol=1e-5)
+    plain = _logits(backend, prompts[:1], [()])
+    assert (_logits(backend, prompts[:1], rows[:1]) - plain).abs().max() > 1e-2, "the expert did nothing"
+    engine = Engine(backend)
+    params = SamplingParams(max_new_tokens=6)
+    assert [c.token_ids for c in engine.generate(prompts, params, rows)] == \
+        [c.token_ids for c in engine.generate(prompts, params, float_rows)]
 
 
 @pytest.mark.parametrize("kind", ["lora", "dora", "ia3"])

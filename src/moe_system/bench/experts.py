@@ -45,12 +45,14 @@ from safetensors.torch import save_file
 
 from moe_system.bench.common import PROMPTS, cpu_model, left_padded, rss_mb
 from moe_system.config import Settings
+from moe_system.experts.layout import SHIPPED_DTYPE
 
 SITES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 def write_random_lora(folder: Path, shapes: dict[tuple[int, str], tuple[int, int]], rank: int, seed: int) -> Path:
-    """A PEFT LoRA folder with random A and B (B non-zero, so the adapter really changes the output)."""
+    """A PEFT LoRA folder with random A and B (B non-zero, so the adapter really changes the output), stored in the
+    dtype the trainer ships packages in (`SHIPPED_DTYPE`), so benchmarks load and read the bytes a real expert has."""
     generator = torch.Generator().manual_seed(seed)
     tensors = {}
     for (layer, site), (n_in, n_out) in shapes.items():
@@ -59,7 +61,7 @@ def write_random_lora(folder: Path, shapes: dict[tuple[int, str], tuple[int, int
         tensors[f"{prefix}.lora_A.weight"] = torch.randn(rank, n_in, generator=generator) / n_in**0.5
         tensors[f"{prefix}.lora_B.weight"] = torch.randn(n_out, rank, generator=generator) * 0.01
     folder.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, folder / "adapter_model.safetensors")
+    save_file({key: tensor.to(SHIPPED_DTYPE) for key, tensor in tensors.items()}, folder / "adapter_model.safetensors")
     config = {
         "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": rank, "lora_alpha": 2 * rank, "lora_dropout": 0.0,
         "target_modules": list(SITES), "bias": "none", "base_model_name_or_path": None,

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from moe_system.engine.lora import LowRank
+from moe_system.engine.lora import LOW_RANK_DTYPES, LowRank
 
 BLOCK = 32  # input channels sharing one weight scale (and one activation scale)
 CHUNK = 64  # in_features must be a multiple of it (the int4 layout packs two 32-channel blocks' steps a byte)
@@ -51,7 +51,7 @@ class LinearSpec(ctypes.Structure):
                 ("bias", ctypes.c_void_p), ("input_scale", ctypes.c_void_p), ("in_features", ctypes.c_int64),
                 ("out_features", ctypes.c_int64), ("bits", ctypes.c_int32), ("lora_a", ctypes.c_void_p),
                 ("a_stride", ctypes.c_int64), ("lora_b", ctypes.c_void_p), ("b_stride", ctypes.c_int64),
-                ("rank", ctypes.c_int64), ("lora_scale", ctypes.c_float)]
+                ("rank", ctypes.c_int64), ("lora_scale", ctypes.c_float), ("lora_bf16", ctypes.c_int32)]
 
 
 def _cpu_flags() -> set[str]:
@@ -311,7 +311,7 @@ class BlockLinear:
             return self.spec
         a, b = low_rank.a, low_rank.b
         per_row, rank = a.dim() == 3, a.shape[-2]
-        fits = (a.dtype == b.dtype == torch.float32 and a.shape[-1] == self.in_features
+        fits = (a.dtype == b.dtype and a.dtype in LOW_RANK_DTYPES and a.shape[-1] == self.in_features
                 and b.shape[-1] == self.out_features and b.shape[-2] == rank and a.stride(-1) == b.stride(-1) == 1
                 and (a.stride(-2) == self.in_features or rank == 1) and (b.stride(-2) == self.out_features or rank == 1)
                 and (not per_row or (b.dim() == 3 and a.shape[0] == b.shape[0])))
@@ -320,6 +320,7 @@ class BlockLinear:
         bound = LinearSpec.from_buffer_copy(self.spec)
         bound.lora_a, bound.lora_b, bound.rank, bound.lora_scale = a.data_ptr(), b.data_ptr(), rank, low_rank.scale
         bound.a_stride, bound.b_stride = (a.stride(0), b.stride(0)) if per_row else (0, 0)
+        bound.lora_bf16 = a.dtype == torch.bfloat16
         return bound
 
     fuses_low_rank = True  # `__call__` takes a LoRA term (see `engine.lora.SiteBatch`)

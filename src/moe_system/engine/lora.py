@@ -79,6 +79,7 @@ class SiteDelta:
     in_scale: torch.Tensor | None = None  # [in]
     out_scale: torch.Tensor | None = None  # [out]
     out_shift: torch.Tensor | None = None  # [out]
+    narrow: bool = False  # a and b kept in the bfloat16 the package stores, for linears that widen them themselves
 
     @functools.cached_property
     def rank(self) -> int:  # cached, like the two below: a batch with 8 experts asks 3,000 times a build
@@ -141,8 +142,13 @@ class LowRank:
     scale: float
 
 
+LOW_RANK_DTYPES = (torch.float32, torch.bfloat16)  # of the LoRA terms a `FusingLinear` adds (bfloat16 widened)
+
+
 class FusingLinear(Protocol):
-    """A linear that adds a LoRA term itself (`engine.block_quant.BlockLinear`: in its kernel, no torch operation)."""
+    """A linear that adds a LoRA term itself (`engine.block_quant.BlockLinear`: in its kernel, no torch operation),
+    in float32 from a and b of any `LOW_RANK_DTYPES`: bfloat16 widens to float32 exactly, so an expert kept in the
+    bfloat16 its package stores runs with exactly its weights and half the bytes to read a step."""
 
     fuses_low_rank: bool
 
@@ -217,13 +223,11 @@ class AdapterBatch:
         if _uniform(rows):
             return cls(rows, {site: _shared_site(rows[0], site) for site in site_keys})
         deltas = {site: [_combined(row, site) if row else SiteDelta() for row in rows] for site in site_keys}
-        reference = next(t for row in deltas.values() for d in row
-                         for t in (d.a, d.b, d.in_scale, d.out_scale, d.out_shift) if t is not None)
-        arena = Arena(reference.dtype, reference.device)
-        groups, group_parts = _input_groups(deltas, arena)
-        batch = cls(rows, {site: _gathered_site(deltas[site], arena, group_parts.get(site)) for site in site_keys},
+        arenas = _arenas(deltas)
+        groups, group_parts = _input_groups(deltas, arenas.low_rank)
+        batch = cls(rows, {site: _gathered_site(deltas[site], arenas, group_parts.get(site)) for site in site_keys},
                     groups)
-        arena.release_with(batch)
+        arenas.release_with(batch)
         return batch
 
     @staticmethod
@@ -271,8 +275,9 @@ def _combined(row: RowAdapters, site: Site) -> SiteDelta:
         if weight == 1.0:
             return delta  # one expert at full weight: its own tensors, no copy
         if delta.in_scale is None and delta.out_scale is None and delta.out_shift is None:
-            return SiteDelta(a=delta.a, b=delta.b, scale=delta.scale * weight)  # plain LoRA: weight on the scale
-    low_rank = [(d.a, d.b, w * d.scale) for d, w in parts if d.a is not None and d.b is not None]
+            # plain LoRA: the weight rides on the scale
+            return SiteDelta(a=delta.a, b=delta.b, scale=delta.scale * weight, narrow=delta.narrow)
+    low_rank = [(_wide(d.a, d), _wide(d.b, d), w * d.scale) for d, w in parts if d.a is not None and d.b is not None]
 
     def scale_sum(get: Callable[[SiteDelta], torch.Tensor | None]) -> torch.Tensor | None:
         total = _weighted_sum([(t - 1, w) for d, w in parts if (t := get(d)) is not None])
@@ -287,6 +292,12 @@ def _combined(row: RowAdapters, site: Site) -> SiteDelta:
     )
 
 
+def _wide(tensor: torch.Tensor, delta: SiteDelta) -> torch.Tensor:
+    """`tensor` (`delta`'s a or b) in float32 when `delta` keeps it narrow: sums and products of experts (composition)
+    are computed in float, as the kernel computes the term of one."""
+    return tensor.float() if delta.narrow else tensor
+
+
 def _weighted_sum(terms: Sequence[tuple[torch.Tensor, float]]) -> torch.Tensor | None:
     total: torch.Tensor | None = None
     for tensor, weight in terms:
@@ -297,11 +308,12 @@ def _weighted_sum(terms: Sequence[tuple[torch.Tensor, float]]) -> torch.Tensor |
 def _fusable(scales: Sequence[torch.Tensor | None], low_rank: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None,
              scale: float) -> LowRank | None:
     """The low-rank term (`low_rank()`: a [.., R, in], b [.., R, out] row-major) as one call of a `FusingLinear`
-    takes it, when it is all the site adapts (DoRA's and IA3's scale vectors run around the linear) and float32."""
+    takes it, when it is all the site adapts (DoRA's and IA3's scale vectors run around the linear) and of one of
+    `LOW_RANK_DTYPES`."""
     if low_rank is None or any(vector is not None for vector in scales):
         return None
     a, b = low_rank()
-    return LowRank(a, b, scale) if a.dtype == b.dtype == torch.float32 else None
+    return LowRank(a, b, scale) if a.dtype == b.dtype and a.dtype in LOW_RANK_DTYPES else None
 
 
 def _shared_site(row: RowAdapters, site: Site) -> SiteBatch:
@@ -312,9 +324,38 @@ def _shared_site(row: RowAdapters, site: Site) -> SiteBatch:
     return SiteBatch(True, delta.a, delta.b, delta.scale, delta.in_scale, delta.out_scale, delta.out_shift, fused)
 
 
-def _gathered_site(deltas: list[SiteDelta], arena: Arena, a_out: torch.Tensor | None = None) -> SiteBatch:
-    """Stack the rows' combined deltas at one site into [B, ...] tensors from `arena`, zero-padding ranks and using
+@dataclass
+class _Arenas:
+    """Where a mixed batch gathers its low-rank matrices (bfloat16 when every row keeps its expert's narrow, float
+    otherwise) and its scale vectors (float)."""
+
+    low_rank: Arena
+    vectors: Arena
+
+    def release_with(self, owner: object) -> None:
+        self.low_rank.release_with(owner)
+        if self.vectors is not self.low_rank:
+            self.vectors.release_with(owner)
+
+
+def _arenas(deltas: dict[Site, list[SiteDelta]]) -> _Arenas:
+    """Arenas of the dtypes the rows' tensors promote to: gathering a narrow row with a float one widens it."""
+    tensors = [(d.a, d.b, d.in_scale, d.out_scale, d.out_shift) for row in deltas.values() for d in row]
+    device = next(t for group in tensors for t in group if t is not None).device
+
+    def promoted(dtypes: set[torch.dtype]) -> torch.dtype | None:
+        return functools.reduce(torch.promote_types, dtypes) if dtypes else None
+
+    low_rank = promoted({t.dtype for a, b, *_ in tensors for t in (a, b) if t is not None})
+    vectors = promoted({t.dtype for _, _, *rest in tensors for t in rest if t is not None})
+    arena = Arena(cast(torch.dtype, low_rank or vectors), device)
+    return _Arenas(arena, arena if vectors is None or vectors == arena.dtype else Arena(vectors, device))
+
+
+def _gathered_site(deltas: list[SiteDelta], arenas: _Arenas, a_out: torch.Tensor | None = None) -> SiteBatch:
+    """Stack the rows' combined deltas at one site into [B, ...] tensors from `arenas`, zero-padding ranks and using
     identity scales; A goes into `a_out` ([B, R, in], a slice of its group's tensor) when given."""
+    arena = arenas.low_rank
     batch = len(deltas)
     ranks, scales = {d.rank for d in deltas}, {d.scale for d in deltas}
     n_in = next((d.a.shape[0] for d in deltas if d.a is not None), 0)
@@ -342,7 +383,7 @@ def _gathered_site(deltas: list[SiteDelta], arena: Arena, a_out: torch.Tensor | 
         size = next((t.shape[0] for t in present if t is not None), None)
         if size is None:
             return None
-        out = arena.full((batch, 1, size), fill)
+        out = arenas.vectors.full((batch, 1, size), fill)
         for row, t in enumerate(present):
             if t is not None:
                 out[row, 0] = t

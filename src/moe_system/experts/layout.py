@@ -23,11 +23,16 @@ import hashlib
 import tempfile
 from pathlib import Path
 
+import torch
+
 from moe_system.experts.manifest import MANIFEST_FILE
 
 PACKAGE_SUFFIX = ".expert"
 SIGNATURE_FILE = "signature.sig"
 WEIGHTS_FILE = "adapter_model.safetensors"
+# Weights ship in bfloat16: half the size of fp32 with the same exponent range. The trainer's final evaluation scores
+# these rounded weights; the engine widens them exactly (or its kernel does, reading half the bytes).
+SHIPPED_DTYPE = torch.bfloat16
 ADAPTER_CONFIG_FILE = "adapter_config.json"
 README_FILE = "README.md"
 MODEL_CONFIG_FILE = "config.json"  # kind model: the decoder's transformers config (JSON)

@@ -40,7 +40,7 @@ from moe_system.engine import Engine, NativeBackend, SamplingParams
 from moe_system.engine.lora import RowAdapters
 from moe_system.errors import ConfigError
 from moe_system.experts.adapters import from_peft
-from moe_system.experts.layout import EXAMPLE_PROMPTS_FILE
+from moe_system.experts.layout import EXAMPLE_PROMPTS_FILE, SHIPPED_DTYPE
 from moe_system.tools.math_answer import math_tool
 from moe_system.training.callbacks import default_callbacks
 from moe_system.training.config import Recipe
@@ -63,10 +63,6 @@ from moe_system.training.trainer import Trainer
 PROJECT_KEY = "project.key"
 HELD_OUT_FILE = "heldout.jsonl"
 ROUTING_PROMPTS = 200
-# Adapters ship in bfloat16: half the size of fp32 with the same exponent range; the loader computes in the
-# base dtype, and the final evaluation scores these rounded weights.
-SHIPPED_DTYPE = torch.bfloat16
-
 
 @dataclass
 class RunResult:
