@@ -342,6 +342,21 @@ def test_search_chunks_and_facts_in_their_scopes(store: MemoryStore) -> None:
     assert store.search("c1", "fact", stems("samara"), 10) == [store.live_facts("c1")[0].id]
 
 
+def test_chunks_added_to_a_document_conversation_are_found_counted_and_owned(store: MemoryStore) -> None:
+    """A document's passages: long-term chunks of a conversation made for them, marked refined (the summarizer
+    leaves them as written), counted in its long-term tokens, found by their stems, deleted with it."""
+    store.add_chunks("doc-1", "u1", [_chunk("Поезда в Казань уходят с третьего пути", 1, 1, tokens=12),
+                                     _chunk("The warranty covers the pump for five years", 2, 2, tokens=9)])
+    assert _tokens(store, "doc-1") == (0, 0, 0, 21)
+    [pump] = store.search("doc-1", "chunk", stems("pumps"), 10)
+    assert "warranty" in store.chunks([pump])[0].text
+    assert store.search("doc-1", "chunk", stems("поезд"), 10) and store.unrefined_summary() is None
+    with pytest.raises(MoEError, match="another user"):
+        store.add_chunks("doc-1", "u2", [_chunk("x", 3, 3)])
+    assert store.forget_conversation("doc-1") > 0
+    assert store.conversation("doc-1") is None
+
+
 # ---- moving down
 
 

@@ -551,3 +551,52 @@ def test_concurrent_refreshes_give_the_serial_index(tmp_path: Path, tokenizer_di
             texts = list(pool.map(lambda n: mem.build_context(f"c{n % 4}" if n % 4 else "c", "locker code", 300).text,
                                   range(32)))
         assert len(set(texts[::4])) == 1 and texts[0] == mem.build_context("c", "locker code", 300).text
+
+
+MANUAL = """Pump PX-200 manual
+
+The PX-200 pump moves up to 40 litres of water a minute. Its motor draws 350 watts.
+
+Maintenance. Clean the intake filter every three months. Replace the rubber seal once a year; a worn seal drips.
+
+Warranty. The warranty covers the motor for five years and every other part for two years, from the date of purchase.
+
+Гарантия на двигатель — пять лет, на остальные детали — два года."""
+
+
+def test_documents_are_cut_into_passages_and_retrieved_from_their_own_conversations(
+        tmp_path: Path, tokenizer_dir: Path) -> None:
+    """A document is kept as passages of its own conversation's long-term tier; a question finds its passage by
+    stems and vectors (English and Russian), across the chat's documents, and nothing when it shares no word with
+    them; forgetting the document's conversation removes it."""
+    from moe_system.memory.documents import passages
+
+    with memory(tmp_path, tokenizer_dir, budget=5000, vectors=True) as mem:
+        count = mem.add_document("doc-manual", MANUAL, user_id="u1")
+        assert count == len(passages(MANUAL, 160, mem.count_tokens)) >= 1
+        mem.add_document("doc-recipe", "Borscht needs beetroot, cabbage and dill. Simmer it for two hours.", "u1")
+        docs = ["doc-manual", "doc-recipe"]
+        [best, *_] = mem.search_passages(docs, "How long is the warranty on the motor?")
+        assert best.conversation_id == "doc-manual" and "five years" in best.text
+        assert mem.search_passages(docs, "Сколько лет гарантия на двигатель?")[0].conversation_id == "doc-manual"
+        assert mem.search_passages(docs, "What goes into borscht?")[0].conversation_id == "doc-recipe"
+        assert mem.search_passages(docs, "Who won the chess match yesterday?") == []
+        assert mem.stats("doc-manual")["longterm_tokens"] > 0
+        with pytest.raises(InvalidRequestError, match="no text"):
+            mem.add_document("doc-empty", " \n\n ", user_id="u1")
+        mem.forget_conversation("doc-manual")
+        assert all(p.conversation_id == "doc-recipe" for p in mem.search_passages(docs, "warranty motor borscht"))
+
+
+def test_passages_pack_paragraphs_and_cut_long_ones() -> None:
+    from moe_system.memory.documents import passages
+
+    def words(text: str) -> int:
+        return len(text.split())
+
+    text = "One two.\n\nThree four.\n\n" + " ".join(f"w{i}" for i in range(25)) + ". Short end."
+    pieces = passages(text, 10, words)
+    assert pieces[0] == "One two. Three four."
+    assert all(words(piece) <= 10 for piece in pieces)
+    assert " ".join(pieces).split() == text.split()
+    assert passages("  \n\n  ", 10, words) == []

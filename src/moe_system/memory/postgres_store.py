@@ -165,19 +165,8 @@ class PostgresStore(SQLReads):
         if any("\x00" in value for value in (conversation_id, user_id or "", role, text)):
             raise InvalidRequestError("PostgreSQL text cannot hold the NUL character (\\x00); remove it")
         now = time.time()
-        find = ("SELECT c.key, u.id, c.seq, c.current_tokens FROM conversations c JOIN users u ON u.key = c.user_key "
-                "WHERE c.id = %s FOR NO KEY UPDATE OF c")
         with self._cursor(write=True) as cur:
-            row = cur.execute(find, (conversation_id,)).fetchone()
-            while row is None:  # a new conversation (or one deleted meanwhile): lock or create its user first
-                user_key = _returned(cur.execute("INSERT INTO users(id) VALUES (%s) ON CONFLICT (id) DO UPDATE SET id "
-                                                 "= EXCLUDED.id RETURNING key", (user_id or "",)))
-                cur.execute("INSERT INTO conversations(id, user_key, created) VALUES (%s, %s, %s) "
-                            "ON CONFLICT (id) DO NOTHING", (conversation_id, user_key, now))
-                row = cur.execute(find, (conversation_id,)).fetchone()
-            key, owner, seq, current = row
-            if user_id is not None and owner != user_id:
-                raise MoEError(f"conversation {conversation_id!r} belongs to another user")
+            key, seq, current = self._open_conversation(cur, conversation_id, user_id, now)
             seq, current = seq + 1, current + tokens
             message_id = _returned(cur.execute(
                 "INSERT INTO messages(conv_key, seq, role, text, tokens, created, state) "
@@ -190,6 +179,34 @@ class PostgresStore(SQLReads):
             cur.execute("UPDATE conversations SET seq = %s, current_tokens = %s, moving_tokens = moving_tokens + %s "
                         "WHERE key = %s", (seq, current - freed, freed, key))
         return MessageRow(int(message_id), conversation_id, int(seq), role, text, tokens, now)
+
+    @staticmethod
+    def _open_conversation(cur: psycopg.Cursor[Any], conversation_id: str, user_id: str | None,
+                           now: float) -> tuple[int, int, int]:
+        """Lock `conversation_id`'s row for this transaction, creating it for `user_id` ("" for none) when new;
+        its key, last seq and current tokens. `MoEError` when it belongs to another user (`user_id` None: any)."""
+        find = ("SELECT c.key, u.id, c.seq, c.current_tokens FROM conversations c JOIN users u ON u.key = c.user_key "
+                "WHERE c.id = %s FOR NO KEY UPDATE OF c")
+        row = cur.execute(find, (conversation_id,)).fetchone()
+        while row is None:  # a new conversation (or one deleted meanwhile): lock or create its user first
+            user_key = _returned(cur.execute("INSERT INTO users(id) VALUES (%s) ON CONFLICT (id) DO UPDATE SET id "
+                                             "= EXCLUDED.id RETURNING key", (user_id or "",)))
+            cur.execute("INSERT INTO conversations(id, user_key, created) VALUES (%s, %s, %s) "
+                        "ON CONFLICT (id) DO NOTHING", (conversation_id, user_key, now))
+            row = cur.execute(find, (conversation_id,)).fetchone()
+        key, owner, seq, current = row
+        if user_id is not None and owner != user_id:
+            raise MoEError(f"conversation {conversation_id!r} belongs to another user")
+        return int(key), int(seq), int(current)
+
+    def add_chunks(self, conversation_id: str, user_id: str | None, chunks: Sequence[NewChunk]) -> None:
+        if any("\x00" in value for value in (conversation_id, user_id or "", *(chunk.text for chunk in chunks))):
+            raise InvalidRequestError("PostgreSQL text cannot hold the NUL character (\\x00); remove it")
+        now = time.time()
+        with self._cursor(write=True) as cur:
+            key, _, _ = self._open_conversation(cur, conversation_id, user_id, now)
+            added = self._insert_chunks(cur, key, "longterm", chunks, now, refined=True)
+            cur.execute("UPDATE conversations SET longterm_tokens = longterm_tokens + %s WHERE key = %s", (added, key))
 
     def index_messages(self, stems: dict[int, str], facts: Sequence[NewFact]) -> None:
         ids = list(stems)

@@ -101,17 +101,7 @@ class SQLiteStore(SQLReads):
                     current_budget: int) -> MessageRow:
         now = time.time()
         with self._write() as db:
-            row = db.execute("SELECT c.key, u.id FROM conversations c JOIN users u ON u.key = c.user_key "
-                             "WHERE c.id = ?", (conversation_id,)).fetchone()
-            if row is None:
-                db.execute("INSERT OR IGNORE INTO users(id) VALUES (?)", (user_id or "",))
-                user_key = db.execute("SELECT key FROM users WHERE id = ?", (user_id or "",)).fetchone()[0]
-                key = int(db.execute("INSERT INTO conversations(id, user_key, created) VALUES (?, ?, ?)",
-                                     (conversation_id, user_key, now)).lastrowid or 0)
-            elif user_id is not None and row[1] != user_id:
-                raise MoEError(f"conversation {conversation_id!r} belongs to another user")
-            else:
-                key = row[0]
+            key = self._open_conversation(db, conversation_id, user_id, now)
             seq, current = db.execute(
                 "UPDATE conversations SET seq = seq + 1, current_tokens = current_tokens + ? WHERE key = ? "
                 "RETURNING seq, current_tokens", (tokens, key)).fetchone()
@@ -121,6 +111,28 @@ class SQLiteStore(SQLReads):
             if current > current_budget:
                 self._shed_current(db, key, current - int(current_budget * LOW_WATER))
         return MessageRow(message_id, conversation_id, int(seq), role, text, tokens, now)
+
+    @staticmethod
+    def _open_conversation(db: sqlite3.Connection, conversation_id: str, user_id: str | None, now: float) -> int:
+        """The key of `conversation_id`, created for `user_id` ("" for none) when new; `MoEError` when it belongs to
+        another user (`user_id` None: any user)."""
+        row = db.execute("SELECT c.key, u.id FROM conversations c JOIN users u ON u.key = c.user_key "
+                         "WHERE c.id = ?", (conversation_id,)).fetchone()
+        if row is None:
+            db.execute("INSERT OR IGNORE INTO users(id) VALUES (?)", (user_id or "",))
+            user_key = db.execute("SELECT key FROM users WHERE id = ?", (user_id or "",)).fetchone()[0]
+            return int(db.execute("INSERT INTO conversations(id, user_key, created) VALUES (?, ?, ?)",
+                                  (conversation_id, user_key, now)).lastrowid or 0)
+        if user_id is not None and row[1] != user_id:
+            raise MoEError(f"conversation {conversation_id!r} belongs to another user")
+        return int(row[0])
+
+    def add_chunks(self, conversation_id: str, user_id: str | None, chunks: Sequence[NewChunk]) -> None:
+        now = time.time()
+        with self._write() as db:
+            key = self._open_conversation(db, conversation_id, user_id, now)
+            added = self._insert_chunks(db, key, "longterm", chunks, now, refined=True)
+            db.execute("UPDATE conversations SET longterm_tokens = longterm_tokens + ? WHERE key = ?", (added, key))
 
     def _shed_current(self, db: sqlite3.Connection, key: int, amount: int) -> None:
         """Move the oldest current messages (at least `amount` tokens) to 'moving'."""

@@ -135,6 +135,12 @@ class MemoryStore(Protocol):
         """Messages whose facts and lexical entry are not written yet, oldest first."""
         ...
 
+    def add_chunks(self, conversation_id: str, user_id: str | None, chunks: Sequence[NewChunk]) -> None:
+        """Insert and commit `chunks` into the long-term tier of a conversation (created for `user_id` when new,
+        owned as in `add_message`), marked refined: passages of a document, kept as written (the summarizer never
+        rewrites them)."""
+        ...
+
     def index_messages(self, stems: dict[int, str], facts: Sequence[NewFact]) -> None:
         """Write the lexical entries of these messages and their facts; a fact supersedes the live facts of its
         scope with the same key. Messages gone meanwhile (forgotten, moved) are skipped."""

@@ -37,9 +37,10 @@ from moe_system.data.lexicon import concept_stems
 from moe_system.errors import InvalidRequestError, MoEError
 from moe_system.memory.background import Compaction
 from moe_system.memory.context import Context, Line, assemble
+from moe_system.memory.documents import PASSAGE_TOKENS, Passage, passages
 from moe_system.memory.facts import FIRST_PERSON, THIRD_PARTY
-from moe_system.memory.retrieval import IndexCache, VectorIndex, fuse, query_stems, snippet
-from moe_system.memory.store import Budgets, FactRow, Kind
+from moe_system.memory.retrieval import IndexCache, VectorIndex, fuse, query_stems, snippet, to_blob
+from moe_system.memory.store import Budgets, FactRow, Kind, NewChunk
 from moe_system.memory.stores import is_postgres, open_store, sqlite_path
 from moe_system.memory.summarizer import SummarizerRef
 from moe_system.memory.tokens import TokenCounter, base_tokenizer_dir, token_counter
@@ -309,6 +310,48 @@ class ThreeLevelMemory:
         from moe_system.text.embeddings import encode
 
         return encode(texts)
+
+    # ---- documents
+
+    def add_document(self, conversation_id: str, text: str, user_id: str | None = None) -> int:
+        """Keep `text` (a document) as passages of `conversation_id`'s long-term tier, indexed by stems and vectors
+        like the rest of the memory, committed on return; the number of passages. A conversation per document keeps
+        them apart: `forget_conversation` deletes one, `search_passages` looks in any set of them."""
+        _check_id("conversation_id", conversation_id)
+        pieces = passages(text, PASSAGE_TOKENS, self.count_tokens)
+        if not pieces:
+            raise InvalidRequestError("the document has no text")
+        vectors = [to_blob(vector) for vector in self._embed(pieces)] if self.vectors else [None] * len(pieces)
+        self.store.add_chunks(conversation_id, user_id, [
+            NewChunk(piece, " ".join(text_stems(piece)), self.count_tokens(piece), number, number, vector)
+            for number, (piece, vector) in enumerate(zip(pieces, vectors, strict=True), start=1)])
+        return len(pieces)
+
+    def search_passages(self, conversation_ids: Sequence[str], query: str, limit: int = 3) -> list[Passage]:
+        """The `limit` passages of these conversations (documents) that answer `query` best: those that share a
+        content word with it (BM25 over stems), ranked with the vectors' nearest (reciprocal rank fusion) and
+        merged across the conversations by that score. Empty when no passage shares a word with the query: a
+        question about something else is not answered from a document."""
+        stems = query_stems(query)
+        if not stems:
+            return []
+        vector = self._embed([query])[0] if self.vectors else None
+        found: list[Passage] = []
+        for conversation_id in conversation_ids:
+            lexical = self.store.search(conversation_id, "chunk", stems, CANDIDATES)
+            if not lexical:
+                continue
+            nearest: list[int] = []
+            if vector is not None and self.store.ranks_vectors:
+                nearest = self.store.nearest(conversation_id, "chunk", vector, CANDIDATES)
+            elif vector is not None:
+                index = self._index(conversation_id, "chunk")
+                index.refresh(self.store, conversation_id)
+                nearest = index.nearest(vector, CANDIDATES)
+            ranked = fuse(lexical, nearest)[:limit]
+            texts = {row.id: row.text for row in self.store.chunks([item for item, _ in ranked])}
+            found += [Passage(conversation_id, texts[item], score) for item, score in ranked if item in texts]
+        return sorted(found, key=lambda passage: -passage.score)[:limit]
 
     # ---- browsing and forgetting
 
