@@ -221,6 +221,10 @@ class BotSettings(BaseModel):
                                    "often (Telegram limits edits to about one a second a chat)")
     rate_limit_per_minute: int = Field(20, ge=1, description="messages a user may send a minute before the bot "
                                        "goes quiet (one polite reply first)")
+    document_max_mb: float = Field(10.0, gt=0.0, le=20.0, description="largest document read, in MB (the Bot API "
+                                   "hands bots files of up to 20 MB)")
+    document_max_tokens: int = Field(100_000, ge=100, description="longest document kept, in tokens (at most the "
+                                     "memory's long-term budget, memory.longterm_tokens)")
 
     @field_validator("api_base")
     @classmethod

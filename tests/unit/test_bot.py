@@ -29,6 +29,7 @@ from moe_system.bot.core.throttle import Throttle
 from moe_system.bot.plugins import PluginContext, load_plugins
 from moe_system.bot.plugins.quiz import ask, is_correct, looks_like_answer, shown_answer
 from moe_system.bot.plugins.reminders import parse
+from moe_system.bot.services.documents import UnreadableDocument, document_text
 from moe_system.bot.services.replies import LIMIT, ReplyWriter, split_text
 from moe_system.bot.standin import StandInBotAPI
 from moe_system.config import BotSettings
@@ -202,7 +203,8 @@ def test_profiles_count_how_a_user_writes_and_keep_preferences(tmp_path: Path) -
     again = BotStore(tmp_path / "memory.db")  # on disk, and reopening finds the schema at head
     assert again.profile(7).style == "detailed" and again.profile(8).expert == "sql"  # type: ignore[union-attr]
     assert again.counts() == {"users": 2, "messages": 3, "chats": 1}
-    assert again.forget(7) == {"bot_profiles": 1, "bot_relationships": 1, "bot_reminders": 0, "bot_quiz_scores": 0}
+    assert again.forget(7) == {"bot_profiles": 1, "bot_relationships": 1, "bot_reminders": 0, "bot_quiz_scores": 0,
+                               "bot_documents": 0}
     assert again.profile(7) is None and again.relationship(-100, 7) is None and again.forget(7)["bot_profiles"] == 0
     again.close()
 
@@ -324,4 +326,51 @@ def test_quiz_questions_come_from_the_generators_and_answers_are_checked_as_eval
     store.score_answer(-5, 2, "Bob", True)
     assert store.quiz_scores(-5) == [("Bob", 2, 2), ("Ann", 1, 2)]
     assert store.forget(1)["bot_quiz_scores"] == 1
+    store.close()
+
+
+# ---- documents
+
+
+def _pdf(text: str) -> bytes:
+    """A one-page PDF whose text layer is `text` (Helvetica, one line), written by hand as the format says."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    table = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, table)
+    return bytes(out)
+
+
+def test_documents_are_read_as_text_markdown_and_pdf_with_clear_refusals() -> None:
+    notes = "# Заметки\n\nГарантия — пять лет."
+    assert document_text("notes.md", notes.encode()) == notes
+    assert document_text("old.txt", "Привет".encode("cp1251")) == "Привет"  # not UTF-8: Windows-1251
+    assert "pump seal" in document_text("manual.PDF", _pdf("Replace the pump seal every year."))
+    for name, data, message in (("photo.jpg", b"\xff\xd8", "is not one of them"),
+                                ("blob.txt", b"ab\x00cd", "binary data"),
+                                ("empty.md", b"  \n ", "no text"),
+                                ("broken.pdf", b"%PDF-1.4 garbage", "not a PDF I can read")):
+        with pytest.raises(UnreadableDocument, match=message):
+            document_text(name, data)
+
+
+def test_the_store_keeps_a_chats_documents_and_forgets_a_users(tmp_path: Path) -> None:
+    store = BotStore(tmp_path / "memory.db")
+    first = store.add_document(-100, 7, "manual.pdf", "tg-doc-a", 12, 1500)
+    store.add_document(-100, 8, "notes.md", "tg-doc-b", 2, 90)
+    store.add_document(5, 7, "manual.pdf", "tg-doc-c", 12, 1500)  # the same name in another chat
+    assert [d.name for d in store.documents(-100)] == ["manual.pdf", "notes.md"]
+    assert [d.conversation_id for d in store.user_documents(7)] == ["tg-doc-a", "tg-doc-c"]
+    assert store.remove_document(-100, "MANUAL.pdf") == first and store.remove_document(-100, "manual.pdf") is None
+    assert store.forget(7)["bot_documents"] == 1 and [d.name for d in store.documents(-100)] == ["notes.md"]
     store.close()

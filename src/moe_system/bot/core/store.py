@@ -1,4 +1,4 @@
-"""The bot's own tables (profiles, relationships, reminders, quiz scores) in the memory's SQLite database
+"""The bot's own tables (profiles, relationships, reminders, quiz scores, documents) in the memory's SQLite database
 (`MOE_HOME/memory/memory.db`), under their own Alembic version table (`alembic_bot`, scripts in `bot/migrations/`),
 in WAL mode like the memory: a change is on disk when the call returns."""
 
@@ -63,6 +63,23 @@ class Reminder:
     user_id: int
     due: float  # unix time
     text: str
+
+
+@dataclass(frozen=True)
+class Document:
+    """A document a user gave a chat: its passages live in the memory as `conversation_id`."""
+
+    id: int
+    chat_id: int
+    user_id: int
+    name: str
+    conversation_id: str
+    passages: int
+    tokens: int
+    created: float
+
+
+_DOCUMENT = "SELECT id, chat_id, user_id, name, conversation_id, passages, tokens, created FROM bot_documents"
 
 
 class BotStore:
@@ -169,14 +186,50 @@ class BotStore:
             return self._db.execute("SELECT name, correct, answered FROM bot_quiz_scores WHERE chat_id = ? "
                                     "ORDER BY correct DESC, answered, name", (chat_id,)).fetchall()
 
+    # ---- documents
+
+    def add_document(self, chat_id: int, user_id: int, name: str, conversation_id: str, passages: int,
+                     tokens: int) -> Document:
+        """Record a document indexed in the memory as `conversation_id`; the chat's document of the same name must
+        have been removed first (`remove_document`)."""
+        with self._lock:
+            document_id = self._db.execute(
+                "INSERT INTO bot_documents (chat_id, user_id, name, conversation_id, passages, tokens, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", (chat_id, user_id, name, conversation_id, passages, tokens,
+                                                 time.time())).lastrowid
+            row = self._db.execute(f"{_DOCUMENT} WHERE id = ?", (document_id,)).fetchone()
+        return Document(*row)
+
+    def documents(self, chat_id: int) -> list[Document]:
+        """The chat's documents, oldest first."""
+        with self._lock:
+            rows = self._db.execute(f"{_DOCUMENT} WHERE chat_id = ? ORDER BY id", (chat_id,)).fetchall()
+        return [Document(*row) for row in rows]
+
+    def user_documents(self, user_id: int) -> list[Document]:
+        """The documents the user gave, in any chat."""
+        with self._lock:
+            rows = self._db.execute(f"{_DOCUMENT} WHERE user_id = ? ORDER BY id", (user_id,)).fetchall()
+        return [Document(*row) for row in rows]
+
+    def remove_document(self, chat_id: int, name: str) -> Document | None:
+        """Delete the chat's document `name` (any case) and return what it was, or None."""
+        with self._lock:
+            row = self._db.execute(f"{_DOCUMENT} WHERE chat_id = ? AND lower(name) = lower(?)",
+                                   (chat_id, name)).fetchone()
+            if row is not None:
+                self._db.execute("DELETE FROM bot_documents WHERE id = ?", (row[0],))
+        return None if row is None else Document(*row)
+
     def forget(self, user_id: int) -> dict[str, int]:
-        """Delete the user's profile, relationships, reminders and quiz scores; returns the rows deleted per
-        table."""
+        """Delete the user's profile, relationships, reminders, quiz scores and documents (the memory holds their
+        passages: delete those first); returns the rows deleted per table."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 deleted = {table: self._db.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,)).rowcount
-                           for table in ("bot_profiles", "bot_relationships", "bot_reminders", "bot_quiz_scores")}
+                           for table in ("bot_profiles", "bot_relationships", "bot_reminders", "bot_quiz_scores",
+                                         "bot_documents")}
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

@@ -59,12 +59,13 @@ async def answer(message: Message, bot: Bot, client: MoEClient, bot_settings: Bo
     reply_to = None if message.chat.type == "private" else message.message_id
     writer = ReplyWriter(bot, message.chat.id, reply_to, bot_settings.edit_interval_s)
     conversation = await asyncio.to_thread(client.start_conversation, turn.user_id, turn.conversation_id, expert)
+    excerpts, sources = await _excerpts(client, store, message.chat.id, text)
     try:
         async with ChatActionSender.typing(bot=bot, chat_id=message.chat.id, interval=4.5):
             async for partial in stream_answer(conversation, turn.text, max_tokens=style.max_tokens,
-                                               system_prompt=f"{persona} {style.instruction}".strip()):
+                                               system_prompt=f"{persona} {style.instruction}{excerpts}".strip()):
                 if partial.response is not None:
-                    await writer.finish(partial.response.text)
+                    await writer.finish(partial.response.text + sources)
                     log.info("reply", chat=message.chat.id, expert=partial.response.expert, style=style.style,
                              tokens=partial.response.usage["completion_tokens"])
                 else:
@@ -72,3 +73,19 @@ async def answer(message: Message, bot: Bot, client: MoEClient, bot_settings: Bo
     except MoEError as error:
         log.warning("reply failed", chat=message.chat.id, error=str(error))
         await writer.finish(f"Sorry, I could not answer that: {error}")
+
+
+async def _excerpts(client: MoEClient, store: BotStore, chat_id: int, question: str) -> tuple[str, str]:
+    """The passages of the chat's documents that answer `question`, as an addition to the system prompt, and the
+    line that names their documents under the reply; two empty strings when none does."""
+    documents = {document.conversation_id: document.name for document in store.documents(chat_id)}
+    if not documents:
+        return "", ""
+    found = await asyncio.to_thread(client.memory.search_passages, list(documents), question)
+    if not found:
+        return "", ""
+    names = list(dict.fromkeys(documents[passage.conversation_id] for passage in found))
+    log.info("documents", chat=chat_id, documents=names, passages=len(found))
+    quoted = "\n".join(f"[{documents[passage.conversation_id]}] {passage.text}" for passage in found)
+    return (f"\nAnswer from these excerpts of the chat's documents when they hold the answer:\n{quoted}",
+            f"\n\n📄 {', '.join(names)}")

@@ -18,6 +18,8 @@ COMMANDS = [
     BotCommand(command="style", description="short | normal | detailed | auto: how long my answers are"),
     BotCommand(command="expert", description="NAME | none | auto: which expert answers you"),
     BotCommand(command="persona", description="TEXT | default: who I am when I answer you"),
+    BotCommand(command="docs", description="the documents of this chat (send a .txt, .md or .pdf to add one)"),
+    BotCommand(command="forget_doc", description="NAME: delete one of this chat's documents"),
     BotCommand(command="forget", description="delete everything I hold about you"),
 ]
 

@@ -67,14 +67,15 @@ async def persona(message: Message, command: CommandObject, store: BotStore) -> 
 @router.message(Command("forget"))
 async def forget(message: Message, store: BotStore, client: MoEClient) -> None:
     """Delete everything the bot holds about the user: their conversations in the memory (messages, summaries,
-    facts), their profile, relationships, reminders and quiz scores."""
+    facts, the passages of the documents they gave), their profile, relationships, reminders, quiz scores and
+    documents."""
     if message.from_user is None:
         return
     memory_rows = await asyncio.to_thread(client.memory.forget_user, f"tg-{message.from_user.id}")
     rows = store.forget(message.from_user.id)
     await message.answer(
         "Forgotten: "
-        f"{memory_rows} memory records (our private conversation: messages, summaries, facts), "
-        f"{rows['bot_profiles']} profile, {rows['bot_relationships']} chat relationships, {rows['bot_reminders']} "
-        f"reminders, {rows['bot_quiz_scores']} quiz scores. What you wrote in groups stays in those groups' "
-        "conversations.")
+        f"{memory_rows} memory records (our private conversation: messages, summaries, facts; your documents' "
+        f"passages), {rows['bot_profiles']} profile, {rows['bot_relationships']} chat relationships, "
+        f"{rows['bot_reminders']} reminders, {rows['bot_quiz_scores']} quiz scores, {rows['bot_documents']} "
+        "documents. What you wrote in groups stays in those groups' conversations.")
