@@ -114,8 +114,9 @@ def test_a_private_chat_gets_a_streamed_answer(standin: StandIn, bot_process: su
     [reply] = standin.replies(101, 1)
     assert "Paris" in reply["text"]
     assert "typing" in standin.server.chats[101].actions
-    assert [c["command"] for c in standin.server.commands] == ["start", "help", "style", "expert", "persona", "forget",
-                                                               "quiz", "score", "reminders", "cancel"]
+    assert [c["command"] for c in standin.server.commands] == ["start", "help", "style", "expert", "persona", "docs",
+                                                               "forget_doc", "forget", "quiz", "score", "reminders",
+                                                               "cancel"]
 
 
 def test_help_answers_in_english_and_russian(standin: StandIn, bot_process: subprocess.Popen[str]) -> None:
@@ -153,6 +154,37 @@ def test_preferences_steer_replies_and_forget_deletes_what_the_bot_holds(
     assert forgotten.startswith("Forgotten: ")
     assert "1 profile, 1 chat relationships, 0 reminders, 0 quiz scores" in forgotten
     assert int(forgotten.split()[1]) >= 2  # the question and the answer, at least, were in the memory
+
+
+MANUAL = """PX-200 pump manual
+
+The PX-200 pump moves up to 40 litres of water a minute. Its motor draws 350 watts.
+
+Maintenance: clean the intake filter every three months and replace the rubber seal once a year.
+
+Warranty: the warranty covers the motor for seven years and every other part for two years."""
+
+
+def test_a_document_is_read_and_answers_name_it_until_it_is_deleted(standin: StandIn,
+                                                                     bot_process: subprocess.Popen[str]) -> None:
+    """A .txt is read into passages; a question about it is answered with its passage in the prompt and the reply
+    names it; /docs lists it, /forget_doc deletes it, and then the same question names nothing; a photo is
+    refused with a clear reply."""
+    standin.say(108, None, document=("pump-manual.txt", MANUAL.encode()))
+    assert standin.replies(108, 1)[0]["text"].startswith("Read pump-manual.txt: ")
+    question = "How many years does the warranty cover the motor of the PX-200 pump?"
+    standin.say(108, question)
+    answer = standin.replies(108, 2)[1]["text"]
+    assert answer.endswith("📄 pump-manual.txt"), answer
+    assert "seven" in answer.lower() or "7" in answer, answer  # the passage reached the model
+    standin.say(108, "/docs")
+    assert "pump-manual.txt" in standin.replies(108, 3)[2]["text"]
+    standin.say(108, "/forget_doc pump-manual.txt")
+    assert standin.replies(108, 4)[3]["text"].startswith("Deleted pump-manual.txt and its ")
+    standin.say(108, question)
+    assert "📄" not in standin.replies(108, 5)[4]["text"]
+    standin.say(108, None, document=("holiday.jpg", b"\xff\xd8\xff"))
+    assert "is not one of them" in standin.replies(108, 6)[5]["text"]
 
 
 def test_admin_commands_refuse_other_users(standin: StandIn, bot_process: subprocess.Popen[str]) -> None:
