@@ -138,6 +138,13 @@ class MoEClient:
 
     # ---- public API
 
+    def reload_experts(self) -> list[InstalledExpert]:
+        """The experts installed now (the registry is re-read on every request anyway), with the loaded adapters
+        dropped: the next request of each expert reads it again from its installed folder."""
+        if self._runtime is not None:
+            self._runtime.experts.clear()
+        return self.registry.list()
+
     @property
     def router(self) -> Router:
         """The router over the installed experts (refits itself when they change)."""

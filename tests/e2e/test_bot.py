@@ -187,11 +187,25 @@ def test_a_document_is_read_and_answers_name_it_until_it_is_deleted(standin: Sta
     assert "is not one of them" in standin.replies(108, 6)[5]["text"]
 
 
-def test_admin_commands_refuse_other_users(standin: StandIn, bot_process: subprocess.Popen[str]) -> None:
+def test_admin_commands_refuse_other_users_and_ban_unban_reload(standin: StandIn,
+                                                                bot_process: subprocess.Popen[str]) -> None:
+    """Other users get a refusal; an admin's /ban silences a user until /unban; /reload lists the experts."""
     standin.say(104, "/stats")
-    assert "admins" in standin.replies(104, 1)[0]["text"]
+    standin.say(104, "/ban 109")
+    assert all("admins" in message["text"] for message in standin.replies(104, 2))
     standin.say(ADMIN, "/stats")
     assert standin.replies(ADMIN, 1)[0]["text"].startswith("Users: ")
+    standin.say(ADMIN, "/ban 109 spam")
+    assert standin.replies(ADMIN, 2)[1]["text"] == "Banned 109: spam."
+    standin.say(109, "/help")
+    standin.call(asyncio.sleep(3))
+    assert standin.server.sent(109) == []
+    standin.say(ADMIN, "/unban 109")
+    assert standin.replies(ADMIN, 3)[2]["text"] == "Unbanned 109."
+    standin.say(109, "/help")
+    assert "/help" in standin.replies(109, 1)[0]["text"]
+    standin.say(ADMIN, "/reload")
+    assert standin.replies(ADMIN, 4)[3]["text"].startswith("Experts reloaded: sql 2.0.0.")
 
 
 def test_a_flood_gets_one_notice_then_silence(standin: StandIn, bot_process: subprocess.Popen[str]) -> None:

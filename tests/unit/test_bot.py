@@ -374,3 +374,13 @@ def test_the_store_keeps_a_chats_documents_and_forgets_a_users(tmp_path: Path) -
     assert store.remove_document(-100, "MANUAL.pdf") == first and store.remove_document(-100, "manual.pdf") is None
     assert store.forget(7)["bot_documents"] == 1 and [d.name for d in store.documents(-100)] == ["notes.md"]
     store.close()
+
+
+def test_bans_are_kept_and_read_back_after_a_restart(tmp_path: Path) -> None:
+    store = BotStore(tmp_path / "memory.db")
+    assert store.ban(5, 900, "spam") and not store.ban(5, 900, "again") and store.is_banned(5)
+    store.close()
+    again = BotStore(tmp_path / "memory.db")
+    assert again.is_banned(5) and not again.is_banned(6)
+    assert again.unban(5) and not again.unban(5) and not again.is_banned(5)
+    again.close()

@@ -17,7 +17,7 @@ from aiogram.utils.token import TokenValidationError, validate_token
 
 from moe_system.bot.core.ordering import ChatOrder
 from moe_system.bot.core.store import BotStore
-from moe_system.bot.core.throttle import Throttle
+from moe_system.bot.core.throttle import Banned, Throttle
 from moe_system.bot.handlers import routers
 from moe_system.bot.handlers.commands import COMMANDS
 from moe_system.bot.plugins import PluginContext, load_plugins
@@ -55,6 +55,7 @@ def build(settings: Settings, client: MoEClient, store: BotStore) -> tuple[Bot, 
     bot = Bot(checked_token(settings.bot), session=session)
     plugins = load_plugins(PluginContext(settings.bot, store, client))
     dispatcher = Dispatcher(client=client, bot_settings=settings.bot, store=store, plugins=plugins)
+    dispatcher.message.outer_middleware(Banned(store))
     dispatcher.message.outer_middleware(Throttle(settings.bot.rate_limit_per_minute))
     dispatcher.message.outer_middleware(ChatOrder())
     dispatcher.include_routers(*routers([plugin.router for plugin in plugins]))

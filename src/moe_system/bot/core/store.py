@@ -1,6 +1,6 @@
-"""The bot's own tables (profiles, relationships, reminders, quiz scores, documents) in the memory's SQLite database
-(`MOE_HOME/memory/memory.db`), under their own Alembic version table (`alembic_bot`, scripts in `bot/migrations/`),
-in WAL mode like the memory: a change is on disk when the call returns."""
+"""The bot's own tables (profiles, relationships, reminders, quiz scores, documents, bans) in the memory's SQLite
+database (`MOE_HOME/memory/memory.db`), under their own Alembic version table (`alembic_bot`, scripts in
+`bot/migrations/`), in WAL mode like the memory: a change is on disk when the call returns."""
 
 from __future__ import annotations
 
@@ -89,6 +89,8 @@ class BotStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = open_sqlite(path, MIGRATIONS, VERSION_TABLE, f"the bot's tables in {path}")
+        # every update asks whether its sender is banned: the set is held here, the table is its durable copy
+        self._banned = {row[0] for row in self._db.execute("SELECT user_id FROM bot_bans")}
 
     def profile(self, user_id: int) -> Profile | None:
         with self._lock:
@@ -220,6 +222,26 @@ class BotStore:
             if row is not None:
                 self._db.execute("DELETE FROM bot_documents WHERE id = ?", (row[0],))
         return None if row is None else Document(*row)
+
+    # ---- bans
+
+    def ban(self, user_id: int, banned_by: int, reason: str) -> bool:
+        """Ban `user_id` (False: banned already)."""
+        with self._lock:
+            added = self._db.execute("INSERT OR IGNORE INTO bot_bans (user_id, banned_by, reason, created) VALUES "
+                                     "(?, ?, ?, ?)", (user_id, banned_by, reason, time.time())).rowcount == 1
+            self._banned.add(user_id)
+        return added
+
+    def unban(self, user_id: int) -> bool:
+        """Lift a ban (False: there was none)."""
+        with self._lock:
+            removed = self._db.execute("DELETE FROM bot_bans WHERE user_id = ?", (user_id,)).rowcount == 1
+            self._banned.discard(user_id)
+        return removed
+
+    def is_banned(self, user_id: int) -> bool:
+        return user_id in self._banned
 
     def forget(self, user_id: int) -> dict[str, int]:
         """Delete the user's profile, relationships, reminders, quiz scores and documents (the memory holds their

@@ -1,5 +1,6 @@
 """Flood control: each user may send `per_minute` messages a minute (a token bucket, so a short burst is fine);
-past that the bot answers once, politely, then stays silent until the user's rate falls back."""
+past that the bot answers once, politely, then stays silent until the user's rate falls back. Banned users
+(`/ban`) are not heard at all (`Banned`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.types import Message, TelegramObject
+
+from moe_system.bot.core.store import BotStore
 
 NOTICE = ("You are writing faster than I can answer; I will skip messages for a minute. / Вы пишете быстрее, чем я "
           "успеваю отвечать; минуту я буду пропускать сообщения.")
@@ -42,3 +45,16 @@ class Throttle(BaseMiddleware):
         if tell:
             await event.answer(NOTICE)
         return None
+
+
+class Banned(BaseMiddleware):
+    """Drops the messages of users an admin banned, without a word (a reply would invite more)."""
+
+    def __init__(self, store: BotStore) -> None:
+        self.store = store
+
+    async def __call__(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+                       event: TelegramObject, data: dict[str, Any]) -> Any:
+        if isinstance(event, Message) and event.from_user is not None and self.store.is_banned(event.from_user.id):
+            return None
+        return await handler(event, data)

@@ -1,12 +1,15 @@
-"""Commands for `bot.admin_ids` only (everyone else gets a refusal): /stats."""
+"""Commands for `bot.admin_ids` only (everyone else gets a refusal): /stats, /ban, /unban, /reload."""
 
 from __future__ import annotations
 
+import asyncio
+
 from aiogram import Router
-from aiogram.filters import Command, Filter
+from aiogram.filters import Command, CommandObject, Filter
 from aiogram.types import Message
 
 from moe_system.bot.core.store import BotStore
+from moe_system.client import MoEClient
 from moe_system.config import BotSettings
 
 router = Router(name="admin")
@@ -26,6 +29,44 @@ async def stats(message: Message, store: BotStore) -> None:
     await message.answer(f"Users: {counts['users']}. Messages: {counts['messages']}. Chats: {counts['chats']}.")
 
 
-@router.message(Command("stats"))
+@router.message(Command("ban"), Admin())
+async def ban(message: Message, command: CommandObject, store: BotStore, bot_settings: BotSettings) -> None:
+    """/ban USER_ID [reason]: the bot ignores the user's messages from now on (an admin cannot be banned)."""
+    assert message.from_user is not None
+    target, reason = _user_and_rest(command.args)
+    if target is None:
+        await message.answer("Usage: /ban USER_ID [reason]")
+    elif target in bot_settings.admin_ids:
+        await message.answer(f"{target} is an admin (bot.admin_ids): not banned.")
+    elif store.ban(target, message.from_user.id, reason):
+        await message.answer(f"Banned {target}" + (f": {reason}" if reason else "") + ".")
+    else:
+        await message.answer(f"{target} is banned already.")
+
+
+@router.message(Command("unban"), Admin())
+async def unban(message: Message, command: CommandObject, store: BotStore) -> None:
+    target, _ = _user_and_rest(command.args)
+    if target is None:
+        await message.answer("Usage: /unban USER_ID")
+    else:
+        await message.answer(f"Unbanned {target}." if store.unban(target) else f"{target} is not banned.")
+
+
+@router.message(Command("reload"), Admin())
+async def reload(message: Message, client: MoEClient) -> None:
+    """Re-read the installed experts (installed or removed by `moe experts` meanwhile) and drop the loaded ones."""
+    experts = await asyncio.to_thread(client.reload_experts)
+    listed = ", ".join(f"{expert.name} {expert.version}" for expert in experts) or "none"
+    await message.answer(f"Experts reloaded: {listed}. Each loads again on its next request.")
+
+
+def _user_and_rest(args: str | None) -> tuple[int | None, str]:
+    """A command's user id and the text after it."""
+    first, _, rest = (args or "").strip().partition(" ")
+    return (int(first) if first.lstrip("-").isdigit() else None), rest.strip()
+
+
+@router.message(Command("stats", "ban", "unban", "reload"))
 async def refuse(message: Message) -> None:
     await message.answer(REFUSAL)
