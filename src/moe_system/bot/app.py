@@ -9,22 +9,27 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import structlog
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 from aiogram.utils.token import TokenValidationError, validate_token
+from prometheus_client import start_http_server
 
+from moe_system.bot.core.observe import BotMetrics, Observer
 from moe_system.bot.core.ordering import ChatOrder
 from moe_system.bot.core.store import BotStore
 from moe_system.bot.core.throttle import Banned, Throttle
 from moe_system.bot.handlers import routers
 from moe_system.bot.handlers.commands import COMMANDS
 from moe_system.bot.plugins import PluginContext, load_plugins
+from moe_system.bot.services.voice import Transcriber
 from moe_system.client import MoEClient
 from moe_system.config import BotSettings, Settings
 from moe_system.errors import ConfigError
 from moe_system.memory.stores import is_postgres, sqlite_path
+from moe_system.telemetry import configure_process_logs
 
 
 def checked_token(settings: BotSettings) -> str:
@@ -54,7 +59,10 @@ def build(settings: Settings, client: MoEClient, store: BotStore) -> tuple[Bot, 
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.bot.api_base))
     bot = Bot(checked_token(settings.bot), session=session)
     plugins = load_plugins(PluginContext(settings.bot, store, client))
-    dispatcher = Dispatcher(client=client, bot_settings=settings.bot, store=store, plugins=plugins)
+    metrics = BotMetrics()
+    dispatcher = Dispatcher(client=client, bot_settings=settings.bot, store=store, plugins=plugins, metrics=metrics,
+                            transcriber=Transcriber(settings.bot.voice_model))
+    dispatcher.update.outer_middleware(Observer(metrics, structlog.get_logger("moe_system.bot.updates")))
     dispatcher.message.outer_middleware(Banned(store))
     dispatcher.message.outer_middleware(Throttle(settings.bot.rate_limit_per_minute))
     dispatcher.message.outer_middleware(ChatOrder())
@@ -75,8 +83,17 @@ def build(settings: Settings, client: MoEClient, store: BotStore) -> tuple[Bot, 
 
 
 async def run(settings: Settings, client: MoEClient, store: BotStore) -> None:
-    """Serve updates by long polling until interrupted (SIGINT / SIGTERM end it cleanly)."""
+    """Serve updates by long polling until interrupted (SIGINT / SIGTERM end it cleanly), with a log line per update
+    on stderr and, when `bot.metrics_port` is set, the metrics served on it."""
+    configure_process_logs(settings.bot.log_json)
     bot, dispatcher = build(settings, client, store)
+    if settings.bot.metrics_port is not None:
+        try:
+            start_http_server(settings.bot.metrics_port, addr="127.0.0.1", registry=dispatcher["metrics"].registry)
+        except OSError as error:
+            await bot.session.close()
+            raise ConfigError(f"cannot serve the bot's metrics on port {settings.bot.metrics_port} "
+                              f"({error.strerror}): set another bot.metrics_port") from None
     try:
         await bot.delete_webhook(drop_pending_updates=False)  # polling and a webhook exclude each other
         await bot.set_my_commands([*COMMANDS, *(command for plugin in dispatcher["plugins"]

@@ -195,9 +195,9 @@ class StandInBotAPI:
 
     async def say(self, chat_id: int, user_id: int, text: str | None = None, chat_type: str = "private",
                   first_name: str = "User", reply_to: int | None = None,
-                  document: tuple[str, bytes] | None = None) -> Json:
-        """User `user_id` writes `text` (or sends `document` (name, content) with `text` as its caption) in chat
-        `chat_id`: the update getUpdates will hand out."""
+                  document: tuple[str, bytes] | None = None, voice: tuple[bytes, int] | None = None) -> Json:
+        """User `user_id` writes `text` (or sends `document` (name, content) with `text` as its caption, or a
+        `voice` note (OGG/Opus content, seconds)) in chat `chat_id`: the update getUpdates will hand out."""
         chat = self.chats.get(chat_id)
         if chat is None:
             about: Json = {"id": chat_id, "type": chat_type}
@@ -216,6 +216,12 @@ class StandInBotAPI:
                                    "file_size": len(content)}
             if text is not None:
                 message["caption"] = message.pop("text")
+        if voice is not None:
+            content, seconds = voice
+            file_id = f"f{next(self._next_file)}"
+            self.files[file_id] = (f"voice/{file_id}.oga", content)
+            message["voice"] = {"file_id": file_id, "file_unique_id": f"u{file_id}", "duration": seconds,
+                                "mime_type": "audio/ogg", "file_size": len(content)}
         if reply_to is not None and reply_to in chat.messages:
             message["reply_to_message"] = chat.messages[reply_to]
         update = {"update_id": next(self._next_update), "message": message}
@@ -258,11 +264,12 @@ class StandInBotAPI:
 
     async def _control_say(self, request: web.Request) -> web.Response:
         body = await request.json()
-        document = body.get("document")
+        document, voice = body.get("document"), body.get("voice")
         update = await self.say(
             int(body["chat_id"]), int(body["user_id"]), body.get("text"), body.get("chat_type", "private"),
             body.get("first_name", "User"), body.get("reply_to"),
-            None if document is None else (document["name"], base64.b64decode(document["content_base64"])))
+            None if document is None else (document["name"], base64.b64decode(document["content_base64"])),
+            None if voice is None else (base64.b64decode(voice["content_base64"]), int(voice["duration"])))
         return web.json_response(update)
 
     async def _control_messages(self, request: web.Request) -> web.Response:

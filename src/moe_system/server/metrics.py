@@ -30,6 +30,7 @@ from prometheus_client.registry import Collector
 
 from moe_system.client import Response
 from moe_system.server.auth import CurrentCaller
+from moe_system.telemetry import expert_label
 
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
@@ -77,15 +78,6 @@ class Metrics:
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format."""
         return generate_latest(self.registry)
-
-
-def expert_label(expert: str | None) -> str:
-    """The `expert` label of an answer by `expert` (`Response.expert`). An answer names only experts the registry
-    found (an unknown name fails the request first), so a request cannot add label values beyond the installed
-    names, "base" and "composed"."""
-    if not expert:
-        return "base"
-    return "composed" if "," in expert else expert.partition("@")[0]
 
 
 class RuntimeCollector(Collector):

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import time
 import uuid
 from typing import Any, TextIO
@@ -43,6 +42,7 @@ from moe_system.server.auth import ApiKeys, api_keys, token_of
 from moe_system.server.errors import unexpected
 from moe_system.server.limits import LimitsMiddleware
 from moe_system.server.metrics import Metrics
+from moe_system.telemetry import structured_logger
 
 REQUEST_ID_HEADER = "x-request-id"
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -62,7 +62,7 @@ def install(app: FastAPI, settings: Settings, log_stream: TextIO | None = None) 
     if server.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=server.cors_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Request-ID", "Retry-After"], max_age=600)
-    app.add_middleware(RequestContextMiddleware, logger=request_logger(server.log_json, log_stream),
+    app.add_middleware(RequestContextMiddleware, logger=structured_logger(server.log_json, log_stream),
                        metrics=app.state.metrics, keys=keys)
 
 
@@ -71,16 +71,6 @@ def _loaded_runtime(app: FastAPI) -> Any:
     first request, so a served scrape finds it)."""
     client = getattr(app.state, "client", None)
     return client.loaded_runtime if client is not None else None
-
-
-def request_logger(json_lines: bool, stream: TextIO | None = None) -> Any:
-    """A structlog logger of its own writing to `stream` (default stderr): JSON lines, or console lines."""
-    stream = stream or sys.stderr
-    renderer: Any = structlog.processors.JSONRenderer() if json_lines else \
-        structlog.dev.ConsoleRenderer(colors=stream.isatty())
-    processors = [structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
-                  structlog.processors.TimeStamper(fmt="iso", utc=True), renderer]
-    return structlog.wrap_logger(structlog.WriteLogger(stream), processors=processors)
 
 
 def request_id_of(scope: Scope) -> str:

@@ -11,6 +11,7 @@ from aiogram.types import Message
 from aiogram.utils.chat_action import ChatActionSender
 
 from moe_system.bot.core.chats import addressed, chimes_in, speaker, strip_mention, turn_for
+from moe_system.bot.core.observe import BotMetrics
 from moe_system.bot.core.store import BotStore
 from moe_system.bot.core.style import is_informal, reply_style
 from moe_system.bot.services.answers import stream_answer
@@ -25,7 +26,8 @@ log = structlog.get_logger("moe_system.bot")
 
 
 @router.message(F.text)
-async def on_text(message: Message, bot: Bot, client: MoEClient, bot_settings: BotSettings, store: BotStore) -> None:
+async def on_text(message: Message, bot: Bot, client: MoEClient, bot_settings: BotSettings, store: BotStore,
+                  metrics: BotMetrics, arrived: float) -> None:
     assert message.text is not None
     text = message.text
     if message.chat.type != "private":
@@ -34,7 +36,7 @@ async def on_text(message: Message, bot: Bot, client: MoEClient, bot_settings: B
             await asyncio.to_thread(_remember, client, message, text)  # the group's talk is context for later
             return
         text = strip_mention(text, me) or text
-    await answer(message, bot, client, bot_settings, store, text)
+    await answer(message, bot, client, bot_settings, store, text, metrics, arrived)
 
 
 def _remember(client: MoEClient, message: Message, text: str) -> None:
@@ -43,9 +45,9 @@ def _remember(client: MoEClient, message: Message, text: str) -> None:
 
 
 async def answer(message: Message, bot: Bot, client: MoEClient, bot_settings: BotSettings, store: BotStore,
-                 text: str) -> None:
+                 text: str, metrics: BotMetrics, arrived: float) -> None:
     """Answer `text` (what `message` says) in its chat's conversation, streaming the reply in the style, persona
-    and expert of the user who asked."""
+    and expert of the user who asked; `arrived`: when the update came (`time.perf_counter()`), for the metrics."""
     turn = turn_for(message, text)
     sender = message.from_user
     profile = None
@@ -66,6 +68,8 @@ async def answer(message: Message, bot: Bot, client: MoEClient, bot_settings: Bo
                                                system_prompt=f"{persona} {style.instruction}{excerpts}".strip()):
                 if partial.response is not None:
                     await writer.finish(partial.response.text + sources)
+                    metrics.replied(partial.response.expert,
+                                    None if writer.first_sent is None else writer.first_sent - arrived)
                     log.info("reply", chat=message.chat.id, expert=partial.response.expert, style=style.style,
                              tokens=partial.response.usage["completion_tokens"])
                 else:

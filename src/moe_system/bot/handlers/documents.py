@@ -15,6 +15,7 @@ from aiogram.types import Message
 from aiogram.utils.chat_action import ChatActionSender
 
 from moe_system.bot.core.chats import addressed, strip_mention
+from moe_system.bot.core.observe import BotMetrics
 from moe_system.bot.core.store import BotStore, Document
 from moe_system.bot.handlers.chat import answer
 from moe_system.bot.services.documents import SUFFIXES, UnreadableDocument, document_text
@@ -28,7 +29,7 @@ _UNSAFE = re.compile(r"[^\w.\- ]+")
 
 @router.message(F.document)
 async def on_document(message: Message, bot: Bot, client: MoEClient, bot_settings: BotSettings,
-                      store: BotStore) -> None:
+                      store: BotStore, metrics: BotMetrics, arrived: float) -> None:
     """Read, index and record the document; then answer its caption, if it asks something."""
     assert message.document is not None
     caption = message.caption or ""
@@ -60,7 +61,7 @@ async def on_document(message: Message, bot: Bot, client: MoEClient, bot_setting
     await message.answer(f"Read {document.name}: {document.passages} passages, {document.tokens} tokens. Ask me "
                          "about it; /docs lists this chat's documents, /forget_doc NAME deletes one.")
     if caption.strip():
-        await answer(message, bot, client, bot_settings, store, caption.strip())
+        await answer(message, bot, client, bot_settings, store, caption.strip(), metrics, arrived)
 
 
 def _index(client: MoEClient, store: BotStore, bot_settings: BotSettings, chat_id: int, user_id: int, name: str,

@@ -49,6 +49,7 @@ class ReplyWriter:
         self.bot, self.chat_id, self.reply_to, self.interval, self.clock = bot, chat_id, reply_to, interval, clock
         self.shown: list[str] = []  # the text of each message sent, as shown now
         self.ids: list[int] = []
+        self.first_sent: float | None = None  # `time.perf_counter()` when the first message went out
         self._last = -float("inf")
 
     async def update(self, text: str) -> None:
@@ -86,5 +87,7 @@ class ReplyWriter:
             reply = ReplyParameters(message_id=self.reply_to, allow_sending_without_reply=True) \
                 if self.reply_to is not None and not self.ids else None
             sent = await self.bot.send_message(chat_id=self.chat_id, text=part, reply_parameters=reply)
+            if self.first_sent is None:
+                self.first_sent = time.perf_counter()
             self.ids.append(sent.message_id)
             self.shown.append(part)
