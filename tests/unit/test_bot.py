@@ -463,3 +463,69 @@ def test_voice_notes_are_transcribed_in_english_and_other_languages_refused(
         transcriber.transcribe(spoken("Какая сегодня погода в Москве? Расскажи подробно.", "ru"))
     with pytest.raises(ValueError, match="not audio"):
         transcriber.transcribe(b"definitely not an ogg file" * 20)
+
+
+# ---- polling
+
+
+def test_an_update_is_confirmed_only_once_handled_and_never_handled_twice(tmp_path: Path) -> None:
+    """Three chats' updates; the second is still being handled when the bot stops (with no time to finish): it is
+    handed back, while the third, finished out of order, is recorded. The next poller handles the second only,
+    and then everything is confirmed to the Bot API."""
+    from aiogram import Dispatcher, F, Router
+
+    from moe_system.bot.core.polling import Poller
+
+    store = BotStore(tmp_path / "memory.db")
+    release, started = asyncio.Event(), asyncio.Event()
+
+    def dispatcher(seen: list[str]) -> Dispatcher:
+        router = Router()
+
+        @router.message(F.text)
+        async def record(message: Message) -> None:
+            if message.text == "slow":
+                started.set()
+                await release.wait()
+            seen.append(str(message.text))
+
+        built = Dispatcher()
+        built.include_router(router)
+        return built
+
+    async def until(condition: Any) -> None:
+        for _ in range(600):  # 30 s: this machine may be busy with other tests
+            if condition():
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("timed out")
+
+    async def run() -> None:
+        server = StandInBotAPI(TOKEN)
+        async for bot in _bot_on_standin(server):
+            first_seen: list[str] = []
+            first = Poller(bot, dispatcher(first_seen), store, poll_timeout=1, grace_s=0.0, idle_s=0.05)
+            stop = asyncio.Event()
+            polling = asyncio.create_task(first.run(stop))
+            for chat, text in ((1, "one"), (2, "slow"), (3, "three")):
+                await server.say(chat_id=chat, user_id=chat, text=text)
+            await until(lambda seen=first_seen: len(seen) == 2 and started.is_set())
+            stop.set()
+            await polling
+            assert sorted(first_seen) == ["one", "three"] and store.handled_updates() == {3}
+            assert [u["update_id"] for u in server.updates] == [2, 3]  # 1 confirmed; 2 handed back
+
+            second_seen: list[str] = []
+            release.set()
+            second = Poller(bot, dispatcher(second_seen), store, poll_timeout=1, idle_s=0.05)
+            stop = asyncio.Event()
+            polling = asyncio.create_task(second.run(stop))
+            await until(lambda seen=second_seen: seen == ["slow"])
+            await server.say(chat_id=4, user_id=4, text="four")
+            await until(lambda seen=second_seen: seen == ["slow", "four"])
+            stop.set()
+            await polling
+            assert server.updates == [] and store.handled_updates() == set()
+
+    asyncio.run(run())
+    store.close()

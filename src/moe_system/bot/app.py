@@ -1,5 +1,5 @@
 """The bot process: one `MoEClient` (model loaded once, requests from every chat decoded together), aiogram's Bot on
-the configured Bot API server, and the Dispatcher's long polling.
+the configured Bot API server, and long polling that confirms an update once it is handled (`core/polling.py`).
 
     moe bot                      # MOE_BOT__TOKEN=123:ABC..., optionally MOE_BOT__API_BASE=http://127.0.0.1:8081
 """
@@ -19,6 +19,7 @@ from prometheus_client import start_http_server
 
 from moe_system.bot.core.observe import BotMetrics, Observer
 from moe_system.bot.core.ordering import ChatOrder
+from moe_system.bot.core.polling import Poller, install_stop_signals
 from moe_system.bot.core.store import BotStore
 from moe_system.bot.core.throttle import Banned, Throttle
 from moe_system.bot.handlers import routers
@@ -83,8 +84,9 @@ def build(settings: Settings, client: MoEClient, store: BotStore) -> tuple[Bot, 
 
 
 async def run(settings: Settings, client: MoEClient, store: BotStore) -> None:
-    """Serve updates by long polling until interrupted (SIGINT / SIGTERM end it cleanly), with a log line per update
-    on stderr and, when `bot.metrics_port` is set, the metrics served on it."""
+    """Serve updates by long polling (`core/polling.py`: an update is confirmed once handled) until SIGINT / SIGTERM,
+    which end it cleanly, with a log line per update on stderr and, when `bot.metrics_port` is set, the metrics
+    served on it."""
     configure_process_logs(settings.bot.log_json)
     bot, dispatcher = build(settings, client, store)
     if settings.bot.metrics_port is not None:
@@ -106,4 +108,13 @@ async def run(settings: Settings, client: MoEClient, store: BotStore) -> None:
         await bot.session.close()
         raise ConfigError(f"cannot reach the Bot API server at {settings.bot.api_base} ({error.message}): check "
                           "MOE_BOT__API_BASE and the network") from None
-    await dispatcher.start_polling(bot, handle_signals=True, close_bot_session=True)
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    await dispatcher.emit_startup(bot=bot, **dispatcher.workflow_data)
+    try:
+        await Poller(bot, dispatcher, store).run(stop)
+    finally:
+        try:
+            await dispatcher.emit_shutdown(bot=bot, **dispatcher.workflow_data)
+        finally:
+            await bot.session.close()

@@ -223,6 +223,22 @@ class BotStore:
                 self._db.execute("DELETE FROM bot_documents WHERE id = ?", (row[0],))
         return None if row is None else Document(*row)
 
+    # ---- polling
+
+    def handled_updates(self) -> set[int]:
+        """Updates handled and not yet confirmed to the Bot API."""
+        with self._lock:
+            return {row[0] for row in self._db.execute("SELECT update_id FROM bot_handled_updates")}
+
+    def mark_handled(self, update_id: int) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO bot_handled_updates (update_id) VALUES (?)", (update_id,))
+
+    def confirmed(self, offset: int) -> None:
+        """The Bot API was asked for updates from `offset` on: it will not hand out the earlier ones again."""
+        with self._lock:
+            self._db.execute("DELETE FROM bot_handled_updates WHERE update_id < ?", (offset,))
+
     # ---- bans
 
     def ban(self, user_id: int, banned_by: int, reason: str) -> bool:
