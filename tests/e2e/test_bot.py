@@ -222,7 +222,8 @@ def test_an_english_voice_note_is_transcribed_and_answered_and_others_refused(
 
 def test_admin_commands_refuse_other_users_and_ban_unban_reload(standin: StandIn,
                                                                 bot_process: subprocess.Popen[str]) -> None:
-    """Other users get a refusal; an admin's /ban silences a user until /unban; /reload lists the experts."""
+    """Other users get a refusal; an admin's /ban silences a user until /unban; /reload lists the experts;
+    /broadcast reaches the private chats and reports."""
     standin.say(104, "/stats")
     standin.say(104, "/ban 109")
     assert all("admins" in message["text"] for message in standin.replies(104, 2))
@@ -235,10 +236,15 @@ def test_admin_commands_refuse_other_users_and_ban_unban_reload(standin: StandIn
     assert standin.server.sent(109) == []
     standin.say(ADMIN, "/unban 109")
     assert standin.replies(ADMIN, 3)[2]["text"] == "Unbanned 109."
-    standin.say(109, "/help")
-    assert "/help" in standin.replies(109, 1)[0]["text"]
+    standin.say(109, "What is the capital of Spain?")
+    assert standin.replies(109, 1)[0]["text"].strip()
     standin.say(ADMIN, "/reload")
     assert standin.replies(ADMIN, 4)[3]["text"].startswith("Experts reloaded: sql 2.0.0.")
+    standin.say(ADMIN, "/broadcast Maintenance at 22:00")
+    queued, done = (message["text"] for message in standin.replies(ADMIN, 6)[4:6])
+    assert queued.startswith("Broadcast ") and " queued for " in queued
+    assert done.startswith("Broadcast ") and " done: sent to " in done
+    assert standin.server.sent(109)[-1]["text"] == "Maintenance at 22:00"
 
 
 def test_a_flood_gets_one_notice_then_silence(standin: StandIn, bot_process: subprocess.Popen[str]) -> None:

@@ -529,3 +529,38 @@ def test_an_update_is_confirmed_only_once_handled_and_never_handled_twice(tmp_pa
 
     asyncio.run(run())
     store.close()
+
+
+# ---- broadcasts
+
+
+def test_a_broadcast_reaches_every_private_chat_once_resumes_and_reports(tmp_path: Path) -> None:
+    """Chats 5-8 talked to the bot (8 has since gone: failed); the broadcast was recorded as sent to 5 before a
+    restart, so the new run sends to 6, 7 and 8 only, then tells the admin's chat."""
+    from moe_system.bot.services.broadcast import Broadcaster
+
+    store = BotStore(tmp_path / "memory.db")
+    for chat in (5, 6, 7, 8, -100):  # -100: a group, never broadcast to
+        store.record_message(chat if chat > 0 else 9, chat, "U", 5, False, False)
+    queued, chats = store.add_broadcast("Maintenance tonight at 22:00", admin_chat=900)
+    assert chats == 4
+    store.broadcast_progress(queued.id, 5, True)  # sent to 5 before the restart
+
+    async def run() -> None:
+        server = StandInBotAPI(TOKEN)
+        async for bot in _bot_on_standin(server):
+            for chat in (5, 6, 7, 900):
+                await server.say(chat_id=chat, user_id=chat, text="hi")
+            broadcaster = Broadcaster(store, per_second=30)
+            task = asyncio.create_task(broadcaster.run(bot))
+            broadcaster.wake.set()
+            await asyncio.wait_for(server.wait_for_message(900), 30)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            assert [m["text"] for m in server.sent(900)] == ["Broadcast 1 done: sent to 3 chats, 1 failed."]
+            assert server.sent(5) == [] and all([m["text"] for m in server.sent(chat)] ==
+                                                ["Maintenance tonight at 22:00"] for chat in (6, 7))
+
+    asyncio.run(run())
+    assert store.pending_broadcast() is None
+    store.close()

@@ -25,6 +25,7 @@ from moe_system.bot.core.throttle import Banned, Throttle
 from moe_system.bot.handlers import routers
 from moe_system.bot.handlers.commands import COMMANDS
 from moe_system.bot.plugins import PluginContext, load_plugins
+from moe_system.bot.services.broadcast import Broadcaster
 from moe_system.bot.services.voice import Transcriber
 from moe_system.client import MoEClient
 from moe_system.config import BotSettings, Settings
@@ -54,15 +55,16 @@ def bot_database(settings: Settings) -> Path:
 
 
 def build(settings: Settings, client: MoEClient, store: BotStore) -> tuple[Bot, Dispatcher]:
-    """The Bot on `bot.api_base` and a Dispatcher whose handlers get `client`, `bot_settings`, `store` and
-    `plugins`, behind the flood control, one chat's messages in order; the plugins' background work runs from start
-    to shutdown."""
+    """The Bot on `bot.api_base` and a Dispatcher whose handlers get `client`, `bot_settings`, `store`, `plugins`,
+    `metrics`, `transcriber` and `broadcaster`, each update observed, banned users dropped, behind the flood control,
+    one chat's messages in order; the plugins' background work and the broadcasts run from start to shutdown."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.bot.api_base))
     bot = Bot(checked_token(settings.bot), session=session)
     plugins = load_plugins(PluginContext(settings.bot, store, client))
     metrics = BotMetrics()
+    broadcaster = Broadcaster(store, settings.bot.broadcast_per_second)
     dispatcher = Dispatcher(client=client, bot_settings=settings.bot, store=store, plugins=plugins, metrics=metrics,
-                            transcriber=Transcriber(settings.bot.voice_model))
+                            transcriber=Transcriber(settings.bot.voice_model), broadcaster=broadcaster)
     dispatcher.update.outer_middleware(Observer(metrics, structlog.get_logger("moe_system.bot.updates")))
     dispatcher.message.outer_middleware(Banned(store))
     dispatcher.message.outer_middleware(Throttle(settings.bot.rate_limit_per_minute))
@@ -70,16 +72,17 @@ def build(settings: Settings, client: MoEClient, store: BotStore) -> tuple[Bot, 
     dispatcher.include_routers(*routers([plugin.router for plugin in plugins]))
     background: list[asyncio.Task[None]] = []
 
-    async def start_plugins(bot: Bot) -> None:
+    async def start_background(bot: Bot) -> None:
         background.extend(asyncio.create_task(plugin.run(bot), name=plugin.name) for plugin in plugins)
+        background.append(asyncio.create_task(broadcaster.run(bot), name="broadcasts"))
 
-    async def stop_plugins() -> None:
+    async def stop_background() -> None:
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
 
-    dispatcher.startup.register(start_plugins)
-    dispatcher.shutdown.register(stop_plugins)
+    dispatcher.startup.register(start_background)
+    dispatcher.shutdown.register(stop_background)
     return bot, dispatcher
 
 

@@ -1,5 +1,5 @@
-"""The bot's own tables (profiles, relationships, reminders, quiz scores, documents, bans) in the memory's SQLite
-database (`MOE_HOME/memory/memory.db`), under their own Alembic version table (`alembic_bot`, scripts in
+"""The bot's own tables (profiles, relationships, reminders, quiz scores, documents, bans, broadcasts) in the memory's
+SQLite database (`MOE_HOME/memory/memory.db`), under their own Alembic version table (`alembic_bot`, scripts in
 `bot/migrations/`), in WAL mode like the memory: a change is on disk when the call returns."""
 
 from __future__ import annotations
@@ -80,6 +80,26 @@ class Document:
 
 
 _DOCUMENT = "SELECT id, chat_id, user_id, name, conversation_id, passages, tokens, created FROM bot_documents"
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    """An admin's message to every private chat: sent in the order of chat ids, `next_chat` the next one due."""
+
+    id: int
+    text: str
+    admin_chat: int
+    next_chat: int
+    sent: int
+    failed: int
+    done: bool
+
+
+_BROADCAST = "SELECT id, text, admin_chat, next_chat, sent, failed, done FROM bot_broadcasts"
+
+
+def _broadcast(row: tuple[Any, ...]) -> Broadcast:
+    return Broadcast(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]))
 
 
 class BotStore:
@@ -238,6 +258,38 @@ class BotStore:
         """The Bot API was asked for updates from `offset` on: it will not hand out the earlier ones again."""
         with self._lock:
             self._db.execute("DELETE FROM bot_handled_updates WHERE update_id < ?", (offset,))
+
+    # ---- broadcasts
+
+    def add_broadcast(self, text: str, admin_chat: int) -> tuple[Broadcast, int]:
+        """Queue a broadcast; returns it and how many private chats it will reach as things stand."""
+        with self._lock:
+            broadcast_id = self._db.execute("INSERT INTO bot_broadcasts (text, admin_chat, created) VALUES (?, ?, ?)",
+                                            (text, admin_chat, time.time())).lastrowid
+            row = self._db.execute(f"{_BROADCAST} WHERE id = ?", (broadcast_id,)).fetchone()
+            chats = self._db.execute("SELECT COUNT(DISTINCT chat_id) FROM bot_relationships WHERE chat_id > 0"
+                                     ).fetchone()[0]
+        return _broadcast(row), chats
+
+    def pending_broadcast(self) -> tuple[Broadcast, int | None] | None:
+        """The oldest unfinished broadcast and the next private chat it is due in (None: it reached every one)."""
+        with self._lock:
+            row = self._db.execute(f"{_BROADCAST} WHERE done = 0 ORDER BY id LIMIT 1").fetchone()
+            if row is None:
+                return None
+            chat = self._db.execute("SELECT MIN(chat_id) FROM bot_relationships WHERE chat_id >= ?",
+                                    (max(row[3], 1),)).fetchone()[0]
+        return _broadcast(row), chat
+
+    def broadcast_progress(self, broadcast_id: int, chat_id: int | None, delivered: bool) -> None:
+        """Record the outcome in `chat_id` (None: the broadcast is done) and move on past it."""
+        with self._lock:
+            if chat_id is None:
+                self._db.execute("UPDATE bot_broadcasts SET done = 1 WHERE id = ?", (broadcast_id,))
+            else:
+                column = "sent" if delivered else "failed"
+                self._db.execute(f"UPDATE bot_broadcasts SET next_chat = ?, {column} = {column} + 1 WHERE id = ?",
+                                 (chat_id + 1, broadcast_id))
 
     # ---- bans
 

@@ -1,4 +1,4 @@
-"""Commands for `bot.admin_ids` only (everyone else gets a refusal): /stats, /ban, /unban, /reload."""
+"""Commands for `bot.admin_ids` only (everyone else gets a refusal): /stats, /ban, /unban, /reload, /broadcast."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from aiogram.filters import Command, CommandObject, Filter
 from aiogram.types import Message
 
 from moe_system.bot.core.store import BotStore
+from moe_system.bot.services.broadcast import Broadcaster
+from moe_system.bot.services.replies import LIMIT
 from moe_system.client import MoEClient
 from moe_system.config import BotSettings
 
@@ -61,12 +63,24 @@ async def reload(message: Message, client: MoEClient) -> None:
     await message.answer(f"Experts reloaded: {listed}. Each loads again on its next request.")
 
 
+@router.message(Command("broadcast"), Admin())
+async def broadcast(message: Message, command: CommandObject, store: BotStore, broadcaster: Broadcaster) -> None:
+    """/broadcast TEXT: queued for every private chat (`services/broadcast.py`); a summary comes when it is done."""
+    text = (command.args or "").strip()
+    if not text or len(text) > LIMIT:
+        await message.answer(f"Usage: /broadcast TEXT (at most {LIMIT} characters)")
+        return
+    queued, chats = await asyncio.to_thread(store.add_broadcast, text, message.chat.id)
+    broadcaster.wake.set()
+    await message.answer(f"Broadcast {queued.id} queued for {chats} private chats.")
+
+
 def _user_and_rest(args: str | None) -> tuple[int | None, str]:
     """A command's user id and the text after it."""
     first, _, rest = (args or "").strip().partition(" ")
     return (int(first) if first.lstrip("-").isdigit() else None), rest.strip()
 
 
-@router.message(Command("stats", "ban", "unban", "reload"))
+@router.message(Command("stats", "ban", "unban", "reload", "broadcast"))
 async def refuse(message: Message) -> None:
     await message.answer(REFUSAL)
