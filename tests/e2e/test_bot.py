@@ -10,15 +10,14 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import urllib.request
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 
-from moe_system.bot.standin import Json, StandInBotAPI
+from moe_system.bot.standin import Json, ThreadedStandIn
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -29,22 +28,11 @@ METRICS_PORT = 18931
 T = TypeVar("T")
 
 
-class StandIn:
-    """The stand-in server on an event loop of its own thread, driven from synchronous tests."""
+class StandIn(ThreadedStandIn):
+    """The stand-in server on a thread of its own, and a wait for the bot's replies to settle."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.server = StandInBotAPI(TOKEN)
-        self.base = self.call(self.server.start())
-
-    def call(self, coroutine: Coroutine[Any, Any, T], timeout: float = 300) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
-
-    def say(self, chat_id: int, text: str | None, **options: Any) -> Json:
-        return self.call(self.server.say(chat_id=chat_id, user_id=options.pop("user_id", chat_id), text=text,
-                                         **options))
+        super().__init__(TOKEN)
 
     def replies(self, chat_id: int, count: int, timeout: float = 180) -> list[Json]:
         """The bot's first `count` messages in the chat, once the last one has stopped changing (a streamed reply
@@ -57,11 +45,6 @@ class StandIn:
                 return self.server.sent(chat_id)
             previous = texts
             self.call(asyncio.sleep(2.5))
-
-    def close(self) -> None:
-        self.call(self.server.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
 
 
 def _env(home: Path, model_home: Path, **extra: str) -> dict[str, str]:

@@ -20,15 +20,17 @@ import base64
 import contextlib
 import itertools
 import json
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 MAX_TEXT = 4096  # Telegram's limit on a message's text
 Json = dict[str, Any]
+T = TypeVar("T")
 
 
 class BotAPIError(Exception):
@@ -278,6 +280,31 @@ class StandInBotAPI:
     async def _control_actions(self, request: web.Request) -> web.Response:
         chat = self.chats.get(int(request.query["chat_id"]))
         return web.json_response([] if chat is None else chat.actions)
+
+
+class ThreadedStandIn:
+    """A `StandInBotAPI` on an event loop of its own thread, driven from synchronous code (tests, benchmarks)."""
+
+    def __init__(self, token: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="standin")
+        self.thread.start()
+        self.server = StandInBotAPI(token)
+        self.base = self.call(self.server.start())
+
+    def call(self, coroutine: Coroutine[Any, Any, T], timeout: float = 300) -> T:
+        """Run `coroutine` on the server's loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def say(self, chat_id: int, text: str | None, **options: Any) -> Json:
+        """`StandInBotAPI.say` from this thread; `user_id` defaults to the chat's id (a private chat)."""
+        return self.call(self.server.say(chat_id=chat_id, user_id=options.pop("user_id", chat_id), text=text,
+                                         **options))
+
+    def close(self) -> None:
+        self.call(self.server.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
 
 
 def _error(status: int, description: str) -> web.Response:

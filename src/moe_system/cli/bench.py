@@ -424,3 +424,33 @@ def soak(
     growth = result["rss_mb"]["growth_pct"]
     if result["server_errors"] or result["client_errors"] or not result["rows_freed"] or (growth or 0) >= 5:
         raise typer.Exit(1)
+
+
+@app.command("bot")
+def bot(
+    questions: Annotated[int, typer.Option("--questions", min=1, max=1000, help="questions from one chat")] = 20,
+    chats: Annotated[int, typer.Option("--chats", min=1, max=1000, help="chats asking at once")] = 50,
+    messages: Annotated[int, typer.Option("--messages", min=10, max=5000, help="messages of the recall chat")] = 500,
+    facts: Annotated[int, typer.Option("--facts", min=1, max=36, help="facts told in the recall chat")] = 10,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, max=1024, help="bot.max_tokens")] = 32,
+    json_output: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
+) -> None:
+    """The Telegram bot against the stand-in Bot API server: reply latency, 50 chats at once against one, and the
+    recall of facts told hundreds of messages earlier."""
+    from moe_system.bot.bench import run
+
+    with err.status("benchmarking the bot…") as status:
+        result = run(load_settings(), questions=questions, chats=chats, messages=messages, facts=facts,
+                     max_tokens=max_tokens, progress=lambda message: status.update(f"benchmarking the bot: "
+                                                                                    f"{message}…"))
+    if json_output:
+        print_json(result)
+        return
+    latency, crowd, recall = result["latency"], result["chats"], result["recall"]
+    out.print(f"bot · {max_tokens} tokens a reply · {result['cpu']}")
+    out.print(f"first message: p50 {latency['first_message_ms']['p50']} ms, p95 {latency['first_message_ms']['p95']} "
+              f"ms over {latency['questions']} questions; {latency['replies_per_s']} replies/s alone")
+    out.print(f"{crowd['chats']} chats at once: {crowd['answered']} answered, {crowd['errors']} errors, "
+              f"{crowd['replies_per_s']} replies/s ({crowd['vs_one_chat']}x one chat)")
+    out.print(f"recall: {recall['recalled']} of {recall['facts']} facts told {recall['told_messages_back']['min']}-"
+              f"{recall['told_messages_back']['max']} messages earlier ({recall['recall']})")
