@@ -124,8 +124,9 @@ class _Metrics:
 
 def _latency(standin: ThreadedStandIn, metrics: _Metrics, questions: int) -> dict[str, Any]:
     chat, firsts = 1000, []
+    done = metrics.replies()
     standin.say(999, QUESTIONS[0])  # a warm-up: the first reply also loads the memory's embedder and tokenizer
-    metrics.wait_replies(metrics.replies() + 1)
+    metrics.wait_replies(done + 1)
     started = time.perf_counter()
     for number in range(questions):
         done = metrics.replies()
