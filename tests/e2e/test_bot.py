@@ -294,3 +294,45 @@ def test_a_bad_token_or_server_is_one_clear_line(standin: StandIn, tmp_path: Pat
         result = _bot_run(env | extra)
         assert result.returncode == 2 and expected in result.stderr, result.stderr[-2000:]
         assert "Traceback" not in result.stderr
+
+
+def test_webhook_mode_serves_the_bot_from_moe_serve(tmp_path: Path, model_home: Path) -> None:
+    """`moe serve` with bot.webhook_url registers the webhook with the secret; Telegram's POSTs are answered on the
+    server's model; a wrong secret is refused, and an update delivered twice is handled once."""
+    import socket
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    standin = StandIn()
+    url = f"http://127.0.0.1:{port}"
+    env = _env(tmp_path / "home", model_home, MOE_BOT__TOKEN=TOKEN, MOE_BOT__API_BASE=standin.base,
+               MOE_BOT__WEBHOOK_URL=f"{url}/telegram/hook", MOE_BOT__WEBHOOK_SECRET="s3cret-Token_1")
+    with (tmp_path / "serve.log").open("w") as log:
+        server = subprocess.Popen([*MOE, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  text=True)
+    try:
+        for _ in range(600):
+            if standin.server.webhook is not None or server.poll() is not None:
+                break
+            standin.call(asyncio.sleep(0.5))
+        assert standin.server.webhook == (f"{url}/telegram/hook", "s3cret-Token_1"), \
+            (tmp_path / "serve.log").read_text()[-3000:]
+        update = standin.say(121, "What is the capital of France?")
+        [reply] = standin.replies(121, 1)
+        assert "Paris" in reply["text"]
+        hook = f"{url}/telegram/hook"
+        assert httpx.post(hook, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}).status_code == 403
+        again = httpx.post(hook, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-Token_1"},
+                           timeout=60)
+        assert again.status_code == 200
+        standin.call(asyncio.sleep(2))
+        assert len(standin.server.sent(121)) == 1  # the repeat was not answered again
+        assert (update["update_id"], 200) in standin.server.deliveries
+    finally:
+        server.terminate()
+        server.wait(60)
+        standin.close()
+    assert "Traceback" not in (tmp_path / "serve.log").read_text()

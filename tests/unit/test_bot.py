@@ -564,3 +564,15 @@ def test_a_broadcast_reaches_every_private_chat_once_resumes_and_reports(tmp_pat
     asyncio.run(run())
     assert store.pending_broadcast() is None
     store.close()
+
+
+def test_a_webhook_needs_a_secret_telegram_accepts() -> None:
+    from pydantic import ValidationError
+
+    url = "https://bot.example.com/telegram/hook"
+    assert BotSettings(webhook_url=url, webhook_secret="ok_Secret-1").webhook_url == url  # type: ignore[arg-type]
+    for secret in (None, "", "has spaces", "x" * 257):
+        with pytest.raises(ValidationError, match="webhook_secret"):
+            BotSettings(webhook_url=url, webhook_secret=secret)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        BotSettings(webhook_url="ftp://bot.example.com/hook", webhook_secret="ok")  # type: ignore[arg-type]

@@ -8,9 +8,13 @@ users. The real aiogram client talks to it through `bot.api_base`, so everything
     await server.say(chat_id=1, user_id=1, text="hi") # a user writes: an update for getUpdates
     reply = await server.wait_for_message(chat_id=1)  # what the bot sent
 
+With a webhook set (`setWebhook`, as `moe serve` does in webhook mode) each update is POSTed to it with the secret
+token header, retried until it answers 200, and getUpdates answers 409 Conflict, as Telegram does.
+
 Control routes (JSON): `POST /control/say` {chat_id, user_id, text, chat_type?, first_name?, reply_to?,
-document?: {name, content_base64}} -> the update; `GET /control/messages?chat_id=` -> what the bot sent there, with
-edits applied; `GET /control/actions?chat_id=` -> chat actions sent.
+document?: {name, content_base64}, voice?: {content_base64, duration}} -> the update;
+`GET /control/messages?chat_id=` -> what the bot sent there, with edits applied; `GET /control/actions?chat_id=` ->
+chat actions sent.
 """
 
 from __future__ import annotations
@@ -63,6 +67,9 @@ class StandInBotAPI:
         self.commands: list[Json] = []
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
         self.polls = 0  # getUpdates calls answered
+        self.webhook: tuple[str, str] | None = None  # (url, secret token): updates are POSTed there, not polled
+        self.deliveries: list[tuple[int, int]] = []  # (update_id, the webhook's HTTP status) of each POST
+        self._delivering: set[asyncio.Task[None]] = set()
         self._next_update = itertools.count(1)
         self._next_file = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -70,8 +77,9 @@ class StandInBotAPI:
         self.methods: dict[str, Callable[[Json], Awaitable[Any]]] = {
             "getMe": self._get_me, "getUpdates": self._get_updates, "sendMessage": self._send_message,
             "editMessageText": self._edit_message_text, "sendChatAction": self._send_chat_action,
-            "setMyCommands": self._set_my_commands, "deleteWebhook": self._true, "getFile": self._get_file,
-            "close": self._true, "logOut": self._true,
+            "setMyCommands": self._set_my_commands, "getFile": self._get_file, "close": self._true,
+            "logOut": self._true, "setWebhook": self._set_webhook, "deleteWebhook": self._delete_webhook,
+            "getWebhookInfo": self._get_webhook_info,
         }
 
     # ---- serving
@@ -127,7 +135,49 @@ class StandInBotAPI:
     async def _get_me(self, params: Json) -> Json:
         return self.me
 
+    async def _set_webhook(self, params: Json) -> bool:
+        url, secret = str(params.get("url", "")), str(params.get("secret_token", ""))
+        if not url:
+            self.webhook = None
+        elif not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise BotAPIError(400, "Bad Request: bad webhook: HTTPS url must be provided for webhook")
+        else:
+            self.webhook = (url, secret)
+        return True
+
+    async def _delete_webhook(self, params: Json) -> bool:
+        self.webhook = None
+        return True
+
+    async def _get_webhook_info(self, params: Json) -> Json:
+        pending = len(self.updates)
+        return {"url": self.webhook[0] if self.webhook else "", "has_custom_certificate": False,
+                "pending_update_count": pending}
+
+    async def _deliver(self, update: Json) -> None:
+        """POST `update` to the webhook as Telegram does (the secret token in a header), retrying a failed delivery
+        a few times; the update stays pending until the webhook answers 200."""
+        import aiohttp
+
+        assert self.webhook is not None
+        url, secret = self.webhook
+        async with aiohttp.ClientSession() as session:
+            for attempt in range(5):
+                try:
+                    async with session.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret},
+                                            timeout=aiohttp.ClientTimeout(total=120)) as response:
+                        self.deliveries.append((update["update_id"], response.status))
+                        if response.status == 200:
+                            self.updates.remove(update)
+                            return
+                except aiohttp.ClientError:
+                    self.deliveries.append((update["update_id"], 0))
+                await asyncio.sleep(0.5 * (attempt + 1))
+
     async def _get_updates(self, params: Json) -> list[Json]:
+        if self.webhook is not None:
+            raise BotAPIError(409, "Conflict: can't use getUpdates method while webhook is active; use "
+                                   "deleteWebhook to delete the webhook first")
         offset = _int(params, "offset", 0)
         limit = min(max(_int(params, "limit", 100), 1), 100)
         timeout = min(max(_int(params, "timeout", 0), 0), 50)
@@ -230,6 +280,10 @@ class StandInBotAPI:
         async with self._changed:
             self.updates.append(update)
             self._changed.notify_all()
+        if self.webhook is not None:
+            task = asyncio.create_task(self._deliver(update))
+            self._delivering.add(task)
+            task.add_done_callback(self._delivering.discard)
         return update
 
     def sent(self, chat_id: int) -> list[Json]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from moe_system.cli.common import err
+from moe_system.errors import ConfigError
 
 
 def bot() -> None:
@@ -16,6 +17,9 @@ def bot() -> None:
 
     settings = load_settings()
     checked_token(settings.bot)  # a missing or malformed token is one line, before the model loads
+    if settings.bot.webhook_url:
+        raise ConfigError(f"bot.webhook_url is set ({settings.bot.webhook_url}): the bot is served by `moe serve` in "
+                          "webhook mode; unset it to run `moe bot` by long polling")
     client = MoEClient(settings, console=err, batching=True)
     store = BotStore(bot_database(settings))
     try:

@@ -49,4 +49,11 @@ def serve(
     err.print(f"moe_system serving on http://{host}:{port} (web UI at /, OpenAI API at /v1)")
     # the app logs one JSON line per request itself; uvicorn's access log would repeat it, with the query string,
     # where a WebSocket's ?token= key would end up
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+    extensions = []
+    if settings.bot.webhook_url:  # the Telegram bot answers here, on this server's model (bot/webhook.py)
+        from moe_system.bot.webhook import Webhook
+
+        extensions.append(Webhook(settings))
+        err.print(f"the Telegram bot answers at {settings.bot.webhook_url}")
+    uvicorn.run(create_app(settings, extensions=extensions), host=host, port=port, log_level="warning",
+                access_log=False)

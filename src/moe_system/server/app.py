@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Protocol
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -35,8 +36,19 @@ from moe_system.server.auth import api_keys
 from moe_system.server.errors import http_error, moe_error, validation_error
 
 
-def create_app(settings: Settings | None = None, client: MoEClient | None = None) -> FastAPI:
-    """The app over `client` (default: a batching `MoEClient` of `settings`, closed with the app)."""
+class AppExtension(Protocol):
+    """What another interface adds to the app (the Telegram bot's webhook, `bot/webhook.py`): routes, installed when
+    the app is built, and work that runs while it serves, entered once the model is loaded."""
+
+    def install(self, app: FastAPI) -> None: ...
+
+    def running(self, app: FastAPI) -> AbstractAsyncContextManager[None]: ...
+
+
+def create_app(settings: Settings | None = None, client: MoEClient | None = None,
+               extensions: Sequence[AppExtension] = ()) -> FastAPI:
+    """The app over `client` (default: a batching `MoEClient` of `settings`, closed with the app), with
+    `extensions`."""
     settings = settings or load_settings()
 
     @asynccontextmanager
@@ -48,7 +60,10 @@ def create_app(settings: Settings | None = None, client: MoEClient | None = None
         app.state.jobs = jobs.JobManager(settings)
         threading.Thread(target=chat.resume_memory, args=(app.state.client,), name="memory-resume", daemon=True).start()
         try:
-            yield
+            async with AsyncExitStack() as running:
+                for extension in extensions:
+                    await running.enter_async_context(extension.running(app))
+                yield
         finally:
             app.state.jobs.close()
             if owned:
@@ -65,5 +80,7 @@ def create_app(settings: Settings | None = None, client: MoEClient | None = None
     app.add_exception_handler(MoEError, moe_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    for extension in extensions:
+        extension.install(app)
     web.mount(app)
     return app

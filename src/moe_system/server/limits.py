@@ -20,7 +20,7 @@ import json
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
@@ -92,8 +92,12 @@ class LimitsMiddleware:
     """Rate and size limits in front of the app (see the module docstring)."""
 
     def __init__(self, app: ASGIApp, *, rate_per_minute: int, burst: int, max_body_bytes: int,
-                 max_upload_bytes: int, keys: ApiKeys, clock: Callable[[], float] = time.monotonic) -> None:
+                 max_upload_bytes: int, keys: ApiKeys, clock: Callable[[], float] = time.monotonic,
+                 exempt: Collection[str] = RATE_EXEMPT) -> None:
+        """`exempt`: paths never rate-limited (read on every request: the app's extensions add theirs, such as the
+        bot's webhook, which Telegram paces itself)."""
         self.app = app
+        self.exempt = exempt
         self.buckets = TokenBuckets(rate_per_minute, burst, clock) if rate_per_minute > 0 else None
         self.rate_per_minute = rate_per_minute
         self.max_body_bytes = max_body_bytes
@@ -104,7 +108,7 @@ class LimitsMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        if self.buckets is not None and scope["path"] not in RATE_EXEMPT:
+        if self.buckets is not None and scope["path"] not in self.exempt:
             wait = self.buckets.take(self._caller(scope))
             if wait:
                 await refuse(scope, send, 429, error_body(self._over_rate(wait), "rate_limit_error",

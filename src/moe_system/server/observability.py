@@ -40,7 +40,7 @@ from moe_system.config import Settings
 from moe_system.server import metrics as metrics_routes
 from moe_system.server.auth import ApiKeys, api_keys, token_of
 from moe_system.server.errors import unexpected
-from moe_system.server.limits import LimitsMiddleware
+from moe_system.server.limits import RATE_EXEMPT, LimitsMiddleware
 from moe_system.server.metrics import Metrics
 from moe_system.telemetry import structured_logger
 
@@ -57,8 +57,10 @@ def install(app: FastAPI, settings: Settings, log_stream: TextIO | None = None) 
     app.state.metrics = Metrics(lambda: _loaded_runtime(app))
     app.include_router(metrics_routes.router)
     keys = app.state.api_keys if hasattr(app.state, "api_keys") else api_keys(settings)
+    app.state.rate_exempt = set(RATE_EXEMPT)  # paths the app's extensions add stay unlimited too
     app.add_middleware(LimitsMiddleware, rate_per_minute=server.rate_limit_per_minute, burst=server.rate_limit_burst,
-                       max_body_bytes=server.max_body_bytes, max_upload_bytes=server.max_upload_bytes, keys=keys)
+                       max_body_bytes=server.max_body_bytes, max_upload_bytes=server.max_upload_bytes, keys=keys,
+                       exempt=app.state.rate_exempt)
     if server.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=server.cors_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Request-ID", "Retry-After"], max_age=600)
