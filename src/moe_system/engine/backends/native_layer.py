@@ -23,10 +23,10 @@ import torch
 from moe_system.engine import block_quant
 from moe_system.engine.block_quant import BlockLinear, LinearSpec
 from moe_system.engine.kernels import FrozenLinear, Int8Linear
-from moe_system.engine.lora import AdapterBatch
+from moe_system.engine.lora import SITE_NAMES, AdapterBatch
 
 Linear = FrozenLinear | Int8Linear | BlockLinear
-LINEAR_NAMES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+LINEAR_NAMES = SITE_NAMES  # a layer's linears, in the order the C layer's struct holds them
 
 
 @dataclass
