@@ -162,9 +162,10 @@ def _recall(standin: ThreadedStandIn, metrics: _Metrics, messages: int, facts: i
     from moe_system.memory.tokens import base_tokenizer_dir, token_counter
 
     count = token_counter(base_tokenizer_dir(settings))
-    # about 40 tokens a message, user and assistant taking turns; a held-out statement alone may take ~500
-    conversation = synthetic_conversation(max(messages * 80, facts * 1200), count, facts=facts, updated=0, seed=7,
-                                          templates="heldout")
+    # the held-out chat's messages average ~140 tokens, user and assistant taking turns (120 asked for 34 user
+    # messages at 80 tokens a message)
+    conversation = synthetic_conversation(max(messages * 2 * 150, facts * 1200), count, facts=facts, updated=0,
+                                          seed=7, templates="heldout")
     said = [text for role, text in conversation.messages if role == "user"][:messages]
     index = {position: number for number, position in enumerate(
         position for position, (role, _) in enumerate(conversation.messages) if role == "user")}
