@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,7 @@ from typing import Any
 
 import httpx
 
-from moe_system.bench.common import PROMPTS, cpu_model, percentile
+from moe_system.bench.common import PROMPTS, cpu_model, free_port, percentile, stop_process
 from moe_system.config import Settings
 from moe_system.errors import MoEError
 
@@ -71,9 +70,7 @@ def _auth() -> dict[str, str]:
 def running_server(settings: Settings) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """`moe serve` in a child process on a free port, one key (`KEY`), no rate limit: yields (its URL, the process)
     once it answers; its log goes to a temporary file (shown if it fails)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOE_") or k == "MOE_CONFIG"} | {
         "MOE_HOME": str(settings.home), "MOE_API_KEYS": KEY, "MOE_SERVER__RATE_LIMIT_PER_MINUTE": "0"}
     with tempfile.TemporaryFile("w+") as log:
@@ -89,11 +86,7 @@ def running_server(settings: Settings) -> Iterator[tuple[str, subprocess.Popen[s
                 time.sleep(0.5)
             yield url, process
         finally:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_process(process)
 
 
 def _healthy(url: str) -> bool:

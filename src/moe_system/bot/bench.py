@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from moe_system.bench.common import PROMPTS, cpu_model, percentile
+from moe_system.bench.common import PROMPTS, cpu_model, free_port, percentile, stop_process
 from moe_system.bot.standin import ThreadedStandIn
 from moe_system.config import Settings
 from moe_system.errors import MoEError
@@ -48,7 +47,7 @@ def run(settings: Settings, questions: int = 20, chats: int = 50, messages: int 
     standin = ThreadedStandIn(TOKEN)
     try:
         with tempfile.TemporaryDirectory(prefix="moe-bench-bot-") as home:
-            port = _free_port()
+            port = free_port()
             env = {k: v for k, v in os.environ.items() if not k.startswith("MOE_") or k == "MOE_CONFIG"} | {
                 "MOE_HOME": home, "MOE_BASE__NAME": str(base_model_dir(settings)), "MOE_BOT__TOKEN": TOKEN,
                 "MOE_BOT__API_BASE": standin.base, "MOE_BOT__METRICS_PORT": str(port),
@@ -67,21 +66,11 @@ def run(settings: Settings, questions: int = 20, chats: int = 50, messages: int 
                     progress(f"{facts} facts among {messages} messages")
                     recall = _recall(standin, metrics, messages, facts, settings)
                 finally:
-                    bot.terminate()
-                    try:
-                        bot.wait(60)
-                    except subprocess.TimeoutExpired:
-                        bot.kill()
+                    stop_process(bot, 60)
     finally:
         standin.close()
     return {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "max_tokens": max_tokens, "latency": latency,
             "chats": crowd, "recall": recall}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class _Metrics:
