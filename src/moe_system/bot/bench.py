@@ -13,6 +13,9 @@ its Prometheus metrics (`bot.metrics_port`) say when a reply is complete. Measur
   `data/conversation.py`, written apart from the memory's patterns; every message answered by the bot), then asked
   each fact's question: the share of answers that contain the fact's value, and how many messages back each fact
   was told.
+- `style`: a second bot at the default `bot.max_tokens`; the same short informal Russian messages
+  (`data/bot_bench/style.yaml`) from a chat whose replies adapt to how it writes and from one that chose
+  `/style normal`: the replies' mean length in characters and their share in Russian.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,35 +46,46 @@ QUESTIONS = ["What is the capital of France?", "Name a fruit that is yellow.", "
 def run(settings: Settings, questions: int = 20, chats: int = 50, messages: int = 500, facts: int = 10,
         max_tokens: int = 32, progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """Start a stand-in and a bot, measure (see the module docstring), stop both."""
-    from moe_system.base import base_model_dir
-
     standin = ThreadedStandIn(TOKEN)
     try:
-        with tempfile.TemporaryDirectory(prefix="moe-bench-bot-") as home:
-            port = free_port()
-            env = {k: v for k, v in os.environ.items() if not k.startswith("MOE_") or k == "MOE_CONFIG"} | {
-                "MOE_HOME": home, "MOE_BASE__NAME": str(base_model_dir(settings)), "MOE_BOT__TOKEN": TOKEN,
-                "MOE_BOT__API_BASE": standin.base, "MOE_BOT__METRICS_PORT": str(port),
-                "MOE_BOT__RATE_LIMIT_PER_MINUTE": "100000", "MOE_BOT__MAX_TOKENS": str(max_tokens),
-                "MOE_BOT__EDIT_INTERVAL_S": "1.0"}
-            with open(Path(home) / "bot.log", "w", encoding="utf-8") as log:
-                bot = subprocess.Popen([sys.executable, "-m", "moe_system.cli", "bot"], env=env, stdout=log,
-                                       stderr=subprocess.STDOUT, text=True)
-                try:
-                    metrics = _Metrics(f"http://127.0.0.1:{port}/metrics", bot, Path(home) / "bot.log")
-                    metrics.wait_up()
-                    progress(f"{questions} questions from one chat")
-                    latency = _latency(standin, metrics, questions)
-                    progress(f"{chats} chats at once")
-                    crowd = _crowd(standin, metrics, chats, latency["replies_per_s"])
-                    progress(f"{facts} facts among {messages} messages")
-                    recall = _recall(standin, metrics, messages, facts, settings)
-                finally:
-                    stop_process(bot, 60)
+        with _bot(standin, settings, max_tokens) as metrics:
+            progress(f"{questions} questions from one chat")
+            latency = _latency(standin, metrics, questions)
+            progress(f"{chats} chats at once")
+            crowd = _crowd(standin, metrics, chats, latency["replies_per_s"])
+            progress(f"{facts} facts among {messages} messages")
+            recall = _recall(standin, metrics, messages, facts, settings)
+        progress("replies to short informal Russian, adapting and not")
+        with _bot(standin, settings, None) as metrics:
+            style = _style(standin, metrics)
     finally:
         standin.close()
     return {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "max_tokens": max_tokens, "latency": latency,
-            "chats": crowd, "recall": recall}
+            "chats": crowd, "recall": recall, "style": style}
+
+
+@contextmanager
+def _bot(standin: ThreadedStandIn, settings: Settings, max_tokens: int | None) -> Iterator[_Metrics]:
+    """`moe bot` polling `standin` from a fresh home (`bot.max_tokens` = `max_tokens`, None: the default), until
+    the block ends; yields its metrics once it serves."""
+    from moe_system.base import base_model_dir
+
+    with tempfile.TemporaryDirectory(prefix="moe-bench-bot-") as home:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MOE_") or k == "MOE_CONFIG"} | {
+            "MOE_HOME": home, "MOE_BASE__NAME": str(base_model_dir(settings)), "MOE_BOT__TOKEN": TOKEN,
+            "MOE_BOT__API_BASE": standin.base, "MOE_BOT__METRICS_PORT": str(port),
+            "MOE_BOT__RATE_LIMIT_PER_MINUTE": "100000",
+            **({} if max_tokens is None else {"MOE_BOT__MAX_TOKENS": str(max_tokens)})}
+        with open(Path(home) / "bot.log", "w", encoding="utf-8") as log:
+            bot = subprocess.Popen([sys.executable, "-m", "moe_system.cli", "bot"], env=env, stdout=log,
+                                   stderr=subprocess.STDOUT, text=True)
+            try:
+                metrics = _Metrics(f"http://127.0.0.1:{port}/metrics", bot, Path(home) / "bot.log")
+                metrics.wait_up()
+                yield metrics
+            finally:
+                stop_process(bot, 60)
 
 
 class _Metrics:
@@ -175,3 +190,31 @@ def _recall(standin: ThreadedStandIn, metrics: _Metrics, messages: int, facts: i
     return {"messages": len(said), "facts": len(asked), "recalled": found,
             "recall": round(found / len(asked), 3) if asked else None,
             "told_messages_back": {"min": min(back, default=0), "max": max(back, default=0)}}
+
+
+def _style(standin: ThreadedStandIn, metrics: _Metrics) -> dict[str, Any]:
+    """The same short informal Russian messages (`data/bot_bench/style.yaml`) from a chat whose replies adapt to how
+    it writes and from one that chose `/style normal`: the replies' mean length and their share in Russian."""
+    from moe_system.data.common import read_yaml
+    from moe_system.text.words import is_russian
+
+    said = [str(text) for text in read_yaml("moe_system.data", "bot_bench/style.yaml")["messages"]]
+    replies: dict[str, list[str]] = {}
+    for name, chat, first in (("adapted", 4000, None), ("normal", 4001, "/style normal")):
+        if first is not None:
+            standin.say(chat, first)
+            standin.call(standin.server.wait_for_message(chat, 1, 60), 65)
+        for text in said:
+            done, before = metrics.replies(), len(standin.server.sent(chat))
+            standin.say(chat, text)
+            metrics.wait_replies(done + 1)
+            replies[name] = [*replies.get(name, []),
+                             " ".join(message["text"] for message in standin.server.sent(chat)[before:])]
+
+    def summary(texts: list[str]) -> dict[str, float]:
+        return {"mean_chars": round(sum(map(len, texts)) / len(texts), 1),
+                "russian_share": round(sum(map(is_russian, texts)) / len(texts), 2)}
+
+    adapted, normal = summary(replies["adapted"]), summary(replies["normal"])
+    return {"messages": len(said), "adapted": adapted, "normal": normal,
+            "length_ratio": round(adapted["mean_chars"] / normal["mean_chars"], 2) if normal["mean_chars"] else None}
