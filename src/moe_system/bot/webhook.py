@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from moe_system.bot.app import bot_database, build, checked_token
+from moe_system.bot.core.polling import handle_once
 from moe_system.bot.core.store import BotStore
 from moe_system.config import Settings
 
@@ -87,11 +88,7 @@ class Webhook:
         except (ValueError, ValidationError):
             return JSONResponse({"ok": False, "description": "not a Telegram update"}, status_code=400)
         if update.update_id not in self.handled:
-            try:
-                await dispatcher.feed_update(bot, update)
-            except Exception as error:  # counted and logged by the Observer; a failed update is not redelivered
-                log.warning("update failed", update_id=update.update_id, error=f"{type(error).__name__}: {error}")
-            await asyncio.to_thread(store.mark_handled, update.update_id)
+            await handle_once(bot, dispatcher, store, update)
             self.handled.add(update.update_id)
             if len(self.handled) > 2 * KEEP_HANDLED:
                 oldest = max(self.handled) - KEEP_HANDLED

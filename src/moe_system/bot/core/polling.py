@@ -96,16 +96,9 @@ class Poller:
         return fresh
 
     async def _handle(self, update: Update) -> None:
-        number = update.update_id
-        try:
-            await self.dispatcher.feed_update(self.bot, update)
-        except Exception as error:  # counted and logged by the Observer; a failed update is not handled again
-            log.warning("update failed", update_id=number, error=f"{type(error).__name__}: {error}")
-        try:
-            await asyncio.to_thread(self.store.mark_handled, number)
-            self.handled.add(number)
-        finally:
-            self.in_hand.pop(number, None)
+        await handle_once(self.bot, self.dispatcher, self.store, update)  # cancelled: stays in hand, handed back
+        self.handled.add(update.update_id)
+        self.in_hand.pop(update.update_id, None)
 
     async def _confirmed(self, offset: int) -> None:
         await asyncio.to_thread(self.store.confirmed, offset)
@@ -125,6 +118,22 @@ class Poller:
             with contextlib.suppress(TelegramNetworkError, TelegramServerError, TelegramRetryAfter):
                 await self.bot.get_updates(offset=offset, timeout=0, limit=1)
                 await self._confirmed(offset)
+
+
+async def handle_once(bot: Bot, dispatcher: Dispatcher, store: BotStore, update: Update) -> None:
+    """Feed `update` to `dispatcher`, then record it handled (`bot_handled_updates`) so a repeat is skipped. A
+    handler's error is counted and logged by the Observer and logged here: a failed update is not handled again. Both
+    polling and the webhook (`bot/webhook.py`) handle updates this way."""
+    try:
+        await dispatcher.feed_update(bot, update)
+    except Exception as error:
+        log.warning("update failed", update_id=update.update_id, error=f"{type(error).__name__}: {error}")
+    recording = asyncio.ensure_future(asyncio.to_thread(store.mark_handled, update.update_id))
+    try:
+        await asyncio.shield(recording)
+    except asyncio.CancelledError:
+        await recording  # handled, so recorded even when shutdown cancels the task now: a repeat is then skipped
+        raise
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:

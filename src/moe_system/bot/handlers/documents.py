@@ -5,7 +5,6 @@ Questions in the chat are then answered from them (`chat.answer`, which names th
 from __future__ import annotations
 
 import asyncio
-import io
 import re
 import uuid
 
@@ -19,6 +18,7 @@ from moe_system.bot.core.observe import BotMetrics
 from moe_system.bot.core.store import BotStore, Document
 from moe_system.bot.handlers.chat import answer
 from moe_system.bot.services.documents import SUFFIXES, UnreadableDocument, document_text
+from moe_system.bot.services.replies import downloaded
 from moe_system.client import MoEClient
 from moe_system.config import BotSettings
 from moe_system.errors import MoEError
@@ -50,11 +50,10 @@ async def on_document(message: Message, bot: Bot, client: MoEClient, bot_setting
                              f"{bot_settings.document_max_mb:g} MB.")
         return
     async with ChatActionSender.upload_document(bot=bot, chat_id=message.chat.id):
-        data = io.BytesIO()
-        await bot.download(message.document, destination=data)
+        data = await downloaded(bot, message.document)
         try:
             document = await asyncio.to_thread(_index, client, store, bot_settings, message.chat.id,
-                                               message.from_user.id, name, data.getvalue())
+                                               message.from_user.id, name, data)
         except (UnreadableDocument, MoEError) as error:
             await message.answer(str(error))
             return

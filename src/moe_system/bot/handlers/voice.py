@@ -4,7 +4,6 @@ typed. In a group a voice note is for the bot when it replies to one of the bot'
 from __future__ import annotations
 
 import asyncio
-import io
 
 from aiogram import Bot, F, Router
 from aiogram.types import Message
@@ -14,6 +13,7 @@ from moe_system.bot.core.chats import addressed
 from moe_system.bot.core.observe import BotMetrics
 from moe_system.bot.core.store import BotStore
 from moe_system.bot.handlers.chat import answer
+from moe_system.bot.services.replies import downloaded
 from moe_system.bot.services.voice import NotEnglish, Transcriber, VoiceUnavailable
 from moe_system.client import MoEClient
 from moe_system.config import BotSettings
@@ -34,10 +34,9 @@ async def on_voice(message: Message, bot: Bot, client: MoEClient, bot_settings: 
                              f"{bot_settings.voice_max_s} s.")
         return
     async with ChatActionSender.typing(bot=bot, chat_id=message.chat.id):
-        audio = io.BytesIO()
-        await bot.download(message.voice, destination=audio)
+        audio = await downloaded(bot, message.voice)
         try:
-            transcript = await asyncio.to_thread(transcriber.transcribe, audio.getvalue())
+            transcript = await asyncio.to_thread(transcriber.transcribe, audio)
         except VoiceUnavailable as error:
             await message.answer(str(error))
             return

@@ -5,12 +5,13 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from collections.abc import Callable
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
-from aiogram.types import ReplyParameters
+from aiogram.types import Downloadable, ReplyParameters
 
 LIMIT = 4096  # characters in one Telegram message (counted in UTF-16 code units, as Telegram counts them)
 
@@ -91,3 +92,10 @@ class ReplyWriter:
                 self.first_sent = time.perf_counter()
             self.ids.append(sent.message_id)
             self.shown.append(part)
+
+
+async def downloaded(bot: Bot, file: Downloadable) -> bytes:
+    """The content of a file a user sent (a document, a voice note), read from the Bot API into memory."""
+    data = io.BytesIO()
+    await bot.download(file, destination=data)
+    return data.getvalue()
