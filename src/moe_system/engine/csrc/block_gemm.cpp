@@ -264,8 +264,8 @@ inline __m512 load16(const uint16_t* p) {
 // matrices of type T (float, or uint16_t holding bfloat16). Both halves are split over every thread, even at one
 // row: at decode the adapter's 10-20 MB are read from memory once a token, which one core alone reads at about half
 // the speed of two. Reading bfloat16 halves those bytes: 8 different r16 experts in an int8 SmolLM2 batch-8 decode
-// step read 78 MB instead of 156 (Sapphire Rapids, 2 cores: 8 experts' share of a step 7.9 -> 5.8 ms with the
-// prefetch below, one expert's 3.1 -> 2.3; `moe bench decode`'s mixed ratio 0.83 -> 0.87).
+// step read 78 MB instead of 156 (Sapphire Rapids, 2 cores: `moe bench decode`'s mixed ratio 0.83 -> 0.87 from this
+// alone, 0.90 with the prefetch below).
 template <typename T>
 void low_rank_phase(const MoeLinear& l, const float* x, int64_t n, int64_t tokens_per_row, float* y, float* h) {
     const int64_t k = l.in_features, out = l.out_features, rank = l.rank, chunks = (out + 63) / 64;
